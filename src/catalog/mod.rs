@@ -1,0 +1,3 @@
+//! The cluster model shared by the desired state and introspection.
+
+pub mod model;

@@ -1,0 +1,279 @@
+//! The in-memory model of a PostgreSQL cluster: roles, databases, schemas, objects and their
+//! privileges.
+//!
+//! The manifest is turned into this model (the desired state, see `crate::desired`) and a live
+//! cluster is read into the same model (introspection), so plan and audit compare like with like.
+//! Everything is kept in ordered maps so that output built from it is deterministic. This module
+//! holds data only; it never talks to a database.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+
+/// Who a privilege is granted to: a role, or PUBLIC (every role).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Grantee {
+    /// The pseudo-role PUBLIC: every role, present and future.
+    Public,
+    /// A named role.
+    Role(String),
+}
+
+impl Grantee {
+    /// The role name, or `None` for PUBLIC.
+    pub fn role(&self) -> Option<&str> {
+        match self {
+            Grantee::Public => None,
+            Grantee::Role(name) => Some(name),
+        }
+    }
+}
+
+impl fmt::Display for Grantee {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Grantee::Public => f.write_str("PUBLIC"),
+            Grantee::Role(name) => f.write_str(name),
+        }
+    }
+}
+
+/// A privilege as PostgreSQL's `aclitem` knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Privilege {
+    Select,
+    Insert,
+    Update,
+    Delete,
+    Truncate,
+    References,
+    Trigger,
+    Create,
+    Connect,
+    Temporary,
+    Execute,
+    Usage,
+    Set,
+    AlterSystem,
+    Maintain,
+}
+
+impl Privilege {
+    /// Every privilege, in `aclitem` order.
+    pub const ALL: [Privilege; 15] = [
+        Privilege::Select,
+        Privilege::Insert,
+        Privilege::Update,
+        Privilege::Delete,
+        Privilege::Truncate,
+        Privilege::References,
+        Privilege::Trigger,
+        Privilege::Create,
+        Privilege::Connect,
+        Privilege::Temporary,
+        Privilege::Execute,
+        Privilege::Usage,
+        Privilege::Set,
+        Privilege::AlterSystem,
+        Privilege::Maintain,
+    ];
+
+    /// The SQL keyword(s), as written in GRANT and REVOKE.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Privilege::Select => "SELECT",
+            Privilege::Insert => "INSERT",
+            Privilege::Update => "UPDATE",
+            Privilege::Delete => "DELETE",
+            Privilege::Truncate => "TRUNCATE",
+            Privilege::References => "REFERENCES",
+            Privilege::Trigger => "TRIGGER",
+            Privilege::Create => "CREATE",
+            Privilege::Connect => "CONNECT",
+            Privilege::Temporary => "TEMPORARY",
+            Privilege::Execute => "EXECUTE",
+            Privilege::Usage => "USAGE",
+            Privilege::Set => "SET",
+            Privilege::AlterSystem => "ALTER SYSTEM",
+            Privilege::Maintain => "MAINTAIN",
+        }
+    }
+
+    /// The letter `aclitem` uses for this privilege (see `aclitemout` in PostgreSQL's acl.c).
+    pub fn acl_char(self) -> char {
+        match self {
+            Privilege::Select => 'r',
+            Privilege::Insert => 'a',
+            Privilege::Update => 'w',
+            Privilege::Delete => 'd',
+            Privilege::Truncate => 'D',
+            Privilege::References => 'x',
+            Privilege::Trigger => 't',
+            Privilege::Create => 'C',
+            Privilege::Connect => 'c',
+            Privilege::Temporary => 'T',
+            Privilege::Execute => 'X',
+            Privilege::Usage => 'U',
+            Privilege::Set => 's',
+            Privilege::AlterSystem => 'A',
+            Privilege::Maintain => 'm',
+        }
+    }
+
+    /// The privilege an `aclitem` letter stands for.
+    pub fn from_acl_char(c: char) -> Option<Privilege> {
+        Privilege::ALL.into_iter().find(|p| p.acl_char() == c)
+    }
+}
+
+/// A set of privileges, rendered as a comma-separated keyword list.
+pub type Privileges = BTreeSet<Privilege>;
+
+/// The privileges each grantee holds on one object (grantors are not tracked).
+///
+/// In a desired state, an entry with an empty set means "this grantee must hold nothing here".
+pub type Acl = BTreeMap<Grantee, Privileges>;
+
+/// The attributes of a role, as in `pg_roles`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleAttributes {
+    pub login: bool,
+    pub superuser: bool,
+    pub createdb: bool,
+    pub createrole: bool,
+    pub inherit: bool,
+    pub replication: bool,
+    pub bypassrls: bool,
+    /// -1 means no limit.
+    pub connection_limit: i32,
+}
+
+impl RoleAttributes {
+    /// What a service role must look like: no privilege beyond what grants give it.
+    pub fn unprivileged(login: bool, connection_limit: Option<i32>) -> Self {
+        RoleAttributes {
+            login,
+            superuser: false,
+            createdb: false,
+            createrole: false,
+            inherit: true,
+            replication: false,
+            bypassrls: false,
+            connection_limit: connection_limit.unwrap_or(-1),
+        }
+    }
+}
+
+/// A role of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Role {
+    pub attributes: RoleAttributes,
+    /// Roles this role is a member of.
+    pub member_of: BTreeSet<String>,
+    /// Per-database settings (`ALTER ROLE ... IN DATABASE ... SET`): database -> name -> value.
+    pub settings: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// The kinds of object a schema holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum ObjectKind {
+    Table,
+    View,
+    MaterializedView,
+    Sequence,
+    Function,
+    Type,
+}
+
+/// An object inside a schema: its owner and its ACL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchemaObject {
+    pub kind: ObjectKind,
+    pub owner: String,
+    pub acl: Acl,
+}
+
+/// A schema: owner, ACL and the objects in it, keyed by name (functions by signature).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Schema {
+    pub owner: String,
+    pub acl: Acl,
+    pub objects: BTreeMap<String, SchemaObject>,
+}
+
+/// The object types `ALTER DEFAULT PRIVILEGES` can target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum DefaultObjects {
+    Tables,
+    Sequences,
+    Functions,
+    Types,
+}
+
+impl DefaultObjects {
+    /// The keyword in `ALTER DEFAULT PRIVILEGES ... ON <keyword>`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            DefaultObjects::Tables => "TABLES",
+            DefaultObjects::Sequences => "SEQUENCES",
+            DefaultObjects::Functions => "FUNCTIONS",
+            DefaultObjects::Types => "TYPES",
+        }
+    }
+
+    /// Every privilege objects of this type can carry, as `REVOKE ALL` would take them.
+    pub fn all_privileges(self) -> Privileges {
+        use Privilege::*;
+        match self {
+            DefaultObjects::Tables => [
+                Select, Insert, Update, Delete, Truncate, References, Trigger,
+            ]
+            .into(),
+            DefaultObjects::Sequences => [Usage, Select, Update].into(),
+            DefaultObjects::Functions => [Execute].into(),
+            DefaultObjects::Types => [Usage].into(),
+        }
+    }
+}
+
+/// Which default privileges an entry of `pg_default_acl` describes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct DefaultAclKey {
+    /// The role whose new objects get these privileges (`FOR ROLE`).
+    pub owner: String,
+    /// `IN SCHEMA`, or `None` for the role's global defaults.
+    pub schema: Option<String>,
+    pub objects: DefaultObjects,
+}
+
+/// One database: its ACL, its schemas and its default privileges.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Database {
+    pub acl: Acl,
+    pub schemas: BTreeMap<String, Schema>,
+    pub default_acls: BTreeMap<DefaultAclKey, Acl>,
+}
+
+/// A whole cluster: the roles (cluster-wide) and the databases.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClusterState {
+    pub roles: BTreeMap<String, Role>,
+    pub databases: BTreeMap<String, Database>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acl_chars_round_trip() {
+        for privilege in Privilege::ALL {
+            assert_eq!(
+                Privilege::from_acl_char(privilege.acl_char()),
+                Some(privilege)
+            );
+        }
+        assert_eq!(Privilege::from_acl_char('?'), None);
+    }
+}

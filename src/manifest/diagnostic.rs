@@ -1,0 +1,130 @@
+//! Problems found in a manifest, with the byte span they point at, and their rendering as
+//! `file:line:column` messages with the offending source line underlined.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// One problem in a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Byte range in the manifest source.
+    pub span: Range<usize>,
+    /// What is wrong, lowercase, with names quoted in backticks.
+    pub message: String,
+    /// What to write instead.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(span: Range<usize>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            span,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// A 1-based line and column (in characters) of a byte offset.
+pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let offset = floor_char_boundary(source, offset.min(source.len()));
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = source[line_start..offset].chars().count() + 1;
+    (line, column)
+}
+
+fn floor_char_boundary(s: &str, mut index: usize) -> usize {
+    while index > 0 && !s.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+/// Every problem of one manifest file. Its `Display` renders all of them, sorted by position.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ManifestErrors {
+    pub path: PathBuf,
+    pub source_text: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ManifestErrors {
+    pub fn new(path: &Path, source_text: &str, mut diagnostics: Vec<Diagnostic>) -> Self {
+        diagnostics.sort_by(|a, b| {
+            (a.span.start, a.span.end, &a.message).cmp(&(b.span.start, b.span.end, &b.message))
+        });
+        diagnostics.dedup();
+        ManifestErrors {
+            path: path.to_path_buf(),
+            source_text: source_text.to_string(),
+            diagnostics,
+        }
+    }
+}
+
+impl fmt::Display for ManifestErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.diagnostics.len();
+        for (i, diagnostic) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            let (line, column) = line_column(&self.source_text, diagnostic.span.start);
+            writeln!(
+                f,
+                "{}:{line}:{column}: error: {}",
+                self.path.display(),
+                diagnostic.message
+            )?;
+            let text = self.source_text.lines().nth(line - 1).unwrap_or("");
+            let gutter = line.to_string().len();
+            writeln!(f, "{:gutter$} |", "")?;
+            writeln!(f, "{line} | {text}")?;
+            let width = self.source_text[diagnostic.span.start.min(self.source_text.len())..]
+                .chars()
+                .take_while(|c| *c != '\n')
+                .take(diagnostic.span.len().max(1))
+                .count()
+                .max(1);
+            writeln!(
+                f,
+                "{:gutter$} | {:pad$}{}",
+                "",
+                "",
+                "^".repeat(width),
+                pad = column - 1
+            )?;
+            if let Some(help) = &diagnostic.help {
+                writeln!(f, "{:gutter$} = help: {help}", "")?;
+            }
+        }
+        write!(
+            f,
+            "{}: {count} error{} in manifest",
+            self.path.display(),
+            if count == 1 { "" } else { "s" }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based_and_count_characters() {
+        let text = "a = 1\nbé = 2\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        assert_eq!(line_column(text, 9), (2, 3));
+        assert_eq!(line_column(text, 999), (3, 1));
+    }
+}

@@ -1,0 +1,196 @@
+//! The manifest, `services.toml`: which service owns which schema and which roles it logs in as.
+//!
+//! Loading is two steps: `raw` reads the TOML's shape (keys, types) with spans, `validate` checks
+//! its meaning and fills in defaults. Both collect every problem of the file, so a user fixes them
+//! all in one round. The result is a [`Manifest`] whose names are all checked identifiers.
+
+mod diagnostic;
+mod raw;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use diagnostic::{Diagnostic, ManifestErrors, line_column};
+
+/// Why a manifest could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read manifest {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(#[from] ManifestErrors),
+}
+
+/// A validated manifest with every default filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The file it was read from; relative paths in it are relative to its folder.
+    pub path: PathBuf,
+    pub database: DatabaseSettings,
+    /// Services, in the order of the file.
+    pub services: Vec<Service>,
+    /// Shared schemas (`[shared.*]`), in the order of the file.
+    pub shared: Vec<SharedSchema>,
+    /// Observer roles (`[observers.*]`), in the order of the file.
+    pub observers: Vec<Observer>,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    pub name: String,
+    pub public_schema: PublicSchema,
+    pub revoke_public_connect: bool,
+    /// As written; see [`Manifest::migrations_dir`] for the resolved path.
+    pub migrations_dir: PathBuf,
+}
+
+/// What dbsplit does with schema `public`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicSchema {
+    /// Revoke CREATE from PUBLIC and from every managed role.
+    Lockdown,
+    /// Drop it, only if it is empty.
+    Drop,
+    /// Leave it alone.
+    Unmanaged,
+}
+
+/// One service: its schema, the NOLOGIN role owning it, and the roles it logs in as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    pub schema: String,
+    pub owner: String,
+    pub roles: Vec<ServiceRole>,
+    pub search_path: Vec<String>,
+    pub reads: Vec<Read>,
+}
+
+/// A login role of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRole {
+    pub name: String,
+    pub access: Access,
+    pub password_env: Option<String>,
+    pub connection_limit: Option<i32>,
+}
+
+/// What a service role may do in its service's schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    /// Member of the owner role: DDL and migrations.
+    Owner,
+    /// Read and write data.
+    ReadWrite,
+    /// Read data.
+    ReadOnly,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Owner => "owner",
+            Access::ReadWrite => "readwrite",
+            Access::ReadOnly => "readonly",
+        }
+    }
+}
+
+/// A declared read of another schema, with the reason it is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    pub schema: String,
+    pub reason: String,
+}
+
+/// A schema every service may read and only its owner writes (`[shared.*]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedSchema {
+    pub name: String,
+    pub schema: String,
+    pub owner: String,
+}
+
+/// A role outside every service with read access where named (`[observers.*]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observer {
+    pub name: String,
+    /// The schemas it reads; `"*"` in the file is expanded to every service and shared schema.
+    pub reads: Vec<String>,
+    pub reason: String,
+    pub login: bool,
+    pub password_env: Option<String>,
+    pub connection_limit: Option<i32>,
+}
+
+impl Manifest {
+    /// Reads and validates the manifest at `path`.
+    pub fn load(path: &Path) -> Result<Manifest, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Manifest::parse(path, &text)?)
+    }
+
+    /// Validates manifest text; `path` is used in messages and to resolve relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Manifest, ManifestErrors> {
+        let mut diagnostics = Vec::new();
+        let manifest = raw::parse(text, &mut diagnostics)
+            .and_then(|raw| validate::validate(path, raw, text, &mut diagnostics));
+        match manifest {
+            Some(manifest) if diagnostics.is_empty() => Ok(manifest),
+            _ => Err(ManifestErrors::new(path, text, diagnostics)),
+        }
+    }
+
+    /// The migrations folder, relative to the manifest's folder unless absolute.
+    pub fn migrations_dir(&self) -> PathBuf {
+        let base = self.path.parent().unwrap_or(Path::new(""));
+        base.join(&self.database.migrations_dir)
+    }
+
+    /// The service with this name.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The service a role belongs to: as its owner or as one of its roles.
+    pub fn service_of_role(&self, role: &str) -> Option<&Service> {
+        self.services
+            .iter()
+            .find(|s| s.owner == role || s.roles.iter().any(|r| r.name == role))
+    }
+
+    /// The service whose schema this is.
+    pub fn service_of_schema(&self, schema: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.schema == schema)
+    }
+
+    /// Every service and shared schema.
+    pub fn managed_schemas(&self) -> impl Iterator<Item = &str> {
+        self.services
+            .iter()
+            .map(|s| s.schema.as_str())
+            .chain(self.shared.iter().map(|s| s.schema.as_str()))
+    }
+
+    /// Every role the manifest declares: owners, service roles, shared owners, observers.
+    pub fn managed_roles(&self) -> impl Iterator<Item = &str> {
+        self.services
+            .iter()
+            .flat_map(|s| {
+                std::iter::once(s.owner.as_str()).chain(s.roles.iter().map(|r| r.name.as_str()))
+            })
+            .chain(self.shared.iter().map(|s| s.owner.as_str()))
+            .chain(self.observers.iter().map(|o| o.name.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

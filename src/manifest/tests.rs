@@ -1,0 +1,156 @@
+//! Manifest loading: defaults, and every validation rule with its line and column.
+
+use std::path::Path;
+
+use super::*;
+
+fn errors(text: &str) -> String {
+    match Manifest::parse(Path::new("services.toml"), text) {
+        Ok(_) => panic!("expected errors, the manifest was accepted"),
+        Err(errors) => errors.to_string(),
+    }
+}
+
+fn ok(text: &str) -> Manifest {
+    Manifest::parse(Path::new("dir/services.toml"), text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+const HEADER: &str = "version = 1\n[database]\nname = \"app\"\n";
+
+#[test]
+fn the_example_loads_with_defaults_filled_in() {
+    let text = include_str!("../../services.toml.example");
+    let manifest = ok(text);
+    assert_eq!(manifest.database.name, "app");
+    assert_eq!(manifest.database.public_schema, PublicSchema::Lockdown);
+    assert!(manifest.database.revoke_public_connect);
+    assert_eq!(manifest.migrations_dir(), Path::new("dir/migrations"));
+    let names: Vec<&str> = manifest.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["monolith", "billing", "notifications"],
+        "file order"
+    );
+    let billing = manifest.service("billing").unwrap();
+    assert_eq!(billing.schema, "billing");
+    assert_eq!(billing.owner, "billing_owner");
+    assert_eq!(billing.search_path, ["billing"]);
+    assert_eq!(billing.reads[0].schema, "reference");
+    let rw = &billing.roles[0];
+    assert_eq!(
+        (
+            rw.name.as_str(),
+            rw.access,
+            rw.password_env.as_deref(),
+            rw.connection_limit
+        ),
+        (
+            "billing_rw",
+            Access::ReadWrite,
+            Some("BILLING_DB_PASSWORD"),
+            None
+        )
+    );
+    let monolith = manifest.service("monolith").unwrap();
+    assert_eq!(monolith.roles[0].connection_limit, Some(30));
+    assert_eq!(manifest.shared[0].owner, "reference_owner");
+    assert_eq!(
+        manifest.service_of_role("billing_owner").unwrap().name,
+        "billing"
+    );
+}
+
+#[test]
+fn observers_reading_everything_get_every_schema() {
+    let manifest = ok(&format!(
+        "{HEADER}[services.a]\n[services.b]\nschema = \"bee\"\n[shared.ref]\n[observers.bi]\nreads = [\"*\"]\nreason = \"export\"\n"
+    ));
+    assert_eq!(manifest.observers[0].reads, ["a", "bee", "ref"]);
+    assert!(!manifest.observers[0].login);
+    assert_eq!(manifest.shared[0].owner, "ref_owner");
+}
+
+#[test]
+fn text_that_is_not_toml_points_at_the_syntax_error() {
+    insta::assert_snapshot!(errors("version = 1\n[database\nname = \"app\"\n"), @r"
+    services.toml:2:10: error: not valid TOML: unclosed table, expected `]`
+      |
+    2 | [database
+      |          ^
+    services.toml: 1 error in manifest
+    ");
+}
+
+#[test]
+fn missing_version_and_database_are_reported_together() {
+    insta::assert_snapshot!(errors("[services.a]\n"), @r#"
+    services.toml:1:1: error: missing `version`
+      |
+    1 | [services.a]
+      | ^
+      = help: add `version = 1` at the top of the file
+
+    services.toml:1:1: error: missing the [database] table
+      |
+    1 | [services.a]
+      | ^
+      = help: add [database] with name = "app" (the database the services share)
+    services.toml: 2 errors in manifest
+    "#);
+}
+
+#[test]
+fn wrong_types_and_unknown_keys_at_every_level() {
+    insta::assert_snapshot!(errors(
+        "version = \"1\"\nfoo = 1\n[database]\nname = 3\nrevoke_public_connect = \"yes\"\n[services.a]\nroles = 5\nsearch_path = \"a\"\n[shared.r]\nowners = \"x\"\n"
+    ));
+}
+
+#[test]
+fn reserved_and_malformed_names() {
+    insta::assert_snapshot!(errors(&format!(
+        "{HEADER}[services.a]\nschema = \"information_schema\"\nowner = \"pg_monitor\"\nroles.public = {{ access = \"readonly\" }}\nroles.\"\" = {{ access = \"readonly\" }}\n[services.\"tab\\there\"]\n[services.b]\nschema = \"public\"\nroles.CURRENT_USER = {{ access = \"readonly\" }}\n"
+    )));
+}
+
+#[test]
+fn a_long_service_key_makes_a_default_owner_that_is_too_long() {
+    let key = "s".repeat(60);
+    let text = format!("{HEADER}[services.{key}]\n");
+    let message = errors(&text);
+    assert!(
+        message.contains(&format!("role name `{key}_owner` is 66 bytes long")),
+        "{message}"
+    );
+}
+
+#[test]
+fn one_name_for_two_roles_is_refused_wherever_it_appears() {
+    insta::assert_snapshot!(errors(&format!(
+        "{HEADER}[services.a]\nroles.a_owner = {{ access = \"readwrite\" }}\n[services.b]\nowner = \"a_rw\"\nroles.a_rw = {{ access = \"readonly\" }}\n[observers.b_owner]\nreads = [\"a\"]\nreason = \"r\"\n"
+    )));
+}
+
+#[test]
+fn reads_and_search_path_must_name_declared_schemas() {
+    insta::assert_snapshot!(errors(
+        "version = 1\n[database]\nname = \"app\"\npublic_schema = \"drop\"\n[services.a]\nreads = [{ schema = \"a\", reason = \"self\" }, { schema = \"b\", reason = \"\" }, \"c\"]\nsearch_path = [\"a\", \"b\", \"public\"]\n[services.b]\n[observers.o]\nreads = [\"zzz\"]\nreason = \"r\"\npassword_env = \"O_PW\"\n"
+    ));
+}
+
+#[test]
+fn a_declared_read_may_be_on_the_search_path() {
+    let manifest = ok(&format!(
+        "{HEADER}[services.a]\nreads = [{{ schema = \"b\", reason = \"r\" }}]\nsearch_path = [\"a\", \"b\"]\n[services.b]\n"
+    ));
+    assert_eq!(manifest.services[0].search_path, ["a", "b"]);
+}
+
+#[test]
+fn unsupported_version() {
+    let message = errors("version = 2\n[database]\nname = \"app\"\n");
+    assert!(
+        message.contains("services.toml:1:11: error: unsupported manifest version 2"),
+        "{message}"
+    );
+}

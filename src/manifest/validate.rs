@@ -1,0 +1,585 @@
+//! Turns a raw manifest into a [`Manifest`]: fills in defaults and checks names and references.
+//!
+//! Every rule adds a diagnostic and carries on, so one run reports all problems of a file. The
+//! rules: identifiers are non-empty, at most 63 bytes and free of control characters; reserved
+//! schema and role names are refused; no schema or role is declared twice (a role in two services
+//! included); `reads` and `search_path` name declared schemas only; passwords come from
+//! environment variables.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use super::diagnostic::{Diagnostic, line_column};
+use super::raw::{RawManifest, RawObserver, RawService, RawShared, Sp};
+use super::{
+    Access, DatabaseSettings, Manifest, Observer, PublicSchema, Read, Service, ServiceRole,
+    SharedSchema,
+};
+
+/// PostgreSQL keeps at most NAMEDATALEN - 1 bytes of a name and silently truncates the rest.
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// Role names PostgreSQL reserves (see `check_rolespec` and `CreateRole` in its sources).
+const RESERVED_ROLES: &[&str] = &[
+    "public",
+    "none",
+    "current_user",
+    "current_role",
+    "session_user",
+];
+
+pub fn validate(
+    path: &Path,
+    raw: RawManifest,
+    source: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Manifest> {
+    let mut v = Validator {
+        source,
+        diagnostics,
+        roles: HashMap::new(),
+        schemas: HashMap::new(),
+    };
+    v.version(&raw);
+    let database = v.database(&raw);
+    let checked: Vec<Option<Service>> = raw.services.iter().map(|s| v.service(s)).collect();
+    let shared: Vec<SharedSchema> = raw.shared.iter().filter_map(|s| v.shared(s)).collect();
+    let services: Vec<Service> = checked.iter().flatten().cloned().collect();
+    let all_schemas: Vec<String> = services
+        .iter()
+        .map(|s| s.schema.clone())
+        .chain(shared.iter().map(|s| s.schema.clone()))
+        .collect();
+    let observers: Vec<Observer> = raw
+        .observers
+        .iter()
+        .filter_map(|o| v.observer(o, &all_schemas))
+        .collect();
+    for raw in &raw.services {
+        v.references(raw, &services, &shared, database.as_ref());
+    }
+    Some(Manifest {
+        path: path.to_path_buf(),
+        database: database?,
+        services,
+        shared,
+        observers,
+    })
+}
+
+struct Validator<'a> {
+    source: &'a str,
+    diagnostics: &'a mut Vec<Diagnostic>,
+    /// Every declared role: name -> (span, what declared it).
+    roles: HashMap<String, (Range<usize>, String)>,
+    /// Every declared schema: name -> (span, what declared it).
+    schemas: HashMap<String, (Range<usize>, String)>,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, span: Range<usize>, message: String, help: Option<String>) {
+        let mut diagnostic = Diagnostic::new(span, message);
+        diagnostic.help = help;
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn version(&mut self, raw: &RawManifest) {
+        match &raw.version {
+            Some(version) if version.value == 1 => {}
+            Some(version) => self.error(
+                version.span.clone(),
+                format!("unsupported manifest version {}", version.value),
+                Some("this dbsplit reads version = 1".into()),
+            ),
+            None if raw.version_present => {}
+            None => self.error(
+                0..0,
+                "missing `version`".into(),
+                Some("add `version = 1` at the top of the file".into()),
+            ),
+        }
+    }
+
+    fn database(&mut self, raw: &RawManifest) -> Option<DatabaseSettings> {
+        let Some(db) = &raw.database else {
+            self.error(
+                0..0,
+                "missing the [database] table".into(),
+                Some("add [database] with name = \"app\" (the database the services share)".into()),
+            );
+            return None;
+        };
+        let name = match &db.name {
+            Some(name) => self.identifier(name, "database name"),
+            None if db.name_present => None,
+            None => {
+                self.error(
+                    db.span.clone(),
+                    "missing `name` in [database]".into(),
+                    Some("add name = \"app\": the database the services share".into()),
+                );
+                None
+            }
+        };
+        let public_schema = match db.public_schema.as_ref().map(|p| (p.value.as_str(), p)) {
+            None | Some(("lockdown", _)) => PublicSchema::Lockdown,
+            Some(("drop", _)) => PublicSchema::Drop,
+            Some(("unmanaged", _)) => PublicSchema::Unmanaged,
+            Some((other, p)) => {
+                self.error(
+                    p.span.clone(),
+                    format!("unknown public_schema `{other}`"),
+                    Some("write \"lockdown\", \"drop\" or \"unmanaged\"".into()),
+                );
+                PublicSchema::Lockdown
+            }
+        };
+        let migrations_dir = match &db.migrations_dir {
+            Some(dir) if dir.value.trim().is_empty() => {
+                self.error(
+                    dir.span.clone(),
+                    "`migrations_dir` is empty".into(),
+                    Some("write migrations_dir = \"migrations\"".into()),
+                );
+                PathBuf::from("migrations")
+            }
+            Some(dir) => PathBuf::from(&dir.value),
+            None => PathBuf::from("migrations"),
+        };
+        Some(DatabaseSettings {
+            name: name?,
+            public_schema,
+            revoke_public_connect: db.revoke_public_connect.as_ref().is_none_or(|b| b.value),
+            migrations_dir,
+        })
+    }
+
+    fn service(&mut self, raw: &RawService) -> Option<Service> {
+        let name = self.identifier(&raw.key, "service name");
+        let key = &raw.key.value;
+        let what = format!("the schema of service `{key}`");
+        // Defaults derive from the key: when the key is bad, only the key is reported.
+        let schema = match &raw.schema {
+            Some(schema) => self.schema_name(schema, &what),
+            None if name.is_some() => self.schema_name(&raw.key, &what),
+            None => None,
+        };
+        let owner_what = format!("the owner of service `{key}`");
+        let owner = match &raw.owner {
+            Some(owner) => self.role_name(owner, &owner_what),
+            None if name.is_none() => None,
+            None => self.role_name(
+                &Sp {
+                    value: format!("{key}_owner"),
+                    span: raw.key.span.clone(),
+                },
+                &owner_what,
+            ),
+        };
+        let mut roles = Vec::new();
+        for role in &raw.roles {
+            let role_name = self.role_name(&role.name, &format!("a role of service `{key}`"));
+            let access = match &role.access {
+                Some(access) => match access.value.as_str() {
+                    "owner" => Some(Access::Owner),
+                    "readwrite" => Some(Access::ReadWrite),
+                    "readonly" => Some(Access::ReadOnly),
+                    other => {
+                        self.error(
+                            access.span.clone(),
+                            format!("unknown access `{other}` for role `{}`", role.name.value),
+                            Some("write \"owner\", \"readwrite\" or \"readonly\"".into()),
+                        );
+                        None
+                    }
+                },
+                None if role.access_present => None,
+                None => {
+                    self.error(
+                        role.name.span.clone(),
+                        format!("role `{}` has no `access`", role.name.value),
+                        Some(format!(
+                            "write roles.{} = {{ access = \"readwrite\" }} (or \"readonly\", \"owner\")",
+                            role.name.value
+                        )),
+                    );
+                    None
+                }
+            };
+            let password_env = self.password_env(role.password_env.as_ref());
+            let connection_limit = self.connection_limit(role.connection_limit.as_ref());
+            if let (Some(name), Some(access)) = (role_name, access) {
+                roles.push(ServiceRole {
+                    name,
+                    access,
+                    password_env,
+                    connection_limit,
+                });
+            }
+        }
+        let search_path = match &raw.search_path {
+            Some(path) => {
+                if path.value.is_empty() {
+                    self.error(
+                        path.span.clone(),
+                        "`search_path` is empty".into(),
+                        Some(format!("write search_path = [\"{key}\"] or leave it out")),
+                    );
+                }
+                path.value
+                    .iter()
+                    .filter_map(|entry| self.identifier(entry, "search_path entry"))
+                    .collect()
+            }
+            None => schema.iter().cloned().collect(),
+        };
+        let mut reads = Vec::new();
+        for read in &raw.reads {
+            let schema = match &read.schema {
+                Some(schema) => self.identifier(schema, "schema"),
+                None => {
+                    self.error(
+                        read.span.clone(),
+                        "a read without `schema`".into(),
+                        Some(r#"write { schema = "reference", reason = "why" }"#.into()),
+                    );
+                    None
+                }
+            };
+            let reason = self.reason(read.reason.as_ref(), read.span.clone());
+            if let (Some(schema), Some(reason)) = (schema, reason) {
+                reads.push(Read { schema, reason });
+            }
+        }
+        Some(Service {
+            name: name?,
+            schema: schema?,
+            owner: owner?,
+            roles,
+            search_path,
+            reads,
+        })
+    }
+
+    fn shared(&mut self, raw: &RawShared) -> Option<SharedSchema> {
+        let key = &raw.key.value;
+        let name = self.identifier(&raw.key, "shared schema name");
+        let what = format!("shared schema `{key}`");
+        let schema = match &raw.schema {
+            Some(schema) => self.schema_name(schema, &what),
+            None if name.is_some() => self.schema_name(&raw.key, &what),
+            None => None,
+        };
+        let owner_what = format!("the owner of shared schema `{key}`");
+        let owner = match &raw.owner {
+            Some(owner) => self.role_name(owner, &owner_what),
+            None if name.is_none() => None,
+            None => self.role_name(
+                &Sp {
+                    value: format!("{key}_owner"),
+                    span: raw.key.span.clone(),
+                },
+                &owner_what,
+            ),
+        };
+        Some(SharedSchema {
+            name: name?,
+            schema: schema?,
+            owner: owner?,
+        })
+    }
+
+    fn observer(&mut self, raw: &RawObserver, all_schemas: &[String]) -> Option<Observer> {
+        let key = &raw.key.value;
+        let name = self.role_name(&raw.key, &format!("observer `{key}`"));
+        let reads = match &raw.reads {
+            None => {
+                self.error(
+                    raw.key.span.clone(),
+                    format!("observer `{key}` has no `reads`"),
+                    Some("write reads = [\"*\"] (every schema) or a list of schemas".into()),
+                );
+                Vec::new()
+            }
+            Some(reads) if reads.value.iter().any(|r| r.value == "*") => {
+                if reads.value.len() > 1 {
+                    self.error(
+                        reads.span.clone(),
+                        "`*` already means every schema".into(),
+                        Some("write reads = [\"*\"] alone, or list the schemas".into()),
+                    );
+                }
+                all_schemas.to_vec()
+            }
+            Some(reads) => {
+                if reads.value.is_empty() {
+                    self.error(
+                        reads.span.clone(),
+                        format!("observer `{key}` reads nothing"),
+                        Some("list the schemas it reads, or \"*\"".into()),
+                    );
+                }
+                let mut schemas = Vec::new();
+                for schema in &reads.value {
+                    if !all_schemas.contains(&schema.value) {
+                        self.undeclared_schema(schema);
+                    } else {
+                        schemas.push(schema.value.clone());
+                    }
+                }
+                schemas
+            }
+        };
+        let reason = self.reason(raw.reason.as_ref(), raw.key.span.clone());
+        let login = raw.login.as_ref().is_some_and(|l| l.value);
+        let password_env = self.password_env(raw.password_env.as_ref());
+        let connection_limit = self.connection_limit(raw.connection_limit.as_ref());
+        if !login {
+            for span in [
+                raw.password_env.as_ref().map(|p| p.span.clone()),
+                raw.connection_limit.as_ref().map(|c| c.span.clone()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                self.error(
+                    span,
+                    format!("observer `{key}` cannot log in, so this setting has no effect"),
+                    Some("add login = true, or remove the setting".into()),
+                );
+            }
+        }
+        Some(Observer {
+            name: name?,
+            reads,
+            reason: reason?,
+            login,
+            password_env,
+            connection_limit,
+        })
+    }
+
+    /// Checks what needs every service first: `reads` and `search_path` point at declared schemas.
+    fn references(
+        &mut self,
+        raw: &RawService,
+        services: &[Service],
+        shared: &[SharedSchema],
+        database: Option<&DatabaseSettings>,
+    ) {
+        let name = &raw.key.value;
+        let own_schema = raw.schema.as_ref().unwrap_or(&raw.key).value.as_str();
+        let declared = |schema: &str| {
+            services.iter().any(|s| s.schema == schema) || shared.iter().any(|s| s.schema == schema)
+        };
+        for read in raw.reads.iter().filter_map(|r| r.schema.as_ref()) {
+            if read.value == own_schema {
+                self.error(
+                    read.span.clone(),
+                    format!("service `{name}` reads its own schema"),
+                    Some("remove this read: a service always reads its own schema".into()),
+                );
+            } else if !declared(&read.value) {
+                self.undeclared_schema(read);
+            }
+        }
+        let Some(path) = &raw.search_path else { return };
+        for entry in &path.value {
+            let schema = entry.value.as_str();
+            let is_other_service =
+                schema != own_schema && services.iter().any(|s| s.schema == schema);
+            let is_read = raw
+                .reads
+                .iter()
+                .any(|r| r.schema.as_ref().is_some_and(|s| s.value == schema));
+            if is_other_service && !is_read {
+                self.error(
+                    entry.span.clone(),
+                    format!("search_path of service `{name}` names `{schema}`, another service's schema"),
+                    Some(format!(
+                        "remove it, or declare the read: reads = [{{ schema = \"{schema}\", reason = \"...\" }}]"
+                    )),
+                );
+            }
+            if schema == "public" && database.is_some_and(|d| d.public_schema == PublicSchema::Drop)
+            {
+                self.error(
+                    entry.span.clone(),
+                    "search_path names `public`, which public_schema = \"drop\" removes".into(),
+                    Some("remove `public` from search_path".into()),
+                );
+            }
+        }
+    }
+
+    fn undeclared_schema(&mut self, schema: &Sp<String>) {
+        let mut declared: Vec<&str> = self.schemas.keys().map(String::as_str).collect();
+        declared.sort_unstable();
+        self.error(
+            schema.span.clone(),
+            format!("schema `{}` is not declared", schema.value),
+            Some(format!(
+                "declare it as a service or as [shared.{}]; declared schemas: {}",
+                schema.value,
+                declared.join(", ")
+            )),
+        );
+    }
+
+    fn reason(&mut self, reason: Option<&Sp<String>>, fallback: Range<usize>) -> Option<String> {
+        match reason {
+            Some(reason) if !reason.value.trim().is_empty() => Some(reason.value.clone()),
+            Some(reason) => {
+                self.error(
+                    reason.span.clone(),
+                    "`reason` is empty".into(),
+                    Some("say why this access is allowed; audit reports it".into()),
+                );
+                None
+            }
+            None => {
+                self.error(
+                    fallback,
+                    "missing `reason`".into(),
+                    Some(
+                        "add reason = \"...\": say why this access is allowed; audit reports it"
+                            .into(),
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn password_env(&mut self, env: Option<&Sp<String>>) -> Option<String> {
+        let env = env?;
+        let valid = env
+            .value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && env
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if valid {
+            Some(env.value.clone())
+        } else {
+            self.error(
+                env.span.clone(),
+                format!("`{}` is not an environment variable name", env.value),
+                Some(
+                    "name the variable that holds the password, e.g. \"BILLING_DB_PASSWORD\""
+                        .into(),
+                ),
+            );
+            None
+        }
+    }
+
+    fn connection_limit(&mut self, limit: Option<&Sp<i64>>) -> Option<i32> {
+        let limit = limit?;
+        match i32::try_from(limit.value) {
+            Ok(value) if value >= -1 => Some(value),
+            _ => {
+                self.error(
+                    limit.span.clone(),
+                    format!("connection_limit {} is out of range", limit.value),
+                    Some("write a number of connections, or -1 for no limit".into()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A name PostgreSQL can hold as written: non-empty, at most 63 bytes, no control characters.
+    fn identifier(&mut self, name: &Sp<String>, what: &str) -> Option<String> {
+        let value = &name.value;
+        let problem = if value.is_empty() {
+            Some(format!("{what} is empty"))
+        } else if value.len() > MAX_IDENTIFIER_BYTES {
+            Some(format!(
+                "{what} `{value}` is {} bytes long; PostgreSQL would cut it to {MAX_IDENTIFIER_BYTES}",
+                value.len()
+            ))
+        } else if value.chars().any(char::is_control) {
+            Some(format!(
+                "{what} `{}` contains a control character",
+                value.escape_debug()
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some(message) => {
+                self.error(
+                    name.span.clone(),
+                    message,
+                    Some(format!(
+                        "use a non-empty name of at most {MAX_IDENTIFIER_BYTES} bytes without control characters"
+                    )),
+                );
+                None
+            }
+            None => Some(value.clone()),
+        }
+    }
+
+    fn schema_name(&mut self, name: &Sp<String>, what: &str) -> Option<String> {
+        let value = self.identifier(name, "schema name")?;
+        let lower = value.to_lowercase();
+        if lower.starts_with("pg_") || lower == "information_schema" || value == "public" {
+            self.error(
+                name.span.clone(),
+                format!("schema name `{value}` is reserved"),
+                Some(
+                    "pick another name (pg_*, information_schema and public belong to PostgreSQL)"
+                        .into(),
+                ),
+            );
+            return None;
+        }
+        self.declare(&value, name.span.clone(), what, true)
+    }
+
+    fn role_name(&mut self, name: &Sp<String>, what: &str) -> Option<String> {
+        let value = self.identifier(name, "role name")?;
+        if value.starts_with("pg_") || RESERVED_ROLES.contains(&value.to_lowercase().as_str()) {
+            self.error(
+                name.span.clone(),
+                format!("role name `{value}` is reserved"),
+                Some("pick another name (pg_* and PUBLIC, NONE, CURRENT_USER... belong to PostgreSQL)".into()),
+            );
+            return None;
+        }
+        self.declare(&value, name.span.clone(), what, false)
+    }
+
+    /// Records a schema or role, refusing a second declaration of the same name.
+    fn declare(
+        &mut self,
+        name: &str,
+        span: Range<usize>,
+        what: &str,
+        schema: bool,
+    ) -> Option<String> {
+        let registry = if schema {
+            &mut self.schemas
+        } else {
+            &mut self.roles
+        };
+        if let Some((first, first_what)) = registry.get(name).cloned() {
+            let (line, column) = line_column(self.source, first.start);
+            let kind = if schema { "schema" } else { "role" };
+            self.error(
+                span,
+                format!("{kind} `{name}` is declared twice: as {what} and as {first_what} (line {line}, column {column})"),
+                Some(format!("each {kind} belongs to one service; rename one of them")),
+            );
+            return None;
+        }
+        registry.insert(name.to_string(), (span, what.to_string()));
+        Some(name.to_string())
+    }
+}

@@ -1,0 +1,369 @@
+//! Throwaway local PostgreSQL servers, for the test suite and `dbsplit demo`.
+//!
+//! A server is a copy of a template data directory (made once by `initdb` and kept in the temp
+//! folder), started by `pg_ctl` on a free loopback port with its unix socket in its own folder,
+//! and with durability switched off because nothing in it needs to survive. Dropping a
+//! [`LocalServer`] stops it and deletes its folder, also while a test panics; folders left by a
+//! killed process are reaped by the next start. PostgreSQL refuses to run as root, so as root the
+//! server runs as the `postgres` OS user through `runuser`.
+
+use std::fs;
+use std::io;
+use std::net::TcpListener;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Bump when the template's initdb options change, so an old template is not reused.
+const TEMPLATE_FORMAT: u32 = 1;
+const OS_USER: &str = "postgres";
+/// The superuser of every local server.
+pub const SUPERUSER: &str = "postgres";
+
+/// Why a local server could not be started.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LocalServerError(String);
+
+impl From<io::Error> for LocalServerError {
+    fn from(error: io::Error) -> Self {
+        LocalServerError(error.to_string())
+    }
+}
+
+/// A running throwaway PostgreSQL server.
+#[derive(Debug)]
+pub struct LocalServer {
+    dir: PathBuf,
+    port: u16,
+    bin: PathBuf,
+    run_as: Option<&'static str>,
+    stopped: bool,
+}
+
+struct Setup {
+    bin: PathBuf,
+    run_as: Option<&'static str>,
+    root: PathBuf,
+    template: PathBuf,
+}
+
+static SETUP: OnceLock<Result<Setup, String>> = OnceLock::new();
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl LocalServer {
+    /// Starts a new, empty server. Fails loudly, saying what to install, when PostgreSQL is
+    /// missing.
+    pub fn start() -> Result<LocalServer, LocalServerError> {
+        let setup = SETUP
+            .get_or_init(|| prepare().map_err(|e| e.0))
+            .as_ref()
+            .map_err(|e| LocalServerError(e.clone()))?;
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = setup.root.join(format!("{}-{n}", std::process::id()));
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
+        fs::create_dir(&dir)?;
+        let mut server = LocalServer {
+            dir,
+            port: 0,
+            bin: setup.bin.clone(),
+            run_as: setup.run_as,
+            stopped: true,
+        };
+        server.hand_over(&server.dir)?;
+        let data = server.data_dir();
+        run(Command::new("cp").arg("-a").arg(&setup.template).arg(&data))?;
+        // A port picked as free can be taken before the server binds it: try a few.
+        let mut last_error = None;
+        for _ in 0..5 {
+            server.port = free_port()?;
+            server.configure()?;
+            match server.pg_ctl(&["start", "-w", "-t", "60", "-l"], Some(&server.log_path())) {
+                Ok(_) => {
+                    server.stopped = false;
+                    return Ok(server);
+                }
+                Err(error) => last_error = Some(error),
+            }
+        }
+        let log = fs::read_to_string(server.log_path()).unwrap_or_default();
+        Err(LocalServerError(format!(
+            "could not start a local PostgreSQL server: {}\nserver log:\n{log}",
+            last_error.map_or_else(String::new, |e| e.0)
+        )))
+    }
+
+    /// The TCP port the server listens on, on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The folder holding the server's unix socket.
+    pub fn socket_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The folder of the PostgreSQL binaries in use (psql, pg_ctl, ...).
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
+    }
+
+    /// A libpq key=value connection string over TCP for `user` and `database`.
+    pub fn connection_string(&self, user: &str, database: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} user='{}' dbname='{}'",
+            self.port,
+            escape_conninfo(user),
+            escape_conninfo(database)
+        )
+    }
+
+    /// A `psql` command connected as the superuser to `database`, quiet and without psqlrc.
+    pub fn psql(&self, database: &str) -> Command {
+        let mut command = Command::new(self.bin.join("psql"));
+        command
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                SUPERUSER,
+                "-d",
+                database,
+            ]);
+        command
+    }
+
+    /// Stops the server and deletes its folder. Called by `Drop` too.
+    pub fn stop(&mut self) {
+        if !self.stopped {
+            self.stopped = true;
+            let _ = self.pg_ctl(&["stop", "-m", "immediate", "-w"], None);
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.join("server.log")
+    }
+
+    /// Appends this server's settings; the last occurrence of a setting wins.
+    fn configure(&self) -> Result<(), LocalServerError> {
+        let conf = self.data_dir().join("postgresql.conf");
+        let mut text = fs::read_to_string(&conf)?;
+        text.push_str(&format!(
+            "\n# dbsplit throwaway server\nport = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 100\nshared_buffers = 32MB\n",
+            self.port,
+            self.dir.display().to_string().replace('\'', "''")
+        ));
+        fs::write(&conf, text)?;
+        Ok(())
+    }
+
+    fn pg_ctl(&self, args: &[&str], log: Option<&Path>) -> Result<Output, LocalServerError> {
+        let mut command = self.command(&self.bin.join("pg_ctl"));
+        command.args(args);
+        if let Some(log) = log {
+            command.arg(log);
+        }
+        command.arg("-D").arg(self.data_dir());
+        run(&mut command)
+    }
+
+    fn command(&self, program: &Path) -> Command {
+        as_user(self.run_as, program)
+    }
+
+    fn hand_over(&self, path: &Path) -> Result<(), LocalServerError> {
+        hand_over(self.run_as, path)
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn as_user(run_as: Option<&str>, program: &Path) -> Command {
+    match run_as {
+        Some(user) => {
+            let mut command = Command::new("runuser");
+            command.args(["-u", user, "--"]).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
+/// Gives a folder to the OS user the server runs as.
+fn hand_over(run_as: Option<&str>, path: &Path) -> Result<(), LocalServerError> {
+    if let Some(user) = run_as {
+        run(Command::new("chown").arg(format!("{user}:")).arg(path))?;
+    }
+    Ok(())
+}
+
+fn run(command: &mut Command) -> Result<Output, LocalServerError> {
+    let output = command
+        .output()
+        .map_err(|e| LocalServerError(format!("cannot run {:?}: {e}", command.get_program())))?;
+    if output.status.success() {
+        Ok(output)
+    } else {
+        Err(LocalServerError(format!(
+            "{:?} {:?} failed ({}): {}{}",
+            command.get_program(),
+            command.get_args().collect::<Vec<_>>(),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )))
+    }
+}
+
+/// Finds the binaries, reaps servers of dead processes and makes the template data directory.
+fn prepare() -> Result<Setup, LocalServerError> {
+    let bin = find_bin_dir()?;
+    let root_user = fs::metadata("/proc/self")?.uid() == 0;
+    let run_as = if root_user {
+        let known = Command::new("id")
+            .arg("-u")
+            .arg(OS_USER)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !known {
+            return Err(LocalServerError(format!(
+                "running as root, but there is no `{OS_USER}` OS user to run PostgreSQL as (it refuses to run as root); install Debian's postgresql package or `useradd --system {OS_USER}`"
+            )));
+        }
+        Some(OS_USER)
+    } else {
+        None
+    };
+    // As root use /tmp, which the postgres user can always traverse.
+    let base = match std::env::var_os("DBSPLIT_PG_TMP") {
+        Some(dir) => PathBuf::from(dir),
+        None if root_user => PathBuf::from("/tmp"),
+        None => std::env::temp_dir(),
+    };
+    let root = base.join(format!("dbsplit-pg-{}", fs::metadata("/proc/self")?.uid()));
+    fs::create_dir_all(&root)?;
+    reap(&root, &bin, run_as);
+    let version = run(Command::new(bin.join("pg_ctl")).arg("--version"))?;
+    let version = String::from_utf8_lossy(&version.stdout)
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or("unknown")
+        .to_string();
+    let template = root.join(format!("template-{version}-{TEMPLATE_FORMAT}"));
+    if !template.join("PG_VERSION").exists() {
+        let staging = root.join(format!("template-staging-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&staging);
+        fs::create_dir(&staging)?;
+        hand_over(run_as, &staging)?;
+        run(as_user(run_as, &bin.join("initdb"))
+            .arg("-D")
+            .arg(&staging)
+            .args(["--no-sync", "-A", "trust", "-U", SUPERUSER, "-E", "UTF8"])
+            .args(["--locale=C", "--no-instructions"]))?;
+        // Another process may have made it meanwhile; either copy is as good.
+        if fs::rename(&staging, &template).is_err() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+    }
+    Ok(Setup {
+        bin,
+        run_as,
+        root,
+        template,
+    })
+}
+
+/// Stops and deletes the servers of processes that no longer exist.
+fn reap(root: &Path, bin: &Path, run_as: Option<&str>) {
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let owner = name
+            .strip_prefix("template-staging-")
+            .or(Some(name.as_str()))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        let Some(pid) = owner else { continue };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let data = entry.path().join("data");
+        if data.join("postmaster.pid").exists() {
+            let _ = as_user(run_as, &bin.join("pg_ctl"))
+                .args(["stop", "-m", "immediate", "-w", "-D"])
+                .arg(&data)
+                .output();
+        }
+        let _ = fs::remove_dir_all(entry.path());
+    }
+}
+
+/// The folder holding initdb and pg_ctl: `PG_BIN`, then `PATH`, then the newest
+/// `/usr/lib/postgresql/*/bin`.
+fn find_bin_dir() -> Result<PathBuf, LocalServerError> {
+    let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
+    if let Some(dir) = std::env::var_os("PG_BIN").map(PathBuf::from) {
+        if has_tools(&dir) {
+            return Ok(dir);
+        }
+        return Err(LocalServerError(format!(
+            "PG_BIN={} holds no initdb and pg_ctl",
+            dir.display()
+        )));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let initdb = dir.join("initdb");
+            if initdb.is_file() {
+                // Debian links /usr/bin wrappers and friends; use the real folder.
+                let real = fs::canonicalize(&initdb)?;
+                if let Some(real_dir) = real.parent().filter(|d| has_tools(d)) {
+                    return Ok(real_dir.to_path_buf());
+                }
+            }
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            has_tools(&bin).then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).ok_or_else(|| {
+        LocalServerError(
+            "PostgreSQL server binaries (initdb, pg_ctl) were found neither in PG_BIN, on PATH, nor in /usr/lib/postgresql/*/bin; install them (Debian/Ubuntu: apt-get install postgresql) or set PG_BIN".into(),
+        )
+    })
+}
+
+fn free_port() -> Result<u16, LocalServerError> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Escapes a value for a single-quoted libpq conninfo value.
+fn escape_conninfo(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('\'', "\\'")
+}

@@ -1,0 +1,4 @@
+//! PostgreSQL plumbing: quoting and throwaway local servers.
+
+pub mod ident;
+pub mod local;

@@ -1,0 +1,13 @@
+//! Plans: ordered lists of changes that bring a cluster to the manifest, and their SQL.
+//!
+//! `bootstrap` computes the offline plan for an empty cluster from the desired state. Planning
+//! is pure; executing a plan is `apply`'s job.
+
+pub mod bootstrap;
+pub mod change;
+pub mod sql;
+
+pub use change::{Action, Change, Plan, Scope};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,204 @@
+//! Renders changes to SQL. Every name goes through `pg::ident`; nothing else is spliced in.
+//!
+//! The statements are idempotent, so a rendered plan can run twice: roles are created in a DO
+//! block that checks `pg_roles`, schemas with IF NOT EXISTS, and GRANT, REVOKE and ALTER are
+//! no-ops when already in effect.
+
+use crate::catalog::model::{Grantee, Privileges, RoleAttributes};
+use crate::pg::ident::{Ident, Literal, dollar_quote, ident_list};
+
+use super::change::{Action, Existing, Object, Plan, keywords};
+
+/// The SQL of one change: one or more statements, each ending in `;`.
+pub fn statements(action: &Action) -> Vec<String> {
+    match action {
+        Action::CreateRole {
+            role,
+            attributes,
+            password_env,
+            existing,
+        } => {
+            let mut out = Vec::new();
+            if let Some(env) = password_env {
+                // The name is checked to be [A-Za-z_][A-Za-z0-9_]*, safe in a comment.
+                out.push(format!(
+                    "-- password of {}: set by `dbsplit apply` from ${env}; never printed",
+                    Ident(role)
+                ));
+            }
+            out.push(create_role(role, attributes, *existing));
+            vec![out.join("\n")]
+        }
+        Action::CreateSchema { schema, owner } => vec![
+            format!(
+                "CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {};",
+                Ident(schema),
+                Ident(owner)
+            ),
+            format!("ALTER SCHEMA {} OWNER TO {};", Ident(schema), Ident(owner)),
+        ],
+        Action::GrantRole { group, members } => vec![format!(
+            "GRANT {} TO {};",
+            Ident(group),
+            ident_list(members.iter().map(String::as_str))
+        )],
+        Action::Grant { privileges, on, to } => vec![format!(
+            "GRANT {} ON {} TO {};",
+            keywords(privileges),
+            object(on),
+            grantee_list(to)
+        )],
+        Action::Revoke {
+            privileges,
+            on,
+            from,
+        } => vec![format!(
+            "REVOKE {} ON {} FROM {};",
+            privilege_list(privileges.as_ref()),
+            object(on),
+            grantee_list(from)
+        )],
+        Action::DefaultPrivileges {
+            owner,
+            schema,
+            objects,
+            grant,
+            privileges,
+            grantees,
+        } => {
+            let in_schema = schema
+                .as_ref()
+                .map(|s| format!(" IN SCHEMA {}", Ident(s)))
+                .unwrap_or_default();
+            let (verb, preposition) = if *grant {
+                ("GRANT", "TO")
+            } else {
+                ("REVOKE", "FROM")
+            };
+            vec![format!(
+                "ALTER DEFAULT PRIVILEGES FOR ROLE {}{in_schema} {verb} {} ON {} {preposition} {};",
+                Ident(owner),
+                privilege_list(privileges.as_ref()),
+                objects.keyword(),
+                grantee_list(grantees)
+            )]
+        }
+        Action::SetSearchPath {
+            role,
+            database,
+            schemas,
+        } => vec![format!(
+            "ALTER ROLE {} IN DATABASE {} SET search_path = {};",
+            Ident(role),
+            Ident(database),
+            ident_list(schemas.iter().map(String::as_str))
+        )],
+        Action::DropSchema { schema } => vec![format!(
+            // RESTRICT: fails instead of dropping anything the schema still holds.
+            "DROP SCHEMA IF EXISTS {} RESTRICT;",
+            Ident(schema)
+        )],
+    }
+}
+
+/// The whole plan as a script for `psql -v ON_ERROR_STOP=1 -1 -f`.
+///
+/// It opens with a guard that stops the script in any database but the manifest's: schemas and
+/// default privileges are per database, and running it elsewhere would set up the wrong one.
+pub fn script(plan: &Plan) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "-- dbsplit plan for database {}: {} change{}.\n",
+        Ident(&plan.database),
+        plan.changes.len(),
+        if plan.changes.len() == 1 { "" } else { "s" }
+    ));
+    out.push_str("-- Run it in one transaction: psql -v ON_ERROR_STOP=1 -1 -f <this file>\n\n");
+    out.push_str(&database_guard(&plan.database));
+    out.push('\n');
+    for change in &plan.changes {
+        out.push('\n');
+        for statement in statements(&change.action) {
+            out.push_str(&statement);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn database_guard(database: &str) -> String {
+    let body = format!(
+        "\nBEGIN\n  IF pg_catalog.current_database() <> {db} THEN\n    RAISE EXCEPTION 'this script is for database %, not %', {db}, pg_catalog.current_database();\n  END IF;\nEND\n",
+        db = Literal(database)
+    );
+    format!("DO {};", dollar_quote(&body))
+}
+
+/// A DO block that creates the role when missing. For `Existing::Alter` it otherwise brings the
+/// attributes back: those a CREATEROLE user may set always, and SUPERUSER, REPLICATION and
+/// BYPASSRLS only when one of them is on, because naming them at all requires a superuser.
+fn create_role(role: &str, attributes: &RoleAttributes, existing: Existing) -> String {
+    let name = Ident(role);
+    let literal = Literal(role);
+    let mut body = format!(
+        "\nBEGIN\n  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {literal}) THEN\n    CREATE ROLE {name} WITH {};\n",
+        role_options(attributes, true)
+    );
+    if existing == Existing::Alter {
+        body.push_str(&format!(
+            "  ELSE\n    ALTER ROLE {name} WITH {};\n",
+            role_options(attributes, false)
+        ));
+        body.push_str(&format!(
+            "    IF EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {literal} AND (rolsuper OR rolreplication OR rolbypassrls)) THEN\n      ALTER ROLE {name} WITH NOSUPERUSER NOREPLICATION NOBYPASSRLS;\n    END IF;\n"
+        ));
+    }
+    body.push_str("  END IF;\nEND\n");
+    format!("DO {};", dollar_quote(&body))
+}
+
+/// Role options; `superuser_only` adds SUPERUSER, REPLICATION and BYPASSRLS.
+fn role_options(a: &RoleAttributes, superuser_only: bool) -> String {
+    let flag = |on: bool, name: &str| {
+        if on {
+            name.to_string()
+        } else {
+            format!("NO{name}")
+        }
+    };
+    let mut options = vec![flag(a.login, "LOGIN")];
+    if superuser_only {
+        options.push(flag(a.superuser, "SUPERUSER"));
+    }
+    options.push(flag(a.createdb, "CREATEDB"));
+    options.push(flag(a.createrole, "CREATEROLE"));
+    options.push(flag(a.inherit, "INHERIT"));
+    if superuser_only {
+        options.push(flag(a.replication, "REPLICATION"));
+        options.push(flag(a.bypassrls, "BYPASSRLS"));
+    }
+    options.push(format!("CONNECTION LIMIT {}", a.connection_limit));
+    options.join(" ")
+}
+
+fn object(on: &Object) -> String {
+    match on {
+        Object::Database(name) => format!("DATABASE {}", Ident(name)),
+        Object::Schema(name) => format!("SCHEMA {}", Ident(name)),
+    }
+}
+
+fn privilege_list(privileges: Option<&Privileges>) -> String {
+    privileges.map_or("ALL".to_string(), keywords)
+}
+
+fn grantee_list(grantees: &[Grantee]) -> String {
+    grantees
+        .iter()
+        .map(|g| match g {
+            Grantee::Public => "PUBLIC".to_string(),
+            Grantee::Role(name) => Ident(name).to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}

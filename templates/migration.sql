@@ -1,0 +1,11 @@
+-- {{service}}: {{name}}
+-- Version {{version}}, created by `dbsplit new` at {{created_at}}.
+--
+-- This file runs as {{owner}} with search_path = {{search_path}}, in one transaction together
+-- with its row in {{schema}}.dbsplit_migrations. Write unqualified names: they land in schema
+-- {{schema}}. Another service's schema is out of reach: the database refuses it (SQLSTATE 42501)
+-- and `dbsplit lint` reports it before it gets there.
+--
+-- To run statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY, ...), make
+-- the first line of this file: -- dbsplit:no-transaction
+

@@ -1,0 +1,67 @@
+//! The CLI as users run it: exit codes and where messages go.
+
+use crate::support::{dbsplit, fixture, root, stderr, stdout};
+
+#[test]
+fn validate_accepts_the_example_and_exits_0() {
+    let example = root().join("services.toml.example");
+    let output = dbsplit(&["-m", example.to_str().unwrap(), "validate"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("3 services"));
+}
+
+#[test]
+fn validate_reports_every_problem_with_its_location_and_exits_2() {
+    let output = dbsplit(&["-m", fixture("invalid.toml").to_str().unwrap(), "validate"]);
+    assert_eq!(output.status.code(), Some(2));
+    insta::assert_snapshot!(stderr(&output).replace(&*root().to_string_lossy(), "<root>"));
+}
+
+#[test]
+fn a_missing_manifest_is_one_clear_error() {
+    let output = dbsplit(&["-m", "/nonexistent/services.toml", "validate"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("cannot read manifest /nonexistent/services.toml"));
+}
+
+#[test]
+fn plan_offline_json_lists_every_change_with_its_sql() {
+    let example = root().join("services.toml.example");
+    let output = dbsplit(&[
+        "-m",
+        example.to_str().unwrap(),
+        "plan",
+        "--offline",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+    let changes = json["changes"].as_array().expect("a changes array");
+    assert!(!changes.is_empty());
+    for change in changes {
+        for field in ["kind", "object", "sql"] {
+            assert!(change[field].is_string(), "{field} in {change}");
+        }
+        assert!(change["service"].is_string() || change["service"].is_null());
+    }
+    let create = changes
+        .iter()
+        .find(|c| c["kind"] == "create-role" && c["object"] == "role billing_rw")
+        .expect("billing_rw is created");
+    assert_eq!(create["service"], "billing");
+    assert!(
+        create["sql"]
+            .as_str()
+            .unwrap()
+            .contains("$BILLING_DB_PASSWORD")
+    );
+}
+
+#[test]
+fn plan_without_offline_says_what_is_available() {
+    let example = root().join("services.toml.example");
+    let output = dbsplit(&["-m", example.to_str().unwrap(), "plan"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--offline"));
+}

@@ -1,0 +1,10 @@
+//! One integration test binary (one link, one throwaway-server template) for everything that
+//! runs the `dbsplit` executable or needs a real PostgreSQL server.
+
+mod support;
+
+// The CLI as users run it: exit codes, messages, output formats.
+mod cli;
+// The offline bootstrap SQL, run by psql in a real cluster, then the boundary it draws proven by
+// connecting as each service role.
+mod offline;

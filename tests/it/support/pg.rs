@@ -1,0 +1,87 @@
+//! A real PostgreSQL server per test: each test gets its own cluster, copied from a template
+//! made once, because roles are cluster-wide and tests create the same role names.
+//! The server stops when the `TestCluster` is dropped, also when the test panics.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use dbsplit::pg::local::{LocalServer, SUPERUSER};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls};
+
+pub struct TestCluster {
+    pub server: LocalServer,
+}
+
+impl TestCluster {
+    /// Starts a server and creates `database` in it. Panics, saying what to install, when
+    /// PostgreSQL is missing: a missing server must fail the suite, never skip it.
+    pub fn start(database: &str) -> TestCluster {
+        let server = LocalServer::start().unwrap_or_else(|e| panic!("{e}"));
+        let create = format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""));
+        let output = server
+            .psql("postgres")
+            .args(["-c", &create])
+            .output()
+            .expect("psql runs");
+        assert!(output.status.success(), "{create}: {output:?}");
+        TestCluster { server }
+    }
+
+    /// Runs SQL text with psql in one transaction, stopping at the first error.
+    pub fn psql(&self, database: &str, sql: &str) -> std::process::Output {
+        let mut child = self
+            .server
+            .psql(database)
+            .args(["-1", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("psql starts");
+        child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(sql.as_bytes())
+            .expect("psql reads the script");
+        child.wait_with_output().expect("psql finishes")
+    }
+
+    /// Like `psql`, and panics with psql's messages when it fails.
+    pub fn psql_ok(&self, database: &str, sql: &str) {
+        let output = self.psql(database, sql);
+        assert!(
+            output.status.success(),
+            "psql failed: {}\n--- SQL ---\n{sql}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// A client logged in as `user` (trust authentication) to `database`.
+    pub async fn connect(&self, user: &str, database: &str) -> Client {
+        let (client, connection) =
+            tokio_postgres::connect(&self.server.connection_string(user, database), NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("connect as {user}: {e}"));
+        tokio::spawn(connection);
+        client
+    }
+
+    /// A superuser client.
+    pub async fn superuser(&self, database: &str) -> Client {
+        self.connect(SUPERUSER, database).await
+    }
+}
+
+/// Asserts that `result` failed with SQLSTATE 42501 (insufficient_privilege).
+pub fn assert_denied<T: std::fmt::Debug>(result: Result<T, tokio_postgres::Error>, what: &str) {
+    match result {
+        Ok(value) => panic!("{what}: expected permission denied, but it succeeded: {value:?}"),
+        Err(error) => assert_eq!(
+            error.code(),
+            Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+            "{what}: expected SQLSTATE 42501, got {error:?}"
+        ),
+    }
+}
