@@ -67,8 +67,7 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
     };
     let owner_role = || Role {
         attributes: RoleAttributes::unprivileged(false, None),
-        member_of: BTreeSet::new(),
-        settings: BTreeMap::new(),
+        ..Role::default()
     };
 
     // Who reads each schema besides its own service: roles of services that declare a read,
@@ -136,6 +135,7 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
                     attributes,
                     member_of,
                     settings,
+                    ..Role::default()
                 },
                 true,
             );
@@ -198,8 +198,7 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
     for observer in &manifest.observers {
         let role = Role {
             attributes: RoleAttributes::unprivileged(observer.login, observer.connection_limit),
-            member_of: BTreeSet::new(),
-            settings: BTreeMap::new(),
+            ..Role::default()
         };
         add_role(&mut state, &observer.name, role, false);
         if let Some(env) = &observer.password_env {

@@ -5,6 +5,7 @@
 //! or JSON (`report`). `cmd` holds one function per command; `pg` the quoting of names and the
 //! throwaway servers used by tests and the demo.
 
+pub mod apply;
 pub mod catalog;
 pub mod cli;
 mod cmd;

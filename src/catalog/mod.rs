@@ -1,3 +1,4 @@
 //! The cluster model shared by the desired state and introspection.
 
+pub mod introspect;
 pub mod model;

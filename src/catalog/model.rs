@@ -9,10 +9,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Who a privilege is granted to: a role, or PUBLIC (every role).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Grantee {
     /// The pseudo-role PUBLIC: every role, present and future.
     Public,
@@ -40,7 +40,7 @@ impl fmt::Display for Grantee {
 }
 
 /// A privilege as PostgreSQL's `aclitem` knows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Privilege {
     Select,
     Insert,
@@ -136,7 +136,7 @@ pub type Privileges = BTreeSet<Privilege>;
 pub type Acl = BTreeMap<Grantee, Privileges>;
 
 /// The attributes of a role, as in `pg_roles`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleAttributes {
     pub login: bool,
     pub superuser: bool,
@@ -166,36 +166,124 @@ impl RoleAttributes {
 }
 
 /// A role of the cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Role {
     pub attributes: RoleAttributes,
     /// Roles this role is a member of.
     pub member_of: BTreeSet<String>,
     /// Per-database settings (`ALTER ROLE ... IN DATABASE ... SET`): database -> name -> value.
+    /// The key `""` holds the settings for all databases (`ALTER ROLE ... SET`).
     pub settings: BTreeMap<String, BTreeMap<String, String>>,
+    /// `COMMENT ON ROLE`; dbsplit marks the roles it creates with [`MANAGED_COMMENT`].
+    pub comment: Option<String>,
+    /// Whether anything in any database depends on the role (owned objects, privileges):
+    /// `DROP ROLE` would fail.
+    pub has_dependents: bool,
+    /// The stored password verifier, when the session may read `pg_authid`. Never serialized.
+    #[serde(skip)]
+    pub password: Option<String>,
 }
 
+/// The comment dbsplit puts on the roles it creates, so `--prune` knows which it may drop.
+pub const MANAGED_COMMENT: &str = "managed by dbsplit";
+
 /// The kinds of object a schema holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ObjectKind {
     Table,
+    PartitionedTable,
     View,
     MaterializedView,
+    ForeignTable,
     Sequence,
     Function,
+    Procedure,
+    Aggregate,
     Type,
+    Domain,
+}
+
+impl ObjectKind {
+    /// The keyword in `ALTER <keyword> ... OWNER TO`.
+    pub fn alter_keyword(self) -> &'static str {
+        match self {
+            ObjectKind::Table | ObjectKind::PartitionedTable => "TABLE",
+            ObjectKind::View => "VIEW",
+            ObjectKind::MaterializedView => "MATERIALIZED VIEW",
+            ObjectKind::ForeignTable => "FOREIGN TABLE",
+            ObjectKind::Sequence => "SEQUENCE",
+            ObjectKind::Function => "FUNCTION",
+            ObjectKind::Procedure => "PROCEDURE",
+            ObjectKind::Aggregate => "AGGREGATE",
+            ObjectKind::Type => "TYPE",
+            ObjectKind::Domain => "DOMAIN",
+        }
+    }
+
+    /// The keyword in `GRANT ... ON <keyword>`: tables, views and foreign tables are all TABLE.
+    pub fn grant_keyword(self) -> &'static str {
+        match self {
+            ObjectKind::Table
+            | ObjectKind::PartitionedTable
+            | ObjectKind::View
+            | ObjectKind::MaterializedView
+            | ObjectKind::ForeignTable => "TABLE",
+            ObjectKind::Sequence => "SEQUENCE",
+            ObjectKind::Function | ObjectKind::Aggregate => "FUNCTION",
+            ObjectKind::Procedure => "PROCEDURE",
+            ObjectKind::Type => "TYPE",
+            ObjectKind::Domain => "DOMAIN",
+        }
+    }
+
+    /// The default privileges that apply to objects of this kind.
+    pub fn default_objects(self) -> DefaultObjects {
+        match self {
+            ObjectKind::Sequence => DefaultObjects::Sequences,
+            ObjectKind::Function | ObjectKind::Procedure | ObjectKind::Aggregate => {
+                DefaultObjects::Functions
+            }
+            ObjectKind::Type | ObjectKind::Domain => DefaultObjects::Types,
+            _ => DefaultObjects::Tables,
+        }
+    }
+
+    /// Lowercase words for messages: `table`, `materialized view`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            ObjectKind::Table => "table",
+            ObjectKind::PartitionedTable => "partitioned table",
+            ObjectKind::View => "view",
+            ObjectKind::MaterializedView => "materialized view",
+            ObjectKind::ForeignTable => "foreign table",
+            ObjectKind::Sequence => "sequence",
+            ObjectKind::Function => "function",
+            ObjectKind::Procedure => "procedure",
+            ObjectKind::Aggregate => "aggregate",
+            ObjectKind::Type => "type",
+            ObjectKind::Domain => "domain",
+        }
+    }
 }
 
 /// An object inside a schema: its owner and its ACL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchemaObject {
     pub kind: ObjectKind,
+    /// The bare name.
+    pub name: String,
+    /// The identity arguments of a routine (`integer, text`), `None` for other objects.
+    pub args: Option<String>,
     pub owner: String,
     pub acl: Acl,
+    /// Column privileges: column -> ACL.
+    pub columns: BTreeMap<String, Acl>,
+    /// A sequence owned by a table column (serial, identity): its owner follows the table's.
+    pub linked: bool,
 }
 
-/// A schema: owner, ACL and the objects in it, keyed by name (functions by signature).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A schema: owner, ACL and the objects in it, keyed by name (routines by `name(args)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
     pub owner: String,
     pub acl: Acl,
@@ -203,7 +291,7 @@ pub struct Schema {
 }
 
 /// The object types `ALTER DEFAULT PRIVILEGES` can target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum DefaultObjects {
     Tables,
     Sequences,
@@ -238,7 +326,7 @@ impl DefaultObjects {
 }
 
 /// Which default privileges an entry of `pg_default_acl` describes.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct DefaultAclKey {
     /// The role whose new objects get these privileges (`FOR ROLE`).
     pub owner: String,
@@ -248,7 +336,7 @@ pub struct DefaultAclKey {
 }
 
 /// One database: its ACL, its schemas and its default privileges.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Database {
     pub acl: Acl,
     pub schemas: BTreeMap<String, Schema>,
@@ -256,7 +344,7 @@ pub struct Database {
 }
 
 /// A whole cluster: the roles (cluster-wide) and the databases.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterState {
     pub roles: BTreeMap<String, Role>,
     pub databases: BTreeMap<String, Database>,

@@ -2,3 +2,4 @@
 
 pub mod ident;
 pub mod local;
+pub mod scram;

@@ -3,12 +3,12 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::catalog::model::{DefaultObjects, Grantee, Privileges, RoleAttributes};
+use crate::catalog::model::{DefaultObjects, Grantee, ObjectKind, Privileges, RoleAttributes};
 
 /// The part of the manifest a change serves; plans are grouped by it for people.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Scope {
     Service(String),
     Shared(String),
@@ -38,11 +38,24 @@ impl fmt::Display for Scope {
     }
 }
 
-/// Something a privilege is granted on.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// Something a privilege is granted on, or whose owner changes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Object {
     Database(String),
     Schema(String),
+    /// A table, view, sequence, routine or type inside a schema.
+    InSchema {
+        kind: ObjectKind,
+        schema: String,
+        name: String,
+        /// A routine's identity arguments as PostgreSQL prints them.
+        args: Option<String>,
+    },
+    Column {
+        schema: String,
+        table: String,
+        column: String,
+    },
 }
 
 impl fmt::Display for Object {
@@ -50,12 +63,26 @@ impl fmt::Display for Object {
         match self {
             Object::Database(name) => write!(f, "database {name}"),
             Object::Schema(name) => write!(f, "schema {name}"),
+            Object::InSchema {
+                kind,
+                schema,
+                name,
+                args,
+            } => match args {
+                Some(args) => write!(f, "{} {schema}.{name}({args})", kind.noun()),
+                None => write!(f, "{} {schema}.{name}", kind.noun()),
+            },
+            Object::Column {
+                schema,
+                table,
+                column,
+            } => write!(f, "column {schema}.{table}.{column}"),
         }
     }
 }
 
 /// What to do with a role that already exists when asked to create it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Existing {
     /// Bring its attributes to the desired ones (roles dbsplit owns).
     Alter,
@@ -64,7 +91,7 @@ pub enum Existing {
 }
 
 /// One change, in the vocabulary of PostgreSQL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
     CreateRole {
         role: String,
@@ -73,11 +100,30 @@ pub enum Action {
         password_env: Option<String>,
         existing: Existing,
     },
+    /// Bring an existing role's attributes to `to`; only those that differ are named.
+    AlterRole {
+        role: String,
+        from: RoleAttributes,
+        to: RoleAttributes,
+    },
+    /// Set the password from an environment variable; apply sends a SCRAM verifier.
+    SetPassword {
+        role: String,
+        env: String,
+    },
     CreateSchema {
         schema: String,
         owner: String,
     },
+    AlterOwner {
+        object: Object,
+        owner: String,
+    },
     GrantRole {
+        group: String,
+        members: Vec<String>,
+    },
+    RevokeRole {
         group: String,
         members: Vec<String>,
     },
@@ -100,6 +146,11 @@ pub enum Action {
         database: String,
         schemas: Vec<String>,
     },
+    /// `ALTER ROLE ... [IN DATABASE ...] RESET search_path`.
+    ResetSearchPath {
+        role: String,
+        database: Option<String>,
+    },
     Revoke {
         /// `None` means ALL.
         privileges: Option<Privileges>,
@@ -108,6 +159,10 @@ pub enum Action {
     },
     DropSchema {
         schema: String,
+    },
+    /// `--prune`: a role dbsplit created that the manifest no longer names, owning nothing.
+    DropRole {
+        role: String,
     },
 }
 
@@ -144,12 +199,17 @@ impl Marker {
 impl Action {
     pub fn phase(&self) -> Phase {
         match self {
-            Action::CreateRole { .. } => Phase::Roles,
-            Action::CreateSchema { .. } => Phase::Schemas,
+            Action::CreateRole { .. } | Action::AlterRole { .. } | Action::SetPassword { .. } => {
+                Phase::Roles
+            }
+            Action::CreateSchema { .. } | Action::AlterOwner { .. } => Phase::Schemas,
             Action::GrantRole { .. } | Action::Grant { .. } => Phase::Grants,
             Action::DefaultPrivileges { .. } => Phase::DefaultPrivileges,
-            Action::SetSearchPath { .. } => Phase::RoleSettings,
-            Action::Revoke { .. } | Action::DropSchema { .. } => Phase::Revokes,
+            Action::SetSearchPath { .. } | Action::ResetSearchPath { .. } => Phase::RoleSettings,
+            Action::Revoke { .. }
+            | Action::RevokeRole { .. }
+            | Action::DropSchema { .. }
+            | Action::DropRole { .. } => Phase::Revokes,
         }
     }
 
@@ -157,8 +217,14 @@ impl Action {
     pub fn kind(&self) -> &'static str {
         match self {
             Action::CreateRole { .. } => "create-role",
+            Action::AlterRole { .. } => "alter-role",
+            Action::SetPassword { .. } => "set-password",
             Action::CreateSchema { .. } => "create-schema",
+            Action::AlterOwner { .. } => "alter-owner",
             Action::GrantRole { .. } => "grant-role",
+            Action::RevokeRole { .. } => "revoke-role",
+            Action::ResetSearchPath { .. } => "reset-search-path",
+            Action::DropRole { .. } => "drop-role",
             Action::Grant { .. } => "grant",
             Action::DefaultPrivileges { .. } => "default-privileges",
             Action::SetSearchPath { .. } => "set-search-path",
@@ -175,17 +241,29 @@ impl Action {
             | Action::Grant { .. } => Marker::Add,
             Action::DefaultPrivileges { grant: true, .. } => Marker::Add,
             Action::DefaultPrivileges { grant: false, .. } => Marker::Remove,
-            Action::SetSearchPath { .. } => Marker::Change,
-            Action::Revoke { .. } | Action::DropSchema { .. } => Marker::Remove,
+            Action::SetSearchPath { .. }
+            | Action::AlterRole { .. }
+            | Action::SetPassword { .. }
+            | Action::AlterOwner { .. } => Marker::Change,
+            Action::Revoke { .. }
+            | Action::RevokeRole { .. }
+            | Action::ResetSearchPath { .. }
+            | Action::DropSchema { .. }
+            | Action::DropRole { .. } => Marker::Remove,
         }
     }
 
     /// What the change touches, e.g. `role billing_rw` or `schema billing`.
     pub fn object(&self) -> String {
         match self {
-            Action::CreateRole { role, .. } | Action::SetSearchPath { role, .. } => {
-                format!("role {role}")
-            }
+            Action::CreateRole { role, .. }
+            | Action::AlterRole { role, .. }
+            | Action::SetPassword { role, .. }
+            | Action::SetSearchPath { role, .. }
+            | Action::ResetSearchPath { role, .. }
+            | Action::DropRole { role } => format!("role {role}"),
+            Action::AlterOwner { object, .. } => object.to_string(),
+            Action::RevokeRole { group, .. } => format!("role {group}"),
             Action::CreateSchema { schema, .. } | Action::DropSchema { schema } => {
                 format!("schema {schema}")
             }
@@ -228,8 +306,25 @@ impl Action {
                 }
                 format!("create {}", parts.join(", "))
             }
+            Action::AlterRole { from, to, .. } => {
+                format!(
+                    "{} -> {}",
+                    attribute_changes(from, to, false).join(" "),
+                    attribute_changes(from, to, true).join(" ")
+                )
+            }
+            Action::SetPassword { env, .. } => format!("password from ${env}"),
             Action::CreateSchema { owner, .. } => format!("create, owned by {owner}"),
+            Action::AlterOwner { owner, .. } => format!("owner -> {owner}"),
             Action::GrantRole { members, .. } => format!("members: {}", members.join(", ")),
+            Action::RevokeRole { members, .. } => {
+                format!("remove members: {}", members.join(", "))
+            }
+            Action::ResetSearchPath { database, .. } => match database {
+                Some(database) => format!("reset search_path in {database}"),
+                None => "reset search_path set for all databases".to_string(),
+            },
+            Action::DropRole { .. } => "drop: no longer in the manifest, owns nothing".to_string(),
             Action::Grant { privileges, to, .. } => {
                 format!("grant {} to {}", keywords(privileges), grantees(to))
             }
@@ -260,6 +355,40 @@ impl Action {
     }
 }
 
+/// The attribute keywords that differ between `from` and `to`, as `from` has them
+/// (`after = false`) or as `to` has them (`after = true`): `SUPERUSER`, `CONNECTION LIMIT 5`.
+pub fn attribute_changes(from: &RoleAttributes, to: &RoleAttributes, after: bool) -> Vec<String> {
+    let pick = |a: &RoleAttributes| -> Vec<(bool, &'static str)> {
+        vec![
+            (a.login, "LOGIN"),
+            (a.superuser, "SUPERUSER"),
+            (a.createdb, "CREATEDB"),
+            (a.createrole, "CREATEROLE"),
+            (a.inherit, "INHERIT"),
+            (a.replication, "REPLICATION"),
+            (a.bypassrls, "BYPASSRLS"),
+        ]
+    };
+    let side = if after { to } else { from };
+    let mut out: Vec<String> = pick(from)
+        .into_iter()
+        .zip(pick(to))
+        .zip(pick(side))
+        .filter(|((a, b), _)| a.0 != b.0)
+        .map(|(_, (on, name))| {
+            if on {
+                name.to_string()
+            } else {
+                format!("NO{name}")
+            }
+        })
+        .collect();
+    if from.connection_limit != to.connection_limit {
+        out.push(format!("CONNECTION LIMIT {}", side.connection_limit));
+    }
+    out
+}
+
 /// `SELECT, INSERT` for a privilege set.
 pub fn keywords(privileges: &Privileges) -> String {
     privileges
@@ -277,18 +406,20 @@ fn grantees(list: &[Grantee]) -> String {
 }
 
 /// One change and the part of the manifest it serves.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub scope: Scope,
     pub action: Action,
 }
 
 /// An ordered list of changes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     /// The database the plan is for.
     pub database: String,
     pub changes: Vec<Change>,
+    /// What the plan leaves alone and why (unmanaged schemas, passwords it cannot compare).
+    pub notes: Vec<String>,
 }
 
 impl Plan {

@@ -5,6 +5,8 @@
 
 pub mod bootstrap;
 pub mod change;
+pub mod diff;
+pub mod scopes;
 pub mod sql;
 
 pub use change::{Action, Change, Plan, Scope};

@@ -4,10 +4,10 @@
 //! block that checks `pg_roles`, schemas with IF NOT EXISTS, and GRANT, REVOKE and ALTER are
 //! no-ops when already in effect.
 
-use crate::catalog::model::{Grantee, Privileges, RoleAttributes};
+use crate::catalog::model::{Grantee, MANAGED_COMMENT, Privileges, RoleAttributes};
 use crate::pg::ident::{Ident, Literal, dollar_quote, ident_list};
 
-use super::change::{Action, Existing, Object, Plan, keywords};
+use super::change::{Action, Existing, Object, Plan, attribute_changes, keywords};
 
 /// The SQL of one change: one or more statements, each ending in `;`.
 pub fn statements(action: &Action) -> Vec<String> {
@@ -29,6 +29,35 @@ pub fn statements(action: &Action) -> Vec<String> {
             out.push(create_role(role, attributes, *existing));
             vec![out.join("\n")]
         }
+        Action::AlterRole { role, from, to } => vec![format!(
+            "ALTER ROLE {} WITH {};",
+            Ident(role),
+            attribute_changes(from, to, true).join(" ")
+        )],
+        Action::SetPassword { role, env } => vec![format!(
+            // The statement apply runs carries a SCRAM verifier; plans never hold it.
+            "-- ALTER ROLE {} PASSWORD '<SCRAM-SHA-256 verifier of ${env}, computed at apply time>';",
+            Ident(role)
+        )],
+        Action::AlterOwner { object: on, owner } => vec![format!(
+            "ALTER {} OWNER TO {};",
+            alter_target(on),
+            Ident(owner)
+        )],
+        Action::RevokeRole { group, members } => vec![format!(
+            "REVOKE {} FROM {};",
+            Ident(group),
+            ident_list(members.iter().map(String::as_str))
+        )],
+        Action::ResetSearchPath { role, database } => vec![match database {
+            Some(database) => format!(
+                "ALTER ROLE {} IN DATABASE {} RESET search_path;",
+                Ident(role),
+                Ident(database)
+            ),
+            None => format!("ALTER ROLE {} RESET search_path;", Ident(role)),
+        }],
+        Action::DropRole { role } => vec![format!("DROP ROLE {};", Ident(role))],
         Action::CreateSchema { schema, owner } => vec![
             format!(
                 "CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {};",
@@ -44,7 +73,7 @@ pub fn statements(action: &Action) -> Vec<String> {
         )],
         Action::Grant { privileges, on, to } => vec![format!(
             "GRANT {} ON {} TO {};",
-            keywords(privileges),
+            privileges_on(Some(privileges), on),
             object(on),
             grantee_list(to)
         )],
@@ -54,7 +83,7 @@ pub fn statements(action: &Action) -> Vec<String> {
             from,
         } => vec![format!(
             "REVOKE {} ON {} FROM {};",
-            privilege_list(privileges.as_ref()),
+            privileges_on(privileges.as_ref(), on),
             object(on),
             grantee_list(from)
         )],
@@ -141,8 +170,9 @@ fn create_role(role: &str, attributes: &RoleAttributes, existing: Existing) -> S
     let name = Ident(role);
     let literal = Literal(role);
     let mut body = format!(
-        "\nBEGIN\n  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {literal}) THEN\n    CREATE ROLE {name} WITH {};\n",
-        role_options(attributes, true)
+        "\nBEGIN\n  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {literal}) THEN\n    CREATE ROLE {name} WITH {};\n    COMMENT ON ROLE {name} IS {};\n",
+        role_options(attributes, true),
+        Literal(MANAGED_COMMENT)
     );
     if existing == Existing::Alter {
         body.push_str(&format!(
@@ -181,10 +211,63 @@ fn role_options(a: &RoleAttributes, superuser_only: bool) -> String {
     options.join(" ")
 }
 
+/// The object as GRANT and REVOKE name it: `TABLE "s"."t"`, `FUNCTION "s"."f"(integer)`.
 fn object(on: &Object) -> String {
     match on {
         Object::Database(name) => format!("DATABASE {}", Ident(name)),
         Object::Schema(name) => format!("SCHEMA {}", Ident(name)),
+        Object::InSchema {
+            kind,
+            schema,
+            name,
+            args,
+        } => format!(
+            "{} {}",
+            kind.grant_keyword(),
+            qualified(schema, name, args.as_deref())
+        ),
+        Object::Column { schema, table, .. } => {
+            format!("TABLE {}", qualified(schema, table, None))
+        }
+    }
+}
+
+/// The object as ALTER names it: `MATERIALIZED VIEW "s"."v"`, `SCHEMA "s"`.
+fn alter_target(on: &Object) -> String {
+    match on {
+        Object::InSchema {
+            kind,
+            schema,
+            name,
+            args,
+        } => format!(
+            "{} {}",
+            kind.alter_keyword(),
+            qualified(schema, name, args.as_deref())
+        ),
+        other => object(other),
+    }
+}
+
+/// `"schema"."name"`, with a routine's argument list as PostgreSQL printed it
+/// (`pg_get_function_identity_arguments`, made to be read back).
+fn qualified(schema: &str, name: &str, args: Option<&str>) -> String {
+    match args {
+        Some(args) => format!("{}.{}({args})", Ident(schema), Ident(name)),
+        None => format!("{}.{}", Ident(schema), Ident(name)),
+    }
+}
+
+/// The privilege list; for a column each privilege names it: `SELECT ("c"), UPDATE ("c")`.
+fn privileges_on(privileges: Option<&Privileges>, on: &Object) -> String {
+    match (privileges, on) {
+        (Some(privileges), Object::Column { column, .. }) => privileges
+            .iter()
+            .map(|p| format!("{} ({})", p.keyword(), Ident(column)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        (None, Object::Column { column, .. }) => format!("ALL ({})", Ident(column)),
+        (privileges, _) => privilege_list(privileges),
     }
 }
 

@@ -8,3 +8,5 @@ mod cli;
 // The offline bootstrap SQL, run by psql in a real cluster, then the boundary it draws proven by
 // connecting as each service role.
 mod offline;
+// Live plan and apply: convergence, drift, atomicity, locking, scale.
+mod live;

@@ -1,0 +1,393 @@
+//! Reads a live cluster into the [`ClusterState`] model with a fixed set of bulk catalog
+//! queries (`queries/*.sql`): never one query per schema or object, so the cost does not grow in
+//! round trips with the size of the cluster. Works on PostgreSQL 13 to 17 and as a
+//! non-superuser (stored passwords are then simply not read).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tokio_postgres::{Row, Transaction};
+
+use super::model::{
+    Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, ObjectKind, Privilege,
+    Role, RoleAttributes, Schema, SchemaObject,
+};
+
+/// Why introspection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IntrospectError {
+    #[error("catalog query `{query}` failed")]
+    Query {
+        query: &'static str,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("catalog query `{query}` returned an unexpected value: {detail}")]
+    Unexpected { query: &'static str, detail: String },
+}
+
+/// Anything that runs a query: a client, a transaction, or a wrapper that counts round trips.
+pub trait Queryer {
+    fn query_all(
+        &self,
+        sql: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<Row>, tokio_postgres::Error>>;
+}
+
+impl Queryer for tokio_postgres::Client {
+    async fn query_all(&self, sql: &str) -> Result<Vec<Row>, tokio_postgres::Error> {
+        self.query(sql, &[]).await
+    }
+}
+
+impl Queryer for Transaction<'_> {
+    async fn query_all(&self, sql: &str) -> Result<Vec<Row>, tokio_postgres::Error> {
+        self.query(sql, &[]).await
+    }
+}
+
+/// What introspection read besides the state itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Introspection {
+    pub state: ClusterState,
+    /// The current database's name.
+    pub database: String,
+    /// `server_version_num`, e.g. 150018.
+    pub server_version: i32,
+    /// Whether stored password verifiers could be read (superuser).
+    pub passwords_readable: bool,
+}
+
+struct Query {
+    name: &'static str,
+    sql: &'static str,
+}
+
+macro_rules! query {
+    ($name:literal) => {
+        Query {
+            name: $name,
+            sql: include_str!(concat!("queries/", $name, ".sql")),
+        }
+    };
+}
+
+const DATABASE: Query = query!("database");
+const ROLES: Query = query!("roles");
+const ROLE_SETTINGS: Query = query!("role_settings");
+const PASSWORDS: Query = query!("passwords");
+const SCHEMAS: Query = query!("schemas");
+const RELATIONS: Query = query!("relations");
+const COLUMNS: Query = query!("columns");
+const FUNCTIONS: Query = query!("functions");
+const TYPES: Query = query!("types");
+const DEFAULT_ACLS: Query = query!("default_acls");
+
+async fn run(db: &impl Queryer, query: &Query) -> Result<Vec<Row>, IntrospectError> {
+    db.query_all(query.sql)
+        .await
+        .map_err(|source| IntrospectError::Query {
+            query: query.name,
+            source,
+        })
+}
+
+fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    index: usize,
+    query: &'static str,
+) -> Result<T, IntrospectError> {
+    row.try_get(index).map_err(|e| IntrospectError::Unexpected {
+        query,
+        detail: e.to_string(),
+    })
+}
+
+/// Reads roles (cluster-wide) and the current database: its ACL, schemas, objects, default
+/// privileges. System schemas and extension members are left out.
+pub async fn introspect(db: &impl Queryer) -> Result<Introspection, IntrospectError> {
+    let rows = run(db, &DATABASE).await?;
+    let row = rows.first().ok_or(IntrospectError::Unexpected {
+        query: DATABASE.name,
+        detail: "no row for the current database".into(),
+    })?;
+    let database: String = get(row, 0, DATABASE.name)?;
+    let mut db_state = Database {
+        acl: parse_acl(&get::<Vec<String>>(row, 2, DATABASE.name)?),
+        ..Database::default()
+    };
+    let passwords_readable: bool = get(row, 3, DATABASE.name)?;
+    let server_version: i32 = get(row, 4, DATABASE.name)?;
+
+    let mut state = ClusterState::default();
+    for row in run(db, &ROLES).await? {
+        let q = ROLES.name;
+        let name: String = get(&row, 0, q)?;
+        let role = Role {
+            attributes: RoleAttributes {
+                superuser: get(&row, 1, q)?,
+                inherit: get(&row, 2, q)?,
+                createrole: get(&row, 3, q)?,
+                createdb: get(&row, 4, q)?,
+                login: get(&row, 5, q)?,
+                replication: get(&row, 6, q)?,
+                bypassrls: get(&row, 7, q)?,
+                connection_limit: get(&row, 8, q)?,
+            },
+            comment: get(&row, 9, q)?,
+            has_dependents: get(&row, 10, q)?,
+            member_of: get::<Vec<String>>(&row, 11, q)?.into_iter().collect(),
+            settings: BTreeMap::new(),
+            password: None,
+        };
+        state.roles.insert(name, role);
+    }
+    for row in run(db, &ROLE_SETTINGS).await? {
+        let q = ROLE_SETTINGS.name;
+        let role: String = get(&row, 0, q)?;
+        let database: String = get(&row, 1, q)?;
+        let config: Vec<String> = get(&row, 2, q)?;
+        if let Some(role) = state.roles.get_mut(&role) {
+            let settings = role.settings.entry(database).or_default();
+            for item in config {
+                if let Some((name, value)) = item.split_once('=') {
+                    settings.insert(name.to_string(), value.to_string());
+                }
+            }
+        }
+    }
+    if passwords_readable {
+        for row in run(db, &PASSWORDS).await? {
+            let role: String = get(&row, 0, PASSWORDS.name)?;
+            if let Some(role) = state.roles.get_mut(&role) {
+                role.password = get(&row, 1, PASSWORDS.name)?;
+            }
+        }
+    }
+
+    for row in run(db, &SCHEMAS).await? {
+        let q = SCHEMAS.name;
+        let name: String = get(&row, 0, q)?;
+        db_state.schemas.insert(
+            name,
+            Schema {
+                owner: get(&row, 1, q)?,
+                acl: parse_acl(&get::<Vec<String>>(&row, 2, q)?),
+                objects: BTreeMap::new(),
+            },
+        );
+    }
+
+    for row in run(db, &RELATIONS).await? {
+        let q = RELATIONS.name;
+        let schema: String = get(&row, 0, q)?;
+        let name: String = get(&row, 1, q)?;
+        let relkind: String = get(&row, 2, q)?;
+        let kind = match relkind.as_str() {
+            "r" => ObjectKind::Table,
+            "p" => ObjectKind::PartitionedTable,
+            "v" => ObjectKind::View,
+            "m" => ObjectKind::MaterializedView,
+            "S" => ObjectKind::Sequence,
+            "f" => ObjectKind::ForeignTable,
+            other => {
+                return Err(IntrospectError::Unexpected {
+                    query: q,
+                    detail: format!("relkind {other}"),
+                });
+            }
+        };
+        let object = SchemaObject {
+            kind,
+            name: name.clone(),
+            args: None,
+            owner: get(&row, 3, q)?,
+            acl: parse_acl(&get::<Vec<String>>(&row, 4, q)?),
+            columns: BTreeMap::new(),
+            linked: get(&row, 5, q)?,
+        };
+        insert_object(&mut db_state, &schema, name, object);
+    }
+    for row in run(db, &COLUMNS).await? {
+        let q = COLUMNS.name;
+        let schema: String = get(&row, 0, q)?;
+        let table: String = get(&row, 1, q)?;
+        let column: String = get(&row, 2, q)?;
+        let acl = parse_acl(&get::<Vec<String>>(&row, 3, q)?);
+        if let Some(object) = db_state
+            .schemas
+            .get_mut(&schema)
+            .and_then(|s| s.objects.get_mut(&table))
+        {
+            object.columns.insert(column, acl);
+        }
+    }
+    for row in run(db, &FUNCTIONS).await? {
+        let q = FUNCTIONS.name;
+        let schema: String = get(&row, 0, q)?;
+        let name: String = get(&row, 1, q)?;
+        let args: String = get(&row, 2, q)?;
+        let kind = match get::<String>(&row, 3, q)?.as_str() {
+            "p" => ObjectKind::Procedure,
+            "a" => ObjectKind::Aggregate,
+            _ => ObjectKind::Function,
+        };
+        let key = format!("{name}({args})");
+        let object = SchemaObject {
+            kind,
+            name,
+            args: Some(args),
+            owner: get(&row, 4, q)?,
+            acl: parse_acl(&get::<Vec<String>>(&row, 5, q)?),
+            columns: BTreeMap::new(),
+            linked: false,
+        };
+        insert_object(&mut db_state, &schema, key, object);
+    }
+    for row in run(db, &TYPES).await? {
+        let q = TYPES.name;
+        let schema: String = get(&row, 0, q)?;
+        let name: String = get(&row, 1, q)?;
+        let kind = if get::<String>(&row, 2, q)? == "d" {
+            ObjectKind::Domain
+        } else {
+            ObjectKind::Type
+        };
+        let object = SchemaObject {
+            kind,
+            name: name.clone(),
+            args: None,
+            owner: get(&row, 3, q)?,
+            acl: parse_acl(&get::<Vec<String>>(&row, 4, q)?),
+            columns: BTreeMap::new(),
+            linked: false,
+        };
+        insert_object(&mut db_state, &schema, name, object);
+    }
+
+    for row in run(db, &DEFAULT_ACLS).await? {
+        let q = DEFAULT_ACLS.name;
+        let objects = match get::<String>(&row, 2, q)?.as_str() {
+            "r" => DefaultObjects::Tables,
+            "S" => DefaultObjects::Sequences,
+            "f" => DefaultObjects::Functions,
+            "T" => DefaultObjects::Types,
+            // Default privileges on schemas ('n') concern no schema's contents.
+            _ => continue,
+        };
+        let schema: String = get(&row, 1, q)?;
+        let key = DefaultAclKey {
+            owner: get(&row, 0, q)?,
+            schema: (!schema.is_empty()).then_some(schema),
+            objects,
+        };
+        db_state
+            .default_acls
+            .insert(key, parse_acl(&get::<Vec<String>>(&row, 3, q)?));
+    }
+
+    state.databases.insert(database.clone(), db_state);
+    Ok(Introspection {
+        state,
+        database,
+        server_version,
+        passwords_readable,
+    })
+}
+
+fn insert_object(db: &mut Database, schema: &str, key: String, object: SchemaObject) {
+    if let Some(schema) = db.schemas.get_mut(schema) {
+        schema.objects.insert(key, object);
+    }
+}
+
+/// An ACL from `aclitem` texts. Grantors and grant options are not kept.
+pub fn parse_acl(items: &[String]) -> Acl {
+    let mut acl = Acl::new();
+    for item in items {
+        if let Some((grantee, privileges)) = parse_aclitem(item) {
+            acl.entry(grantee).or_default().extend(privileges);
+        }
+    }
+    acl
+}
+
+/// One `aclitem` as PostgreSQL prints it: `grantee=privileges/grantor`, an empty grantee for
+/// PUBLIC, names double-quoted when they hold anything but letters, digits and underscores
+/// (`aclitemout`/`putid` in PostgreSQL's acl.c), `*` after a letter for a grant option.
+pub fn parse_aclitem(item: &str) -> Option<(Grantee, BTreeSet<Privilege>)> {
+    let (grantee, rest) = read_name(item)?;
+    let rest = rest.strip_prefix('=')?;
+    let letters = rest.split('/').next().unwrap_or("");
+    let privileges = letters
+        .chars()
+        .filter(|c| *c != '*')
+        .filter_map(Privilege::from_acl_char)
+        .collect();
+    let grantee = if grantee.is_empty() {
+        Grantee::Public
+    } else {
+        Grantee::Role(grantee)
+    };
+    Some((grantee, privileges))
+}
+
+/// Reads a possibly quoted name up to `=`; returns the name and the rest.
+fn read_name(text: &str) -> Option<(String, &str)> {
+    let Some(quoted) = text.strip_prefix('"') else {
+        let end = text.find('=')?;
+        return Some((text[..end].to_string(), &text[end..]));
+    };
+    let mut name = String::new();
+    let mut chars = quoted.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '"' {
+            if chars.peek().map(|(_, next)| *next) == Some('"') {
+                chars.next();
+                name.push('"');
+            } else {
+                return Some((name, &quoted[i + 1..]));
+            }
+        } else {
+            name.push(c);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn privileges(list: &[Privilege]) -> BTreeSet<Privilege> {
+        list.iter().copied().collect()
+    }
+
+    #[test]
+    fn aclitems_parse_with_quotes_public_and_grant_options() {
+        use Privilege::*;
+        assert_eq!(
+            parse_aclitem("billing_rw=arwd/billing_owner"),
+            Some((
+                Grantee::Role("billing_rw".into()),
+                privileges(&[Insert, Select, Update, Delete])
+            ))
+        );
+        assert_eq!(
+            parse_aclitem("=U/postgres"),
+            Some((Grantee::Public, privileges(&[Usage])))
+        );
+        assert_eq!(
+            parse_aclitem(r#""a ""b"""=r*w/"x y""#),
+            Some((
+                Grantee::Role(r#"a "b""#.into()),
+                privileges(&[Select, Update])
+            ))
+        );
+        assert_eq!(
+            parse_aclitem(r#""x=y"=C/postgres"#),
+            Some((Grantee::Role("x=y".into()), privileges(&[Create])))
+        );
+        assert_eq!(parse_aclitem("garbage"), None);
+        assert_eq!(parse_aclitem(r#""unterminated=r/x"#), None);
+    }
+}

@@ -1,0 +1,399 @@
+//! Live plan and apply against real servers: convergence, drift, adoption of a hand-made
+//! cluster, atomicity on failure, serialisation of concurrent applies, scale.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use dbsplit::apply::{ApplyError, ApplyOptions, Confirmed, LOCK_CLASS, apply, fingerprint, plan};
+use dbsplit::catalog::introspect::introspect;
+use dbsplit::desired::{Desired, desired_state};
+use dbsplit::manifest::Manifest;
+use dbsplit::plan::Plan;
+use dbsplit::plan::sql::statements;
+use tokio_postgres::Client;
+
+use crate::support::pg::{TestCluster, assert_denied};
+use crate::support::root;
+
+fn example() -> (Manifest, Desired) {
+    let manifest = Manifest::load(&root().join("services.toml.example")).expect("example loads");
+    let desired = desired_state(&manifest);
+    (manifest, desired)
+}
+
+fn options() -> ApplyOptions {
+    ApplyOptions {
+        lock_timeout: Duration::from_secs(30),
+        prune: false,
+        passwords: BTreeMap::new(),
+    }
+}
+
+async fn plan_of(client: &Client, manifest: &Manifest, desired: &Desired) -> Plan {
+    plan(client, manifest, desired, &options())
+        .await
+        .expect("plan")
+        .0
+}
+
+/// Plans, then applies that plan as confirmed.
+async fn converge(client: &mut Client, manifest: &Manifest, desired: &Desired) -> Plan {
+    let planned = plan_of(client, manifest, desired).await;
+    let confirmed = Confirmed {
+        plan: planned.clone(),
+        fingerprint: None,
+    };
+    apply(client, manifest, desired, &options(), &confirmed)
+        .await
+        .unwrap_or_else(|e| panic!("apply failed: {e}"));
+    planned
+}
+
+/// Each change as `kind object: sql`, for readable assertions.
+fn lines(plan: &Plan) -> BTreeSet<String> {
+    plan.changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}: {}",
+                c.action.kind(),
+                c.action.object(),
+                statements(&c.action).join(" ")
+            )
+        })
+        .collect()
+}
+
+const TABLES: &str = "
+SET ROLE monolith_owner;
+CREATE TABLE monolith.customers (id bigserial PRIMARY KEY, name text);
+SET ROLE billing_owner;
+CREATE TABLE billing.invoices (id bigserial PRIMARY KEY, amount numeric);
+SET ROLE reference_owner;
+CREATE TABLE reference.currencies (code text PRIMARY KEY);
+RESET ROLE;
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_on_an_empty_cluster_then_plan_is_empty() {
+    let cluster = TestCluster::start("app");
+    let (manifest, desired) = example();
+    let mut admin = cluster.superuser("app").await;
+    let first = converge(&mut admin, &manifest, &desired).await;
+    assert!(first.changes.len() > 20, "{:#?}", lines(&first));
+    cluster.psql_ok("app", TABLES);
+    let again = plan_of(&admin, &manifest, &desired).await;
+    assert!(again.changes.is_empty(), "{:#?}", lines(&again));
+
+    let rw = cluster.connect("billing_rw", "app").await;
+    rw.execute("INSERT INTO invoices (amount) VALUES (1)", &[])
+        .await
+        .expect("own table");
+    assert_denied(
+        rw.query("SELECT * FROM monolith.customers", &[]).await,
+        "billing_rw reads monolith",
+    );
+    assert_denied(
+        rw.execute("CREATE TABLE public.x (id int)", &[]).await,
+        "billing_rw creates in public",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_is_planned_exactly_and_removed() {
+    let cluster = TestCluster::start("app");
+    let (manifest, desired) = example();
+    let mut admin = cluster.superuser("app").await;
+    converge(&mut admin, &manifest, &desired).await;
+    cluster.psql_ok("app", TABLES);
+    cluster.psql_ok(
+        "app",
+        "GRANT SELECT ON billing.invoices TO monolith_rw;
+         ALTER ROLE billing_rw SUPERUSER;
+         ALTER TABLE billing.invoices OWNER TO postgres;
+         GRANT CREATE ON SCHEMA public TO PUBLIC;
+         ALTER ROLE billing_rw IN DATABASE app SET search_path = billing, monolith;",
+    );
+    let drift = plan_of(&admin, &manifest, &desired).await;
+    let expected: BTreeSet<String> = [
+        r#"alter-role role billing_rw: ALTER ROLE "billing_rw" WITH NOSUPERUSER;"#,
+        r#"alter-owner table billing.invoices: ALTER TABLE "billing"."invoices" OWNER TO "billing_owner";"#,
+        r#"revoke table billing.invoices: REVOKE SELECT ON TABLE "billing"."invoices" FROM "monolith_rw";"#,
+        r#"revoke schema public: REVOKE CREATE ON SCHEMA "public" FROM PUBLIC;"#,
+        r#"set-search-path role billing_rw: ALTER ROLE "billing_rw" IN DATABASE "app" SET search_path = "billing";"#,
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(lines(&drift), expected);
+
+    converge(&mut admin, &manifest, &desired).await;
+    let after = plan_of(&admin, &manifest, &desired).await;
+    assert!(after.changes.is_empty(), "{:#?}", lines(&after));
+    let monolith = cluster.connect("monolith_rw", "app").await;
+    assert_denied(
+        monolith.query("SELECT * FROM billing.invoices", &[]).await,
+        "monolith_rw reads billing",
+    );
+    let super_: bool = admin
+        .query_one(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = 'billing_rw'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!super_);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_set_up_by_hand_converges() {
+    let cluster = TestCluster::start("app");
+    // The common way: each schema owned by its service's login role, search_path with public,
+    // explicit revokes between services, CREATE on public still open.
+    cluster.psql_ok(
+        "app",
+        "CREATE ROLE monolith_rw LOGIN PASSWORD 'x';
+         CREATE ROLE billing_rw LOGIN;
+         CREATE ROLE notifications_rw LOGIN;
+         CREATE SCHEMA monolith AUTHORIZATION monolith_rw;
+         CREATE SCHEMA billing AUTHORIZATION billing_rw;
+         CREATE SCHEMA notifications AUTHORIZATION notifications_rw;
+         ALTER ROLE billing_rw SET search_path = billing, public;
+         ALTER ROLE monolith_rw SET search_path = monolith, public;
+         REVOKE ALL ON SCHEMA billing FROM PUBLIC;
+         REVOKE ALL ON SCHEMA monolith FROM PUBLIC;
+         GRANT CREATE ON SCHEMA public TO PUBLIC;
+         SET ROLE billing_rw;
+         CREATE TABLE billing.invoices (id bigserial PRIMARY KEY, amount numeric);
+         CREATE FUNCTION billing.total() RETURNS numeric LANGUAGE sql AS 'SELECT sum(amount) FROM billing.invoices';
+         CREATE VIEW billing.big AS SELECT * FROM billing.invoices WHERE amount > 100;
+         RESET ROLE;
+         SET ROLE monolith_rw;
+         CREATE TABLE monolith.customers (id int PRIMARY KEY, nick text);
+         GRANT SELECT ON monolith.customers TO billing_rw;
+         GRANT SELECT (nick) ON monolith.customers TO notifications_rw;
+         RESET ROLE;",
+    );
+    let (manifest, desired) = example();
+    let mut admin = cluster.superuser("app").await;
+    converge(&mut admin, &manifest, &desired).await;
+    let after = plan_of(&admin, &manifest, &desired).await;
+    assert!(after.changes.is_empty(), "{:#?}", lines(&after));
+
+    let owner: String = admin
+        .query_one(
+            "SELECT tableowner::text FROM pg_tables WHERE tablename = 'invoices'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(owner, "billing_owner");
+    let rw = cluster.connect("billing_rw", "app").await;
+    rw.execute("INSERT INTO invoices (amount) VALUES (200)", &[])
+        .await
+        .expect("writes its table");
+    rw.query("SELECT * FROM big", &[])
+        .await
+        .expect("reads its view");
+    rw.query("SELECT total()", &[])
+        .await
+        .expect("runs its function");
+    assert_denied(
+        rw.execute("CREATE TABLE billing.x (id int)", &[]).await,
+        "billing_rw runs DDL",
+    );
+    assert_denied(
+        rw.query("SELECT * FROM monolith.customers", &[]).await,
+        "billing_rw reads monolith",
+    );
+    assert_denied(
+        rw.execute("CREATE TABLE public.x (id int)", &[]).await,
+        "billing_rw creates in public",
+    );
+    let path: String = rw.query_one("SHOW search_path", &[]).await.unwrap().get(0);
+    assert_eq!(path, "billing");
+    let notifications = cluster.connect("notifications_rw", "app").await;
+    assert_denied(
+        notifications
+            .query("SELECT nick FROM monolith.customers", &[])
+            .await,
+        "column privilege revoked",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_statement_leaves_the_cluster_exactly_as_it_was() {
+    let cluster = TestCluster::start("app");
+    cluster.psql_ok(
+        "app",
+        "CREATE SCHEMA billing;
+         CREATE TABLE billing.invoices (id int);
+         CREATE FUNCTION refuse() RETURNS event_trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'boom: ALTER TABLE refused'; END $$;
+         CREATE EVENT TRIGGER no_alter ON ddl_command_start WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION refuse();",
+    );
+    let (manifest, desired) = example();
+    let mut admin = cluster.superuser("app").await;
+    let before = introspect(&admin).await.unwrap();
+    let planned = plan_of(&admin, &manifest, &desired).await;
+    let confirmed = Confirmed {
+        plan: planned,
+        fingerprint: None,
+    };
+    let error = apply(&mut admin, &manifest, &desired, &options(), &confirmed)
+        .await
+        .expect_err("the event trigger makes ALTER TABLE fail");
+    let message = error.to_string();
+    assert!(matches!(error, ApplyError::Statement { .. }), "{message}");
+    assert!(message.contains("boom: ALTER TABLE refused"), "{message}");
+    assert!(
+        message.contains(r#"ALTER TABLE "billing"."invoices" OWNER TO "billing_owner""#),
+        "{message}"
+    );
+    let after = introspect(&admin).await.unwrap();
+    assert_eq!(before, after);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_killed_mid_apply_leaves_the_cluster_exactly_as_it_was() {
+    let cluster = TestCluster::start("app");
+    cluster.psql_ok(
+        "app",
+        "CREATE SCHEMA billing; CREATE TABLE billing.invoices (id int);",
+    );
+    let (manifest, desired) = example();
+    let observer = cluster.superuser("app").await;
+    let before = introspect(&observer).await.unwrap();
+    // Hold a lock so apply stops inside its ALTER TABLE, mid-transaction.
+    let locker = cluster.superuser("app").await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE billing.invoices IN ACCESS SHARE MODE")
+        .await
+        .unwrap();
+    let mut victim = cluster.superuser("app").await;
+    let pid: i32 = victim
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let (m, d) = (manifest.clone(), desired.clone());
+    let task = tokio::spawn(async move {
+        let planned = plan_of(&victim, &m, &d).await;
+        let confirmed = Confirmed {
+            plan: planned,
+            fingerprint: None,
+        };
+        apply(&mut victim, &m, &d, &options(), &confirmed).await
+    });
+    let mut waited = 0;
+    loop {
+        let waiting = observer
+            .query(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE%'",
+                &[&pid],
+            )
+            .await
+            .unwrap();
+        if !waiting.is_empty() {
+            break;
+        }
+        waited += 1;
+        assert!(waited < 300, "apply never reached its ALTER TABLE");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    observer
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .unwrap();
+    let result = task.await.unwrap();
+    assert!(result.is_err(), "apply reports the lost connection");
+    locker.batch_execute("ROLLBACK").await.unwrap();
+    let after = introspect(&observer).await.unwrap();
+    assert_eq!(before, after);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_lock_makes_apply_give_up_and_concurrent_applies_serialise() {
+    let cluster = TestCluster::start("app");
+    let (manifest, desired) = example();
+    let holder = cluster.superuser("app").await;
+    holder
+        .execute("SELECT pg_advisory_lock($1, 0)", &[&LOCK_CLASS])
+        .await
+        .unwrap();
+
+    let mut impatient = cluster.superuser("app").await;
+    let planned = plan_of(&impatient, &manifest, &desired).await;
+    let confirmed = Confirmed {
+        plan: planned.clone(),
+        fingerprint: None,
+    };
+    let short = ApplyOptions {
+        lock_timeout: Duration::from_millis(200),
+        ..options()
+    };
+    let error = apply(&mut impatient, &manifest, &desired, &short, &confirmed)
+        .await
+        .expect_err("the lock is held");
+    assert!(matches!(error, ApplyError::Locked(_)), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("another dbsplit apply holds the lock")
+    );
+
+    // Two applies of the same plan start while the lock is held; released, they run in turn:
+    // one applies, the other finds nothing left to do.
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let mut client = cluster.superuser("app").await;
+        let (m, d, c) = (manifest.clone(), desired.clone(), confirmed.clone());
+        tasks.push(tokio::spawn(async move {
+            apply(&mut client, &m, &d, &options(), &c).await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder
+        .execute("SELECT pg_advisory_unlock($1, 0)", &[&LOCK_CLASS])
+        .await
+        .unwrap();
+    let mut counts = Vec::new();
+    for task in tasks {
+        counts.push(
+            task.await
+                .unwrap()
+                .expect("both applies succeed")
+                .statements,
+        );
+    }
+    counts.sort();
+    assert_eq!(counts[0], 0, "the second apply had nothing left to do");
+    assert!(counts[1] > 0);
+    let after = plan_of(&holder, &manifest, &desired).await;
+    assert!(after.changes.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hundred_services_apply_and_replan_empty() {
+    let cluster = TestCluster::start("big");
+    let mut text = String::from("version = 1\n[database]\nname = \"big\"\n");
+    for i in 0..200 {
+        text.push_str(&format!(
+            "[services.s{i:03}]\nroles.s{i:03}_rw = {{ access = \"readwrite\" }}\nroles.s{i:03}_ro = {{ access = \"readonly\" }}\n"
+        ));
+    }
+    let manifest = Manifest::parse(Path::new("big.toml"), &text).expect("valid");
+    let desired = desired_state(&manifest);
+    let mut admin = cluster.superuser("big").await;
+    converge(&mut admin, &manifest, &desired).await;
+    let again = plan_of(&admin, &manifest, &desired).await;
+    assert!(again.changes.is_empty(), "{:#?}", lines(&again));
+    let live = introspect(&admin).await.unwrap();
+    assert_eq!(
+        fingerprint(&live.state),
+        fingerprint(&introspect(&admin).await.unwrap().state)
+    );
+}
