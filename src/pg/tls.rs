@@ -230,7 +230,7 @@ pub fn describe(error: &rustls::Error) -> String {
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
             "the server certificate is not valid for this host name (connect with a name the certificate names, or use sslmode=verify-ca)"
         }
-        CertificateError::UnknownIssuer => {
+        CertificateError::UnknownIssuer | CertificateError::BadSignature => {
             "the server certificate is not signed by a trusted root certificate (check sslrootcert)"
         }
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
