@@ -220,7 +220,7 @@ fn executable(action: &Action, passwords: &BTreeMap<String, String>) -> Vec<Stri
             Some(password) => vec![format!(
                 "ALTER ROLE {} PASSWORD {}",
                 Ident(role),
-                crate::pg::ident::Literal(&crate::pg::scram::verifier(password))
+                crate::pg::ident::Literal(&crate::pg::scram::random_verifier(password))
             )],
             None => Vec::new(),
         },

@@ -59,6 +59,25 @@ pub struct PlanArgs {
     pub format: PlanFormat,
 }
 
+/// How to reach the PostgreSQL server, for the commands that connect.
+#[derive(Clone, Args)]
+pub struct ConnectArgs {
+    /// The server: a postgres:// URL or a libpq key=value string. Settings it leaves out come
+    /// from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT and
+    /// ~/.pgpass, as for psql.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+/// Shows whether a URL was given, never the URL: it may hold a password.
+impl std::fmt::Debug for ConnectArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectArgs")
+            .field("database_url", &self.database_url.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
     Human,

@@ -10,7 +10,7 @@
 use std::fs;
 use std::io;
 use std::net::TcpListener;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -31,6 +31,19 @@ impl From<io::Error> for LocalServerError {
     fn from(error: io::Error) -> Self {
         LocalServerError(error.to_string())
     }
+}
+
+/// Extra settings for [`LocalServer::start_with`]; the default is the plain server of
+/// [`LocalServer::start`].
+#[derive(Debug, Clone, Default)]
+pub struct LocalConfig {
+    /// Lines appended to postgresql.conf after dbsplit's own (the last occurrence wins).
+    pub conf: Vec<String>,
+    /// The whole pg_hba.conf; `None` keeps initdb's, which trusts everyone.
+    pub hba: Option<String>,
+    /// Files written into the data directory, readable by the server's OS user only
+    /// (`server.crt`, `server.key`: PostgreSQL refuses a key that others can read).
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 /// A running throwaway PostgreSQL server.
@@ -57,6 +70,11 @@ impl LocalServer {
     /// Starts a new, empty server. Fails loudly, saying what to install, when PostgreSQL is
     /// missing.
     pub fn start() -> Result<LocalServer, LocalServerError> {
+        LocalServer::start_with(&LocalConfig::default())
+    }
+
+    /// Starts a new, empty server with extra settings, its own pg_hba.conf and files.
+    pub fn start_with(config: &LocalConfig) -> Result<LocalServer, LocalServerError> {
         let setup = SETUP
             .get_or_init(|| prepare().map_err(|e| e.0))
             .as_ref()
@@ -77,11 +95,25 @@ impl LocalServer {
         server.hand_over(&server.dir)?;
         let data = server.data_dir();
         run(Command::new("cp").arg("-a").arg(&setup.template).arg(&data))?;
+        let hba = config
+            .hba
+            .as_ref()
+            .map(|text| ("pg_hba.conf", text.as_bytes()));
+        let files = config
+            .files
+            .iter()
+            .map(|(name, bytes)| (name.as_str(), bytes.as_slice()));
+        for (name, bytes) in hba.into_iter().chain(files) {
+            let path = data.join(name);
+            fs::write(&path, bytes)?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+            server.hand_over(&path)?;
+        }
         // A port picked as free can be taken before the server binds it: try a few.
         let mut last_error = None;
         for _ in 0..5 {
             server.port = free_port()?;
-            server.configure()?;
+            server.configure(&config.conf)?;
             match server.pg_ctl(&["start", "-w", "-t", "60", "-l"], Some(&server.log_path())) {
                 Ok(_) => {
                     server.stopped = false;
@@ -155,8 +187,8 @@ impl LocalServer {
         self.dir.join("server.log")
     }
 
-    /// Appends this server's settings; the last occurrence of a setting wins.
-    fn configure(&self) -> Result<(), LocalServerError> {
+    /// Appends this server's settings, then `extra`; the last occurrence of a setting wins.
+    fn configure(&self, extra: &[String]) -> Result<(), LocalServerError> {
         let conf = self.data_dir().join("postgresql.conf");
         let mut text = fs::read_to_string(&conf)?;
         text.push_str(&format!(
@@ -164,6 +196,10 @@ impl LocalServer {
             self.port,
             self.dir.display().to_string().replace('\'', "''")
         ));
+        for line in extra {
+            text.push_str(line);
+            text.push('\n');
+        }
         fs::write(&conf, text)?;
         Ok(())
     }

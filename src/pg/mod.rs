@@ -1,5 +1,11 @@
-//! PostgreSQL plumbing: quoting and throwaway local servers.
+//! PostgreSQL plumbing: quoting, connecting as psql would, password verifiers and throwaway
+//! local servers.
 
+pub mod connect;
+pub mod conninfo;
 pub mod ident;
 pub mod local;
+pub mod options;
+pub mod pgpass;
 pub mod scram;
+pub mod tls;

@@ -3,6 +3,8 @@
 
 mod support;
 
+// Connecting as psql would: TLS modes, passwords, sockets and connection errors.
+mod connect;
 // The CLI as users run it: exit codes, messages, output formats.
 mod cli;
 // The offline bootstrap SQL, run by psql in a real cluster, then the boundary it draws proven by
