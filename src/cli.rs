@@ -45,7 +45,27 @@ pub enum Command {
     /// roles, schemas, memberships, grants, default privileges, search_path, revokes and the
     /// lockdown of schema public. The SQL is idempotent and meant for
     /// `psql -v ON_ERROR_STOP=1 -1 -d <database> -f bootstrap.sql`.
+    ///
+    /// Without --offline, connects (read-only) and diffs the live cluster against the manifest:
+    /// + creates, ~ changes, - revokes, grouped by service, then the SQL. Unmanaged schemas and
+    /// roles are listed, never dropped. With --exit-code it exits 1 when changes are pending
+    /// (for CI); --out saves the plan with a fingerprint of the cluster for `apply plan.json`.
     Plan(PlanArgs),
+    /// Bring the cluster to the manifest, in one transaction.
+    ///
+    /// Takes an advisory lock so two applies never interleave, re-plans under the lock, runs
+    /// the changes, re-reads the cluster and commits only when nothing is left to change: the
+    /// cluster ends converged or exactly as it was. Shows the plan and asks on a terminal;
+    /// elsewhere it needs --yes. Passwords come from each role's password_env variable and are
+    /// sent as SCRAM-SHA-256 verifiers, never in plain text.
+    Apply(ApplyArgs),
+    /// See dbsplit work in a minute, on a throwaway local PostgreSQL.
+    ///
+    /// Starts a temporary server (PostgreSQL's initdb and pg_ctl must be installed), applies the
+    /// example manifest with generated passwords, creates a table per service as its owner,
+    /// connects as billing_rw to show its own table working and another service's rejected by
+    /// the database, then stops the server and deletes it, also on Ctrl-C.
+    Demo,
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +77,65 @@ pub struct PlanArgs {
     /// Output format: a table per service then the SQL, the SQL alone, or JSON.
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
+
+    /// Save the plan, with a fingerprint of the cluster it was made from, for `apply FILE`.
+    #[arg(long, value_name = "FILE", conflicts_with = "offline")]
+    pub out: Option<PathBuf>,
+
+    /// Exit 1 when changes are pending (0 when the cluster matches the manifest).
+    #[arg(long, conflicts_with = "offline")]
+    pub exit_code: bool,
+
+    /// Also drop roles dbsplit created that the manifest no longer names, when they own nothing.
+    #[arg(long, conflicts_with = "offline")]
+    pub prune: bool,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved by `plan --out`; refused when the cluster changed since.
+    #[arg(value_name = "PLAN_FILE")]
+    pub plan_file: Option<PathBuf>,
+
+    /// Apply without asking (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// How long to wait for another apply's lock, and for each table lock: 30s, 500ms, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+
+    /// Also drop roles dbsplit created that the manifest no longer names, when they own nothing.
+    #[arg(long)]
+    pub prune: bool,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// `30s`, `500ms`, `2m`, or a number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; write e.g. 30s, 500ms or 2m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" | "min" => value * 60.0,
+        _ => return Err(format!("unknown unit `{unit}` in `{text}`; use ms, s or m")),
+    };
+    if !seconds.is_finite() || seconds < 0.0 || seconds > 86_400.0 {
+        return Err(format!("`{text}` is out of range"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 /// How to reach the PostgreSQL server, for the commands that connect.

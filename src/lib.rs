@@ -26,6 +26,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Validate => cmd::validate::run(&cli.manifest, &mut stdout),
         Command::Plan(args) => cmd::plan::run(&cli.manifest, args, color, &mut stdout),
+        Command::Apply(args) => cmd::apply::run(&cli.manifest, args, color, &mut stdout),
+        Command::Demo => cmd::demo::run(color, &mut stdout),
     }
 }
 

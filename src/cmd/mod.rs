@@ -1,5 +1,8 @@
 //! One module per command: load, compute, render, pick the exit code.
 
+pub mod apply;
+pub mod demo;
+pub mod live;
 pub mod plan;
 pub mod validate;
 

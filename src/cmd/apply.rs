@@ -1,0 +1,115 @@
+//! `dbsplit apply`: show the plan, confirm, and apply it in one transaction.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+use crate::apply::{self, ApplyOptions, Confirmed};
+use crate::cli::ApplyArgs;
+use crate::desired::desired_state;
+use crate::plan::file::SavedPlan;
+use crate::report;
+
+use super::{TROUBLE, live};
+
+pub fn run(
+    path: &Path,
+    args: &ApplyArgs,
+    color: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let manifest = match super::load_manifest(path) {
+        Ok(manifest) => manifest,
+        Err(code) => return Ok(code),
+    };
+    let desired = desired_state(&manifest);
+    let saved = args.plan_file.as_deref().map(SavedPlan::read).transpose()?;
+    if let Some(saved) = &saved {
+        if saved.plan.database != manifest.database.name {
+            bail!(
+                "the saved plan is for database {}, the manifest manages {}",
+                saved.plan.database,
+                manifest.database.name
+            );
+        }
+    }
+    let options = ApplyOptions {
+        lock_timeout: args.lock_timeout,
+        prune: args.prune,
+        passwords: live::passwords(&desired),
+    };
+    live::runtime()?.block_on(async {
+        let mut client = live::connect_to(&args.connect, &manifest.database.name).await?;
+        let confirmed = match saved {
+            Some(saved) => Confirmed {
+                plan: saved.plan,
+                fingerprint: Some(saved.fingerprint),
+            },
+            None => {
+                let (plan, live) = apply::plan(&client, &manifest, &desired, &options)
+                    .await
+                    .context("cannot read the cluster's catalogs")?;
+                if live.database != manifest.database.name {
+                    bail!(
+                        "connected to database {}, but the manifest manages database {}",
+                        live.database,
+                        manifest.database.name
+                    );
+                }
+                Confirmed {
+                    plan,
+                    fingerprint: None,
+                }
+            }
+        };
+        report::plan::human(&confirmed.plan, color, out)?;
+        if confirmed.plan.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !args.yes {
+            if !std::io::stdin().is_terminal() {
+                eprintln!(
+                    "error: refusing to apply without confirmation: stdin is not a terminal; pass --yes"
+                );
+                return Ok(ExitCode::from(TROUBLE));
+            }
+            let question = format!(
+                "Apply these {} changes to database {}?",
+                confirmed.plan.changes.len(),
+                manifest.database.name
+            );
+            let confirm = tokio::task::spawn_blocking(move || {
+                dialoguer::Confirm::new()
+                    .with_prompt(question)
+                    .default(false)
+                    .interact()
+            })
+            .await
+            .context("the confirmation prompt failed")?
+            .context("the confirmation prompt failed")?;
+            if !confirm {
+                writeln!(out, "Nothing applied.")?;
+                return Ok(ExitCode::from(TROUBLE));
+            }
+        }
+        let started = Instant::now();
+        let report = apply::apply(&mut client, &manifest, &desired, &options, &confirmed)
+            .await
+            .context("apply failed; nothing was changed")?;
+        if report.statements == 0 {
+            writeln!(out, "Nothing to do: another apply already brought the cluster to the manifest.")?;
+        } else {
+            writeln!(
+                out,
+                "Applied {} changes ({} statements) in {} ms; the cluster matches the manifest.",
+                report.plan.changes.len(),
+                report.statements,
+                started.elapsed().as_millis()
+            )?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,211 @@
+//! `dbsplit demo`: the whole story on a throwaway local server, in a minute.
+//!
+//! Start a server, apply the example manifest (with generated passwords, checked by
+//! scram-sha-256 authentication), create a table per service as its owner, then connect as
+//! billing_rw: its own table works, another service's table and schema public are refused by
+//! the database itself. The server is stopped and deleted at the end, and on Ctrl-C.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use tokio_postgres::{Client, NoTls};
+
+use crate::apply::{self, ApplyOptions, Confirmed, server_message};
+use crate::desired::desired_state;
+use crate::manifest::Manifest;
+use crate::pg::local::{LocalConfig, LocalServer, SUPERUSER};
+
+use super::live;
+
+const EXAMPLE: &str = include_str!("../../services.toml.example");
+
+/// The superuser logs in without a password over the socket and loopback; every other role
+/// must present its password, so the demo proves the verifiers dbsplit set.
+const HBA: &str = "local all all trust
+host all postgres 127.0.0.1/32 trust
+host all all 127.0.0.1/32 scram-sha-256
+";
+
+const TABLES: &str = "
+SET ROLE monolith_owner;
+CREATE TABLE monolith.customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL);
+INSERT INTO monolith.customers (name) VALUES ('Ada'), ('Grace');
+SET ROLE billing_owner;
+CREATE TABLE billing.invoices (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer_id bigint NOT NULL, amount numeric(12,2) NOT NULL);
+SET ROLE notifications_owner;
+CREATE TABLE notifications.outbox (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body text NOT NULL);
+SET ROLE reference_owner;
+CREATE TABLE reference.currencies (code text PRIMARY KEY);
+INSERT INTO reference.currencies VALUES ('EUR'), ('USD');
+RESET ROLE;
+";
+
+pub fn run(color: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    live::runtime()?.block_on(async {
+        tokio::select! {
+            result = demo(color, out) => result,
+            _ = tokio::signal::ctrl_c() => {
+                // Dropping the demo future dropped the server, which stopped and deleted it.
+                eprintln!("interrupted: the throwaway server is stopped and deleted");
+                Ok(ExitCode::from(130))
+            }
+        }
+    })
+}
+
+async fn demo(color: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let manifest = Manifest::parse(Path::new("services.toml.example"), EXAMPLE)
+        .context("the built-in example manifest is invalid")?;
+    let desired = desired_state(&manifest);
+    let database = &manifest.database.name;
+
+    writeln!(out, "dbsplit demo: the example manifest on a throwaway PostgreSQL server\n")?;
+    let started = Instant::now();
+    let config = LocalConfig {
+        hba: Some(HBA.to_string()),
+        ..LocalConfig::default()
+    };
+    let server = LocalServer::start_with(&config).context("cannot start a throwaway server")?;
+    let admin = connect(&server, SUPERUSER, "postgres", None).await?;
+    let version: String = admin.query_one("SHOW server_version", &[]).await?.get(0);
+    admin
+        .batch_execute(&format!("CREATE DATABASE {}", crate::pg::ident::Ident(database)))
+        .await?;
+    writeln!(
+        out,
+        "1. Started PostgreSQL {version} on 127.0.0.1:{} in {} ms (deleted when the demo ends).",
+        server.port(),
+        started.elapsed().as_millis()
+    )?;
+
+    let mut admin = connect(&server, SUPERUSER, database, None).await?;
+    let passwords: BTreeMap<String, String> = desired
+        .password_envs
+        .keys()
+        .map(|role| Ok((role.clone(), random_password()?)))
+        .collect::<anyhow::Result<_>>()?;
+    let options = ApplyOptions {
+        lock_timeout: std::time::Duration::from_secs(30),
+        prune: false,
+        passwords: passwords.clone(),
+    };
+    let started = Instant::now();
+    let (plan, _) = apply::plan(&admin, &manifest, &desired, &options).await?;
+    let confirmed = Confirmed {
+        plan,
+        fingerprint: None,
+    };
+    let report = apply::apply(&mut admin, &manifest, &desired, &options, &confirmed).await?;
+    writeln!(
+        out,
+        "2. Applied services.toml.example: {} changes, {} statements, one transaction, {} ms.",
+        report.plan.changes.len(),
+        report.statements,
+        started.elapsed().as_millis()
+    )?;
+    let mut summary: Vec<(String, usize)> = Vec::new();
+    for change in &report.plan.changes {
+        let scope = change.scope.to_string();
+        match summary.iter_mut().find(|(s, _)| *s == scope) {
+            Some((_, n)) => *n += 1,
+            None => summary.push((scope, 1)),
+        }
+    }
+    for (scope, n) in summary {
+        writeln!(out, "     {scope}: {n} changes")?;
+    }
+
+    admin.batch_execute(TABLES).await?;
+    writeln!(
+        out,
+        "3. Created a table per service as its owner role: monolith.customers, billing.invoices,\n   notifications.outbox, reference.currencies."
+    )?;
+
+    let password = passwords.get("billing_rw").map(String::as_str);
+    let billing = connect(&server, "billing_rw", database, password).await?;
+    writeln!(
+        out,
+        "4. Connected as billing_rw with its generated password (scram-sha-256):"
+    )?;
+    let statements = [
+        "INSERT INTO invoices (customer_id, amount) VALUES (1, 42.00)",
+        "SELECT count(*) FROM invoices",
+        "SELECT string_agg(code, ', ') FROM reference.currencies",
+        "SELECT * FROM monolith.customers",
+        "CREATE TABLE public.sneaky (id int)",
+        "DROP TABLE invoices",
+    ];
+    for statement in statements {
+        show(&billing, statement, color, out).await?;
+    }
+
+    let (again, _) = apply::plan(&admin, &manifest, &desired, &options).await?;
+    writeln!(
+        out,
+        "5. Planned again: {}.",
+        if again.is_empty() {
+            "no changes, the cluster matches the manifest".to_string()
+        } else {
+            format!("{} changes pending", again.changes.len())
+        }
+    )?;
+    drop(billing);
+    drop(admin);
+    drop(server);
+    writeln!(out, "\nStopped the server and deleted its data.")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn connect(
+    server: &LocalServer,
+    user: &str,
+    database: &str,
+    password: Option<&str>,
+) -> anyhow::Result<Client> {
+    let mut conninfo = server.connection_string(user, database);
+    if let Some(password) = password {
+        // Generated passwords are hex: nothing to escape.
+        conninfo.push_str(&format!(" password={password}"));
+    }
+    let (client, connection) = tokio_postgres::connect(&conninfo, NoTls)
+        .await
+        .with_context(|| format!("cannot connect to the demo server as {user}"))?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// Runs one statement as the connected role and prints what the database said.
+async fn show(client: &Client, statement: &str, color: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    let (green, red, reset) = if color {
+        ("\x1b[32m", "\x1b[31m", "\x1b[0m")
+    } else {
+        ("", "", "")
+    };
+    writeln!(out, "   billing_rw=> {statement};")?;
+    match client.simple_query(statement).await {
+        Ok(messages) => {
+            let value = messages.iter().find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+                _ => None,
+            });
+            match value {
+                Some(value) => writeln!(out, "     {green}ok{reset}: {value}")?,
+                None => writeln!(out, "     {green}ok{reset}")?,
+            }
+        }
+        Err(error) => writeln!(out, "     {red}ERROR{reset}: {}", server_message(&error))?,
+    }
+    Ok(())
+}
+
+fn random_password() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("cannot read /dev/urandom for a password")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -1,0 +1,51 @@
+//! What the commands that talk to a live cluster share: a runtime, a connection to the
+//! manifest's database, and the passwords from the environment.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use tokio_postgres::Client;
+
+use crate::cli::ConnectArgs;
+use crate::desired::Desired;
+use crate::pg::connect::connect;
+use crate::pg::options::{ConnectOptions, Env, resolve};
+
+/// A runtime for one command.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Connects as psql would; the database defaults to the manifest's, not to the user name.
+pub async fn connect_to(args: &ConnectArgs, database: &str) -> anyhow::Result<Client> {
+    let process = Env::process();
+    let var = |name: &str| {
+        let value = (process.var)(name);
+        match name {
+            "PGDATABASE" => value.or_else(|| Some(database.to_string())),
+            _ => value,
+        }
+    };
+    let env = Env {
+        var: &var,
+        os_user: process.os_user.clone(),
+    };
+    let options: ConnectOptions = resolve(args.database_url.as_deref(), &env)?;
+    let (client, _connection) = connect(&options).await?;
+    Ok(client)
+}
+
+/// The passwords of the roles that name a `password_env`, from this process's environment.
+pub fn passwords(desired: &Desired) -> BTreeMap<String, String> {
+    desired
+        .password_envs
+        .iter()
+        .filter_map(|(role, env)| {
+            let value = std::env::var(env).ok().filter(|v| !v.is_empty())?;
+            Some((role.clone(), value))
+        })
+        .collect()
+}
