@@ -294,3 +294,37 @@ fn lowercase_first(text: &str) -> String {
         first.to_lowercase().chain(chars).collect()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_host_localhost_is_the_last_resort() {
+        assert_eq!(
+            targets(&Host::Tcp("db".into()), 5432),
+            [Target::Tcp("db".into())]
+        );
+        assert_eq!(
+            targets(&Host::Socket("/run/pg".into()), 5432),
+            [Target::Socket("/run/pg".into())]
+        );
+        // No server anywhere listens on port 1's socket name.
+        assert_eq!(
+            targets(&Host::Default, 1),
+            [Target::Tcp("localhost".into())]
+        );
+    }
+
+    #[test]
+    fn only_unanswered_attempts_fall_through_to_the_next_place() {
+        assert!(Reason::Refused.nothing_answered());
+        assert!(Reason::NoSocket.nothing_answered());
+        let refused_by_server = Reason::Server {
+            code: "28P01".into(),
+            message: "password authentication failed".into(),
+        };
+        assert!(!refused_by_server.nothing_answered());
+        assert!(!Reason::TlsUnsupported.nothing_answered());
+    }
+}

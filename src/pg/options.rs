@@ -34,7 +34,7 @@ const SETTINGS: &[(&str, &str)] = &[
 ];
 
 /// The port PostgreSQL listens on unless told otherwise.
-pub const DEFAULT_PORT: u16 = 5432;
+const DEFAULT_PORT: u16 = 5432;
 
 /// What the resolver may read: environment variables and the operating-system user.
 pub struct Env<'a> {
