@@ -31,7 +31,9 @@ pub type Connection = JoinHandle<Result<(), tokio_postgres::Error>>;
 pub struct ConnectError {
     /// `host:port`, or `socket /dir/.s.PGSQL.port`.
     pub target: String,
+    /// The role the connection tried to log in as.
     pub user: String,
+    /// What went wrong.
     pub reason: Reason,
     /// Where the password came from, or why none was found, when that matters.
     pub hint: Option<String>,
@@ -55,7 +57,12 @@ pub enum Reason {
     /// The server asked for a password and none was found.
     PasswordMissing,
     /// The server refused: authentication, a missing database, pg_hba.conf, too many clients.
-    Server { code: String, message: String },
+    Server {
+        /// The SQLSTATE, e.g. 28P01 for a wrong password.
+        code: String,
+        /// The server's message, e.g. `password authentication failed for user "x"`.
+        message: String,
+    },
     /// The TLS settings are unusable (an unreadable root certificate file).
     Settings(String),
     /// Anything else, with its cause chain.

@@ -39,9 +39,13 @@ impl std::fmt::Debug for Lookup {
 /// libpq.
 #[derive(Debug, Clone, Copy)]
 pub struct Key<'a> {
+    /// The host name, or `localhost` for a unix socket.
     pub host: &'a str,
+    /// The port.
     pub port: u16,
+    /// The database name.
     pub database: &'a str,
+    /// The user name.
     pub user: &'a str,
 }
 
