@@ -31,7 +31,9 @@ pub type Connection = JoinHandle<Result<(), tokio_postgres::Error>>;
 pub struct ConnectError {
     /// `host:port`, or `socket /dir/.s.PGSQL.port`.
     pub target: String,
+    /// The role the connection tried to log in as.
     pub user: String,
+    /// What went wrong.
     pub reason: Reason,
     /// Where the password came from, or why none was found, when that matters.
     pub hint: Option<String>,
@@ -55,7 +57,12 @@ pub enum Reason {
     /// The server asked for a password and none was found.
     PasswordMissing,
     /// The server refused: authentication, a missing database, pg_hba.conf, too many clients.
-    Server { code: String, message: String },
+    Server {
+        /// The SQLSTATE, e.g. 28P01 for a wrong password.
+        code: String,
+        /// The server's message, e.g. `password authentication failed for user "x"`.
+        message: String,
+    },
     /// The TLS settings are unusable (an unreadable root certificate file).
     Settings(String),
     /// Anything else, with its cause chain.
@@ -293,4 +300,38 @@ fn lowercase_first(text: &str) -> String {
     chars.next().map_or_else(String::new, |first| {
         first.to_lowercase().chain(chars).collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_host_localhost_is_the_last_resort() {
+        assert_eq!(
+            targets(&Host::Tcp("db".into()), 5432),
+            [Target::Tcp("db".into())]
+        );
+        assert_eq!(
+            targets(&Host::Socket("/run/pg".into()), 5432),
+            [Target::Socket("/run/pg".into())]
+        );
+        // No server anywhere listens on port 1's socket name.
+        assert_eq!(
+            targets(&Host::Default, 1),
+            [Target::Tcp("localhost".into())]
+        );
+    }
+
+    #[test]
+    fn only_unanswered_attempts_fall_through_to_the_next_place() {
+        assert!(Reason::Refused.nothing_answered());
+        assert!(Reason::NoSocket.nothing_answered());
+        let refused_by_server = Reason::Server {
+            code: "28P01".into(),
+            message: "password authentication failed".into(),
+        };
+        assert!(!refused_by_server.nothing_answered());
+        assert!(!Reason::TlsUnsupported.nothing_answered());
+    }
 }

@@ -34,7 +34,7 @@ const SETTINGS: &[(&str, &str)] = &[
 ];
 
 /// The port PostgreSQL listens on unless told otherwise.
-pub const DEFAULT_PORT: u16 = 5432;
+const DEFAULT_PORT: u16 = 5432;
 
 /// What the resolver may read: environment variables and the operating-system user.
 pub struct Env<'a> {
@@ -97,8 +97,11 @@ impl SslMode {
 /// Where the password came from, for messages (never the password itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PasswordSource {
+    /// The database URL or connection string.
     ConnectionString,
+    /// `PGPASSWORD`.
     Environment,
+    /// A line of this password file.
     PasswordFile(PathBuf),
 }
 
@@ -132,20 +135,26 @@ pub struct SettingsError(String);
 /// environment and the password file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectOptions {
+    /// Where the server is.
     pub host: Host,
+    /// The TCP port, which also names the unix socket (`.s.PGSQL.<port>`).
     pub port: u16,
+    /// The role to log in as.
     pub user: String,
+    /// The database to connect to.
     pub dbname: String,
     pub(crate) password: Option<Password>,
     /// Where the password came from; `None` when there is none.
     pub password_source: Option<PasswordSource>,
     /// Why a password file was passed over, for the message when the server wants a password.
     pub passfile_note: Option<String>,
+    /// libpq's sslmode; unix sockets ignore it.
     pub sslmode: SslMode,
     /// `sslrootcert`, or libpq's default `~/.postgresql/root.crt` when that file exists.
     pub sslrootcert: Option<RootCerts>,
     /// libpq's `connect_timeout`: none waits for ever; at least two seconds.
     pub connect_timeout: Option<Duration>,
+    /// Shown in `pg_stat_activity`; `dbsplit` unless set.
     pub application_name: String,
     /// Server options sent at startup (`-c name=value ...`).
     pub options: Option<String>,

@@ -39,9 +39,13 @@ impl std::fmt::Debug for Lookup {
 /// libpq.
 #[derive(Debug, Clone, Copy)]
 pub struct Key<'a> {
+    /// The host name, or `localhost` for a unix socket.
     pub host: &'a str,
+    /// The port.
     pub port: u16,
+    /// The database name.
     pub database: &'a str,
+    /// The user name.
     pub user: &'a str,
 }
 
@@ -60,7 +64,7 @@ pub fn lookup(path: &Path, key: Key<'_>) -> io::Result<Lookup> {
     }
     if metadata.permissions().mode() & 0o077 != 0 {
         return Ok(Lookup::Ignored(format!(
-            "password file {} was ignored because group or others can access it (chmod 0600 it)",
+            "password file {} was ignored because group or others can access it; chmod 0600 it",
             path.display()
         )));
     }
@@ -69,7 +73,7 @@ pub fn lookup(path: &Path, key: Key<'_>) -> io::Result<Lookup> {
 }
 
 /// The password of the first line of `text` that matches `key`.
-pub fn find(text: &str, key: Key<'_>) -> Option<String> {
+fn find(text: &str, key: Key<'_>) -> Option<String> {
     let port = key.port.to_string();
     let wanted = [key.host, port.as_str(), key.database, key.user];
     text.lines()

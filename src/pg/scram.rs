@@ -12,9 +12,6 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-/// The iteration count PostgreSQL uses by default (`scram_iterations`).
-pub const DEFAULT_ITERATIONS: u32 = 4096;
-
 const PREFIX: &str = "SCRAM-SHA-256$";
 
 /// The verifier of `password` for `salt` and `iterations`, in PostgreSQL's stored format.
@@ -28,8 +25,8 @@ pub fn verifier(password: &str, salt: &[u8], iterations: u32) -> String {
     )
 }
 
-/// A verifier of `password` with a fresh random 16-byte salt and the default iteration count,
-/// as `ALTER ROLE ... PASSWORD` would store it.
+/// A verifier of `password` with a fresh random 16-byte salt and PostgreSQL's default 4096
+/// iterations, as `ALTER ROLE ... PASSWORD` would store it.
 pub fn random_verifier(password: &str) -> String {
     postgres_protocol::password::scram_sha_256(password.as_bytes())
 }

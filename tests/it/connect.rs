@@ -260,7 +260,7 @@ async fn passwords_from_pgpassword_and_the_password_file_log_in_with_scram() {
     assert_eq!(error.reason, Reason::PasswordMissing);
     assert!(
         error.to_string().ends_with(&format!(
-            "the server asks for a password and none was given (password file {} was ignored because group or others can access it (chmod 0600 it))",
+            "the server asks for a password and none was given (password file {} was ignored because group or others can access it; chmod 0600 it)",
             pgpass.display()
         )),
         "{error}"
