@@ -47,9 +47,10 @@ pub enum Command {
     /// `psql -v ON_ERROR_STOP=1 -1 -d <database> -f bootstrap.sql`.
     ///
     /// Without --offline, connects (read-only) and diffs the live cluster against the manifest:
-    /// + creates, ~ changes, - revokes, grouped by service, then the SQL. Unmanaged schemas and
-    /// roles are listed, never dropped. With --exit-code it exits 1 when changes are pending
-    /// (for CI); --out saves the plan with a fingerprint of the cluster for `apply plan.json`.
+    /// `+` creates, `~` changes, `-` revokes, grouped by service, then the SQL. Unmanaged
+    /// schemas and roles are listed, never dropped. With --exit-code it exits 1 when changes
+    /// are pending (for CI); --out saves the plan with a fingerprint of the cluster for
+    /// `apply plan.json`.
     Plan(PlanArgs),
     /// Bring the cluster to the manifest, in one transaction.
     ///
@@ -132,7 +133,7 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "m" | "min" => value * 60.0,
         _ => return Err(format!("unknown unit `{unit}` in `{text}`; use ms, s or m")),
     };
-    if !seconds.is_finite() || seconds < 0.0 || seconds > 86_400.0 {
+    if !seconds.is_finite() || !(0.0..=86_400.0).contains(&seconds) {
         return Err(format!("`{text}` is out of range"));
     }
     Ok(std::time::Duration::from_secs_f64(seconds))

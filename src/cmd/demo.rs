@@ -63,7 +63,10 @@ async fn demo(color: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let desired = desired_state(&manifest);
     let database = &manifest.database.name;
 
-    writeln!(out, "dbsplit demo: the example manifest on a throwaway PostgreSQL server\n")?;
+    writeln!(
+        out,
+        "dbsplit demo: the example manifest on a throwaway PostgreSQL server\n"
+    )?;
     let started = Instant::now();
     let config = LocalConfig {
         hba: Some(HBA.to_string()),
@@ -73,7 +76,10 @@ async fn demo(color: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let admin = connect(&server, SUPERUSER, "postgres", None).await?;
     let version: String = admin.query_one("SHOW server_version", &[]).await?.get(0);
     admin
-        .batch_execute(&format!("CREATE DATABASE {}", crate::pg::ident::Ident(database)))
+        .batch_execute(&format!(
+            "CREATE DATABASE {}",
+            crate::pg::ident::Ident(database)
+        ))
         .await?;
     writeln!(
         out,
@@ -116,7 +122,11 @@ async fn demo(color: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
         }
     }
     for (scope, n) in summary {
-        writeln!(out, "     {scope}: {n} changes")?;
+        writeln!(
+            out,
+            "     {scope}: {n} change{}",
+            if n == 1 { "" } else { "s" }
+        )?;
     }
 
     admin.batch_execute(TABLES).await?;
@@ -179,7 +189,12 @@ async fn connect(
 }
 
 /// Runs one statement as the connected role and prints what the database said.
-async fn show(client: &Client, statement: &str, color: bool, out: &mut impl Write) -> anyhow::Result<()> {
+async fn show(
+    client: &Client,
+    statement: &str,
+    color: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let (green, red, reset) = if color {
         ("\x1b[32m", "\x1b[31m", "\x1b[0m")
     } else {

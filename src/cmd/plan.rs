@@ -65,7 +65,12 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-fn render(plan: &Plan, format: PlanFormat, color: bool, out: &mut impl Write) -> std::io::Result<()> {
+fn render(
+    plan: &Plan,
+    format: PlanFormat,
+    color: bool,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     match format {
         PlanFormat::Human => report::plan::human(plan, color, out),
         PlanFormat::Sql => report::plan::sql(plan, out),

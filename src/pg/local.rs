@@ -295,10 +295,11 @@ fn prepare() -> Result<Setup, LocalServerError> {
     fs::create_dir_all(&root)?;
     reap(&root, &bin, run_as);
     let version = run(Command::new(bin.join("pg_ctl")).arg("--version"))?;
+    // "pg_ctl (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)": the word after "(PostgreSQL)".
     let version = String::from_utf8_lossy(&version.stdout)
-        .trim()
-        .rsplit(' ')
-        .next()
+        .split_whitespace()
+        .skip_while(|word| *word != "(PostgreSQL)")
+        .nth(1)
         .unwrap_or("unknown")
         .to_string();
     let template = root.join(format!("template-{version}-{TEMPLATE_FORMAT}"));

@@ -42,8 +42,12 @@ impl SavedPlan {
     pub fn read(path: &Path) -> anyhow::Result<SavedPlan> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read plan file {}", path.display()))?;
-        let saved: SavedPlan = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a plan saved by `dbsplit plan --out`", path.display()))?;
+        let saved: SavedPlan = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a plan saved by `dbsplit plan --out`",
+                path.display()
+            )
+        })?;
         if saved.format != FORMAT || saved.dbsplit_version != env!("CARGO_PKG_VERSION") {
             bail!(
                 "{} was made by dbsplit {} (format {}); this is dbsplit {}: run `dbsplit plan --out` again",

@@ -12,6 +12,8 @@ use crate::plan::{Plan, Scope, sql};
 #[derive(Serialize)]
 struct JsonPlan<'a> {
     changes: Vec<JsonChange<'a>>,
+    /// What the plan leaves alone and why.
+    notes: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -35,7 +37,8 @@ pub fn json(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
             sql: sql::statements(&change.action).join("\n"),
         })
         .collect();
-    serde_json::to_writer_pretty(&mut *out, &JsonPlan { changes })?;
+    let notes = &plan.notes;
+    serde_json::to_writer_pretty(&mut *out, &JsonPlan { changes, notes })?;
     writeln!(out)
 }
 
@@ -47,7 +50,8 @@ pub fn sql(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
 /// Writes a summary table per scope (services first, in manifest order), then the SQL.
 pub fn human(plan: &Plan, color: bool, out: &mut impl Write) -> io::Result<()> {
     if plan.is_empty() {
-        return writeln!(out, "No changes: the cluster matches the manifest.");
+        writeln!(out, "No changes: the cluster matches the manifest.")?;
+        return notes(plan, out);
     }
     let mut scopes: Vec<&Scope> = Vec::new();
     for change in &plan.changes {
@@ -95,6 +99,18 @@ pub fn human(plan: &Plan, color: bool, out: &mut impl Write) -> io::Result<()> {
         }
         writeln!(out, "{table}\n")?;
     }
+    notes(plan, out)?;
     writeln!(out, "SQL:\n")?;
     sql(plan, out)
+}
+
+fn notes(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
+    if plan.notes.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "Notes:")?;
+    for note in &plan.notes {
+        writeln!(out, "  - {note}")?;
+    }
+    writeln!(out)
 }

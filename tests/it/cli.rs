@@ -59,9 +59,25 @@ fn plan_offline_json_lists_every_change_with_its_sql() {
 }
 
 #[test]
-fn plan_without_offline_says_what_is_available() {
+fn durations_and_conflicting_flags_are_usage_errors() {
     let example = root().join("services.toml.example");
-    let output = dbsplit(&["-m", example.to_str().unwrap(), "plan"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("--offline"));
+    let example = example.to_str().unwrap();
+    let bad = dbsplit(&["-m", example, "apply", "--lock-timeout", "soon"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("is not a duration"),
+        "{}",
+        stderr(&bad)
+    );
+    let conflict = dbsplit(&["-m", example, "plan", "--offline", "--exit-code"]);
+    assert_eq!(conflict.status.code(), Some(2));
+}
+
+#[test]
+fn every_help_text() {
+    for command in ["validate", "plan", "apply", "demo"] {
+        let output = dbsplit(&[command, "--help"]);
+        assert_eq!(output.status.code(), Some(0));
+        insta::assert_snapshot!(format!("help_{command}"), stdout(&output));
+    }
 }

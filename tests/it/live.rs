@@ -405,16 +405,29 @@ struct Counting<'a> {
 }
 
 impl dbsplit::catalog::introspect::Queryer for Counting<'_> {
-    async fn query_all(&self, sql: &str) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
-        self.queries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    async fn query_all(
+        &self,
+        sql: &str,
+    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+        self.queries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.client.query(sql, &[]).await
     }
 }
 
 async fn count_queries(client: &Client) -> (usize, usize) {
-    let counting = Counting { client, queries: 0.into() };
+    let counting = Counting {
+        client,
+        queries: 0.into(),
+    };
     let live = introspect(&counting).await.expect("introspect");
-    let objects = live.state.databases.values().flat_map(|d| d.schemas.values()).map(|s| s.objects.len()).sum();
+    let objects = live
+        .state
+        .databases
+        .values()
+        .flat_map(|d| d.schemas.values())
+        .map(|s| s.objects.len())
+        .sum();
     (counting.queries.into_inner(), objects)
 }
 
@@ -425,7 +438,9 @@ async fn introspection_takes_the_same_few_queries_whatever_the_cluster_size() {
     let (small, small_objects) = count_queries(&client).await;
     let mut setup = String::new();
     for s in 0..30 {
-        setup.push_str(&format!("CREATE SCHEMA s{s}; CREATE ROLE s{s}_rw; GRANT USAGE ON SCHEMA s{s} TO s{s}_rw;\n"));
+        setup.push_str(&format!(
+            "CREATE SCHEMA s{s}; CREATE ROLE s{s}_rw; GRANT USAGE ON SCHEMA s{s} TO s{s}_rw;\n"
+        ));
         for t in 0..10 {
             setup.push_str(&format!(
                 "CREATE TABLE s{s}.t{t} (id serial PRIMARY KEY, v text); GRANT SELECT (v) ON s{s}.t{t} TO s{s}_rw;
@@ -436,8 +451,14 @@ async fn introspection_takes_the_same_few_queries_whatever_the_cluster_size() {
     }
     cluster.psql_ok("app", &setup);
     let (large, large_objects) = count_queries(&client).await;
-    assert!(large_objects >= 30 * 21, "the large cluster was read: {large_objects} objects");
+    assert!(
+        large_objects >= 30 * 21,
+        "the large cluster was read: {large_objects} objects"
+    );
     assert!(small_objects < large_objects);
     assert_eq!(small, large, "queries must not grow with the cluster");
-    assert_eq!(large, 10, "database, roles, role settings, passwords, schemas, relations, columns, functions, types, default ACLs");
+    assert_eq!(
+        large, 10,
+        "database, roles, role settings, passwords, schemas, relations, columns, functions, types, default ACLs"
+    );
 }

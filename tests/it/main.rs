@@ -12,3 +12,5 @@ mod cli;
 mod offline;
 // Live plan and apply: convergence, drift, atomicity, locking, scale.
 mod live;
+// The live commands from the command line: plan, apply, demo.
+mod commands;

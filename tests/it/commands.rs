@@ -1,0 +1,147 @@
+//! The live commands as users run them: `plan`, `apply`, `demo`, with their exit codes.
+
+use std::process::{Command, Stdio};
+
+use crate::support::pg::TestCluster;
+use crate::support::{root, stderr, stdout};
+
+/// Runs dbsplit against `cluster` with the example manifest; stdin is not a terminal.
+fn run(cluster: &TestCluster, args: &[&str]) -> std::process::Output {
+    let example = root().join("services.toml.example");
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(&example)
+        .args(args)
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string("postgres", "app"),
+        )
+        .env("NO_COLOR", "1")
+        .env("BILLING_DB_PASSWORD", "billing-secret")
+        .env_remove("MONOLITH_DB_PASSWORD")
+        .env_remove("PGPASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .expect("dbsplit runs")
+}
+
+#[test]
+fn plan_exit_code_then_apply_then_nothing_pending() {
+    let cluster = TestCluster::start("app");
+    let pending = run(&cluster, &["plan", "--exit-code"]);
+    assert_eq!(pending.status.code(), Some(1), "{}", stderr(&pending));
+    let text = stdout(&pending);
+    assert!(text.contains("service billing"), "{text}");
+    assert!(text.contains("$MONOLITH_DB_PASSWORD is not set"), "{text}");
+    assert!(
+        !text.contains("billing-secret"),
+        "a password leaked into the plan"
+    );
+
+    let refused = run(&cluster, &["apply"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("pass --yes"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let applied = run(&cluster, &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    assert!(stdout(&applied).contains("the cluster matches the manifest"));
+    assert!(!stdout(&applied).contains("billing-secret"));
+
+    let clean = run(&cluster, &["plan", "--exit-code", "--format", "json"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stdout(&clean));
+    let json: serde_json::Value = serde_json::from_slice(&clean.stdout).unwrap();
+    assert_eq!(json["changes"].as_array().map(Vec::len), Some(0), "{json}");
+
+    // The password was set from the environment as a verifier, and is not reset when unchanged.
+    let login = Command::new(cluster.server.bin_dir().join("psql"))
+        .args([
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &cluster.server.port().to_string(),
+        ])
+        .args(["-U", "postgres", "-d", "app", "-tAc"])
+        .arg(
+            "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'billing_rw'",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&login.stdout).trim(), "t");
+}
+
+#[test]
+fn a_saved_plan_is_refused_when_the_cluster_changed() {
+    let cluster = TestCluster::start("app");
+    let dir = std::env::temp_dir().join(format!("dbsplit-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("plan.json");
+    let file = file.to_str().unwrap();
+    let saved = run(&cluster, &["plan", "--out", file]);
+    assert_eq!(saved.status.code(), Some(0), "{}", stderr(&saved));
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(text.contains("fingerprint") && !text.contains("billing-secret"));
+
+    cluster.psql_ok("app", "CREATE ROLE intruder");
+    let refused = run(&cluster, &["apply", "--yes", file]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("the cluster changed since the plan was made"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let fresh = run(&cluster, &["plan", "--out", file]);
+    assert_eq!(fresh.status.code(), Some(0));
+    let applied = run(&cluster, &["apply", "--yes", file]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_connection_failure_is_one_sentence_and_exit_2() {
+    let example = root().join("services.toml.example");
+    let output = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(&example)
+        .args([
+            "plan",
+            "--database-url",
+            "postgres://someone:hunter2@127.0.0.1:1/app",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("127.0.0.1:1"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+}
+
+#[test]
+fn demo_shows_the_boundary_and_cleans_up() {
+    let output = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("demo")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    assert!(text.contains("ok: EUR, USD"), "{text}");
+    assert!(
+        text.contains("ERROR: permission denied for schema monolith (SQLSTATE 42501)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ERROR: permission denied for schema public (SQLSTATE 42501)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no changes, the cluster matches the manifest"),
+        "{text}"
+    );
+}
