@@ -15,7 +15,7 @@ use dbsplit::apply::{ApplyOptions, Confirmed, apply, plan};
 use dbsplit::catalog::introspect::Queryer;
 use dbsplit::desired::desired_state;
 use dbsplit::manifest::Manifest;
-use dbsplit::pg::local::{LocalServer, SUPERUSER};
+use dbsplit::pg::local::{LocalConfig, LocalServer, SUPERUSER};
 use tokio_postgres::{Client, NoTls, Row};
 
 struct Counting<'a> {
@@ -31,7 +31,10 @@ impl Queryer for Counting<'_> {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let schemas = args.first().copied().unwrap_or(500);
     let tables = args.get(1).copied().unwrap_or(40);
     tokio::runtime::Builder::new_current_thread()
@@ -42,9 +45,18 @@ fn main() {
 }
 
 async fn run(schemas: usize, tables: usize) {
-    let server = LocalServer::start().expect("a throwaway server");
+    // One transaction that changes the owner of every table holds a lock on each of them (and
+    // their sequences and indexes): far more than the default lock table holds.
+    let config = LocalConfig {
+        conf: vec!["max_locks_per_transaction = 4096".into()],
+        ..LocalConfig::default()
+    };
+    let server = LocalServer::start_with(&config).expect("a throwaway server");
     let admin = connect(&server, "postgres").await;
-    admin.batch_execute("CREATE DATABASE bench").await.expect("create database");
+    admin
+        .batch_execute("CREATE DATABASE bench")
+        .await
+        .expect("create database");
     let mut client = connect(&server, "bench").await;
 
     let mut manifest = String::from("version = 1\n[database]\nname = \"bench\"\n");
@@ -62,7 +74,11 @@ async fn run(schemas: usize, tables: usize) {
     for s in 0..schemas {
         let mut sql = format!("CREATE SCHEMA svc_{s:04};\n");
         for t in 0..tables {
-            writeln!(sql, "CREATE TABLE svc_{s:04}.t_{t:03} (id bigserial PRIMARY KEY, payload text);").unwrap();
+            writeln!(
+                sql,
+                "CREATE TABLE svc_{s:04}.t_{t:03} (id bigserial PRIMARY KEY, payload text);"
+            )
+            .unwrap();
         }
         // Legacy grants: another service's role may read one table (created below as roles exist).
         client.batch_execute(&sql).await.expect("generate");
@@ -78,7 +94,8 @@ async fn run(schemas: usize, tables: usize) {
         prune: false,
         passwords: BTreeMap::new(),
     };
-    let (legacy_plan, legacy_queries, legacy_time) = timed_plan(&client, &manifest, &desired, &options).await;
+    let (legacy_plan, legacy_queries, legacy_time) =
+        timed_plan(&client, &manifest, &desired, &options).await;
     println!(
         "plan, legacy cluster:    {:>8.1} ms, {legacy_queries} catalog queries, {} changes",
         ms(legacy_time),
@@ -86,7 +103,10 @@ async fn run(schemas: usize, tables: usize) {
     );
 
     let started = Instant::now();
-    let confirmed = Confirmed { plan: legacy_plan, fingerprint: None };
+    let confirmed = Confirmed {
+        plan: legacy_plan,
+        fingerprint: None,
+    };
     let report = apply(&mut client, &manifest, &desired, &options, &confirmed)
         .await
         .expect("apply");
@@ -100,7 +120,11 @@ async fn run(schemas: usize, tables: usize) {
     let mut drift = String::new();
     for s in (0..schemas).step_by(10) {
         let other = (s + 1) % schemas;
-        writeln!(drift, "GRANT SELECT ON svc_{s:04}.t_000 TO svc_{other:04}_rw;").unwrap();
+        writeln!(
+            drift,
+            "GRANT SELECT ON svc_{s:04}.t_000 TO svc_{other:04}_rw;"
+        )
+        .unwrap();
     }
     client.batch_execute(&drift).await.expect("drift");
 
@@ -125,16 +149,26 @@ async fn timed_plan(
     desired: &dbsplit::desired::Desired,
     options: &ApplyOptions,
 ) -> (dbsplit::plan::Plan, usize, Duration) {
-    let counting = Counting { client, queries: AtomicUsize::new(0) };
+    let counting = Counting {
+        client,
+        queries: AtomicUsize::new(0),
+    };
     let started = Instant::now();
-    let (plan, _) = plan(&counting, manifest, desired, options).await.expect("plan");
-    (plan, counting.queries.load(Ordering::Relaxed), started.elapsed())
+    let (plan, _) = plan(&counting, manifest, desired, options)
+        .await
+        .expect("plan");
+    (
+        plan,
+        counting.queries.load(Ordering::Relaxed),
+        started.elapsed(),
+    )
 }
 
 async fn connect(server: &LocalServer, database: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(&server.connection_string(SUPERUSER, database), NoTls)
-        .await
-        .expect("connect");
+    let (client, connection) =
+        tokio_postgres::connect(&server.connection_string(SUPERUSER, database), NoTls)
+            .await
+            .expect("connect");
     tokio::spawn(connection);
     client
 }

@@ -195,9 +195,18 @@ pub async fn apply(
     for change in &plan.changes {
         for statement in executable(&change.action, &options.passwords) {
             if let Err(source) = tx.batch_execute(&statement).await {
+                let mut message = server_message(&source);
+                if source.code() == Some(&SqlState::OUT_OF_MEMORY) {
+                    // 53200 here is the lock table: the one transaction holds a lock on every
+                    // object whose owner or privileges it changes.
+                    message.push_str(&format!(
+                        "; this apply changes {} objects in one transaction: raise max_locks_per_transaction (a restart is needed) or apply one service at a time",
+                        plan.changes.len()
+                    ));
+                }
                 return Err(ApplyError::Statement {
                     statement: redact(&change.action, &statement),
-                    message: server_message(&source),
+                    message,
                     source,
                 });
             }

@@ -1,15 +1,16 @@
 //! Reads a live cluster into the [`ClusterState`] model with a fixed set of bulk catalog
 //! queries (`queries/*.sql`): never one query per schema or object, so the cost does not grow in
 //! round trips with the size of the cluster. Works on PostgreSQL 13 to 17 and as a
-//! non-superuser (stored passwords are then simply not read).
+//! non-superuser (stored passwords are then simply not read). Besides privileges it reads what
+//! `audit` needs: foreign keys and the dependencies that cross schemas.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use tokio_postgres::{Row, Transaction};
 
 use super::model::{
-    Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, ObjectKind, Privilege,
-    Role, RoleAttributes, Schema, SchemaObject,
+    Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Dependency, ForeignKey, Grantee,
+    ObjectKind, Privilege, Role, RoleAttributes, Schema, SchemaObject,
 };
 
 /// Why introspection failed.
@@ -81,6 +82,8 @@ const COLUMNS: Query = query!("columns");
 const FUNCTIONS: Query = query!("functions");
 const TYPES: Query = query!("types");
 const DEFAULT_ACLS: Query = query!("default_acls");
+const FOREIGN_KEYS: Query = query!("foreign_keys");
+const DEPENDENCIES: Query = query!("dependencies");
 
 async fn run(db: &impl Queryer, query: &Query) -> Result<Vec<Row>, IntrospectError> {
     db.query_all(query.sql)
@@ -284,6 +287,29 @@ pub async fn introspect(db: &impl Queryer) -> Result<Introspection, IntrospectEr
             .default_acls
             .insert(key, parse_acl(&get::<Vec<String>>(&row, 3, q)?));
     }
+
+    for row in run(db, &FOREIGN_KEYS).await? {
+        let q = FOREIGN_KEYS.name;
+        db_state.foreign_keys.push(ForeignKey {
+            schema: get(&row, 0, q)?,
+            table: get(&row, 1, q)?,
+            name: get(&row, 2, q)?,
+            target_schema: get(&row, 3, q)?,
+            target_table: get(&row, 4, q)?,
+        });
+    }
+    db_state.foreign_keys.sort();
+    for row in run(db, &DEPENDENCIES).await? {
+        let q = DEPENDENCIES.name;
+        db_state.dependencies.push(Dependency {
+            schema: get(&row, 0, q)?,
+            object: get(&row, 1, q)?,
+            how: get(&row, 3, q)?,
+            target_schema: get(&row, 4, q)?,
+            target_object: get(&row, 5, q)?,
+        });
+    }
+    db_state.dependencies.sort();
 
     state.databases.insert(database.clone(), db_state);
     Ok(Introspection {

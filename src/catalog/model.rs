@@ -335,12 +335,40 @@ pub struct DefaultAclKey {
     pub objects: DefaultObjects,
 }
 
+/// A foreign key, as declared (not the copies partitions inherit).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ForeignKey {
+    pub schema: String,
+    pub table: String,
+    pub name: String,
+    pub target_schema: String,
+    pub target_table: String,
+}
+
+/// A dependency of an object in one schema on an object in another (`pg_depend`), foreign
+/// keys aside.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Dependency {
+    pub schema: String,
+    /// The dependent object: a relation, `function(args)` or type name.
+    pub object: String,
+    /// What depends: `view`, `column type`, `column default`, `trigger`, `function body`,
+    /// `function signature`, `type`, `relation`.
+    pub how: String,
+    pub target_schema: String,
+    pub target_object: String,
+}
+
 /// One database: its ACL, its schemas and its default privileges.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Database {
     pub acl: Acl,
     pub schemas: BTreeMap<String, Schema>,
     pub default_acls: BTreeMap<DefaultAclKey, Acl>,
+    /// Foreign keys, sorted.
+    pub foreign_keys: Vec<ForeignKey>,
+    /// Dependencies that cross schemas, sorted.
+    pub dependencies: Vec<Dependency>,
 }
 
 /// A whole cluster: the roles (cluster-wide) and the databases.

@@ -458,7 +458,7 @@ async fn introspection_takes_the_same_few_queries_whatever_the_cluster_size() {
     assert!(small_objects < large_objects);
     assert_eq!(small, large, "queries must not grow with the cluster");
     assert_eq!(
-        large, 10,
-        "database, roles, role settings, passwords, schemas, relations, columns, functions, types, default ACLs"
+        large, 12,
+        "database, roles, role settings, passwords, schemas, relations, columns, functions, types, default ACLs, foreign keys, dependencies"
     );
 }
