@@ -65,7 +65,7 @@ async fn run(schemas: usize, tables: usize) {
             manifest,
             "[services.svc_{s:04}]\nroles.svc_{s:04}_rw = {{ access = \"readwrite\" }}\nroles.svc_{s:04}_ro = {{ access = \"readonly\" }}"
         )
-        .unwrap();
+        .expect("writing to a String cannot fail");
     }
     let manifest = Manifest::parse(Path::new("bench.toml"), &manifest).expect("manifest");
     let desired = desired_state(&manifest);
@@ -78,7 +78,7 @@ async fn run(schemas: usize, tables: usize) {
                 sql,
                 "CREATE TABLE svc_{s:04}.t_{t:03} (id bigserial PRIMARY KEY, payload text);"
             )
-            .unwrap();
+            .expect("writing to a String cannot fail");
         }
         // Legacy grants: another service's role may read one table (created below as roles exist).
         client.batch_execute(&sql).await.expect("generate");
@@ -124,7 +124,7 @@ async fn run(schemas: usize, tables: usize) {
             drift,
             "GRANT SELECT ON svc_{s:04}.t_000 TO svc_{other:04}_rw;"
         )
-        .unwrap();
+        .expect("writing to a String cannot fail");
     }
     client.batch_execute(&drift).await.expect("drift");
 
