@@ -9,7 +9,10 @@ pub mod catalog;
 pub mod cli;
 mod cmd;
 pub mod desired;
+pub mod finding;
+pub mod lint;
 pub mod manifest;
+pub mod migrate;
 pub mod pg;
 pub mod plan;
 pub mod report;
@@ -25,6 +28,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Validate => cmd::validate::run(&cli.manifest, &mut stdout),
         Command::Plan(args) => cmd::plan::run(&cli.manifest, args, color, &mut stdout),
+        Command::New(args) => cmd::new::run(&cli.manifest, args, &mut stdout),
+        Command::Migrate(args) => cmd::migrate::run(&cli.manifest, args, &mut stdout),
+        Command::Lint(args) => cmd::lint::run(&cli.manifest, args, color, &mut stdout),
     }
 }
 

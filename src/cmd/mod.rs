@@ -1,5 +1,8 @@
 //! One module per command: load, compute, render, pick the exit code.
 
+pub mod lint;
+pub mod migrate;
+pub mod new;
 pub mod plan;
 pub mod validate;
 
