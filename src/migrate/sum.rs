@@ -34,20 +34,18 @@ pub fn render<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Strin
     out
 }
 
-/// The first line (1-based) where `actual` differs from `expected`, if it does. Line ends are
-/// compared as LF, so a CRLF checkout of the sum file is not stale.
+/// The line (1-based) of `actual` to fix, if it differs from `expected`: the first migration's
+/// line that differs (the first one edited, added or removed), else the `h1:` line. Line ends
+/// are compared as LF, so a CRLF checkout of the sum file is not stale.
 pub fn first_difference(expected: &str, actual: &str) -> Option<usize> {
     let actual = actual.replace("\r\n", "\n");
-    let mut expected_lines = expected.lines();
-    let mut actual_lines = actual.lines();
-    let mut line = 1;
-    loop {
-        match (expected_lines.next(), actual_lines.next()) {
-            (None, None) => return None,
-            (a, b) if a == b => line += 1,
-            _ => return Some(line),
-        }
-    }
+    let expected: Vec<&str> = expected.lines().collect();
+    let actual: Vec<&str> = actual.lines().collect();
+    let lines = expected.len().max(actual.len());
+    (1..lines)
+        .chain([0])
+        .find(|&i| expected.get(i) != actual.get(i))
+        .map(|i| i + 1)
 }
 
 #[cfg(test)]
@@ -78,9 +76,12 @@ mod tests {
         assert_ne!(line(&one, 0), line(&two, 0));
         // Editing the first file changes the second file's line too.
         assert_ne!(line(&edited, 2), line(&two, 2));
-        assert_eq!(first_difference(&two, &edited), Some(1));
+        assert_eq!(first_difference(&two, &edited), Some(2));
         assert_eq!(first_difference(&two, &two.replace('\n', "\r\n")), None);
-        assert_eq!(first_difference(&two, &one), Some(1));
+        assert_eq!(first_difference(&two, &one), Some(3));
+        let mut total = two.clone();
+        total.replace_range(3..6, "xyz");
+        assert_eq!(first_difference(&two, &total), Some(1));
         assert_eq!(
             render([]),
             format!("h1:{}\n", STANDARD.encode(Sha256::digest(b"")))
