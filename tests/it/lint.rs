@@ -73,16 +73,16 @@ fn corpus_cases_have_exactly_their_expected_findings() {
 /// A project in a temp dir: the corpus manifest and a migrations tree with one clean file, one
 /// with findings (an error and a warning), and one with only a warning.
 fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temp dir");
     std::fs::copy(
         root().join("tests/lint/services.toml"),
         dir.path().join("services.toml"),
     )
-    .unwrap();
+    .expect("the manifest is copied");
     let write = |path: &str, text: &str| {
         let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("folders are made");
+        std::fs::write(path, text).expect("the migration is written");
     };
     write(
         "migrations/billing/20250101000000_create_invoices.sql",
