@@ -311,6 +311,15 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_rules_table_lists_every_rule_with_its_severity() {
+        let readme = include_str!("../README.md");
+        for rule in RULES {
+            let row = format!("| `{}` | {} |", rule.name, rule.severity);
+            assert!(readme.contains(&row), "README.md lacks the row {row}");
+        }
+    }
+
+    #[test]
     fn findings_sort_by_file_position_then_rule() {
         let at = |line, column| Location::File {
             path: "m/a.sql".into(),
