@@ -14,20 +14,8 @@ const FILES: usize = 2_000;
 const BYTES_PER_FILE: usize = 10_000;
 const SERVICES: [&str; 3] = ["monolith", "billing", "notifications"];
 
-const MANIFEST: &str = r#"
-version = 1
-[database]
-name = "app"
-[services.monolith]
-roles.monolith_rw = { access = "readwrite" }
-[services.billing]
-roles.billing_rw = { access = "readwrite" }
-reads = [{ schema = "reference", reason = "currency codes" }]
-[services.notifications]
-roles.notifications_rw = { access = "readwrite" }
-[shared.reference]
-owner = "reference_owner"
-"#;
+/// The manifest of the SQL corpus: services monolith, billing, notifications; shared reference.
+const MANIFEST: &str = include_str!("../tests/lint/services.toml");
 
 /// One block of typical migration SQL; `n` varies names, and every 7th block reaches across.
 fn block(out: &mut String, service: &str, n: usize) {

@@ -8,7 +8,8 @@ use std::ops::ControlFlow;
 use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Query, TableFactor, Visit, Visitor};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
-use sqlparser::tokenizer::Location;
+
+use super::lines::LineIndex;
 
 /// What the parser found in a statement that parsed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub fn parse(sql: &str, base: usize) -> Result<Parsed, String> {
         ParserError::RecursionLimitExceeded => "nested too deeply".to_string(),
     })?;
     let mut collector = Collector {
-        lines: LineStarts::new(sql),
+        lines: LineIndex::new(sql),
         base,
         parsed: Parsed::default(),
     };
@@ -53,7 +54,7 @@ fn normalize(ident: &Ident) -> String {
 }
 
 struct Collector<'a> {
-    lines: LineStarts<'a>,
+    lines: LineIndex<'a>,
     base: usize,
     parsed: Parsed,
 }
@@ -83,7 +84,10 @@ impl Visitor for Collector<'_> {
                 self.parsed.qualifiers.insert(normalize(one));
             }
             [first, ..] => {
-                if let Some(offset) = self.lines.offset(first.span.start) {
+                if let Some(offset) = self
+                    .lines
+                    .offset(first.span.start.line, first.span.start.column)
+                {
                     self.parsed.relations.insert(self.base + offset);
                 }
             }
@@ -112,30 +116,6 @@ impl Visitor for Collector<'_> {
             }
         }
         ControlFlow::Continue(())
-    }
-}
-
-/// Maps the parser's 1-based line and column (in characters) to a byte offset.
-struct LineStarts<'a> {
-    text: &'a str,
-    starts: Vec<usize>,
-}
-
-impl<'a> LineStarts<'a> {
-    fn new(text: &'a str) -> Self {
-        let starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        LineStarts { text, starts }
-    }
-
-    fn offset(&self, location: Location) -> Option<usize> {
-        let line_start = *self
-            .starts
-            .get(usize::try_from(location.line).ok()?.checked_sub(1)?)?;
-        let column = usize::try_from(location.column).ok()?.checked_sub(1)?;
-        let (offset, _) = self.text[line_start..].char_indices().nth(column)?;
-        Some(line_start + offset)
     }
 }
 

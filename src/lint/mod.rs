@@ -12,6 +12,7 @@ mod ast;
 mod boundary;
 mod directive;
 mod lex;
+mod lines;
 mod scan;
 mod split;
 mod statement;
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use boundary::Boundary;
 use lex::{Kind, Token};
+use lines::LineIndex;
 use scan::Hit;
 use split::PieceKind;
 
@@ -313,32 +315,6 @@ fn shift(tokens: &[Token], base: usize) -> Vec<Token> {
             end: t.end + base,
         })
         .collect()
-}
-
-/// Byte offsets to 1-based lines and columns (in characters).
-pub(crate) struct LineIndex<'a> {
-    text: &'a str,
-    starts: Vec<usize>,
-}
-
-impl<'a> LineIndex<'a> {
-    fn new(text: &'a str) -> Self {
-        let starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        LineIndex { text, starts }
-    }
-
-    fn position(&self, offset: usize) -> (usize, usize) {
-        let line = self.starts.partition_point(|&s| s <= offset).max(1);
-        let start = self.starts[line - 1];
-        let end = offset.min(self.text.len());
-        let column = self
-            .text
-            .get(start..end)
-            .map_or(1, |s| s.trim_start_matches('\u{feff}').chars().count() + 1);
-        (line, column)
-    }
 }
 
 #[cfg(test)]

@@ -375,12 +375,7 @@ impl Scanner<'_, '_, '_> {
 
     /// A search_path given as one string: `'billing, "Other", public'`.
     fn search_path_value(&mut self, offset: usize, value: &str) {
-        for entry in value.split(',') {
-            let entry = entry.trim();
-            let name = match entry.strip_prefix('"').and_then(|e| e.strip_suffix('"')) {
-                Some(quoted) => quoted.replace("\"\"", "\""),
-                None => entry.to_ascii_lowercase(),
-            };
+        for name in split_identifiers(value, ',') {
             self.search_path_entry(offset, &name);
         }
     }
@@ -419,10 +414,13 @@ impl Scanner<'_, '_, '_> {
             .as_deref()
             .is_some_and(|f| NAME_FUNCTIONS.contains(&f));
         if cast.as_deref() == Some("regnamespace") {
-            let schema = split_name(&value).into_iter().next().unwrap_or_default();
+            let schema = split_identifiers(&value, '.')
+                .into_iter()
+                .next()
+                .unwrap_or_default();
             self.known_hit(token.start, &schema, Access::Read, &value);
         } else if names_object || cast.is_some() {
-            let parts = split_name(&value);
+            let parts = split_identifiers(&value, '.');
             if parts.len() >= 2 {
                 let access = if function.as_deref() == Some("setval") {
                     Access::Write
@@ -512,8 +510,9 @@ impl Scanner<'_, '_, '_> {
     }
 }
 
-/// Splits `a.b`, `"A".b` or `a."b.c"` into normalized parts.
-fn split_name(value: &str) -> Vec<String> {
+/// Splits `a.b`, `"A".b` or `a."b.c"` (with `separator` `.`), or a search_path string (with
+/// `,`), into identifiers folded as PostgreSQL does: unquoted ones to lowercase, blanks dropped.
+fn split_identifiers(value: &str, separator: char) -> Vec<String> {
     let mut parts = Vec::new();
     let mut current = String::new();
     let mut quoted = false;
@@ -525,8 +524,9 @@ fn split_name(value: &str) -> Vec<String> {
                 current.push('"');
             }
             '"' => quoted = !quoted,
-            '.' if !quoted => parts.push(std::mem::take(&mut current)),
+            c if c == separator && !quoted => parts.push(std::mem::take(&mut current)),
             c if quoted => current.push(c),
+            c if c.is_whitespace() => {}
             c => current.push(c.to_ascii_lowercase()),
         }
     }
@@ -540,9 +540,16 @@ mod tests {
 
     #[test]
     fn names_in_strings_split_and_fold_like_identifiers() {
-        assert_eq!(split_name("Monolith.Seq"), ["monolith", "seq"]);
-        assert_eq!(split_name(r#""Mono.lith"."a""b""#), ["Mono.lith", "a\"b"]);
-        assert_eq!(split_name("seq"), ["seq"]);
-        assert_eq!(split_name(""), [""]);
+        assert_eq!(split_identifiers("Monolith.Seq", '.'), ["monolith", "seq"]);
+        assert_eq!(
+            split_identifiers(r#""Mono.lith"."a""b""#, '.'),
+            ["Mono.lith", "a\"b"]
+        );
+        assert_eq!(split_identifiers("seq", '.'), ["seq"]);
+        assert_eq!(split_identifiers("", '.'), [""]);
+        assert_eq!(
+            split_identifiers(r#" billing, "A, b" ,Public"#, ','),
+            ["billing", "A, b", "public"]
+        );
     }
 }

@@ -1,24 +1,12 @@
 //! Rule tests over small SQL snippets, linted as a migration of service `billing` in the
-//! manifest below. `lint_ok(sql)` asserts no finding; `lint_errors(sql)` lists them as
-//! `rule line:column target_schema` lines.
+//! manifest of the SQL corpus (tests/lint/services.toml). `lint_ok(sql)` asserts no finding;
+//! `lint_errors(sql)` lists them as `rule line:column target_schema` lines.
 
 use super::*;
 use crate::manifest::Manifest;
 
-const MANIFEST: &str = r#"
-version = 1
-[database]
-name = "app"
-[services.monolith]
-roles.monolith_rw = { access = "readwrite" }
-[services.billing]
-roles.billing_rw = { access = "readwrite" }
-reads = [{ schema = "reference", reason = "currency codes" }]
-[services.notifications]
-roles.notifications_rw = { access = "readwrite" }
-[shared.reference]
-owner = "reference_owner"
-"#;
+/// The manifest of the SQL corpus under tests/lint.
+const MANIFEST: &str = include_str!("../../tests/lint/services.toml");
 
 pub(crate) fn manifest() -> Manifest {
     Manifest::parse(std::path::Path::new("services.toml"), MANIFEST).expect("a valid manifest")
