@@ -138,4 +138,11 @@ fn garbage_never_panics() {
     ] {
         let _ = findings(sql);
     }
+    // Every prefix of a text that has a bit of everything, cut at every character.
+    let text = "-- dbsplit:no-transaction\nCREATE FUNCTION f() LANGUAGE sql AS 'select ''é'' from monolith.t';\n\
+        DO $d$ BEGIN UPDATE monolith.u SET x = E'\\''; END $d$; SET search_path = 'a, \"B\"';\n\
+        COPY t FROM stdin;\nx\n\\.\n\\c other\nGRANT billing_rw TO monolith_owner; SELECT 'monolith.x'::regclass;";
+    for (i, _) in text.char_indices() {
+        let _ = findings(&text[..i]);
+    }
 }
