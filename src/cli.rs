@@ -67,6 +67,83 @@ pub enum Command {
     /// connects as billing_rw to show its own table working and another service's rejected by
     /// the database, then stops the server and deletes it, also on Ctrl-C.
     Demo,
+    /// Scaffold the next migration of a service.
+    ///
+    /// Writes migrations/<SERVICE>/<version>_<NAME>.sql from the template, with a 14-digit UTC
+    /// timestamp as version (strictly greater than every existing one), rewrites dbsplit.sum and
+    /// prints the path of the new file.
+    New(NewArgs),
+    /// Run each service's migrations, or manage the migration files.
+    ///
+    /// `dbsplit migrate hash` rewrites dbsplit.sum; running migrations against a cluster is not
+    /// available yet.
+    Migrate(MigrateArgs),
+    /// Check migration files for references across service boundaries, without a database.
+    ///
+    /// Parses each statement and reports every reference to a schema outside the service's own
+    /// (reads of declared `reads` and shared schemas excepted), statements that cannot run in a
+    /// transaction, psql meta-commands, COPY FROM STDIN and a stale dbsplit.sum. Exits 1 when a
+    /// finding is at or above --fail-on. `-- dbsplit:allow <rule> <reason>` on the line before
+    /// a statement suppresses that rule there.
+    Lint(LintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The service, as named in the manifest.
+    pub service: String,
+    /// What the migration does, as a slug: lowercase letters, digits and underscores.
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(subcommand)]
+    pub command: Option<MigrateCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Rewrite dbsplit.sum of the services (all when none is named).
+    Hash {
+        /// The services, as named in the manifest.
+        services: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Migration files or folders below the migrations folder; default: all of it.
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub findings: FindingsArgs,
+}
+
+/// How findings are shown and which of them fail the command.
+#[derive(Debug, Args)]
+pub struct FindingsArgs {
+    /// Output format: a table per rule, JSON, SARIF 2.1.0, or GitHub Actions annotations.
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
+    pub format: FindingsFormat,
+
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FindingsFormat {
+    Human,
+    Json,
+    Sarif,
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,10 @@ pub mod catalog;
 pub mod cli;
 mod cmd;
 pub mod desired;
+pub mod finding;
+pub mod lint;
 pub mod manifest;
+pub mod migrate;
 pub mod pg;
 pub mod plan;
 pub mod report;
@@ -28,6 +31,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => cmd::plan::run(&cli.manifest, args, color, &mut stdout),
         Command::Apply(args) => cmd::apply::run(&cli.manifest, args, color, &mut stdout),
         Command::Demo => cmd::demo::run(color, &mut stdout),
+        Command::New(args) => cmd::new::run(&cli.manifest, args, &mut stdout),
+        Command::Migrate(args) => cmd::migrate::run(&cli.manifest, args, &mut stdout),
+        Command::Lint(args) => cmd::lint::run(&cli.manifest, args, color, &mut stdout),
     }
 }
 

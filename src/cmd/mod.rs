@@ -3,6 +3,9 @@
 pub mod apply;
 pub mod demo;
 pub mod live;
+pub mod lint;
+pub mod migrate;
+pub mod new;
 pub mod plan;
 pub mod validate;
 

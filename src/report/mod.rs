@@ -1,3 +1,6 @@
 //! Rendering of results for people and machines. Renderers write to any `io::Write`.
 
+pub mod findings;
+pub mod github;
 pub mod plan;
+pub mod sarif;

@@ -7,6 +7,8 @@ mod support;
 mod connect;
 // The CLI as users run it: exit codes, messages, output formats.
 mod cli;
+// `lint` on the SQL corpus and on a migrations tree; `new` and `migrate hash`.
+mod lint;
 // The offline bootstrap SQL, run by psql in a real cluster, then the boundary it draws proven by
 // connecting as each service role.
 mod offline;

@@ -1,0 +1,162 @@
+//! Renders findings (of `lint`, later of `audit`) for people and machines: `human` (a table per
+//! rule, then counts), `json`, and via `sarif` and `github` the other two formats. Findings are
+//! sorted by the caller (`finding::sort`); renderers keep that order.
+
+use std::io::{self, Write};
+
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use crate::cli::FindingsFormat;
+use crate::finding::{Finding, Location, RULES, Severity};
+
+/// Writes `findings` in `format`.
+pub fn render(
+    format: FindingsFormat,
+    findings: &[Finding],
+    color: bool,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    match format {
+        FindingsFormat::Human => human(findings, color, out),
+        FindingsFormat::Json => json(findings, out),
+        FindingsFormat::Sarif => super::sarif::sarif(findings, out),
+        FindingsFormat::Github => super::github::github(findings, out),
+    }
+}
+
+/// `{"findings":[...]}`.
+#[derive(Serialize)]
+struct JsonFindings<'a> {
+    findings: Vec<JsonFinding<'a>>,
+}
+
+/// One finding as JSON, a stable contract. A finding in a file (lint) has
+/// `{"rule","severity","file","line","column","schema","target_schema","message"}`; one on a
+/// database object (audit) `{"rule","severity","schema","object","target_schema","role","message"}`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum JsonFinding<'a> {
+    File {
+        rule: &'static str,
+        severity: &'static str,
+        file: String,
+        line: usize,
+        column: usize,
+        schema: Option<&'a str>,
+        target_schema: Option<&'a str>,
+        message: &'a str,
+    },
+    Object {
+        rule: &'static str,
+        severity: &'static str,
+        schema: Option<&'a str>,
+        object: &'a str,
+        target_schema: Option<&'a str>,
+        role: Option<&'a str>,
+        message: &'a str,
+    },
+}
+
+impl<'a> From<&'a Finding> for JsonFinding<'a> {
+    fn from(f: &'a Finding) -> Self {
+        let (rule, severity) = (f.rule.as_str(), f.severity.as_str());
+        match &f.location {
+            Location::File { path, line, column } => JsonFinding::File {
+                rule,
+                severity,
+                file: path.display().to_string(),
+                line: *line,
+                column: *column,
+                schema: f.schema.as_deref(),
+                target_schema: f.target_schema.as_deref(),
+                message: &f.message,
+            },
+            Location::Object { object } => JsonFinding::Object {
+                rule,
+                severity,
+                schema: f.schema.as_deref(),
+                object,
+                target_schema: f.target_schema.as_deref(),
+                role: f.role.as_deref(),
+                message: &f.message,
+            },
+        }
+    }
+}
+
+/// Writes `{"findings":[...]}`.
+pub fn json(findings: &[Finding], out: &mut impl Write) -> io::Result<()> {
+    let findings = findings.iter().map(JsonFinding::from).collect();
+    serde_json::to_writer_pretty(&mut *out, &JsonFindings { findings })?;
+    writeln!(out)
+}
+
+/// `file:line:column` or the object's name.
+pub fn location(location: &Location) -> String {
+    match location {
+        Location::File { path, line, column } => format!("{}:{line}:{column}", path.display()),
+        Location::Object { object } => object.clone(),
+    }
+}
+
+/// A table per rule (in the order of the rule table), then the counts.
+pub fn human(findings: &[Finding], color: bool, out: &mut impl Write) -> io::Result<()> {
+    if findings.is_empty() {
+        return writeln!(out, "No findings.");
+    }
+    for rule in RULES {
+        let of_rule: Vec<&Finding> = findings.iter().filter(|f| f.rule == rule.id).collect();
+        if of_rule.is_empty() {
+            continue;
+        }
+        writeln!(
+            out,
+            "{}[{}] {} ({})",
+            rule.severity,
+            rule.name,
+            rule.description,
+            of_rule.len()
+        )?;
+        let mut table = Table::new();
+        table
+            .load_preset(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Disabled)
+            .set_header(vec!["", "location", "schema", "role", "message"]);
+        if color {
+            table.enforce_styling();
+        } else {
+            table.force_no_tty();
+        }
+        for f in of_rule {
+            let (symbol, fg) = match f.severity {
+                Severity::Error => ("error", Color::Red),
+                Severity::Warning => ("warning", Color::Yellow),
+            };
+            let schemas = match (&f.schema, &f.target_schema) {
+                (Some(from), Some(to)) => format!("{from} → {to}"),
+                (Some(one), None) | (None, Some(one)) => one.clone(),
+                (None, None) => String::new(),
+            };
+            table.add_row(vec![
+                Cell::new(symbol).fg(fg),
+                Cell::new(location(&f.location)),
+                Cell::new(schemas),
+                Cell::new(f.role.as_deref().unwrap_or("")),
+                Cell::new(&f.message),
+            ]);
+        }
+        writeln!(out, "{table}\n")?;
+    }
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = findings.len() - errors;
+    writeln!(
+        out,
+        "{errors} error{}, {warnings} warning{}",
+        if errors == 1 { "" } else { "s" },
+        if warnings == 1 { "" } else { "s" }
+    )
+}

@@ -1,0 +1,59 @@
+//! GitHub Actions workflow commands, one per finding
+//! (https://docs.github.com/actions/reference/workflow-commands-for-github-actions):
+//! `::error file=F,line=L,col=C,title=RULE::MESSAGE`, which GitHub shows on the pull request's
+//! lines, as squawk writes them.
+
+use std::io::{self, Write};
+
+use crate::finding::{Finding, Location, Severity};
+
+/// Writes one annotation per finding.
+pub fn github(findings: &[Finding], out: &mut impl Write) -> io::Result<()> {
+    for f in findings {
+        let command = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut properties = Vec::new();
+        let mut message = f.message.clone();
+        match &f.location {
+            Location::File { path, line, column } => {
+                properties.push(format!("file={}", property(&path.display().to_string())));
+                properties.push(format!("line={line}"));
+                properties.push(format!("col={column}"));
+            }
+            Location::Object { object } => message = format!("{object}: {message}"),
+        }
+        properties.push(format!("title={}", property(f.rule.as_str())));
+        writeln!(
+            out,
+            "::{command} {}::{}",
+            properties.join(","),
+            data(&message)
+        )?;
+    }
+    Ok(())
+}
+
+/// Escapes a command's message (`%`, CR, LF), as the Actions toolkit does.
+fn data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a property value: a message's escapes, and `:` and `,` too.
+fn property(s: &str) -> String {
+    data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped() {
+        assert_eq!(data("a%b\r\nc"), "a%25b%0D%0Ac");
+        assert_eq!(property("a:b,c"), "a%3Ab%2Cc");
+    }
+}

@@ -1,0 +1,3 @@
+DELETE FROM invoices USING monolith.users u WHERE u.id = invoices.user_id AND u.deleted;
+
+-- expect: cross-schema-reference 1:28 monolith

@@ -1,0 +1,3 @@
+CREATE MATERIALIZED VIEW pending AS SELECT * FROM notifications.outbox;
+
+-- expect: cross-schema-reference 1:51 notifications

@@ -1,0 +1,3 @@
+ALTER TABLE invoices OWNER TO monolith_owner;
+
+-- expect: cross-schema-grant 1:31 monolith
