@@ -67,6 +67,17 @@ pub enum Command {
     /// connects as billing_rw to show its own table working and another service's rejected by
     /// the database, then stops the server and deletes it, also on Ctrl-C.
     Demo,
+    /// Find everything that couples services below their APIs in a live cluster.
+    ///
+    /// Reads the catalogs in one read-only transaction with a statement timeout (safe on
+    /// production, works as an ordinary login role) and reports cross-schema foreign keys,
+    /// grants, views and dependencies, grants to PUBLIC, CREATE on public, objects in public,
+    /// foreign owners, tables two services write, role memberships across services, leaky
+    /// search_paths, privileged service roles and, with a manifest, drift. With a manifest its
+    /// services decide and its `reads`, shared schemas and observers are declared exceptions;
+    /// without one (--no-manifest, or no services.toml here) services are inferred from schema
+    /// owners and the roles around them. Exits 1 when a finding is at or above --fail-on.
+    Audit(AuditArgs),
     /// Scaffold the next migration of a service.
     ///
     /// Writes migrations/<SERVICE>/<version>_<NAME>.sql from the template, with a 14-digit UTC
@@ -144,6 +155,37 @@ pub enum FindingsFormat {
 pub enum FailOn {
     Error,
     Warning,
+}
+
+impl FailOn {
+    /// The lowest severity that fails the command.
+    pub fn severity(self) -> crate::finding::Severity {
+        match self {
+            FailOn::Error => crate::finding::Severity::Error,
+            FailOn::Warning => crate::finding::Severity::Warning,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub findings: FindingsArgs,
+
+    /// Infer services from the cluster instead of reading the manifest.
+    #[arg(long)]
+    pub no_manifest: bool,
+
+    /// Also list the declared exceptions (reads, shared schemas, observers) with their reasons.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+
+    /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub statement_timeout: std::time::Duration,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 #[derive(Debug, Args)]

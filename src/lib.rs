@@ -6,6 +6,7 @@
 //! throwaway servers used by tests and the demo.
 
 pub mod apply;
+pub mod audit;
 pub mod catalog;
 pub mod cli;
 mod cmd;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => cmd::plan::run(&cli.manifest, args, color, &mut stdout),
         Command::Apply(args) => cmd::apply::run(&cli.manifest, args, color, &mut stdout),
         Command::Demo => cmd::demo::run(color, &mut stdout),
+        Command::Audit(args) => cmd::audit::run(&cli.manifest, args, color, &mut stdout),
         Command::New(args) => cmd::new::run(&cli.manifest, args, &mut stdout),
         Command::Migrate(args) => cmd::migrate::run(&cli.manifest, args, &mut stdout),
         Command::Lint(args) => cmd::lint::run(&cli.manifest, args, color, &mut stdout),

@@ -3,7 +3,8 @@
 //! Start a server, apply the example manifest (with generated passwords, checked by
 //! scram-sha-256 authentication), create a table per service as its owner, then connect as
 //! billing_rw: its own table works, another service's table and schema public are refused by
-//! the database itself. The server is stopped and deleted at the end, and on Ctrl-C.
+//! the database itself; audit the cluster, take two legacy shortcuts and audit again. The
+//! server is stopped and deleted at the end, and on Ctrl-C.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -15,6 +16,8 @@ use anyhow::Context;
 use tokio_postgres::{Client, NoTls};
 
 use crate::apply::{self, ApplyOptions, Confirmed, server_message};
+use crate::catalog::introspect::introspect;
+use crate::cmd::audit::audit_state;
 use crate::desired::desired_state;
 use crate::manifest::Manifest;
 use crate::pg::local::{LocalConfig, LocalServer, SUPERUSER};
@@ -42,6 +45,12 @@ SET ROLE reference_owner;
 CREATE TABLE reference.currencies (code text PRIMARY KEY);
 INSERT INTO reference.currencies VALUES ('EUR'), ('USD');
 RESET ROLE;
+";
+
+/// What a hurried migration or a DBA in a hurry does: couplings the audit must find.
+const SHORTCUTS: &str = "
+ALTER TABLE billing.invoices ADD CONSTRAINT invoices_customer_fk FOREIGN KEY (customer_id) REFERENCES monolith.customers (id);
+GRANT SELECT ON monolith.customers TO notifications_rw;
 ";
 
 pub fn run(color: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
@@ -163,6 +172,26 @@ async fn demo(color: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
             format!("{} changes pending", again.changes.len())
         }
     )?;
+    let live = introspect(&admin).await?;
+    let report = audit_state(Some(&manifest), &live)?;
+    writeln!(
+        out,
+        "6. Audited the cluster: {} findings; {} declared exceptions (billing reads reference: {}).",
+        report.findings.len(),
+        report.exceptions.len(),
+        manifest
+            .service("billing")
+            .and_then(|s| s.reads.first())
+            .map_or("", |r| r.reason.as_str())
+    )?;
+    admin.batch_execute(SHORTCUTS).await?;
+    writeln!(
+        out,
+        "7. Took two legacy shortcuts as the superuser (a foreign key from billing.invoices to\n   monolith.customers, SELECT on monolith.customers for notifications_rw); audit again:\n"
+    )?;
+    let live = introspect(&admin).await?;
+    let report = audit_state(Some(&manifest), &live)?;
+    crate::report::findings::human(&report.findings, color, out)?;
     drop(billing);
     drop(admin);
     drop(server);

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{FailOn, LintArgs};
-use crate::finding::{Severity, any_at_or_above};
+use crate::cli::LintArgs;
+use crate::finding::any_at_or_above;
 use crate::lint::{Input, SqlFile, SumFile, lint};
 use crate::manifest::Manifest;
 use crate::migrate::discover::{SUM_FILE, discover, parse_file_name};
@@ -28,15 +28,13 @@ pub fn run(
     let input = read_input(&manifest, &args.paths)?;
     let findings = lint(&manifest, &input);
     report::findings::render(args.findings.format, &findings, color, out)?;
-    let threshold = match args.findings.fail_on {
-        FailOn::Error => Severity::Error,
-        FailOn::Warning => Severity::Warning,
-    };
-    Ok(if any_at_or_above(&findings, threshold) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if any_at_or_above(&findings, args.findings.fail_on.severity()) {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 /// Which files of which services to lint: `None` means all of the service's files.

@@ -38,6 +38,13 @@ pub async fn connect_to(args: &ConnectArgs, database: &str) -> anyhow::Result<Cl
     Ok(client)
 }
 
+/// Connects exactly as psql would, the database included.
+pub async fn connect_plain(args: &ConnectArgs) -> anyhow::Result<Client> {
+    let options = ConnectOptions::from_args(args)?;
+    let (client, _connection) = connect(&options).await?;
+    Ok(client)
+}
+
 /// The passwords of the roles that name a `password_env`, from this process's environment.
 pub fn passwords(desired: &Desired) -> BTreeMap<String, String> {
     desired

@@ -1,9 +1,10 @@
 //! One module per command: load, compute, render, pick the exit code.
 
 pub mod apply;
+pub mod audit;
 pub mod demo;
-pub mod live;
 pub mod lint;
+pub mod live;
 pub mod migrate;
 pub mod new;
 pub mod plan;

@@ -146,7 +146,8 @@ pub fn human(findings: &[Finding], color: bool, out: &mut impl Write) -> io::Res
                 Cell::new(&f.message),
             ]);
         }
-        writeln!(out, "{table}\n")?;
+        writeln!(out, "{table}")?;
+        writeln!(out, "fix: {}\n", rule.fix)?;
     }
     let errors = findings
         .iter()

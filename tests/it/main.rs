@@ -16,3 +16,5 @@ mod offline;
 mod live;
 // The live commands from the command line: plan, apply, demo.
 mod commands;
+// audit: every rule against real servers, inference, an ordinary role, formats.
+mod audit;

@@ -1,0 +1,114 @@
+//! `audit`: every coupling between services in a live cluster, as findings. Pure: the rules
+//! read the introspected state (the same model `plan` uses) and a service map, from the
+//! manifest or inferred; the command does the read-only I/O.
+
+pub mod rules;
+pub mod services;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::catalog::model::{ClusterState, Database};
+use crate::finding::{self, Finding, Location, RuleId};
+use crate::plan::Plan;
+
+pub use services::Services;
+
+/// A coupling the manifest declares: reported in verbose output, never as a finding.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Exception {
+    pub rule: RuleId,
+    pub object: String,
+    pub role: Option<String>,
+    pub reason: String,
+}
+
+/// What an audit found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Sorted and without duplicates.
+    pub findings: Vec<Finding>,
+    /// Declared exceptions, sorted.
+    pub exceptions: Vec<Exception>,
+}
+
+/// The state the rules share.
+pub struct Audit<'a> {
+    pub state: &'a ClusterState,
+    pub db: &'a Database,
+    /// The database's name, for per-database role settings.
+    pub database: &'a str,
+    pub services: &'a Services,
+    /// Service role -> the roles whose privileges it uses (itself included).
+    pub inherited: BTreeMap<String, BTreeSet<String>>,
+    pub findings: Vec<Finding>,
+    pub exceptions: Vec<Exception>,
+}
+
+/// Runs every rule over one database of `state`. `drift` is the plan `plan` would make, when
+/// a manifest is given: each change becomes a `drift` warning.
+pub fn audit(
+    state: &ClusterState,
+    database: &str,
+    services: &Services,
+    drift: Option<&Plan>,
+) -> Report {
+    let empty = Database::default();
+    let db = state.databases.get(database).unwrap_or(&empty);
+    let inherited = services
+        .role_service
+        .keys()
+        .chain(services.observers.keys())
+        .map(|role| (role.clone(), services::inherited(state, role)))
+        .collect();
+    let mut audit = Audit {
+        state,
+        db,
+        database,
+        services,
+        inherited,
+        findings: Vec::new(),
+        exceptions: Vec::new(),
+    };
+    rules::structure::cross_schema_fk(&mut audit);
+    rules::privileges::cross_schema_grant(&mut audit);
+    rules::privileges::public_grant(&mut audit);
+    rules::privileges::public_schema_create(&mut audit);
+    rules::structure::public_schema_objects(&mut audit);
+    rules::structure::cross_schema_dependencies(&mut audit);
+    rules::structure::foreign_owner(&mut audit);
+    rules::privileges::shared_writer(&mut audit);
+    rules::roles::role_membership_leak(&mut audit);
+    rules::roles::search_path_leak(&mut audit);
+    rules::roles::privileged_service_role(&mut audit);
+    if let Some(plan) = drift {
+        for change in &plan.changes {
+            let mut finding = Finding::new(
+                RuleId::Drift,
+                Location::Object {
+                    object: change.action.object(),
+                },
+                format!(
+                    "{} would {}: {}",
+                    change.scope,
+                    change.action.kind(),
+                    change.action.describe()
+                ),
+            );
+            if let Some(service) = change.scope.service() {
+                if let Some(schema) = services.schemas_of(service).first() {
+                    finding = finding.schema(*schema);
+                }
+            }
+            audit.findings.push(finding);
+        }
+    }
+    let mut findings = audit.findings;
+    finding::sort(&mut findings);
+    let mut exceptions = audit.exceptions;
+    exceptions.sort();
+    exceptions.dedup();
+    Report {
+        findings,
+        exceptions,
+    }
+}

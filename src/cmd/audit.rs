@@ -1,0 +1,122 @@
+//! `dbsplit audit`: read the catalogs in one read-only transaction, run the rules, render.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+use crate::audit::{Report, Services, audit};
+use crate::catalog::introspect::{Introspection, introspect};
+use crate::cli::{AuditArgs, FindingsFormat};
+use crate::desired::desired_state;
+use crate::finding::any_at_or_above;
+use crate::manifest::Manifest;
+use crate::plan::diff::{DiffOptions, diff};
+use crate::report;
+
+use super::live;
+
+pub fn run(
+    path: &Path,
+    args: &AuditArgs,
+    color: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let manifest = if args.no_manifest || (!path.exists() && path == Path::new("services.toml")) {
+        None
+    } else {
+        match super::load_manifest(path) {
+            Ok(manifest) => Some(manifest),
+            Err(code) => return Ok(code),
+        }
+    };
+    let report = live::runtime()?.block_on(read_and_audit(manifest.as_ref(), args))?;
+    report::findings::render(args.findings.format, &report.findings, color, out)?;
+    if args.verbose && args.findings.format == FindingsFormat::Human {
+        exceptions(&report, out)?;
+    }
+    Ok(
+        if any_at_or_above(&report.findings, args.findings.fail_on.severity()) {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
+}
+
+async fn read_and_audit(manifest: Option<&Manifest>, args: &AuditArgs) -> anyhow::Result<Report> {
+    let database = manifest.map(|m| m.database.name.as_str());
+    let mut client = match database {
+        Some(database) => live::connect_to(&args.connect, database).await?,
+        None => live::connect_plain(&args.connect).await?,
+    };
+    // Safe on production: one read-only snapshot, every query bounded in time.
+    let tx = client
+        .build_transaction()
+        .read_only(true)
+        .start()
+        .await
+        .context("cannot start a read-only transaction")?;
+    let millis = args.statement_timeout.as_millis().max(1);
+    tx.batch_execute(&format!("SET LOCAL statement_timeout = {millis}"))
+        .await
+        .context("cannot set statement_timeout")?;
+    let live = introspect(&tx)
+        .await
+        .context("cannot read the cluster's catalogs")?;
+    tx.rollback()
+        .await
+        .context("cannot end the read-only transaction")?;
+    audit_state(manifest, &live)
+}
+
+/// Runs the rules over an introspected cluster, with the manifest's services and drift when
+/// there is one, inferred services otherwise.
+pub fn audit_state(manifest: Option<&Manifest>, live: &Introspection) -> anyhow::Result<Report> {
+    let report = match manifest {
+        Some(manifest) => {
+            if live.database != manifest.database.name {
+                bail!(
+                    "connected to database {}, but the manifest manages database {}",
+                    live.database,
+                    manifest.database.name
+                );
+            }
+            let desired = desired_state(manifest);
+            let drift = diff(manifest, &desired, live, &DiffOptions::default());
+            let services = Services::from_manifest(manifest);
+            audit(&live.state, &live.database, &services, Some(&drift))
+        }
+        None => {
+            let db = live
+                .state
+                .databases
+                .get(&live.database)
+                .context("the current database was not read")?;
+            let services = Services::infer(&live.state, db);
+            audit(&live.state, &live.database, &services, None)
+        }
+    };
+    Ok(report)
+}
+
+fn exceptions(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
+    if report.exceptions.is_empty() {
+        return writeln!(out, "\nNo declared exceptions.");
+    }
+    writeln!(out, "\nDeclared exceptions ({}):", report.exceptions.len())?;
+    for exception in &report.exceptions {
+        let role = exception
+            .role
+            .as_deref()
+            .map(|r| format!(" by {r}"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  {} {}{role}: {}",
+            exception.rule, exception.object, exception.reason
+        )?;
+    }
+    Ok(())
+}

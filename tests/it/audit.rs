@@ -1,0 +1,392 @@
+//! `audit` against real servers: every rule finds its planted violation with the right fields,
+//! near-misses stay quiet, declared exceptions are not findings; inference without a manifest;
+//! a run as an ordinary login role; every output format.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use dbsplit::apply::{ApplyOptions, Confirmed, apply, plan};
+use dbsplit::audit::{Report, Services, audit};
+use dbsplit::catalog::introspect::introspect;
+use dbsplit::desired::desired_state;
+use dbsplit::finding::Finding;
+use dbsplit::manifest::Manifest;
+use dbsplit::plan::diff::{DiffOptions, diff};
+
+use crate::support::pg::TestCluster;
+use crate::support::{root, stdout};
+
+fn example() -> Manifest {
+    Manifest::load(&root().join("services.toml.example")).expect("example loads")
+}
+
+/// Applies the example manifest and creates a table per service as its owner.
+async fn converged(cluster: &TestCluster) {
+    let manifest = example();
+    let desired = desired_state(&manifest);
+    let mut admin = cluster.superuser("app").await;
+    let options = ApplyOptions {
+        lock_timeout: Duration::from_secs(30),
+        prune: false,
+        passwords: BTreeMap::new(),
+    };
+    let (planned, _) = plan(&admin, &manifest, &desired, &options)
+        .await
+        .expect("the test cluster answers");
+    let confirmed = Confirmed {
+        plan: planned,
+        fingerprint: None,
+    };
+    apply(&mut admin, &manifest, &desired, &options, &confirmed)
+        .await
+        .expect("the test cluster answers");
+    cluster.psql_ok(
+        "app",
+        "SET ROLE monolith_owner;
+         CREATE TABLE monolith.customers (id bigserial PRIMARY KEY, email text);
+         CREATE VIEW monolith.v_customers AS SELECT id, email FROM monolith.customers;
+         SET ROLE billing_owner;
+         CREATE TABLE billing.invoices (id bigserial PRIMARY KEY, customer_id bigint, amount numeric);
+         CREATE TABLE billing.payments (id bigserial PRIMARY KEY, invoice_id bigint REFERENCES billing.invoices);
+         SET ROLE reference_owner;
+         CREATE TABLE reference.currencies (code text PRIMARY KEY);
+         SET ROLE notifications_owner;
+         CREATE TABLE notifications.outbox (id bigserial PRIMARY KEY, body text);
+         RESET ROLE;",
+    );
+}
+
+async fn audit_with_manifest(cluster: &TestCluster) -> Report {
+    let manifest = example();
+    let client = cluster.superuser("app").await;
+    let live = introspect(&client).await.expect("the test cluster answers");
+    let drift = diff(
+        &manifest,
+        &desired_state(&manifest),
+        &live,
+        &DiffOptions::default(),
+    );
+    audit(
+        &live.state,
+        "app",
+        &Services::from_manifest(&manifest),
+        Some(&drift),
+    )
+}
+
+async fn audit_inferred(cluster: &TestCluster, database: &str) -> Report {
+    let client = cluster.superuser(database).await;
+    let live = introspect(&client).await.expect("the test cluster answers");
+    let services = Services::infer(&live.state, &live.state.databases[database]);
+    audit(&live.state, database, &services, None)
+}
+
+/// The findings of `rule`, as `object | schema -> target | role` lines.
+fn of_rule(report: &Report, rule: &str) -> Vec<String> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.rule.as_str() == rule)
+        .map(line)
+        .collect()
+}
+
+fn line(f: &Finding) -> String {
+    let object = dbsplit::report::findings::location(&f.location);
+    format!(
+        "{object} | {} -> {} | {}",
+        f.schema.as_deref().unwrap_or("-"),
+        f.target_schema.as_deref().unwrap_or("-"),
+        f.role.as_deref().unwrap_or("-")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_converged_cluster_audits_clean_and_its_declared_reads_are_exceptions() {
+    let cluster = TestCluster::start("app");
+    converged(&cluster).await;
+    let report = audit_with_manifest(&cluster).await;
+    let lines: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| format!("{} {}", f.rule, f.message))
+        .collect();
+    assert!(report.findings.is_empty(), "{lines:#?}");
+    assert!(
+        report
+            .exceptions
+            .iter()
+            .any(|e| e.role.as_deref() == Some("billing_rw")
+                && e.object == "reference.currencies"
+                && e.reason.contains("currency codes")),
+        "{:#?}",
+        report.exceptions
+    );
+
+    // Without the manifest nothing is declared: billing's reads of reference are findings.
+    let inferred = audit_inferred(&cluster, "app").await;
+    let grants = of_rule(&inferred, "cross-schema-grant");
+    assert!(
+        grants.contains(&"reference.currencies | billing -> reference | billing_rw".to_string()),
+        "{grants:#?}"
+    );
+    assert!(
+        grants.iter().all(|g| g.contains("-> reference")),
+        "{grants:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_rule_finds_its_planted_violation_and_near_misses_stay_quiet() {
+    let cluster = TestCluster::start("app");
+    converged(&cluster).await;
+    cluster.psql_ok(
+        "app",
+        r#"ALTER TABLE billing.invoices ADD CONSTRAINT invoices_customer_fk FOREIGN KEY (customer_id) REFERENCES monolith.customers;
+           CREATE TABLE billing.events (id bigint, customer_id bigint REFERENCES monolith.customers, at date) PARTITION BY RANGE (at);
+           CREATE TABLE billing.events_2025 PARTITION OF billing.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+           CREATE TABLE billing.events_2026 PARTITION OF billing.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+           ALTER TABLE billing.events OWNER TO billing_owner;
+           ALTER TABLE billing.events_2025 OWNER TO billing_owner;
+           ALTER TABLE billing.events_2026 OWNER TO billing_owner;
+           GRANT SELECT ON monolith.customers TO billing_rw;
+           CREATE ROLE legacy_readers;
+           GRANT SELECT ON monolith.customers TO legacy_readers;
+           GRANT legacy_readers TO notifications_rw;
+           GRANT SELECT ON billing.invoices TO PUBLIC;
+           GRANT CREATE ON SCHEMA public TO PUBLIC;
+           CREATE TABLE public.junk (id int);
+           CREATE VIEW notifications.customer_emails AS SELECT email FROM monolith.v_customers;
+           ALTER VIEW notifications.customer_emails OWNER TO notifications_owner;
+           CREATE TYPE monolith.mood AS ENUM ('ok');
+           ALTER TYPE monolith.mood OWNER TO monolith_owner;
+           CREATE TABLE notifications.prefs (id int, m monolith.mood);
+           ALTER TABLE notifications.prefs OWNER TO notifications_owner;
+           CREATE TABLE billing.stray (id int);
+           GRANT INSERT ON billing.invoices TO monolith_rw;
+           GRANT billing_ro TO monolith_rw;
+           ALTER ROLE notifications_rw IN DATABASE app SET search_path = notifications, public;
+           ALTER ROLE billing_ro CREATEDB;"#,
+    );
+    let report = audit_with_manifest(&cluster).await;
+
+    let fks = of_rule(&report, "cross-schema-fk");
+    assert_eq!(
+        fks,
+        [
+            "billing.events.events_customer_id_fkey | billing -> monolith | -",
+            "billing.invoices.invoices_customer_fk | billing -> monolith | -",
+        ],
+        "one finding per constraint (not per partition); the fk inside billing is not one"
+    );
+    let grants = of_rule(&report, "cross-schema-grant");
+    for expected in [
+        "monolith.customers | billing -> monolith | billing_rw",
+        "monolith.customers | notifications -> monolith | notifications_rw",
+        "billing.invoices | monolith -> billing | monolith_rw",
+    ] {
+        assert!(
+            grants.contains(&expected.to_string()),
+            "{expected} in {grants:#?}"
+        );
+    }
+    assert!(
+        grants
+            .iter()
+            .all(|g| !g.ends_with("| billing_ro") || !g.starts_with("billing.")),
+        "{grants:#?}"
+    );
+    let via = report
+        .findings
+        .iter()
+        .find(|f| {
+            f.role.as_deref() == Some("notifications_rw") && f.rule.as_str() == "cross-schema-grant"
+        })
+        .unwrap();
+    assert!(
+        via.message
+            .contains("through membership in `legacy_readers`"),
+        "{}",
+        via.message
+    );
+    assert_eq!(
+        of_rule(&report, "public-grant"),
+        ["billing.invoices | billing -> billing | -"]
+    );
+    assert_eq!(
+        of_rule(&report, "public-schema-create"),
+        ["public | public -> - | -"]
+    );
+    assert_eq!(
+        of_rule(&report, "public-schema-objects"),
+        ["public.junk | public -> - | postgres"]
+    );
+    assert_eq!(
+        of_rule(&report, "cross-schema-view"),
+        ["notifications.customer_emails | notifications -> monolith | -"],
+        "a view over its own tables (monolith.v_customers) is not one"
+    );
+    assert_eq!(
+        of_rule(&report, "cross-schema-dependency"),
+        ["notifications.prefs | notifications -> monolith | -"]
+    );
+    assert_eq!(
+        of_rule(&report, "foreign-owner"),
+        ["billing.stray | billing -> - | postgres"]
+    );
+    assert_eq!(
+        of_rule(&report, "shared-writer"),
+        ["billing.invoices | billing -> - | monolith_rw"]
+    );
+    assert_eq!(
+        of_rule(&report, "role-membership-leak"),
+        ["monolith_rw | monolith -> billing | monolith_rw"]
+    );
+    assert_eq!(
+        of_rule(&report, "search-path-leak"),
+        ["notifications_rw | notifications -> public | notifications_rw"]
+    );
+    assert_eq!(
+        of_rule(&report, "privileged-service-role"),
+        ["billing_ro | billing -> - | billing_ro"]
+    );
+    let drift = of_rule(&report, "drift");
+    assert!(
+        drift.iter().any(|d| d.starts_with("table billing.stray")),
+        "{drift:#?}"
+    );
+    assert!(
+        drift.iter().any(|d| d.starts_with("role billing_ro")),
+        "{drift:#?}"
+    );
+    for finding in &report.findings {
+        assert!(!finding.message.is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inference_handles_quoted_names_dotted_tables_and_leaves_extensions_out() {
+    let cluster = TestCluster::start("shop");
+    cluster.psql_ok(
+        "shop",
+        r#"CREATE ROLE "Billing Owner";
+           CREATE ROLE bs_rw LOGIN;
+           CREATE ROLE "Catalog Owner";
+           CREATE SCHEMA "Billing Svc" AUTHORIZATION "Billing Owner";
+           CREATE SCHEMA "shop.v2" AUTHORIZATION "Catalog Owner";
+           SET ROLE "Catalog Owner";
+           CREATE TABLE "shop.v2"."odd.name" (id int PRIMARY KEY);
+           RESET ROLE;
+           CREATE TABLE "Billing Svc"."Invoices" (id int, item int REFERENCES "shop.v2"."odd.name");
+           ALTER TABLE "Billing Svc"."Invoices" OWNER TO "Billing Owner";
+           GRANT USAGE ON SCHEMA "Billing Svc" TO bs_rw;
+           GRANT SELECT, INSERT ON "Billing Svc"."Invoices" TO bs_rw;
+           CREATE EXTENSION pgcrypto SCHEMA "Billing Svc";"#,
+    );
+    let report = audit_inferred(&cluster, "shop").await;
+    let fks = of_rule(&report, "cross-schema-fk");
+    assert_eq!(
+        fks,
+        [r#"Billing Svc.Invoices.Invoices_item_fkey | Billing Svc -> shop.v2 | -"#]
+    );
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| !f.message.contains("digest") && !f.message.contains("crypt")),
+        "extension functions are no coupling: {:#?}",
+        report.findings.iter().map(line).collect::<Vec<_>>()
+    );
+    // bs_rw holds privileges on "Billing Svc" only, so it is that service's role: no finding.
+    assert!(
+        of_rule(&report, "cross-schema-grant").is_empty(),
+        "{:#?}",
+        of_rule(&report, "cross-schema-grant")
+    );
+    cluster.psql_ok("shop", r#"GRANT USAGE ON SCHEMA "shop.v2" TO "Billing Owner"; GRANT SELECT ON "shop.v2"."odd.name" TO "Billing Owner";"#);
+    let report = audit_inferred(&cluster, "shop").await;
+    let grants = of_rule(&report, "cross-schema-grant");
+    assert!(
+        grants.contains(&"shop.v2.odd.name | Billing Svc -> shop.v2 | Billing Owner".to_string()),
+        "{grants:#?}"
+    );
+    assert!(
+        grants.contains(&"shop.v2.odd.name | Billing Svc -> shop.v2 | bs_rw".to_string()) == false
+    );
+}
+
+fn run_audit(cluster: &TestCluster, user: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(root().join("services.toml.example"))
+        .arg("audit")
+        .args(args)
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string(user, "app"),
+        )
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("dbsplit runs")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_runs_as_an_ordinary_role_and_renders_every_format() {
+    let cluster = TestCluster::start("app");
+    converged(&cluster).await;
+    cluster.psql_ok(
+        "app",
+        "ALTER TABLE billing.invoices ADD CONSTRAINT invoices_customer_fk FOREIGN KEY (customer_id) REFERENCES monolith.customers;
+         GRANT SELECT ON monolith.customers TO billing_rw;
+         CREATE ROLE auditor LOGIN;
+         GRANT CONNECT ON DATABASE app TO auditor;",
+    );
+    let as_superuser = run_audit(&cluster, "postgres", &["--format", "json"]);
+    let as_auditor = run_audit(&cluster, "auditor", &["--format", "json"]);
+    assert_eq!(
+        as_auditor.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&as_auditor.stderr)
+    );
+    assert_eq!(
+        stdout(&as_superuser),
+        stdout(&as_auditor),
+        "an ordinary role sees the same findings"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&as_auditor.stdout).unwrap();
+    let fk = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "cross-schema-fk")
+        .expect("the fk is found");
+    assert_eq!(fk["object"], "billing.invoices.invoices_customer_fk");
+    assert_eq!(fk["schema"], "billing");
+    assert_eq!(fk["target_schema"], "monolith");
+    assert_eq!(fk["severity"], "error");
+    for key in [
+        "rule",
+        "severity",
+        "schema",
+        "object",
+        "target_schema",
+        "role",
+        "message",
+    ] {
+        assert!(fk.get(key).is_some(), "{key} in {fk}");
+    }
+    insta::assert_snapshot!("audit_json", stdout(&as_auditor));
+    for format in ["human", "sarif", "github"] {
+        let output = run_audit(&cluster, "auditor", &["--format", format, "--verbose"]);
+        assert_eq!(output.status.code(), Some(1));
+        insta::assert_snapshot!(format!("audit_{format}"), stdout(&output));
+    }
+    let warnings_only = run_audit(
+        &cluster,
+        "auditor",
+        &["--fail-on", "warning", "--format", "json"],
+    );
+    assert_eq!(warnings_only.status.code(), Some(1));
+}
