@@ -311,9 +311,7 @@ async fn inference_handles_quoted_names_dotted_tables_and_leaves_extensions_out(
         grants.contains(&"shop.v2.odd.name | Billing Svc -> shop.v2 | Billing Owner".to_string()),
         "{grants:#?}"
     );
-    assert!(
-        grants.contains(&"shop.v2.odd.name | Billing Svc -> shop.v2 | bs_rw".to_string()) == false
-    );
+    assert!(!grants.contains(&"shop.v2.odd.name | Billing Svc -> shop.v2 | bs_rw".to_string()));
 }
 
 fn run_audit(cluster: &TestCluster, user: &str, args: &[&str]) -> std::process::Output {
