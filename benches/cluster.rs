@@ -1,13 +1,16 @@
-//! Benchmark: live plan and apply against a generated cluster of 500 schemas x 40 tables.
+//! Benchmark: plan, apply and audit against a generated cluster of 500 schemas x 40 tables.
 //!
-//! Run with `cargo bench --bench plan_apply` (optionally `-- SCHEMAS TABLES`). It starts a
-//! throwaway server, creates the schemas "the legacy way" (every table owned by the superuser,
-//! with stray cross-service grants), then times: plan on the legacy cluster, apply, and plan on
-//! the converged cluster, printing wall time, catalog round trips and change counts.
+//! Run with `cargo bench --bench cluster` (optionally `-- SCHEMAS TABLES`). It starts a
+//! throwaway server, creates the schemas "the legacy way" (every table owned by the superuser),
+//! then times: plan on the legacy cluster and apply (in process), then, on the converged cluster
+//! with drift and 1.5 foreign keys per table (a tenth of them across schemas), `dbsplit plan`
+//! and `dbsplit audit` as a user runs them (the release binary: wall time and peak memory),
+//! and the catalog round trips of one introspection.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -67,7 +70,8 @@ async fn run(schemas: usize, tables: usize) {
         )
         .expect("writing to a String cannot fail");
     }
-    let manifest = Manifest::parse(Path::new("bench.toml"), &manifest).expect("manifest");
+    let manifest_text = manifest;
+    let manifest = Manifest::parse(Path::new("bench.toml"), &manifest_text).expect("manifest");
     let desired = desired_state(&manifest);
 
     let started = Instant::now();
@@ -128,19 +132,89 @@ async fn run(schemas: usize, tables: usize) {
     }
     client.batch_execute(&drift).await.expect("drift");
 
+    // Foreign keys: t_k -> t_(k-1) in the same schema for most tables, plus t_k -> t_0 of the
+    // next schema for every other table of every fifth schema: 1.5 per table, a tenth across.
+    let started = Instant::now();
+    let mut fks = 0;
+    for s in 0..schemas {
+        let mut sql = String::new();
+        for t in 1..tables {
+            writeln!(sql, "ALTER TABLE svc_{s:04}.t_{t:03} ADD COLUMN parent bigint REFERENCES svc_{s:04}.t_{:03};", t - 1)
+                .expect("writing to a String cannot fail");
+            fks += 1;
+            if t % 2 == 0 {
+                writeln!(sql, "ALTER TABLE svc_{s:04}.t_{t:03} ADD COLUMN peer bigint REFERENCES svc_{s:04}.t_000;")
+                    .expect("writing to a String cannot fail");
+                fks += 1;
+            }
+            if s % 5 == 0 && t % 2 == 1 {
+                let next = (s + 1) % schemas;
+                writeln!(sql, "ALTER TABLE svc_{s:04}.t_{t:03} ADD COLUMN other bigint REFERENCES svc_{next:04}.t_000;")
+                    .expect("writing to a String cannot fail");
+                fks += 1;
+            }
+        }
+        client.batch_execute(&sql).await.expect("foreign keys");
+    }
+    println!("added {fks} foreign keys in {:.1} s", started.elapsed().as_secs_f64());
+
     let mut best = Duration::MAX;
-    let mut changes = 0;
     let mut queries = 0;
     for _ in 0..5 {
-        let (plan, q, time) = timed_plan(&client, &manifest, &desired, &options).await;
-        best = best.min(time);
-        changes = plan.changes.len();
-        queries = q;
+        let counting = Counting { client: &client, queries: AtomicUsize::new(0) };
+        let started = Instant::now();
+        dbsplit::catalog::introspect::introspect(&counting).await.expect("introspect");
+        best = best.min(started.elapsed());
+        queries = counting.queries.load(Ordering::Relaxed);
     }
-    println!(
-        "plan, converged + drift: {:>8.1} ms (best of 5), {queries} catalog queries, {changes} changes",
-        ms(best)
-    );
+    println!("one introspection: {:>8.1} ms (best of 5), {queries} catalog queries", ms(best));
+
+    let dir = std::env::temp_dir().join(format!("dbsplit-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let manifest_path = dir.join("services.toml");
+    std::fs::write(&manifest_path, manifest_text).expect("write manifest");
+    let url = server.connection_string(SUPERUSER, "bench");
+    for (label, args) in [
+        ("dbsplit plan --exit-code  ", vec!["plan", "--exit-code", "--format", "json"]),
+        ("dbsplit audit --format json", vec!["audit", "--format", "json"]),
+        ("dbsplit audit --no-manifest", vec!["audit", "--no-manifest", "--format", "json"]),
+    ] {
+        let mut best = (f64::MAX, 0u64);
+        let mut detail = String::new();
+        for _ in 0..5 {
+            let output = Command::new("/usr/bin/time")
+                .args(["-f", "%e %M"])
+                .arg(env!("CARGO_BIN_EXE_dbsplit"))
+                .arg("-m")
+                .arg(&manifest_path)
+                .args(&args)
+                .env("DATABASE_URL", &url)
+                .output()
+                .expect("dbsplit runs under /usr/bin/time");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let last = stderr.lines().last().unwrap_or_default();
+            let mut fields = last.split_whitespace();
+            let seconds: f64 = fields.next().and_then(|f| f.parse().ok()).unwrap_or(f64::MAX);
+            let kib: u64 = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
+            if seconds < best.0 {
+                best = (seconds, kib);
+            }
+            let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+            detail = match json.get("findings").and_then(|f| f.as_array()) {
+                Some(findings) => format!("{} findings", findings.len()),
+                None => format!(
+                    "{} changes",
+                    json.get("changes").and_then(|c| c.as_array()).map_or(0, Vec::len)
+                ),
+            };
+        }
+        println!(
+            "{label}: {:>7.0} ms wall (best of 5), peak RSS {:>5.1} MB, {detail}",
+            best.0 * 1000.0,
+            best.1 as f64 / 1024.0
+        );
+    }
+    std::fs::remove_dir_all(&dir).expect("remove temp dir");
 }
 
 async fn timed_plan(
