@@ -156,18 +156,29 @@ async fn run(schemas: usize, tables: usize) {
         }
         client.batch_execute(&sql).await.expect("foreign keys");
     }
-    println!("added {fks} foreign keys in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "added {fks} foreign keys in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let mut best = Duration::MAX;
     let mut queries = 0;
     for _ in 0..5 {
-        let counting = Counting { client: &client, queries: AtomicUsize::new(0) };
+        let counting = Counting {
+            client: &client,
+            queries: AtomicUsize::new(0),
+        };
         let started = Instant::now();
-        dbsplit::catalog::introspect::introspect(&counting).await.expect("introspect");
+        dbsplit::catalog::introspect::introspect(&counting)
+            .await
+            .expect("introspect");
         best = best.min(started.elapsed());
         queries = counting.queries.load(Ordering::Relaxed);
     }
-    println!("one introspection: {:>8.1} ms (best of 5), {queries} catalog queries", ms(best));
+    println!(
+        "one introspection: {:>8.1} ms (best of 5), {queries} catalog queries",
+        ms(best)
+    );
 
     let dir = std::env::temp_dir().join(format!("dbsplit-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -175,9 +186,18 @@ async fn run(schemas: usize, tables: usize) {
     std::fs::write(&manifest_path, manifest_text).expect("write manifest");
     let url = server.connection_string(SUPERUSER, "bench");
     for (label, args) in [
-        ("dbsplit plan --exit-code  ", vec!["plan", "--exit-code", "--format", "json"]),
-        ("dbsplit audit --format json", vec!["audit", "--format", "json"]),
-        ("dbsplit audit --no-manifest", vec!["audit", "--no-manifest", "--format", "json"]),
+        (
+            "dbsplit plan --exit-code  ",
+            vec!["plan", "--exit-code", "--format", "json"],
+        ),
+        (
+            "dbsplit audit --format json",
+            vec!["audit", "--format", "json"],
+        ),
+        (
+            "dbsplit audit --no-manifest",
+            vec!["audit", "--no-manifest", "--format", "json"],
+        ),
     ] {
         let mut best = (f64::MAX, 0u64);
         let mut detail = String::new();
@@ -194,17 +214,23 @@ async fn run(schemas: usize, tables: usize) {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let last = stderr.lines().last().unwrap_or_default();
             let mut fields = last.split_whitespace();
-            let seconds: f64 = fields.next().and_then(|f| f.parse().ok()).unwrap_or(f64::MAX);
+            let seconds: f64 = fields
+                .next()
+                .and_then(|f| f.parse().ok())
+                .unwrap_or(f64::MAX);
             let kib: u64 = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
             if seconds < best.0 {
                 best = (seconds, kib);
             }
-            let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+            let json: serde_json::Value =
+                serde_json::from_slice(&output.stdout).unwrap_or_default();
             detail = match json.get("findings").and_then(|f| f.as_array()) {
                 Some(findings) => format!("{} findings", findings.len()),
                 None => format!(
                     "{} changes",
-                    json.get("changes").and_then(|c| c.as_array()).map_or(0, Vec::len)
+                    json.get("changes")
+                        .and_then(|c| c.as_array())
+                        .map_or(0, Vec::len)
                 ),
             };
         }

@@ -462,3 +462,67 @@ async fn introspection_takes_the_same_few_queries_whatever_the_cluster_size() {
         "database, roles, role settings, passwords, schemas, relations, columns, functions, types, default ACLs, foreign keys, dependencies"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roles_dbsplit_created_are_pruned_only_on_request_and_only_when_nothing_depends_on_them() {
+    let cluster = TestCluster::start("app");
+    let (manifest, desired) = example();
+    let mut admin = cluster.superuser("app").await;
+    converge(&mut admin, &manifest, &desired).await;
+    // An older manifest named two more roles; one of them still owns a table.
+    cluster.psql_ok(
+        "app",
+        "CREATE ROLE old_rw; COMMENT ON ROLE old_rw IS 'managed by dbsplit';
+         CREATE ROLE old_owner; COMMENT ON ROLE old_owner IS 'managed by dbsplit';
+         CREATE TABLE public.leftover (id int); ALTER TABLE public.leftover OWNER TO old_owner;
+         CREATE ROLE hand_made;",
+    );
+    let kept = plan_of(&admin, &manifest, &desired).await;
+    assert!(kept.changes.is_empty(), "{:#?}", lines(&kept));
+    assert!(
+        kept.notes
+            .iter()
+            .any(|n| n.contains("role old_rw was created by dbsplit")),
+        "{:?}",
+        kept.notes
+    );
+    assert!(
+        !kept.notes.iter().any(|n| n.contains("hand_made")),
+        "roles dbsplit did not create are not its business"
+    );
+
+    let prune = ApplyOptions {
+        prune: true,
+        ..options()
+    };
+    let (pruning, _) = plan(&admin, &manifest, &desired, &prune)
+        .await
+        .expect("plan");
+    assert_eq!(
+        lines(&pruning),
+        BTreeSet::from([r#"drop-role role old_rw: DROP ROLE "old_rw";"#.to_string()])
+    );
+    assert!(
+        pruning
+            .notes
+            .iter()
+            .any(|n| n.contains("old_owner") && n.contains("not dropped")),
+        "{:?}",
+        pruning.notes
+    );
+    let confirmed = Confirmed {
+        plan: pruning,
+        fingerprint: None,
+    };
+    apply(&mut admin, &manifest, &desired, &prune, &confirmed)
+        .await
+        .expect("apply --prune");
+    let left: Vec<String> = admin
+        .query("SELECT rolname::text FROM pg_roles WHERE rolname IN ('old_rw', 'old_owner', 'hand_made') ORDER BY 1", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(left, ["hand_made", "old_owner"]);
+}
