@@ -169,9 +169,12 @@ async fn run(schemas: usize, tables: usize) {
             queries: AtomicUsize::new(0),
         };
         let started = Instant::now();
-        dbsplit::catalog::introspect::introspect(&counting)
-            .await
-            .expect("introspect");
+        dbsplit::catalog::introspect::introspect(
+            &counting,
+            dbsplit::catalog::introspect::Depth::Dependencies,
+        )
+        .await
+        .expect("introspect");
         best = best.min(started.elapsed());
         queries = counting.queries.load(Ordering::Relaxed);
     }

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
-use crate::catalog::introspect::{IntrospectError, Introspection, Queryer, introspect};
+use crate::catalog::introspect::{Depth, IntrospectError, Introspection, Queryer, introspect};
 use crate::catalog::model::ClusterState;
 use crate::desired::Desired;
 use crate::manifest::Manifest;
@@ -138,7 +138,7 @@ pub async fn plan(
     desired: &Desired,
     options: &ApplyOptions,
 ) -> Result<(Plan, Introspection), IntrospectError> {
-    let live = introspect(db).await?;
+    let live = introspect(db, Depth::Privileges).await?;
     let diff_options = DiffOptions {
         passwords: password_states(desired, &live, &options.passwords),
         prune: options.prune,

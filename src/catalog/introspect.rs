@@ -105,9 +105,19 @@ fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
     })
 }
 
+/// How much to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Roles, schemas, objects, privileges, default privileges: what `plan` and `apply` need.
+    Privileges,
+    /// Also foreign keys and the dependencies between schemas: what `audit` needs.
+    Dependencies,
+}
+
 /// Reads roles (cluster-wide) and the current database: its ACL, schemas, objects, default
-/// privileges. System schemas and extension members are left out.
-pub async fn introspect(db: &impl Queryer) -> Result<Introspection, IntrospectError> {
+/// privileges and, at `Depth::Dependencies`, foreign keys and cross-schema dependencies.
+/// System schemas and extension members are left out.
+pub async fn introspect(db: &impl Queryer, depth: Depth) -> Result<Introspection, IntrospectError> {
     let rows = run(db, &DATABASE).await?;
     let row = rows.first().ok_or(IntrospectError::Unexpected {
         query: DATABASE.name,
@@ -288,6 +298,24 @@ pub async fn introspect(db: &impl Queryer) -> Result<Introspection, IntrospectEr
             .insert(key, parse_acl(&get::<Vec<String>>(&row, 3, q)?));
     }
 
+    if depth == Depth::Dependencies {
+        read_dependencies(db, &mut db_state).await?;
+    }
+
+    state.databases.insert(database.clone(), db_state);
+    Ok(Introspection {
+        state,
+        database,
+        server_version,
+        passwords_readable,
+    })
+}
+
+/// Foreign keys and cross-schema dependencies, sorted.
+async fn read_dependencies(
+    db: &impl Queryer,
+    db_state: &mut Database,
+) -> Result<(), IntrospectError> {
     for row in run(db, &FOREIGN_KEYS).await? {
         let q = FOREIGN_KEYS.name;
         db_state.foreign_keys.push(ForeignKey {
@@ -310,14 +338,7 @@ pub async fn introspect(db: &impl Queryer) -> Result<Introspection, IntrospectEr
         });
     }
     db_state.dependencies.sort();
-
-    state.databases.insert(database.clone(), db_state);
-    Ok(Introspection {
-        state,
-        database,
-        server_version,
-        passwords_readable,
-    })
+    Ok(())
 }
 
 fn insert_object(db: &mut Database, schema: &str, key: String, object: SchemaObject) {

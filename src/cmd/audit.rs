@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use crate::audit::{Report, Services, audit};
-use crate::catalog::introspect::{Introspection, introspect};
+use crate::catalog::introspect::{Depth, Introspection, introspect};
 use crate::cli::{AuditArgs, FindingsFormat};
 use crate::desired::desired_state;
 use crate::finding::any_at_or_above;
@@ -62,7 +62,7 @@ async fn read_and_audit(manifest: Option<&Manifest>, args: &AuditArgs) -> anyhow
     tx.batch_execute(&format!("SET LOCAL statement_timeout = {millis}"))
         .await
         .context("cannot set statement_timeout")?;
-    let live = introspect(&tx)
+    let live = introspect(&tx, Depth::Dependencies)
         .await
         .context("cannot read the cluster's catalogs")?;
     tx.rollback()

@@ -16,7 +16,7 @@ use anyhow::Context;
 use tokio_postgres::{Client, NoTls};
 
 use crate::apply::{self, ApplyOptions, Confirmed, server_message};
-use crate::catalog::introspect::introspect;
+use crate::catalog::introspect::{Depth, introspect};
 use crate::cmd::audit::audit_state;
 use crate::desired::desired_state;
 use crate::manifest::Manifest;
@@ -172,7 +172,7 @@ async fn demo(color: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
             format!("{} changes pending", again.changes.len())
         }
     )?;
-    let live = introspect(&admin).await?;
+    let live = introspect(&admin, Depth::Dependencies).await?;
     let report = audit_state(Some(&manifest), &live)?;
     writeln!(
         out,
@@ -189,7 +189,7 @@ async fn demo(color: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
         out,
         "7. Took two legacy shortcuts as the superuser (a foreign key from billing.invoices to\n   monolith.customers, SELECT on monolith.customers for notifications_rw); audit again:\n"
     )?;
-    let live = introspect(&admin).await?;
+    let live = introspect(&admin, Depth::Dependencies).await?;
     let report = audit_state(Some(&manifest), &live)?;
     crate::report::findings::human(&report.findings, color, out)?;
     drop(billing);

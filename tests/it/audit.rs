@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dbsplit::apply::{ApplyOptions, Confirmed, apply, plan};
 use dbsplit::audit::{Report, Services, audit};
-use dbsplit::catalog::introspect::introspect;
+use dbsplit::catalog::introspect::{Depth, introspect};
 use dbsplit::desired::desired_state;
 use dbsplit::finding::Finding;
 use dbsplit::manifest::Manifest;
@@ -60,7 +60,9 @@ async fn converged(cluster: &TestCluster) {
 async fn audit_with_manifest(cluster: &TestCluster) -> Report {
     let manifest = example();
     let client = cluster.superuser("app").await;
-    let live = introspect(&client).await.expect("the test cluster answers");
+    let live = introspect(&client, Depth::Dependencies)
+        .await
+        .expect("the test cluster answers");
     let drift = diff(
         &manifest,
         &desired_state(&manifest),
@@ -77,7 +79,9 @@ async fn audit_with_manifest(cluster: &TestCluster) -> Report {
 
 async fn audit_inferred(cluster: &TestCluster, database: &str) -> Report {
     let client = cluster.superuser(database).await;
-    let live = introspect(&client).await.expect("the test cluster answers");
+    let live = introspect(&client, Depth::Dependencies)
+        .await
+        .expect("the test cluster answers");
     let services = Services::infer(&live.state, &live.state.databases[database]);
     audit(&live.state, database, &services, None)
 }

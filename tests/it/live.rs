@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use dbsplit::apply::{ApplyError, ApplyOptions, Confirmed, LOCK_CLASS, apply, fingerprint, plan};
-use dbsplit::catalog::introspect::introspect;
+use dbsplit::catalog::introspect::{Depth, introspect};
 use dbsplit::desired::{Desired, desired_state};
 use dbsplit::manifest::Manifest;
 use dbsplit::plan::Plan;
@@ -237,7 +237,7 @@ async fn a_failing_statement_leaves_the_cluster_exactly_as_it_was() {
     );
     let (manifest, desired) = example();
     let mut admin = cluster.superuser("app").await;
-    let before = introspect(&admin).await.unwrap();
+    let before = introspect(&admin, Depth::Dependencies).await.unwrap();
     let planned = plan_of(&admin, &manifest, &desired).await;
     let confirmed = Confirmed {
         plan: planned,
@@ -253,7 +253,7 @@ async fn a_failing_statement_leaves_the_cluster_exactly_as_it_was() {
         message.contains(r#"ALTER TABLE "billing"."invoices" OWNER TO "billing_owner""#),
         "{message}"
     );
-    let after = introspect(&admin).await.unwrap();
+    let after = introspect(&admin, Depth::Dependencies).await.unwrap();
     assert_eq!(before, after);
 }
 
@@ -266,7 +266,7 @@ async fn a_connection_killed_mid_apply_leaves_the_cluster_exactly_as_it_was() {
     );
     let (manifest, desired) = example();
     let observer = cluster.superuser("app").await;
-    let before = introspect(&observer).await.unwrap();
+    let before = introspect(&observer, Depth::Dependencies).await.unwrap();
     // Hold a lock so apply stops inside its ALTER TABLE, mid-transaction.
     let locker = cluster.superuser("app").await;
     locker
@@ -311,7 +311,7 @@ async fn a_connection_killed_mid_apply_leaves_the_cluster_exactly_as_it_was() {
     let result = task.await.unwrap();
     assert!(result.is_err(), "apply reports the lost connection");
     locker.batch_execute("ROLLBACK").await.unwrap();
-    let after = introspect(&observer).await.unwrap();
+    let after = introspect(&observer, Depth::Dependencies).await.unwrap();
     assert_eq!(before, after);
 }
 
@@ -391,10 +391,10 @@ async fn two_hundred_services_apply_and_replan_empty() {
     converge(&mut admin, &manifest, &desired).await;
     let again = plan_of(&admin, &manifest, &desired).await;
     assert!(again.changes.is_empty(), "{:#?}", lines(&again));
-    let live = introspect(&admin).await.unwrap();
+    let live = introspect(&admin, Depth::Dependencies).await.unwrap();
     assert_eq!(
         fingerprint(&live.state),
-        fingerprint(&introspect(&admin).await.unwrap().state)
+        fingerprint(&introspect(&admin, Depth::Dependencies).await.unwrap().state)
     );
 }
 
@@ -420,7 +420,9 @@ async fn count_queries(client: &Client) -> (usize, usize) {
         client,
         queries: 0.into(),
     };
-    let live = introspect(&counting).await.expect("introspect");
+    let live = introspect(&counting, Depth::Dependencies)
+        .await
+        .expect("introspect");
     let objects = live
         .state
         .databases
