@@ -40,6 +40,8 @@ pub struct Audit<'a> {
     pub services: &'a Services,
     /// Service role -> the roles whose privileges it uses (itself included).
     pub inherited: BTreeMap<String, BTreeSet<String>>,
+    /// Role -> the service roles and observers that use its privileges (the reverse).
+    pub users: BTreeMap<String, BTreeSet<String>>,
     pub findings: Vec<Finding>,
     pub exceptions: Vec<Exception>,
 }
@@ -54,18 +56,30 @@ pub fn audit(
 ) -> Report {
     let empty = Database::default();
     let db = state.databases.get(database).unwrap_or(&empty);
-    let inherited = services
+    let inherited: BTreeMap<String, BTreeSet<String>> = services
         .role_service
         .keys()
         .chain(services.observers.keys())
         .map(|role| (role.clone(), services::inherited(state, role)))
         .collect();
+    let mut users: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (role, groups) in &inherited {
+        // An observer's privileges are its own: its memberships are managed elsewhere.
+        if services.observers.contains_key(role) {
+            users.entry(role.clone()).or_default().insert(role.clone());
+            continue;
+        }
+        for group in groups {
+            users.entry(group.clone()).or_default().insert(role.clone());
+        }
+    }
     let mut audit = Audit {
         state,
         db,
         database,
         services,
         inherited,
+        users,
         findings: Vec::new(),
         exceptions: Vec::new(),
     };

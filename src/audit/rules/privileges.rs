@@ -72,19 +72,6 @@ fn targets<'a>(audit: &Audit<'a>) -> Vec<Target<'a>> {
 /// through a role it inherits from. Declared reads, shared schemas and observers' reads are
 /// exceptions; an observer holding more than read access is a finding.
 pub fn cross_schema_grant(audit: &mut Audit<'_>) {
-    // Which service roles use each role's privileges: the role itself and its members.
-    let mut users: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for role in audit.services.role_service.keys() {
-        for group in &audit.inherited[role] {
-            users
-                .entry(group.as_str())
-                .or_default()
-                .insert(role.clone());
-        }
-    }
-    for role in audit.services.observers.keys() {
-        users.entry(role.as_str()).or_default().insert(role.clone());
-    }
     for target in targets(audit) {
         let owner_service = audit.services.of_schema(target.schema).map(str::to_string);
         for (grantee, privileges) in target.acl {
@@ -94,7 +81,7 @@ pub fn cross_schema_grant(audit: &mut Audit<'_>) {
             if privileges.is_empty() || holder == target.owner {
                 continue;
             }
-            for user in users.get(holder.as_str()).into_iter().flatten() {
+            for user in audit.users.get(holder.as_str()).into_iter().flatten() {
                 let user_service = audit.services.of_role(user).map(str::to_string);
                 if user_service.is_some() && user_service == owner_service {
                     continue;
@@ -186,22 +173,33 @@ pub fn shared_writer(audit: &mut Audit<'_>) {
         }
         for object in schema.objects.values().filter(|o| is_table(o.kind)) {
             let mut writers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-            let public_writes = object
-                .acl
-                .get(&Grantee::Public)
-                .is_some_and(|p| WRITES.iter().any(|w| p.contains(w)));
-            for (role, service) in &audit.services.role_service {
-                let inherited = &audit.inherited[role];
-                let owns = inherited.contains(&object.owner);
-                let granted = object.acl.iter().any(|(grantee, privileges)| {
-                    grantee.role().is_some_and(|g| inherited.contains(g))
-                        && WRITES.iter().any(|w| privileges.contains(w))
-                });
-                if owns || granted || public_writes {
+            let mut add = |role: &str| {
+                if let Some(service) = audit.services.of_role(role) {
                     writers
-                        .entry(service.clone())
+                        .entry(service.to_string())
                         .or_default()
-                        .insert(role.clone());
+                        .insert(role.to_string());
+                }
+            };
+            // The owner, and whoever uses the owner's privileges, can write.
+            for user in audit.users.get(&object.owner).into_iter().flatten() {
+                add(user);
+            }
+            for (grantee, privileges) in &object.acl {
+                if !WRITES.iter().any(|w| privileges.contains(w)) {
+                    continue;
+                }
+                match grantee {
+                    Grantee::Public => {
+                        for role in audit.services.role_service.keys() {
+                            add(role);
+                        }
+                    }
+                    Grantee::Role(holder) => {
+                        for user in audit.users.get(holder).into_iter().flatten() {
+                            add(user);
+                        }
+                    }
                 }
             }
             if writers.len() < 2 {
