@@ -12,7 +12,7 @@ use crate::catalog::model::{
     RoleAttributes, Schema,
 };
 use crate::manifest::{Access, Manifest, PublicSchema};
-use crate::pg::ident::Ident;
+use crate::pg::ident::{Ident, split_identifiers};
 
 /// A desired cluster state plus the intentions the state itself cannot express.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,26 +274,10 @@ fn insert_default_acls<const N: usize>(
 /// The schemas of a `search_path` setting value, as PostgreSQL stores it
 /// (`billing, "Billing Svc"`): split at commas outside double quotes, quotes removed.
 pub fn parse_search_path(value: &str) -> Vec<String> {
-    let mut schemas = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    let mut chars = value.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                chars.next();
-                current.push('"');
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => schemas.push(std::mem::take(&mut current)),
-            c if c.is_whitespace() && !quoted => {}
-            c => current.push(c),
-        }
+    if value.trim().is_empty() {
+        return Vec::new();
     }
-    if !current.is_empty() || !schemas.is_empty() {
-        schemas.push(current);
-    }
-    schemas
+    split_identifiers(value, ',')
 }
 
 #[cfg(test)]

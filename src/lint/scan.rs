@@ -13,6 +13,7 @@ use super::ast::Parsed;
 use super::boundary::{Access, Boundary};
 use super::lex::{Kind, Token};
 use crate::finding::RuleId;
+use crate::pg::ident::split_identifiers;
 
 /// A finding inside a statement, at a byte offset of the text scanned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -508,30 +509,6 @@ impl Scanner<'_, '_, '_> {
             ),
         });
     }
-}
-
-/// Splits `a.b`, `"A".b` or `a."b.c"` (with `separator` `.`), or a search_path string (with
-/// `,`), into identifiers folded as PostgreSQL does: unquoted ones to lowercase, blanks dropped.
-fn split_identifiers(value: &str, separator: char) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    let mut chars = value.trim().chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                chars.next();
-                current.push('"');
-            }
-            '"' => quoted = !quoted,
-            c if c == separator && !quoted => parts.push(std::mem::take(&mut current)),
-            c if quoted => current.push(c),
-            c if c.is_whitespace() => {}
-            c => current.push(c.to_ascii_lowercase()),
-        }
-    }
-    parts.push(current);
-    parts
 }
 
 #[cfg(test)]

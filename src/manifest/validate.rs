@@ -158,25 +158,13 @@ impl Validator<'_> {
     fn service(&mut self, raw: &RawService) -> Option<Service> {
         let name = self.identifier(&raw.key, "service name");
         let key = &raw.key.value;
-        let what = format!("the schema of service `{key}`");
-        // Defaults derive from the key: when the key is bad, only the key is reported.
-        let schema = match &raw.schema {
-            Some(schema) => self.schema_name(schema, &what),
-            None if name.is_some() => self.schema_name(&raw.key, &what),
-            None => None,
-        };
-        let owner_what = format!("the owner of service `{key}`");
-        let owner = match &raw.owner {
-            Some(owner) => self.role_name(owner, &owner_what),
-            None if name.is_none() => None,
-            None => self.role_name(
-                &Sp {
-                    value: format!("{key}_owner"),
-                    span: raw.key.span.clone(),
-                },
-                &owner_what,
-            ),
-        };
+        let (schema, owner) = self.schema_and_owner(
+            &raw.key,
+            name.is_some(),
+            raw.schema.as_ref(),
+            raw.owner.as_ref(),
+            &format!("service `{key}`"),
+        );
         let mut roles = Vec::new();
         for role in &raw.roles {
             let role_name = self.role_name(&role.name, &format!("a role of service `{key}`"));
@@ -265,29 +253,49 @@ impl Validator<'_> {
     fn shared(&mut self, raw: &RawShared) -> Option<SharedSchema> {
         let key = &raw.key.value;
         let name = self.identifier(&raw.key, "shared schema name");
-        let what = format!("shared schema `{key}`");
-        let schema = match &raw.schema {
-            Some(schema) => self.schema_name(schema, &what),
-            None if name.is_some() => self.schema_name(&raw.key, &what),
-            None => None,
-        };
-        let owner_what = format!("the owner of shared schema `{key}`");
-        let owner = match &raw.owner {
-            Some(owner) => self.role_name(owner, &owner_what),
-            None if name.is_none() => None,
-            None => self.role_name(
-                &Sp {
-                    value: format!("{key}_owner"),
-                    span: raw.key.span.clone(),
-                },
-                &owner_what,
-            ),
-        };
+        let (schema, owner) = self.schema_and_owner(
+            &raw.key,
+            name.is_some(),
+            raw.schema.as_ref(),
+            raw.owner.as_ref(),
+            &format!("shared schema `{key}`"),
+        );
         Some(SharedSchema {
             name: name?,
             schema: schema?,
             owner: owner?,
         })
+    }
+
+    /// The schema and owner of a service or shared schema: as written, or derived from its key
+    /// (`<key>` and `<key>_owner`). When the key itself is bad, only the key is reported.
+    fn schema_and_owner(
+        &mut self,
+        key: &Sp<String>,
+        key_ok: bool,
+        schema: Option<&Sp<String>>,
+        owner: Option<&Sp<String>>,
+        what: &str,
+    ) -> (Option<String>, Option<String>) {
+        let schema_what = format!("the schema of {what}");
+        let schema = match schema {
+            Some(schema) => self.schema_name(schema, &schema_what),
+            None if key_ok => self.schema_name(key, &schema_what),
+            None => None,
+        };
+        let owner_what = format!("the owner of {what}");
+        let owner = match owner {
+            Some(owner) => self.role_name(owner, &owner_what),
+            None if key_ok => self.role_name(
+                &Sp {
+                    value: format!("{}_owner", key.value),
+                    span: key.span.clone(),
+                },
+                &owner_what,
+            ),
+            None => None,
+        };
+        (schema, owner)
     }
 
     fn observer(&mut self, raw: &RawObserver, all_schemas: &[String]) -> Option<Observer> {

@@ -58,6 +58,30 @@ pub fn dollar_quote(body: &str) -> String {
     format!("{tag}{body}{tag}")
 }
 
+/// Splits `a.b`, `"A".b` or `a."b.c"` (with `separator` `.`), or a search_path string (with
+/// `,`), into identifiers folded as PostgreSQL does: unquoted ones to lowercase, blanks dropped.
+pub fn split_identifiers(value: &str, separator: char) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    let mut chars = value.trim().chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                current.push('"');
+            }
+            '"' => quoted = !quoted,
+            c if c == separator && !quoted => parts.push(std::mem::take(&mut current)),
+            c if quoted => current.push(c),
+            c if c.is_whitespace() => {}
+            c => current.push(c.to_ascii_lowercase()),
+        }
+    }
+    parts.push(current);
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
