@@ -32,7 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => cmd::apply::run(&cli.manifest, args, color, &mut stdout),
         Command::Demo => cmd::demo::run(color, &mut stdout),
         Command::New(args) => cmd::new::run(&cli.manifest, args, &mut stdout),
-        Command::Migrate(args) => cmd::migrate::run(&cli.manifest, args, &mut stdout),
+        Command::Migrate(args) => cmd::migrate::run(&cli.manifest, args, color, &mut stdout),
         Command::Lint(args) => cmd::lint::run(&cli.manifest, args, color, &mut stdout),
     }
 }

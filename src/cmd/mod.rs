@@ -2,8 +2,8 @@
 
 pub mod apply;
 pub mod demo;
-pub mod live;
 pub mod lint;
+pub mod live;
 pub mod migrate;
 pub mod new;
 pub mod plan;

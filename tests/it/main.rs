@@ -16,3 +16,6 @@ mod offline;
 mod live;
 // The live commands from the command line: plan, apply, demo.
 mod commands;
+// `migrate` as each service's owner: concurrency, rollback, checksums, no-transaction files,
+// the lock, status; `init` without a terminal.
+mod migrate;
