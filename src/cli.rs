@@ -34,6 +34,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a project: write services.toml and a migrations folder per service.
+    ///
+    /// On a terminal it asks for the database, the services, each service's login roles and
+    /// what to do with schema public. Elsewhere, name the services with --service (repeatable)
+    /// and pass --yes: each service gets `<name>_rw` (readwrite) and `<name>_migrator` (owner).
+    /// Writes the manifest given by --manifest and migrations/<service>/ with a first migration
+    /// and dbsplit.sum; never overwrites the manifest without --force.
+    Init(InitArgs),
     /// Check the manifest without touching a database.
     ///
     /// Reports every problem of the file with its line and column, then exits 2; exits 0 when
@@ -92,6 +100,25 @@ pub enum Command {
     /// finding is at or above --fail-on. `-- dbsplit:allow <rule> <reason>` on the line before
     /// a statement suppresses that rule there.
     Lint(LintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// A service to declare; repeat for each.
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+
+    /// The database the services share.
+    #[arg(long, value_name = "NAME", default_value = "app")]
+    pub database: String,
+
+    /// Take the defaults and the flags without asking (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Overwrite an existing manifest.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let color = cli.color.enabled();
     let mut stdout = std::io::stdout().lock();
     match &cli.command {
+        Command::Init(args) => cmd::init::run(&cli.manifest, args, &mut stdout),
         Command::Validate => cmd::validate::run(&cli.manifest, &mut stdout),
         Command::Plan(args) => cmd::plan::run(&cli.manifest, args, color, &mut stdout),
         Command::Apply(args) => cmd::apply::run(&cli.manifest, args, color, &mut stdout),

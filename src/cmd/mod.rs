@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod demo;
+pub mod init;
 pub mod lint;
 pub mod live;
 pub mod migrate;

@@ -75,7 +75,7 @@ fn durations_and_conflicting_flags_are_usage_errors() {
 
 #[test]
 fn every_help_text() {
-    for command in ["validate", "plan", "apply", "demo"] {
+    for command in ["init", "validate", "plan", "apply", "demo", "migrate"] {
         let output = dbsplit(&[command, "--help"]);
         assert_eq!(output.status.code(), Some(0));
         insta::assert_snapshot!(format!("help_{command}"), stdout(&output));

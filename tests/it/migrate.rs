@@ -552,3 +552,105 @@ fn redact_timestamps(text: &str) -> String {
     }
     out
 }
+
+/// Runs dbsplit in `dir`, stdin not a terminal.
+fn init_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("DBSPLIT_MANIFEST")
+        .stdin(Stdio::null())
+        .output()
+        .expect("dbsplit runs")
+}
+
+#[test]
+fn init_without_a_terminal_takes_flags_and_never_overwrites_without_force() {
+    let dir = TempDir::new("init");
+    let refused = init_in(dir.path(), &["init", "--service", "billing"]);
+    assert_code(&refused, 2);
+    assert!(
+        stderr(&refused).contains(
+            "refusing to guess without a terminal: pass --service NAME (repeatable) and --yes"
+        ),
+        "{}",
+        stderr(&refused)
+    );
+    let none = init_in(dir.path(), &["init", "--yes"]);
+    assert_code(&none, 2);
+    assert!(stderr(&none).contains("name the services with --service NAME"));
+    assert!(!dir.path().join("services.toml").exists());
+
+    let args = [
+        "init",
+        "--service",
+        "billing",
+        "--service",
+        "monolith",
+        "--database",
+        "shop",
+        "--yes",
+    ];
+    let written = init_in(dir.path(), &args);
+    assert_code(&written, 0);
+    let text = stdout(&written);
+    assert!(
+        text.starts_with("wrote services.toml\nwrote migrations/billing/"),
+        "{text}"
+    );
+    let manifest = Manifest::load(&dir.path().join("services.toml")).expect("a valid manifest");
+    assert_eq!(manifest.database.name, "shop");
+    let roles: Vec<String> = manifest
+        .services
+        .iter()
+        .flat_map(|s| {
+            s.roles
+                .iter()
+                .map(|r| format!("{}={}", r.name, r.access.as_str()))
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "billing_rw=readwrite",
+            "billing_migrator=owner",
+            "monolith_rw=readwrite",
+            "monolith_migrator=owner"
+        ]
+    );
+    // The first migrations and their sums are in place: lint is clean.
+    let lint = init_in(dir.path(), &["lint"]);
+    assert_code(&lint, 0);
+
+    let again = init_in(dir.path(), &args);
+    assert_code(&again, 2);
+    assert!(
+        stderr(&again).contains("services.toml exists; pass --force to overwrite it"),
+        "{}",
+        stderr(&again)
+    );
+    let forced = init_in(
+        dir.path(),
+        &["init", "--service", "billing", "--yes", "--force"],
+    );
+    assert_code(&forced, 0);
+    assert!(
+        stdout(&forced).contains("kept migrations/billing: it has migrations already"),
+        "{}",
+        stdout(&forced)
+    );
+    let manifest = Manifest::load(&dir.path().join("services.toml")).expect("a valid manifest");
+    assert_eq!(manifest.services.len(), 1);
+
+    let bad = init_in(
+        dir.path(),
+        &["init", "--service", "pg_x", "--yes", "--force"],
+    );
+    assert_code(&bad, 2);
+    assert!(
+        stderr(&bad).contains("the answers do not make a valid manifest"),
+        "{}",
+        stderr(&bad)
+    );
+}
