@@ -96,8 +96,6 @@ pub enum RunError {
         line: usize,
         message: String,
         consequence: String,
-        #[source]
-        source: tokio_postgres::Error,
     },
     #[error(
         "{} changed the session to {found} (expected {expected}): migrations must not use SET ROLE, RESET ROLE or SET search_path; {consequence}",
@@ -109,20 +107,23 @@ pub enum RunError {
         expected: String,
         consequence: String,
     },
-    #[error("{message}")]
-    Database {
-        message: String,
-        #[source]
-        source: tokio_postgres::Error,
-    },
+    /// The server's message (with its detail) says it all; the client error adds nothing.
+    #[error("{0}")]
+    Database(String),
 }
 
 impl From<tokio_postgres::Error> for RunError {
-    fn from(source: tokio_postgres::Error) -> Self {
-        RunError::Database {
-            message: server_message(&source),
-            source,
-        }
+    fn from(error: tokio_postgres::Error) -> Self {
+        RunError::Database(describe(&error))
+    }
+}
+
+/// The server's message with its SQLSTATE, and its detail when there is one.
+fn describe(error: &tokio_postgres::Error) -> String {
+    let message = server_message(error);
+    match error.as_db_error().and_then(|db| db.detail()) {
+        Some(detail) => format!("{message}: {}", detail.trim_end_matches('.')),
+        None => message,
     }
 }
 
@@ -530,13 +531,12 @@ async fn statements(
     consequence: &str,
 ) -> Result<(), RunError> {
     for &(line, sql) in statements {
-        if let Err(source) = client.batch_execute(sql).await {
+        if let Err(error) = client.batch_execute(sql).await {
             return Err(RunError::Statement {
                 path: file.path.clone(),
                 line,
-                message: server_message(&source),
+                message: describe(&error),
                 consequence: consequence.to_string(),
-                source,
             });
         }
     }
