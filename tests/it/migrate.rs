@@ -64,19 +64,8 @@ impl Setup {
 
     /// Runs dbsplit with this setup's manifest, logged in as `user`.
     fn dbsplit(&self, user: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_dbsplit"))
-            .current_dir(self.dir.path())
-            .args(args)
-            .env(
-                "DATABASE_URL",
-                self.cluster.server.connection_string(user, "app"),
-            )
-            .env("NO_COLOR", "1")
-            .env_remove("DBSPLIT_MANIFEST")
-            .env_remove("PGPASSWORD")
-            .stdin(Stdio::null())
-            .output()
-            .expect("dbsplit runs")
+        let url = self.cluster.server.connection_string(user, "app");
+        dbsplit_in(self.dir.path(), Some(&url), args)
     }
 
     /// One value of a query as the superuser, as text ("" for no row).
@@ -97,6 +86,11 @@ impl Setup {
             "SELECT string_agg(version || ' ' || success || ' ' || applied_as, ', ' ORDER BY version) FROM {schema}.dbsplit_migrations"
         ))
     }
+}
+
+/// Asserts that `text` contains `part`, showing the text when it does not.
+fn assert_has(text: &str, part: &str) {
+    assert!(text.contains(part), "expected {part:?} in:\n{text}");
 }
 
 fn assert_code(output: &Output, code: i32) {
@@ -174,16 +168,13 @@ async fn services_migrate_concurrently_as_their_owner_and_a_rerun_is_a_no_op() {
     );
     let foreign = setup.dbsplit("monolith_migrator", &["migrate", "billing"]);
     assert_code(&foreign, 2);
-    assert!(
-        stderr(&foreign).contains(
-            "error: billing: login role `monolith_migrator` is not a member of `billing_owner`"
-        ),
-        "{}",
-        stderr(&foreign)
+    assert_has(
+        &stderr(&foreign),
+        "error: billing: login role `monolith_migrator` is not a member of `billing_owner`",
     );
     let own = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
     assert_code(&own, 0);
-    assert!(stdout(&own).contains("billing: applied 20250103000000_note.sql"));
+    assert_has(&stdout(&own), "billing: applied 20250103000000_note.sql");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -218,7 +209,7 @@ async fn a_failing_migration_rolls_back_only_itself() {
         setup.history("monolith"),
         "20250101000000 true monolith_owner, 20250102000000 true monolith_owner"
     );
-    assert!(stdout(&output).contains("monolith: 2 migrations applied"));
+    assert_has(&stdout(&output), "monolith: 2 migrations applied");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -228,7 +219,10 @@ async fn changed_and_missing_files_are_refused_before_anything_runs() {
     let output = setup.dbsplit("billing_migrator", &["migrate"]);
     assert_code(&output, 2);
     // monolith_owner is out of reach of billing_migrator; billing migrated all the same.
-    assert!(stderr(&output).contains("error: monolith: login role `billing_migrator`"));
+    assert_has(
+        &stderr(&output),
+        "error: monolith: login role `billing_migrator`",
+    );
     assert_eq!(
         setup.history("billing"),
         "20250101000000 true billing_owner"
@@ -238,10 +232,9 @@ async fn changed_and_missing_files_are_refused_before_anything_runs() {
     setup.write("billing", V2, "two", "create table two (id int);\n");
     let tampered = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
     assert_code(&tampered, 2);
-    assert!(
-        stderr(&tampered).contains("migration 20250101000000_one.sql changed after it was applied"),
-        "{}",
-        stderr(&tampered)
+    assert_has(
+        &stderr(&tampered),
+        "migration 20250101000000_one.sql changed after it was applied",
     );
     assert_eq!(
         setup.query("SELECT to_regclass('billing.two') IS NULL"),
@@ -251,11 +244,9 @@ async fn changed_and_missing_files_are_refused_before_anything_runs() {
     std::fs::remove_file(&one).unwrap();
     let missing = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
     assert_code(&missing, 2);
-    assert!(
-        stderr(&missing)
-            .contains("migration 20250101000000_one.sql was applied but its file is missing"),
-        "{}",
-        stderr(&missing)
+    assert_has(
+        &stderr(&missing),
+        "migration 20250101000000_one.sql was applied but its file is missing",
     );
     assert_eq!(
         setup.query("SELECT to_regclass('billing.two') IS NULL"),
@@ -314,14 +305,13 @@ async fn no_transaction_migrations_run_concurrently_built_indexes_and_stay_dirty
 
     let blocked = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
     assert_code(&blocked, 2);
-    assert!(
-        stderr(&blocked).contains("migration 20250103000000_unique.sql is dirty"),
-        "{}",
-        stderr(&blocked)
+    assert_has(
+        &stderr(&blocked),
+        "migration 20250103000000_unique.sql is dirty",
     );
     let status = setup.dbsplit("billing_migrator", &["migrate", "status", "billing"]);
     assert_code(&status, 0);
-    assert!(stdout(&status).contains("dirty: 20250103000000_unique.sql"));
+    assert_has(&stdout(&status), "dirty: 20250103000000_unique.sql");
 
     // Fixed by hand; then resolved.
     setup.query("DROP INDEX billing.t_a_unique");
@@ -333,7 +323,10 @@ async fn no_transaction_migrations_run_concurrently_built_indexes_and_stay_dirty
     );
     let again = setup.dbsplit("billing_migrator", &["migrate", "resolve", "billing", V3]);
     assert_code(&again, 2);
-    assert!(stderr(&again).contains("`billing` has no dirty migration 20250103000000"));
+    assert_has(
+        &stderr(&again),
+        "`billing` has no dirty migration 20250103000000",
+    );
     let clean = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
     assert_code(&clean, 0);
     assert_eq!(stdout(&clean).trim(), "billing: up to date");
@@ -357,16 +350,8 @@ async fn the_database_refuses_another_schema_even_without_lint() {
     );
     let linted = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
     assert_code(&linted, 1);
-    assert!(
-        stdout(&linted).contains("cross-schema-fk"),
-        "{}",
-        stdout(&linted)
-    );
-    assert!(
-        stderr(&linted).contains("pass --no-lint"),
-        "{}",
-        stderr(&linted)
-    );
+    assert_has(&stdout(&linted), "cross-schema-fk");
+    assert_has(&stderr(&linted), "pass --no-lint");
     assert_eq!(
         setup.query("SELECT to_regclass('billing.dbsplit_migrations') IS NULL"),
         "t"
@@ -374,12 +359,9 @@ async fn the_database_refuses_another_schema_even_without_lint() {
 
     let refused = setup.dbsplit("billing_migrator", &["migrate", "billing", "--no-lint"]);
     assert_code(&refused, 2);
-    assert!(
-        stderr(&refused).contains(
-            "20250101000000_link.sql:1: permission denied for schema monolith (SQLSTATE 42501); the migration was rolled back"
-        ),
-        "{}",
-        stderr(&refused)
+    assert_has(
+        &stderr(&refused),
+        "20250101000000_link.sql:1: permission denied for schema monolith (SQLSTATE 42501); the migration was rolled back",
     );
     assert_eq!(setup.history("billing"), "");
 }
@@ -396,11 +378,9 @@ async fn reset_role_in_a_migration_aborts_the_run() {
     setup.write("billing", V2, "after", "create table after (id int);\n");
     let output = setup.dbsplit("billing_migrator", &["migrate", "billing", "--no-lint"]);
     assert_code(&output, 2);
-    assert!(
-        stderr(&output)
-            .contains("20250101000000_escape.sql changed the session to role `billing_migrator`"),
-        "{}",
-        stderr(&output)
+    assert_has(
+        &stderr(&output),
+        "20250101000000_escape.sql changed the session to role `billing_migrator`",
     );
     assert_eq!(
         setup.query(
@@ -426,16 +406,8 @@ async fn reset_role_in_a_migration_aborts_the_run() {
     );
     let copy = setup.dbsplit("billing_migrator", &["migrate", "billing", "--no-lint"]);
     assert_code(&copy, 1);
-    assert!(
-        stdout(&copy).contains("20250101000000_copy.sql:2:1"),
-        "{}",
-        stdout(&copy)
-    );
-    assert!(
-        stdout(&copy).contains("copy-from-stdin"),
-        "{}",
-        stdout(&copy)
-    );
+    assert_has(&stdout(&copy), "20250101000000_copy.sql:2:1");
+    assert_has(&stdout(&copy), "copy-from-stdin");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -472,7 +444,7 @@ async fn a_second_migrate_of_a_service_waits_for_the_lock_then_gives_up() {
         "{message}"
     );
     // The other service has its own lock.
-    assert!(stdout(&output).contains("monolith: 1 migration applied"));
+    assert_has(&stdout(&output), "monolith: 1 migration applied");
 
     holder
         .execute(
@@ -553,16 +525,25 @@ fn redact_timestamps(text: &str) -> String {
     out
 }
 
-/// Runs dbsplit in `dir`, stdin not a terminal.
-fn init_in(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+/// Runs dbsplit in `dir` (with its services.toml), stdin not a terminal, connecting to `url`.
+fn dbsplit_in(dir: &std::path::Path, url: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dbsplit"));
+    command
         .current_dir(dir)
         .args(args)
         .env("NO_COLOR", "1")
         .env_remove("DBSPLIT_MANIFEST")
-        .stdin(Stdio::null())
-        .output()
-        .expect("dbsplit runs")
+        .env_remove("DATABASE_URL")
+        .env_remove("PGPASSWORD")
+        .stdin(Stdio::null());
+    if let Some(url) = url {
+        command.env("DATABASE_URL", url);
+    }
+    command.output().expect("dbsplit runs")
+}
+
+fn init_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    dbsplit_in(dir, None, args)
 }
 
 #[test]
@@ -570,16 +551,13 @@ fn init_without_a_terminal_takes_flags_and_never_overwrites_without_force() {
     let dir = TempDir::new("init");
     let refused = init_in(dir.path(), &["init", "--service", "billing"]);
     assert_code(&refused, 2);
-    assert!(
-        stderr(&refused).contains(
-            "refusing to guess without a terminal: pass --service NAME (repeatable) and --yes"
-        ),
-        "{}",
-        stderr(&refused)
+    assert_has(
+        &stderr(&refused),
+        "refusing to guess without a terminal: pass --service NAME (repeatable) and --yes",
     );
     let none = init_in(dir.path(), &["init", "--yes"]);
     assert_code(&none, 2);
-    assert!(stderr(&none).contains("name the services with --service NAME"));
+    assert_has(&stderr(&none), "name the services with --service NAME");
     assert!(!dir.path().join("services.toml").exists());
 
     let args = [
@@ -625,20 +603,18 @@ fn init_without_a_terminal_takes_flags_and_never_overwrites_without_force() {
 
     let again = init_in(dir.path(), &args);
     assert_code(&again, 2);
-    assert!(
-        stderr(&again).contains("services.toml exists; pass --force to overwrite it"),
-        "{}",
-        stderr(&again)
+    assert_has(
+        &stderr(&again),
+        "services.toml exists; pass --force to overwrite it",
     );
     let forced = init_in(
         dir.path(),
         &["init", "--service", "billing", "--yes", "--force"],
     );
     assert_code(&forced, 0);
-    assert!(
-        stdout(&forced).contains("kept migrations/billing: it has migrations already"),
-        "{}",
-        stdout(&forced)
+    assert_has(
+        &stdout(&forced),
+        "kept migrations/billing: it has migrations already",
     );
     let manifest = Manifest::load(&dir.path().join("services.toml")).expect("a valid manifest");
     assert_eq!(manifest.services.len(), 1);
@@ -648,9 +624,5 @@ fn init_without_a_terminal_takes_flags_and_never_overwrites_without_force() {
         &["init", "--service", "pg_x", "--yes", "--force"],
     );
     assert_code(&bad, 2);
-    assert!(
-        stderr(&bad).contains("the answers do not make a valid manifest"),
-        "{}",
-        stderr(&bad)
-    );
+    assert_has(&stderr(&bad), "the answers do not make a valid manifest");
 }
