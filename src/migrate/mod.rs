@@ -6,6 +6,7 @@
 pub mod discover;
 pub mod run;
 pub mod scaffold;
+pub mod session;
 pub mod sum;
 pub mod verify;
 
