@@ -34,6 +34,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a project: write services.toml and a migrations folder per service.
+    ///
+    /// On a terminal it asks for the database, the services, each service's login roles and
+    /// what to do with schema public. Elsewhere, name the services with --service (repeatable)
+    /// and pass --yes: each service gets `<name>_rw` (readwrite) and `<name>_migrator` (owner).
+    /// Writes the manifest given by --manifest and migrations/<service>/ with a first migration
+    /// and dbsplit.sum; never overwrites the manifest without --force.
+    Init(InitArgs),
     /// Check the manifest without touching a database.
     ///
     /// Reports every problem of the file with its line and column, then exits 2; exits 0 when
@@ -84,10 +92,16 @@ pub enum Command {
     /// timestamp as version (strictly greater than every existing one), rewrites dbsplit.sum and
     /// prints the path of the new file.
     New(NewArgs),
-    /// Run each service's migrations, or manage the migration files.
+    /// Run each service's pending migrations as its owner role.
     ///
-    /// `dbsplit migrate hash` rewrites dbsplit.sum; running migrations against a cluster is not
-    /// available yet.
+    /// Lints first (unless --no-lint), then migrates every service (or those named) on its own
+    /// connection, concurrently: SET ROLE to the owner, SET search_path to the service's path,
+    /// a per-service advisory lock polled up to --lock-timeout, every applied checksum verified
+    /// before anything runs, then each pending file in one transaction with its row in
+    /// <schema>.dbsplit_migrations (or statement by statement with `-- dbsplit:no-transaction`
+    /// on its first line). One service's failure does not stop the others; exits 2 if any
+    /// failed. `migrate status` shows where each service is, `migrate resolve` marks a dirty
+    /// migration done, `migrate hash` rewrites dbsplit.sum.
     Migrate(MigrateArgs),
     /// Check migration files for references across service boundaries, without a database.
     ///
@@ -100,6 +114,25 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+pub struct InitArgs {
+    /// A service to declare; repeat for each.
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+
+    /// The database the services share.
+    #[arg(long, value_name = "NAME", default_value = "app")]
+    pub database: String,
+
+    /// Take the defaults and the flags without asking (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Overwrite an existing manifest.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct NewArgs {
     /// The service, as named in the manifest.
     pub service: String,
@@ -108,9 +141,35 @@ pub struct NewArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct MigrateArgs {
     #[command(subcommand)]
     pub command: Option<MigrateCommand>,
+
+    /// The services to migrate, as named in the manifest; default: all.
+    pub services: Vec<String>,
+
+    /// List the migrations that would run, per service, without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not lint first (COPY FROM STDIN and psql meta-commands are refused all the same).
+    #[arg(long)]
+    pub no_lint: bool,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// How long `migrate` waits for a service's lock.
+#[derive(Debug, Clone, Args)]
+pub struct LockArgs {
+    /// How long to wait for another migrate of the same service: 30s, 500ms, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +178,24 @@ pub enum MigrateCommand {
     Hash {
         /// The services, as named in the manifest.
         services: Vec<String>,
+    },
+    /// Show, per service, how many migrations are applied and pending, and the last applied.
+    Status {
+        /// The services, as named in the manifest; default: all.
+        services: Vec<String>,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Mark a dirty no-transaction migration as done, after fixing the database by hand.
+    Resolve {
+        /// The service, as named in the manifest.
+        service: String,
+        /// The 14-digit version of the dirty migration.
+        version: u64,
+        #[command(flatten)]
+        lock: LockArgs,
+        #[command(flatten)]
+        connect: ConnectArgs,
     },
 }
 

@@ -28,13 +28,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let color = cli.color.enabled();
     let mut stdout = std::io::stdout().lock();
     match &cli.command {
+        Command::Init(args) => cmd::init::run(&cli.manifest, args, &mut stdout),
         Command::Validate => cmd::validate::run(&cli.manifest, &mut stdout),
         Command::Plan(args) => cmd::plan::run(&cli.manifest, args, color, &mut stdout),
         Command::Apply(args) => cmd::apply::run(&cli.manifest, args, color, &mut stdout),
         Command::Demo => cmd::demo::run(color, &mut stdout),
         Command::Audit(args) => cmd::audit::run(&cli.manifest, args, color, &mut stdout),
         Command::New(args) => cmd::new::run(&cli.manifest, args, &mut stdout),
-        Command::Migrate(args) => cmd::migrate::run(&cli.manifest, args, &mut stdout),
+        Command::Migrate(args) => cmd::migrate::run(&cli.manifest, args, color, &mut stdout),
         Command::Lint(args) => cmd::lint::run(&cli.manifest, args, color, &mut stdout),
     }
 }

@@ -38,7 +38,7 @@ pub fn run(
 }
 
 /// Which files of which services to lint: `None` means all of the service's files.
-type Selection = BTreeMap<String, Option<Vec<PathBuf>>>;
+pub(super) type Selection = BTreeMap<String, Option<Vec<PathBuf>>>;
 
 /// Reads the files to lint and, for every service they belong to, its sum file.
 fn read_input(manifest: &Manifest, paths: &[PathBuf]) -> anyhow::Result<Input> {
@@ -48,6 +48,11 @@ fn read_input(manifest: &Manifest, paths: &[PathBuf]) -> anyhow::Result<Input> {
     } else {
         select(manifest, &root, paths)?
     };
+    read_selection(&root, selection)
+}
+
+/// Reads the selected files below the migrations folder `root`, and the services' sum files.
+pub(super) fn read_selection(root: &Path, selection: Selection) -> anyhow::Result<Input> {
     let mut input = Input::default();
     for (service, only) in selection {
         let dir = root.join(&service);

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod audit;
 pub mod demo;
+pub mod init;
 pub mod lint;
 pub mod live;
 pub mod migrate;

@@ -59,6 +59,39 @@ pub struct Input {
     pub sums: Vec<SumFile>,
 }
 
+/// A migration file cut into the statements the runner sends one by one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executable<'a> {
+    /// False when the first line is `-- dbsplit:no-transaction`.
+    pub transactional: bool,
+    /// Each statement without its `;`, with the 1-based line it starts on.
+    pub statements: Vec<(usize, &'a str)>,
+}
+
+/// Splits a migration file as `lint` does, for running it. A psql meta-command or a
+/// `COPY ... FROM STDIN` cannot be sent as a statement: the error is its line and rule.
+pub fn executable(text: &str) -> Result<Executable<'_>, (usize, RuleId)> {
+    let lines = LineIndex::new(text);
+    let script = split::split_file(text);
+    let transactional = directive::read(&script.directives, &lines).transactional;
+    let mut statements = Vec::with_capacity(script.pieces.len());
+    for piece in &script.pieces {
+        let line = lines.position(piece.text.start).0;
+        let tokens = &script.tokens[piece.tokens.clone()];
+        match piece.kind {
+            PieceKind::MetaCommand => return Err((line, RuleId::PsqlMetaCommand)),
+            PieceKind::Statement if split::copy_from_stdin(text, tokens) => {
+                return Err((line, RuleId::CopyFromStdin));
+            }
+            PieceKind::Statement => statements.push((line, &text[piece.text.clone()])),
+        }
+    }
+    Ok(Executable {
+        transactional,
+        statements,
+    })
+}
+
 /// How deep function bodies inside function bodies are followed.
 const MAX_BODY_DEPTH: usize = 4;
 

@@ -146,3 +146,27 @@ fn garbage_never_panics() {
         let _ = findings(&text[..i]);
     }
 }
+
+#[test]
+fn executable_statements_carry_their_lines_and_refuse_what_is_not_sql() {
+    let text =
+        "-- dbsplit:no-transaction\ncreate index concurrently i on t (a);\n\nselect ';'\n  ;";
+    let file = super::executable(text).unwrap();
+    assert!(!file.transactional);
+    assert_eq!(
+        file.statements,
+        [
+            (2, "create index concurrently i on t (a)"),
+            (4, "select ';'")
+        ]
+    );
+    assert!(super::executable("select 1;").unwrap().transactional);
+    assert_eq!(
+        super::executable("select 1;\n\\connect other\n"),
+        Err((2, RuleId::PsqlMetaCommand))
+    );
+    assert_eq!(
+        super::executable("select 1;\ncopy t from stdin;\nx\n\\.\n"),
+        Err((2, RuleId::CopyFromStdin))
+    );
+}

@@ -1,9 +1,13 @@
-//! Migration files on disk, without a database: finding them (`discover`), the checksums the
+//! Migration files: finding them on disk (`discover`), the checksums the
 //! runner records, the directory hash in `dbsplit.sum` (`sum`), and the next file `new` writes
-//! (`scaffold`). Running migrations against a cluster is not here.
+//! (`scaffold`); comparing the history table with the files (`verify`, pure) and running the
+//! pending ones against a cluster (`run`).
 
 pub mod discover;
+pub mod run;
 pub mod scaffold;
+pub mod session;
 pub mod sum;
+pub mod verify;
 
 pub use discover::{DiscoverError, Migration, checksum, discover, normalize};

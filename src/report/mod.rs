@@ -4,3 +4,4 @@ pub mod findings;
 pub mod github;
 pub mod plan;
 pub mod sarif;
+pub mod status;

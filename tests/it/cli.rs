@@ -76,7 +76,7 @@ fn durations_and_conflicting_flags_are_usage_errors() {
 #[test]
 fn every_help_text() {
     for command in [
-        "validate", "plan", "apply", "demo", "audit", "lint", "new", "migrate",
+        "init", "validate", "plan", "apply", "demo", "audit", "lint", "new", "migrate",
     ] {
         let output = dbsplit(&[command, "--help"]);
         assert_eq!(output.status.code(), Some(0));

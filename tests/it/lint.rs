@@ -299,9 +299,25 @@ fn new_refuses_unknown_services_and_bad_names() {
 }
 
 #[test]
-fn migrate_without_a_subcommand_is_not_available_yet() {
+fn migrate_lints_first_and_connects_to_nothing_when_lint_fails() {
     let project = project();
-    let output = run_in(project.path(), &["migrate"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("running migrations is not available yet"));
+    let output = run_in(
+        project.path(),
+        &[
+            "migrate",
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/app",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("cross-schema-fk"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stderr(&output).contains("fix them, or pass --no-lint"),
+        "{}",
+        stderr(&output)
+    );
 }

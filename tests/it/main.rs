@@ -18,3 +18,6 @@ mod live;
 mod commands;
 // audit: every rule against real servers, inference, an ordinary role, formats.
 mod audit;
+// `migrate` as each service's owner: concurrency, rollback, checksums, no-transaction files,
+// the lock, status; `init` without a terminal.
+mod migrate;

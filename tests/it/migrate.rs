@@ -1,0 +1,628 @@
+//! `dbsplit migrate` against real servers: the manifest of tests/fixtures/migrate.toml applied
+//! with the library, migration files written per test, and the binary run as each service's
+//! migrator role (or the superuser, to migrate both services in one run).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use dbsplit::apply::{ApplyOptions, Confirmed, LOCK_CLASS, apply, plan};
+use dbsplit::desired::desired_state;
+use dbsplit::manifest::Manifest;
+use dbsplit::migrate::run::lock_key;
+
+use crate::support::pg::TestCluster;
+use crate::support::{TempDir, fixture, stderr, stdout};
+
+const V1: &str = "20250101000000";
+const V2: &str = "20250102000000";
+const V3: &str = "20250103000000";
+
+/// A cluster with the fixture manifest applied, and a folder for its migrations.
+struct Setup {
+    cluster: TestCluster,
+    dir: TempDir,
+}
+
+impl Setup {
+    async fn new() -> Setup {
+        let cluster = TestCluster::start("app");
+        let dir = TempDir::new("migrate");
+        std::fs::copy(fixture("migrate.toml"), dir.path().join("services.toml"))
+            .expect("the fixture manifest is copied");
+        let manifest = Manifest::load(&dir.path().join("services.toml"))
+            .expect("the fixture manifest is valid");
+        let desired = desired_state(&manifest);
+        let options = ApplyOptions {
+            lock_timeout: Duration::from_secs(30),
+            prune: false,
+            passwords: BTreeMap::new(),
+        };
+        let mut admin = cluster.superuser("app").await;
+        let (planned, _) = plan(&admin, &manifest, &desired, &options)
+            .await
+            .expect("the fixture manifest plans");
+        let confirmed = Confirmed {
+            plan: planned,
+            fingerprint: None,
+        };
+        apply(&mut admin, &manifest, &desired, &options, &confirmed)
+            .await
+            .expect("the fixture manifest applies");
+        Setup { cluster, dir }
+    }
+
+    /// Writes `migrations/<service>/<version>_<slug>.sql`.
+    fn write(&self, service: &str, version: &str, slug: &str, sql: &str) -> PathBuf {
+        let folder = self.dir.path().join("migrations").join(service);
+        std::fs::create_dir_all(&folder).expect("the migrations folder is made");
+        let path = folder.join(format!("{version}_{slug}.sql"));
+        std::fs::write(&path, sql).expect("the migration is written");
+        path
+    }
+
+    /// Runs dbsplit with this setup's manifest, logged in as `user`.
+    fn dbsplit(&self, user: &str, args: &[&str]) -> Output {
+        let url = self.cluster.server.connection_string(user, "app");
+        dbsplit_in(self.dir.path(), Some(&url), args)
+    }
+
+    /// One value of a query as the superuser, as text ("" for no row).
+    fn query(&self, sql: &str) -> String {
+        let output = self
+            .cluster
+            .server
+            .psql("app")
+            .args(["-tAc", sql])
+            .output()
+            .expect("psql runs");
+        assert!(output.status.success(), "{sql}: {output:?}");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    fn history(&self, schema: &str) -> String {
+        self.query(&format!(
+            "SELECT string_agg(version || ' ' || success || ' ' || applied_as, ', ' ORDER BY version) FROM {schema}.dbsplit_migrations"
+        ))
+    }
+}
+
+/// Asserts that `text` contains `part`, showing the text when it does not.
+fn assert_has(text: &str, part: &str) {
+    assert!(text.contains(part), "expected {part:?} in:\n{text}");
+}
+
+fn assert_code(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn services_migrate_concurrently_as_their_owner_and_a_rerun_is_a_no_op() {
+    let setup = Setup::new().await;
+    setup.write(
+        "billing",
+        V1,
+        "invoices",
+        "create table invoices (id bigserial primary key, amount numeric);\n",
+    );
+    setup.write(
+        "billing",
+        V2,
+        "invoice_lines",
+        "create table lines (id bigint references invoices (id));\ninsert into invoices (amount) values (1);\n",
+    );
+    setup.write(
+        "monolith",
+        V1,
+        "customers",
+        "create table customers (id bigint primary key);\n",
+    );
+    let output = setup.dbsplit("postgres", &["migrate"]);
+    assert_code(&output, 0);
+    let text = stdout(&output);
+    for line in [
+        "billing: applied 20250101000000_invoices.sql",
+        "billing: applied 20250102000000_invoice_lines.sql",
+        "monolith: applied 20250101000000_customers.sql",
+        "billing: 2 migrations applied",
+        "monolith: 1 migration applied",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+    assert_eq!(
+        setup.history("billing"),
+        "20250101000000 true billing_owner, 20250102000000 true billing_owner"
+    );
+    assert_eq!(
+        setup.query(
+            "SELECT string_agg(c.relname || ':' || pg_get_userbyid(c.relowner), ' ' ORDER BY c.relname) FROM pg_class c WHERE c.relnamespace = 'billing'::regnamespace AND c.relkind = 'r'"
+        ),
+        "dbsplit_migrations:billing_owner invoices:billing_owner lines:billing_owner"
+    );
+    // The owner's default privileges reached the new tables: the service's own role can use them.
+    let rw = setup.cluster.connect("billing_rw", "app").await;
+    rw.execute("INSERT INTO invoices (amount) VALUES (2)", &[])
+        .await
+        .unwrap();
+
+    let again = setup.dbsplit("postgres", &["migrate"]);
+    assert_code(&again, 0);
+    assert_eq!(
+        stdout(&again).lines().collect::<Vec<_>>(),
+        ["monolith: up to date", "billing: up to date"]
+    );
+
+    // A service's own migrator role migrates it; another service's is refused before anything runs.
+    setup.write(
+        "billing",
+        V3,
+        "note",
+        "alter table invoices add note text;\n",
+    );
+    let foreign = setup.dbsplit("monolith_migrator", &["migrate", "billing"]);
+    assert_code(&foreign, 2);
+    assert_has(
+        &stderr(&foreign),
+        "error: billing: login role `monolith_migrator` is not a member of `billing_owner`",
+    );
+    let own = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    assert_code(&own, 0);
+    assert_has(&stdout(&own), "billing: applied 20250103000000_note.sql");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_migration_rolls_back_only_itself() {
+    let setup = Setup::new().await;
+    setup.write("billing", V1, "one", "create table one (id int);\n");
+    setup.write(
+        "billing",
+        V2,
+        "two",
+        "create table two (id int);\n\nselect 1 / 0;\n",
+    );
+    setup.write("billing", V3, "three", "create table three (id int);\n");
+    setup.write("monolith", V1, "a", "create table a (id int);\n");
+    setup.write("monolith", V2, "b", "create table b (id int);\n");
+    let output = setup.dbsplit("postgres", &["migrate"]);
+    assert_code(&output, 2);
+    let message = stderr(&output);
+    assert!(
+        message.contains("20250102000000_two.sql:3: division by zero (SQLSTATE 22012); the migration was rolled back"),
+        "{message}"
+    );
+    assert_eq!(
+        setup.history("billing"),
+        "20250101000000 true billing_owner"
+    );
+    assert_eq!(
+        setup.query("SELECT string_agg(relname, ' ' ORDER BY relname) FROM pg_class WHERE relnamespace = 'billing'::regnamespace AND relkind = 'r'"),
+        "dbsplit_migrations one"
+    );
+    assert_eq!(
+        setup.history("monolith"),
+        "20250101000000 true monolith_owner, 20250102000000 true monolith_owner"
+    );
+    assert_has(&stdout(&output), "monolith: 2 migrations applied");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changed_and_missing_files_are_refused_before_anything_runs() {
+    let setup = Setup::new().await;
+    let one = setup.write("billing", V1, "one", "create table one (id int);\n");
+    let output = setup.dbsplit("billing_migrator", &["migrate"]);
+    assert_code(&output, 2);
+    // monolith_owner is out of reach of billing_migrator; billing migrated all the same.
+    assert_has(
+        &stderr(&output),
+        "error: monolith: login role `billing_migrator`",
+    );
+    assert_eq!(
+        setup.history("billing"),
+        "20250101000000 true billing_owner"
+    );
+
+    std::fs::write(&one, "create table one (id bigint);\n").unwrap();
+    setup.write("billing", V2, "two", "create table two (id int);\n");
+    let tampered = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    assert_code(&tampered, 2);
+    assert_has(
+        &stderr(&tampered),
+        "migration 20250101000000_one.sql changed after it was applied",
+    );
+    assert_eq!(
+        setup.query("SELECT to_regclass('billing.two') IS NULL"),
+        "t"
+    );
+
+    std::fs::remove_file(&one).unwrap();
+    let missing = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    assert_code(&missing, 2);
+    assert_has(
+        &stderr(&missing),
+        "migration 20250101000000_one.sql was applied but its file is missing",
+    );
+    assert_eq!(
+        setup.query("SELECT to_regclass('billing.two') IS NULL"),
+        "t"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_transaction_migrations_run_concurrently_built_indexes_and_stay_dirty_on_failure() {
+    let setup = Setup::new().await;
+    setup.write(
+        "billing",
+        V1,
+        "table",
+        "create table t (a int);\ninsert into t values (1), (1);\n",
+    );
+    setup.write(
+        "billing",
+        V2,
+        "index",
+        "-- dbsplit:no-transaction\ncreate index concurrently if not exists t_a on t (a);\n",
+    );
+    let output = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    assert_code(&output, 0);
+    assert_eq!(
+        setup.history("billing"),
+        "20250101000000 true billing_owner, 20250102000000 true billing_owner"
+    );
+    assert_eq!(
+        setup.query("SELECT indisvalid FROM pg_index WHERE indexrelid = 'billing.t_a'::regclass"),
+        "t"
+    );
+
+    setup.write(
+        "billing",
+        V3,
+        "unique",
+        "-- dbsplit:no-transaction\ncreate unique index concurrently if not exists t_a_unique on t (a);\n",
+    );
+    let failed = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    assert_code(&failed, 2);
+    let message = stderr(&failed);
+    assert!(
+        message.contains("20250103000000_unique.sql:2: could not create unique index"),
+        "{message}"
+    );
+    assert!(
+        message.contains("is left dirty in billing.dbsplit_migrations: fix the database by hand, then run `dbsplit migrate resolve billing 20250103000000`"),
+        "{message}"
+    );
+    assert!(
+        setup
+            .history("billing")
+            .ends_with("20250103000000 false billing_owner")
+    );
+
+    let blocked = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    assert_code(&blocked, 2);
+    assert_has(
+        &stderr(&blocked),
+        "migration 20250103000000_unique.sql is dirty",
+    );
+    let status = setup.dbsplit("billing_migrator", &["migrate", "status", "billing"]);
+    assert_code(&status, 0);
+    assert_has(&stdout(&status), "dirty: 20250103000000_unique.sql");
+
+    // Fixed by hand; then resolved.
+    setup.query("DROP INDEX billing.t_a_unique");
+    let resolved = setup.dbsplit("billing_migrator", &["migrate", "resolve", "billing", V3]);
+    assert_code(&resolved, 0);
+    assert_eq!(
+        stdout(&resolved).trim(),
+        "billing: marked 20250103000000_unique.sql as applied"
+    );
+    let again = setup.dbsplit("billing_migrator", &["migrate", "resolve", "billing", V3]);
+    assert_code(&again, 2);
+    assert_has(
+        &stderr(&again),
+        "`billing` has no dirty migration 20250103000000",
+    );
+    let clean = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    assert_code(&clean, 0);
+    assert_eq!(stdout(&clean).trim(), "billing: up to date");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_database_refuses_another_schema_even_without_lint() {
+    let setup = Setup::new().await;
+    setup.write(
+        "monolith",
+        V1,
+        "customers",
+        "create table customers (id bigint primary key);\n",
+    );
+    assert_code(&setup.dbsplit("postgres", &["migrate", "monolith"]), 0);
+    setup.write(
+        "billing",
+        V1,
+        "link",
+        "create table invoices (\n  customer bigint references monolith.customers (id)\n);\n",
+    );
+    let linted = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    assert_code(&linted, 1);
+    assert_has(&stdout(&linted), "cross-schema-fk");
+    assert_has(&stderr(&linted), "pass --no-lint");
+    assert_eq!(
+        setup.query("SELECT to_regclass('billing.dbsplit_migrations') IS NULL"),
+        "t"
+    );
+
+    let refused = setup.dbsplit("billing_migrator", &["migrate", "billing", "--no-lint"]);
+    assert_code(&refused, 2);
+    assert_has(
+        &stderr(&refused),
+        "20250101000000_link.sql:1: permission denied for schema monolith (SQLSTATE 42501); the migration was rolled back",
+    );
+    assert_eq!(setup.history("billing"), "");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reset_role_in_a_migration_aborts_the_run() {
+    let setup = Setup::new().await;
+    setup.write(
+        "billing",
+        V1,
+        "escape",
+        "reset role;\ncreate table mine (id int);\n",
+    );
+    setup.write("billing", V2, "after", "create table after (id int);\n");
+    let output = setup.dbsplit("billing_migrator", &["migrate", "billing", "--no-lint"]);
+    assert_code(&output, 2);
+    assert_has(
+        &stderr(&output),
+        "20250101000000_escape.sql changed the session to role `billing_migrator`",
+    );
+    assert_eq!(
+        setup.query(
+            "SELECT to_regclass('billing.mine') IS NULL AND to_regclass('billing.after') IS NULL"
+        ),
+        "t"
+    );
+    assert_eq!(setup.history("billing"), "");
+
+    // Copied data and psql meta-commands are refused even without lint, with their place.
+    std::fs::remove_file(
+        setup
+            .dir
+            .path()
+            .join("migrations/billing/20250101000000_escape.sql"),
+    )
+    .unwrap();
+    setup.write(
+        "billing",
+        V1,
+        "copy",
+        "create table c (a int);\ncopy c from stdin;\n1\n\\.\n",
+    );
+    let copy = setup.dbsplit("billing_migrator", &["migrate", "billing", "--no-lint"]);
+    assert_code(&copy, 1);
+    assert_has(&stdout(&copy), "20250101000000_copy.sql:2:1");
+    assert_has(&stdout(&copy), "copy-from-stdin");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_migrate_of_a_service_waits_for_the_lock_then_gives_up() {
+    let setup = Setup::new().await;
+    setup.write("billing", V1, "one", "create table one (id int);\n");
+    let holder = setup.cluster.superuser("app").await;
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    holder
+        .execute(
+            "SELECT pg_advisory_lock($1, $2)",
+            &[&LOCK_CLASS, &lock_key("billing")],
+        )
+        .await
+        .unwrap();
+    setup.write("monolith", V1, "one", "create table one (id int);\n");
+    let output = setup.dbsplit("postgres", &["migrate", "--lock-timeout", "700ms"]);
+    assert_code(&output, 2);
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!(
+            "billing: waiting for the migration lock held by pid {pid}"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "error: billing: another session holds the migration lock of `billing` (pid {pid}); gave up after 700ms"
+        )),
+        "{message}"
+    );
+    // The other service has its own lock.
+    assert_has(&stdout(&output), "monolith: 1 migration applied");
+
+    holder
+        .execute(
+            "SELECT pg_advisory_unlock($1, $2)",
+            &[&LOCK_CLASS, &lock_key("billing")],
+        )
+        .await
+        .unwrap();
+    assert_code(&setup.dbsplit("postgres", &["migrate", "billing"]), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_lists_pending_files_and_changes_nothing() {
+    let setup = Setup::new().await;
+    setup.write("billing", V1, "one", "create table one (id int);\n");
+    setup.write(
+        "billing",
+        V2,
+        "index",
+        "-- dbsplit:no-transaction\ncreate index concurrently if not exists one_id on one (id);\n",
+    );
+    let output = setup.dbsplit("billing_migrator", &["migrate", "billing", "--dry-run"]);
+    assert_code(&output, 0);
+    insta::assert_snapshot!(stdout(&output), @r"
+    billing: would apply 20250101000000_one.sql
+    billing: would apply 20250102000000_index.sql (no-transaction)
+    billing: 2 migrations would run
+    ");
+    assert_eq!(
+        setup.query("SELECT count(*) FROM pg_class WHERE relnamespace = 'billing'::regnamespace"),
+        "0"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_shows_applied_pending_and_the_last_applied() {
+    let setup = Setup::new().await;
+    setup.write("billing", V1, "one", "create table one (id int);\n");
+    setup.write("billing", V2, "two", "create table two (id int);\n");
+    setup.write("monolith", V1, "one", "create table one (id int);\n");
+    assert_code(&setup.dbsplit("postgres", &["migrate"]), 0);
+    setup.write("billing", V3, "three", "create table three (id int);\n");
+    let output = setup.dbsplit("postgres", &["migrate", "status"]);
+    assert_code(&output, 0);
+    let text = stdout(&output);
+    insta::assert_snapshot!(redact_timestamps(&text), @r"
+    ┌──────────┬─────────┬─────────┬───────────────────────────────────────────────────┬────────────┐
+    │ service  ┆ applied ┆ pending ┆ last applied                                      ┆ state      │
+    ╞══════════╪═════════╪═════════╪═══════════════════════════════════════════════════╪════════════╡
+    │ monolith ┆ 1       ┆ 0       ┆ 20250101000000_one.sql at YYYY-MM-DD HH:MM:SS UTC ┆ up to date │
+    │ billing  ┆ 2       ┆ 1       ┆ 20250102000000_two.sql at YYYY-MM-DD HH:MM:SS UTC ┆ pending    │
+    └──────────┴─────────┴─────────┴───────────────────────────────────────────────────┴────────────┘
+    ");
+}
+
+/// Replaces each `YYYY-MM-DD HH:MM:SS` with a placeholder of the same width.
+fn redact_timestamps(text: &str) -> String {
+    let is_timestamp = |s: &str| {
+        s.len() == 19
+            && s.bytes().enumerate().all(|(k, b)| match k {
+                4 | 7 => b == b'-',
+                10 => b == b' ',
+                13 | 16 => b == b':',
+                _ => b.is_ascii_digit(),
+            })
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if rest.get(..19).is_some_and(is_timestamp) {
+            out.push_str("YYYY-MM-DD HH:MM:SS");
+            rest = &rest[19..];
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+/// Runs dbsplit in `dir` (with its services.toml), stdin not a terminal, connecting to `url`.
+fn dbsplit_in(dir: &std::path::Path, url: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dbsplit"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("DBSPLIT_MANIFEST")
+        .env_remove("DATABASE_URL")
+        .env_remove("PGPASSWORD")
+        .stdin(Stdio::null());
+    if let Some(url) = url {
+        command.env("DATABASE_URL", url);
+    }
+    command.output().expect("dbsplit runs")
+}
+
+fn init_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    dbsplit_in(dir, None, args)
+}
+
+#[test]
+fn init_without_a_terminal_takes_flags_and_never_overwrites_without_force() {
+    let dir = TempDir::new("init");
+    let refused = init_in(dir.path(), &["init", "--service", "billing"]);
+    assert_code(&refused, 2);
+    assert_has(
+        &stderr(&refused),
+        "refusing to guess without a terminal: pass --service NAME (repeatable) and --yes",
+    );
+    let none = init_in(dir.path(), &["init", "--yes"]);
+    assert_code(&none, 2);
+    assert_has(&stderr(&none), "name the services with --service NAME");
+    assert!(!dir.path().join("services.toml").exists());
+
+    let args = [
+        "init",
+        "--service",
+        "billing",
+        "--service",
+        "monolith",
+        "--database",
+        "shop",
+        "--yes",
+    ];
+    let written = init_in(dir.path(), &args);
+    assert_code(&written, 0);
+    let text = stdout(&written);
+    assert!(
+        text.starts_with("wrote services.toml\nwrote migrations/billing/"),
+        "{text}"
+    );
+    let manifest = Manifest::load(&dir.path().join("services.toml")).expect("a valid manifest");
+    assert_eq!(manifest.database.name, "shop");
+    let roles: Vec<String> = manifest
+        .services
+        .iter()
+        .flat_map(|s| {
+            s.roles
+                .iter()
+                .map(|r| format!("{}={}", r.name, r.access.as_str()))
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "billing_rw=readwrite",
+            "billing_migrator=owner",
+            "monolith_rw=readwrite",
+            "monolith_migrator=owner"
+        ]
+    );
+    // The first migrations and their sums are in place: lint is clean.
+    let lint = init_in(dir.path(), &["lint"]);
+    assert_code(&lint, 0);
+
+    let again = init_in(dir.path(), &args);
+    assert_code(&again, 2);
+    assert_has(
+        &stderr(&again),
+        "services.toml exists; pass --force to overwrite it",
+    );
+    let forced = init_in(
+        dir.path(),
+        &["init", "--service", "billing", "--yes", "--force"],
+    );
+    assert_code(&forced, 0);
+    assert_has(
+        &stdout(&forced),
+        "kept migrations/billing: it has migrations already",
+    );
+    let manifest = Manifest::load(&dir.path().join("services.toml")).expect("a valid manifest");
+    assert_eq!(manifest.services.len(), 1);
+
+    let bad = init_in(
+        dir.path(),
+        &["init", "--service", "pg_x", "--yes", "--force"],
+    );
+    assert_code(&bad, 2);
+    assert_has(&stderr(&bad), "the answers do not make a valid manifest");
+}
