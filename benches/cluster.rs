@@ -244,6 +244,12 @@ async fn run(schemas: usize, tables: usize) {
         );
     }
     std::fs::remove_dir_all(&dir).expect("remove temp dir");
+    if std::env::var_os("DBSPLIT_BENCH_KEEP").is_some() {
+        // For profiling queries by hand: the server lives until stdin closes or gets a line.
+        println!("server kept at {url}; press Enter to stop it");
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    }
 }
 
 async fn timed_plan(

@@ -22,8 +22,8 @@ use super::session::{Session, check_session, enter, lock};
 use super::verify::{Applied, Local, Owner, VerifyError, verify};
 use crate::apply::{LOCK_CLASS, server_message};
 use crate::finding::RuleId;
-use crate::manifest::Service;
-use crate::pg::ident::Ident;
+use crate::manifest::{Access, Service};
+use crate::pg::ident::{Ident, ident_list};
 
 pub use super::session::lock_key;
 
@@ -180,6 +180,24 @@ pub async fn migrate(
             Ident(HISTORY_TABLE)
         ))
         .await?;
+    // The owner's default privileges just gave the service's other roles this table too: the
+    // history is the owner's alone, or an application role could rewrite it.
+    let others: Vec<&str> = service
+        .roles
+        .iter()
+        .filter(|r| r.access != Access::Owner)
+        .map(|r| r.name.as_str())
+        .collect();
+    let mut revoke = format!(
+        "REVOKE ALL ON TABLE {}.{} FROM PUBLIC",
+        Ident(&service.schema),
+        Ident(HISTORY_TABLE)
+    );
+    if !others.is_empty() {
+        revoke.push_str(", ");
+        revoke.push_str(&ident_list(others));
+    }
+    client.batch_execute(&revoke).await?;
     let applied = history(client, service).await?;
     let mut done = Vec::new();
     for file in pending(service, files, &applied)? {

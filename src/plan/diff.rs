@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalog::introspect::Introspection;
 use crate::catalog::model::{
-    Acl, Database, DefaultAclKey, DefaultObjects, Grantee, MANAGED_COMMENT, ObjectKind, Privilege,
-    Privileges, Role, Schema,
+    Acl, Database, DefaultAclKey, DefaultObjects, Grantee, MANAGED_COMMENT, Privilege, Privileges,
+    Role, Schema, SchemaObject,
 };
 use crate::desired::{Desired, parse_search_path};
 use crate::manifest::{Manifest, PublicSchema};
@@ -326,7 +326,7 @@ impl Differ<'_> {
                     },
                 );
             }
-            let wanted = object_acl(desired_db, schema, &want.owner, object.kind);
+            let wanted = object_acl(desired_db, schema, &want.owner, object);
             self.acl(
                 &object.acl,
                 &wanted,
@@ -516,9 +516,15 @@ impl Differ<'_> {
 }
 
 /// What each object in a managed schema should carry: what the schema owner's default
-/// privileges give new objects of its kind. Types keep PUBLIC's USAGE, PostgreSQL's default,
+/// privileges give new objects of its kind (the migration history table aside). Types keep PUBLIC's USAGE, PostgreSQL's default,
 /// because columns and casts of the service's own roles need it.
-pub fn object_acl(desired_db: &Database, schema: &str, owner: &str, kind: ObjectKind) -> Acl {
+pub fn object_acl(desired_db: &Database, schema: &str, owner: &str, object: &SchemaObject) -> Acl {
+    let kind = object.kind;
+    // The migration history is the owner's alone: an application role that could write it
+    // could hide or replay migrations.
+    if object.name == crate::migrate::run::HISTORY_TABLE && object.args.is_none() {
+        return Acl::new();
+    }
     let key = DefaultAclKey {
         owner: owner.to_string(),
         schema: Some(schema.to_string()),

@@ -151,6 +151,13 @@ async fn services_migrate_concurrently_as_their_owner_and_a_rerun_is_a_no_op() {
     rw.execute("INSERT INTO invoices (amount) VALUES (2)", &[])
         .await
         .unwrap();
+    // The history is the owner's alone, and plan agrees that this is how it should be.
+    crate::support::pg::assert_denied(
+        rw.execute("DELETE FROM dbsplit_migrations", &[]).await,
+        "billing_rw rewrites the migration history",
+    );
+    let plan = setup.dbsplit("postgres", &["plan", "--exit-code"]);
+    assert_code(&plan, 0);
 
     let again = setup.dbsplit("postgres", &["migrate"]);
     assert_code(&again, 0);
