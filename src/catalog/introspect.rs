@@ -117,9 +117,87 @@ pub enum Depth {
 /// Reads roles (cluster-wide) and the current database: its ACL, schemas, objects, default
 /// privileges and, at `Depth::Dependencies`, foreign keys and cross-schema dependencies.
 /// System schemas and extension members are left out.
-pub async fn introspect(db: &impl Queryer, depth: Depth) -> Result<Introspection, IntrospectError> {
-    let rows = run(db, &DATABASE).await?;
-    let row = rows.first().ok_or(IntrospectError::Unexpected {
+pub async fn introspect<Q: Queryer>(
+    db: &Q,
+    depth: Depth,
+) -> Result<Introspection, IntrospectError> {
+    introspect_split(db, None, depth).await
+}
+
+/// The queries the first session runs, in order; the passwords query only when the first
+/// (`database`) says the session may read them.
+const FIRST: [&Query; 7] = [
+    &DATABASE,
+    &ROLES,
+    &ROLE_SETTINGS,
+    &PASSWORDS,
+    &SCHEMAS,
+    &RELATIONS,
+    &COLUMNS,
+];
+
+/// The queries the second session (or the first, after its own) runs.
+fn second(depth: Depth) -> Vec<&'static Query> {
+    let mut queries = vec![&FUNCTIONS, &TYPES, &DEFAULT_ACLS];
+    if depth == Depth::Dependencies {
+        queries.extend([&FOREIGN_KEYS, &DEPENDENCIES]);
+    }
+    queries
+}
+
+type Fetched = BTreeMap<&'static str, Vec<Row>>;
+
+async fn fetch_first(db: &impl Queryer) -> Result<Fetched, IntrospectError> {
+    let mut fetched = Fetched::new();
+    for query in FIRST {
+        if query.name == PASSWORDS.name {
+            let readable = fetched
+                .get(DATABASE.name)
+                .and_then(|rows| rows.first())
+                .and_then(|row| row.try_get::<_, bool>(3).ok())
+                .unwrap_or(false);
+            if !readable {
+                continue;
+            }
+        }
+        fetched.insert(query.name, run(db, query).await?);
+    }
+    Ok(fetched)
+}
+
+async fn fetch(db: &impl Queryer, queries: &[&'static Query]) -> Result<Fetched, IntrospectError> {
+    let mut fetched = Fetched::new();
+    for query in queries {
+        fetched.insert(query.name, run(db, query).await?);
+    }
+    Ok(fetched)
+}
+
+/// Like [`introspect`], with the catalog queries split between `db` and `helper`, a second
+/// session that must see the same snapshot (`SET TRANSACTION SNAPSHOT` to one that `db`
+/// exported, as pg_dump's parallel mode does): the server answers both at once.
+pub async fn introspect_split<Q: Queryer>(
+    db: &Q,
+    helper: Option<&Q>,
+    depth: Depth,
+) -> Result<Introspection, IntrospectError> {
+    let second = second(depth);
+    let mut rows = match helper {
+        Some(helper) => {
+            let (first, rest) = tokio::join!(fetch_first(db), fetch(helper, &second));
+            let mut first = first?;
+            first.extend(rest?);
+            first
+        }
+        None => {
+            let mut first = fetch_first(db).await?;
+            first.extend(fetch(db, &second).await?);
+            first
+        }
+    };
+    let mut take = |query: &Query| rows.remove(query.name).unwrap_or_default();
+    let database_rows = take(&DATABASE);
+    let row = database_rows.first().ok_or(IntrospectError::Unexpected {
         query: DATABASE.name,
         detail: "no row for the current database".into(),
     })?;
@@ -132,7 +210,7 @@ pub async fn introspect(db: &impl Queryer, depth: Depth) -> Result<Introspection
     let server_version: i32 = get(row, 4, DATABASE.name)?;
 
     let mut state = ClusterState::default();
-    for row in run(db, &ROLES).await? {
+    for row in take(&ROLES) {
         let q = ROLES.name;
         let name: String = get(&row, 0, q)?;
         let role = Role {
@@ -154,7 +232,7 @@ pub async fn introspect(db: &impl Queryer, depth: Depth) -> Result<Introspection
         };
         state.roles.insert(name, role);
     }
-    for row in run(db, &ROLE_SETTINGS).await? {
+    for row in take(&ROLE_SETTINGS) {
         let q = ROLE_SETTINGS.name;
         let role: String = get(&row, 0, q)?;
         let database: String = get(&row, 1, q)?;
@@ -169,7 +247,7 @@ pub async fn introspect(db: &impl Queryer, depth: Depth) -> Result<Introspection
         }
     }
     if passwords_readable {
-        for row in run(db, &PASSWORDS).await? {
+        for row in take(&PASSWORDS) {
             let role: String = get(&row, 0, PASSWORDS.name)?;
             if let Some(role) = state.roles.get_mut(&role) {
                 role.password = get(&row, 1, PASSWORDS.name)?;
@@ -177,7 +255,7 @@ pub async fn introspect(db: &impl Queryer, depth: Depth) -> Result<Introspection
         }
     }
 
-    for row in run(db, &SCHEMAS).await? {
+    for row in take(&SCHEMAS) {
         let q = SCHEMAS.name;
         let name: String = get(&row, 0, q)?;
         db_state.schemas.insert(
@@ -190,7 +268,7 @@ pub async fn introspect(db: &impl Queryer, depth: Depth) -> Result<Introspection
         );
     }
 
-    for row in run(db, &RELATIONS).await? {
+    for row in take(&RELATIONS) {
         let q = RELATIONS.name;
         let schema: String = get(&row, 0, q)?;
         let name: String = get(&row, 1, q)?;
@@ -220,7 +298,7 @@ pub async fn introspect(db: &impl Queryer, depth: Depth) -> Result<Introspection
         };
         insert_object(&mut db_state, &schema, name, object);
     }
-    for row in run(db, &COLUMNS).await? {
+    for row in take(&COLUMNS) {
         let q = COLUMNS.name;
         let schema: String = get(&row, 0, q)?;
         let table: String = get(&row, 1, q)?;
@@ -234,7 +312,7 @@ pub async fn introspect(db: &impl Queryer, depth: Depth) -> Result<Introspection
             object.columns.insert(column, acl);
         }
     }
-    for row in run(db, &FUNCTIONS).await? {
+    for row in take(&FUNCTIONS) {
         let q = FUNCTIONS.name;
         let schema: String = get(&row, 0, q)?;
         let name: String = get(&row, 1, q)?;
@@ -256,7 +334,7 @@ pub async fn introspect(db: &impl Queryer, depth: Depth) -> Result<Introspection
         };
         insert_object(&mut db_state, &schema, key, object);
     }
-    for row in run(db, &TYPES).await? {
+    for row in take(&TYPES) {
         let q = TYPES.name;
         let schema: String = get(&row, 0, q)?;
         let name: String = get(&row, 1, q)?;
@@ -277,7 +355,7 @@ pub async fn introspect(db: &impl Queryer, depth: Depth) -> Result<Introspection
         insert_object(&mut db_state, &schema, name, object);
     }
 
-    for row in run(db, &DEFAULT_ACLS).await? {
+    for row in take(&DEFAULT_ACLS) {
         let q = DEFAULT_ACLS.name;
         let objects = match get::<String>(&row, 2, q)?.as_str() {
             "r" => DefaultObjects::Tables,
@@ -299,7 +377,7 @@ pub async fn introspect(db: &impl Queryer, depth: Depth) -> Result<Introspection
     }
 
     if depth == Depth::Dependencies {
-        read_dependencies(db, &mut db_state).await?;
+        read_dependencies(take(&FOREIGN_KEYS), take(&DEPENDENCIES), &mut db_state)?;
     }
 
     state.databases.insert(database.clone(), db_state);
@@ -312,11 +390,12 @@ pub async fn introspect(db: &impl Queryer, depth: Depth) -> Result<Introspection
 }
 
 /// Foreign keys and cross-schema dependencies, sorted.
-async fn read_dependencies(
-    db: &impl Queryer,
+fn read_dependencies(
+    foreign_keys: Vec<Row>,
+    dependencies: Vec<Row>,
     db_state: &mut Database,
 ) -> Result<(), IntrospectError> {
-    for row in run(db, &FOREIGN_KEYS).await? {
+    for row in foreign_keys {
         let q = FOREIGN_KEYS.name;
         db_state.foreign_keys.push(ForeignKey {
             schema: get(&row, 0, q)?,
@@ -327,7 +406,7 @@ async fn read_dependencies(
         });
     }
     db_state.foreign_keys.sort();
-    for row in run(db, &DEPENDENCIES).await? {
+    for row in dependencies {
         let q = DEPENDENCIES.name;
         db_state.dependencies.push(Dependency {
             schema: get(&row, 0, q)?,

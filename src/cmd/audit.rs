@@ -7,13 +7,15 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use crate::audit::{Report, Services, audit};
-use crate::catalog::introspect::{Depth, Introspection, introspect};
+use crate::catalog::introspect::{Depth, Introspection, introspect_split};
 use crate::cli::{AuditArgs, FindingsFormat};
 use crate::desired::desired_state;
 use crate::finding::any_at_or_above;
 use crate::manifest::Manifest;
+use crate::pg::ident::Literal;
 use crate::plan::diff::{DiffOptions, diff};
 use crate::report;
+use tokio_postgres::{Client, IsolationLevel, Transaction};
 
 use super::live;
 
@@ -47,28 +49,71 @@ pub fn run(
 
 async fn read_and_audit(manifest: Option<&Manifest>, args: &AuditArgs) -> anyhow::Result<Report> {
     let database = manifest.map(|m| m.database.name.as_str());
-    let mut client = match database {
-        Some(database) => live::connect_to(&args.connect, database).await?,
-        None => live::connect_plain(&args.connect).await?,
+    let connect = || async {
+        match database {
+            Some(database) => live::connect_to(&args.connect, database).await,
+            None => live::connect_plain(&args.connect).await,
+        }
     };
+    let mut client = connect().await?;
+    // A second session on the same snapshot lets the server answer half of the catalog
+    // queries at once, as pg_dump's parallel mode does. Without it (a connection limit, say)
+    // one session reads everything.
+    let mut second = connect().await.ok();
     // Safe on production: one read-only snapshot, every query bounded in time.
+    let timeout = format!(
+        "SET LOCAL statement_timeout = {}",
+        args.statement_timeout.as_millis().max(1)
+    );
     let tx = client
         .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()
         .await
         .context("cannot start a read-only transaction")?;
-    let millis = args.statement_timeout.as_millis().max(1);
-    tx.batch_execute(&format!("SET LOCAL statement_timeout = {millis}"))
+    tx.batch_execute(&timeout)
         .await
         .context("cannot set statement_timeout")?;
-    let live = introspect(&tx, Depth::Dependencies)
+    let helper = match second.as_mut() {
+        Some(second) => join_snapshot(&tx, second, &timeout).await.ok(),
+        None => None,
+    };
+    let live = introspect_split(&tx, helper.as_ref(), Depth::Dependencies)
         .await
         .context("cannot read the cluster's catalogs")?;
+    if let Some(helper) = helper {
+        helper
+            .rollback()
+            .await
+            .context("cannot end the read-only transaction")?;
+    }
     tx.rollback()
         .await
         .context("cannot end the read-only transaction")?;
     audit_state(manifest, &live)
+}
+
+/// Starts a read-only transaction on `second` that sees the snapshot of `first`.
+async fn join_snapshot<'a>(
+    first: &Transaction<'_>,
+    second: &'a mut Client,
+    timeout: &str,
+) -> anyhow::Result<Transaction<'a>> {
+    let snapshot: String = first
+        .query_one("SELECT pg_catalog.pg_export_snapshot()", &[])
+        .await?
+        .get(0);
+    let tx = second
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    tx.batch_execute(&format!("SET TRANSACTION SNAPSHOT {}", Literal(&snapshot)))
+        .await?;
+    tx.batch_execute(timeout).await?;
+    Ok(tx)
 }
 
 /// Runs the rules over an introspected cluster, with the manifest's services and drift when

@@ -528,3 +528,52 @@ async fn roles_dbsplit_created_are_pruned_only_on_request_and_only_when_nothing_
         .collect();
     assert_eq!(left, ["hand_made", "old_owner"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_sessions_on_one_snapshot_read_the_same_state_as_one() {
+    let cluster = TestCluster::start("app");
+    converge(
+        &mut cluster.superuser("app").await,
+        &example().0,
+        &example().1,
+    )
+    .await;
+    cluster.psql_ok(
+        "app",
+        "CREATE TABLE billing.t (id int PRIMARY KEY); CREATE TABLE monolith.u (t int REFERENCES billing.t);",
+    );
+    let mut first = cluster.superuser("app").await;
+    let mut second = cluster.superuser("app").await;
+    let single = introspect(&first, Depth::Dependencies).await.unwrap();
+    let tx = first
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .unwrap();
+    let snapshot: String = tx
+        .query_one("SELECT pg_export_snapshot()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let helper = second
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .unwrap();
+    helper
+        .batch_execute(&format!("SET TRANSACTION SNAPSHOT '{snapshot}'"))
+        .await
+        .unwrap();
+    // A change after the snapshot is invisible to both sessions.
+    cluster.psql_ok("app", "CREATE TABLE notifications.later (id int)");
+    let split =
+        dbsplit::catalog::introspect::introspect_split(&tx, Some(&helper), Depth::Dependencies)
+            .await
+            .unwrap();
+    assert_eq!(single, split);
+    assert!(!split.state.databases["app"].foreign_keys.is_empty());
+}

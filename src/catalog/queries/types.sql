@@ -8,9 +8,9 @@ SELECT n.nspname,
 FROM pg_catalog.pg_type t
 JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
 WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
-  AND (t.typrelid = 0 OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid) = 'c')
+  AND (t.typtype <> 'c' OR t.typrelid IN (SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relkind = 'c'))
   AND t.typtype <> 'm'
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)
+  AND NOT (t.typtype = 'b' AND t.typelem <> 0 AND t.typlen = -1)
   AND NOT EXISTS (
       SELECT 1 FROM pg_catalog.pg_depend e
       WHERE e.classid = 'pg_catalog.pg_type'::regclass AND e.objid = t.oid AND e.deptype = 'e')
