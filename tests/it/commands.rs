@@ -145,3 +145,52 @@ fn demo_shows_the_boundary_and_cleans_up() {
         "{text}"
     );
 }
+
+#[test]
+fn demo_interrupted_stops_and_deletes_its_server() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("demo")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Wait until the server runs, then interrupt as Ctrl-C would.
+    let started = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.starts_with("1. Started PostgreSQL"));
+    assert!(started.is_some(), "the demo started its server");
+    let kill = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    // Where LocalServer keeps its servers (see src/pg/local.rs).
+    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
+    let base = match std::env::var_os("DBSPLIT_PG_TMP") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None if uid == 0 => std::path::PathBuf::from("/tmp"),
+        None => std::env::temp_dir(),
+    };
+    let root = base.join(format!("dbsplit-pg-{uid}"));
+    assert!(root.is_dir(), "{} holds the template", root.display());
+    let left: Vec<_> = std::fs::read_dir(&root)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|name| name.starts_with(&format!("{pid}-")))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "the demo's server folder is gone: {left:?}"
+    );
+}
