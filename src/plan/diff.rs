@@ -512,12 +512,45 @@ impl Differ<'_> {
                     .push(format!("schema {name} is not in the manifest: left alone"));
             }
         }
+        // Roles outside the manifest: listed, never changed (their privileges in managed
+        // schemas are revoked above). Built-in roles and those dbsplit created, which have a
+        // note of their own, are left out.
+        let others: Vec<&str> = self
+            .live
+            .state
+            .roles
+            .iter()
+            .filter(|(name, role)| {
+                !name.starts_with("pg_")
+                    && !self.desired.state.roles.contains_key(*name)
+                    && role.comment.as_deref() != Some(MANAGED_COMMENT)
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !others.is_empty() {
+            const SHOWN: usize = 20;
+            let mut list = others
+                .iter()
+                .take(SHOWN)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if others.len() > SHOWN {
+                list.push_str(&format!(" and {} more", others.len() - SHOWN));
+            }
+            self.notes.push(format!(
+                "{} role{} not in the manifest, left alone: {list}",
+                others.len(),
+                if others.len() == 1 { "" } else { "s" }
+            ));
+        }
     }
 }
 
 /// What each object in a managed schema should carry: what the schema owner's default
-/// privileges give new objects of its kind (the migration history table aside). Types keep PUBLIC's USAGE, PostgreSQL's default,
-/// because columns and casts of the service's own roles need it.
+/// privileges give new objects of its kind (the migration history table aside). Types keep
+/// PUBLIC's USAGE, PostgreSQL's default, because columns and casts of the service's own roles
+/// need it.
 pub fn object_acl(desired_db: &Database, schema: &str, owner: &str, object: &SchemaObject) -> Acl {
     let kind = object.kind;
     // The migration history is the owner's alone: an application role that could write it

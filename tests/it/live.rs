@@ -488,9 +488,21 @@ async fn roles_dbsplit_created_are_pruned_only_on_request_and_only_when_nothing_
         "{:?}",
         kept.notes
     );
+    // Roles dbsplit did not create are listed, never pruned.
     assert!(
-        !kept.notes.iter().any(|n| n.contains("hand_made")),
-        "roles dbsplit did not create are not its business"
+        kept.notes
+            .iter()
+            .any(|n| n.contains("not in the manifest, left alone") && n.contains("hand_made")),
+        "{:?}",
+        kept.notes
+    );
+    assert!(
+        !kept
+            .notes
+            .iter()
+            .any(|n| n.contains("hand_made") && n.contains("--prune")),
+        "{:?}",
+        kept.notes
     );
 
     let prune = ApplyOptions {
