@@ -52,8 +52,6 @@ pub struct Introspection {
     pub state: ClusterState,
     /// The current database's name.
     pub database: String,
-    /// `server_version_num`, e.g. 150018.
-    pub server_version: i32,
     /// Whether stored password verifiers could be read (superuser).
     pub passwords_readable: bool,
 }
@@ -154,7 +152,7 @@ async fn fetch_first(db: &impl Queryer) -> Result<Fetched, IntrospectError> {
             let readable = fetched
                 .get(DATABASE.name)
                 .and_then(|rows| rows.first())
-                .and_then(|row| row.try_get::<_, bool>(3).ok())
+                .and_then(|row| row.try_get::<_, bool>(2).ok())
                 .unwrap_or(false);
             if !readable {
                 continue;
@@ -203,11 +201,10 @@ pub async fn introspect_split<Q: Queryer>(
     })?;
     let database: String = get(row, 0, DATABASE.name)?;
     let mut db_state = Database {
-        acl: parse_acl(&get::<Vec<String>>(row, 2, DATABASE.name)?),
+        acl: parse_acl(&get::<Vec<String>>(row, 1, DATABASE.name)?),
         ..Database::default()
     };
-    let passwords_readable: bool = get(row, 3, DATABASE.name)?;
-    let server_version: i32 = get(row, 4, DATABASE.name)?;
+    let passwords_readable: bool = get(row, 2, DATABASE.name)?;
 
     let mut state = ClusterState::default();
     for row in take(&ROLES) {
@@ -384,7 +381,6 @@ pub async fn introspect_split<Q: Queryer>(
     Ok(Introspection {
         state,
         database,
-        server_version,
         passwords_readable,
     })
 }
