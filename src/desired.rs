@@ -150,6 +150,7 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
             Schema {
                 owner: service.owner.clone(),
                 acl: schema_acl,
+                grant_options: Acl::new(),
                 objects: BTreeMap::new(),
             },
         );
@@ -180,6 +181,7 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
             Schema {
                 owner: shared.owner.clone(),
                 acl: schema_acl,
+                grant_options: Acl::new(),
                 objects: BTreeMap::new(),
             },
         );

@@ -255,11 +255,13 @@ pub async fn introspect_split<Q: Queryer>(
     for row in take(&SCHEMAS) {
         let q = SCHEMAS.name;
         let name: String = get(&row, 0, q)?;
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>>(&row, 2, q)?);
         db_state.schemas.insert(
             name,
             Schema {
                 owner: get(&row, 1, q)?,
-                acl: parse_acl(&get::<Vec<String>>(&row, 2, q)?),
+                acl,
+                grant_options,
                 objects: BTreeMap::new(),
             },
         );
@@ -284,12 +286,14 @@ pub async fn introspect_split<Q: Queryer>(
                 });
             }
         };
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>>(&row, 4, q)?);
         let object = SchemaObject {
             kind,
             name: name.clone(),
             args: None,
             owner: get(&row, 3, q)?,
-            acl: parse_acl(&get::<Vec<String>>(&row, 4, q)?),
+            acl,
+            grant_options,
             columns: BTreeMap::new(),
             linked: get(&row, 5, q)?,
         };
@@ -320,12 +324,14 @@ pub async fn introspect_split<Q: Queryer>(
             _ => ObjectKind::Function,
         };
         let key = format!("{name}({args})");
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>>(&row, 5, q)?);
         let object = SchemaObject {
             kind,
             name,
             args: Some(args),
             owner: get(&row, 4, q)?,
-            acl: parse_acl(&get::<Vec<String>>(&row, 5, q)?),
+            acl,
+            grant_options,
             columns: BTreeMap::new(),
             linked: false,
         };
@@ -340,12 +346,14 @@ pub async fn introspect_split<Q: Queryer>(
         } else {
             ObjectKind::Type
         };
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>>(&row, 4, q)?);
         let object = SchemaObject {
             kind,
             name: name.clone(),
             args: None,
             owner: get(&row, 3, q)?,
-            acl: parse_acl(&get::<Vec<String>>(&row, 4, q)?),
+            acl,
+            grant_options,
             columns: BTreeMap::new(),
             linked: false,
         };
@@ -422,35 +430,52 @@ fn insert_object(db: &mut Database, schema: &str, key: String, object: SchemaObj
     }
 }
 
-/// An ACL from `aclitem` texts. Grantors and grant options are not kept.
+/// An ACL from `aclitem` texts. Grantors are not kept.
 pub fn parse_acl(items: &[String]) -> Acl {
+    parse_acl_with_options(items).0
+}
+
+/// An ACL from `aclitem` texts, and the part of it held WITH GRANT OPTION.
+pub fn parse_acl_with_options(items: &[String]) -> (Acl, Acl) {
     let mut acl = Acl::new();
+    let mut options = Acl::new();
     for item in items {
-        if let Some((grantee, privileges)) = parse_aclitem(item) {
+        if let Some((grantee, privileges, grantable)) = parse_aclitem(item) {
+            if !grantable.is_empty() {
+                options
+                    .entry(grantee.clone())
+                    .or_default()
+                    .extend(grantable);
+            }
             acl.entry(grantee).or_default().extend(privileges);
         }
     }
-    acl
+    (acl, options)
 }
 
 /// One `aclitem` as PostgreSQL prints it: `grantee=privileges/grantor`, an empty grantee for
 /// PUBLIC, names double-quoted when they hold anything but letters, digits and underscores
 /// (`aclitemout`/`putid` in PostgreSQL's acl.c), `*` after a letter for a grant option.
-pub fn parse_aclitem(item: &str) -> Option<(Grantee, BTreeSet<Privilege>)> {
+pub fn parse_aclitem(item: &str) -> Option<(Grantee, BTreeSet<Privilege>, BTreeSet<Privilege>)> {
     let (grantee, rest) = read_name(item)?;
     let rest = rest.strip_prefix('=')?;
-    let letters = rest.split('/').next().unwrap_or("");
-    let privileges = letters
-        .chars()
-        .filter(|c| *c != '*')
-        .filter_map(Privilege::from_acl_char)
-        .collect();
+    let letters: Vec<char> = rest.split('/').next().unwrap_or("").chars().collect();
+    let mut privileges = BTreeSet::new();
+    let mut grantable = BTreeSet::new();
+    for (i, c) in letters.iter().enumerate() {
+        if let Some(privilege) = Privilege::from_acl_char(*c) {
+            privileges.insert(privilege);
+            if letters.get(i + 1) == Some(&'*') {
+                grantable.insert(privilege);
+            }
+        }
+    }
     let grantee = if grantee.is_empty() {
         Grantee::Public
     } else {
         Grantee::Role(grantee)
     };
-    Some((grantee, privileges))
+    Some((grantee, privileges, grantable))
 }
 
 /// Reads a possibly quoted name up to `=`; returns the name and the rest.
@@ -491,23 +516,29 @@ mod tests {
             parse_aclitem("billing_rw=arwd/billing_owner"),
             Some((
                 Grantee::Role("billing_rw".into()),
-                privileges(&[Insert, Select, Update, Delete])
+                privileges(&[Insert, Select, Update, Delete]),
+                privileges(&[])
             ))
         );
         assert_eq!(
             parse_aclitem("=U/postgres"),
-            Some((Grantee::Public, privileges(&[Usage])))
+            Some((Grantee::Public, privileges(&[Usage]), privileges(&[])))
         );
         assert_eq!(
             parse_aclitem(r#""a ""b"""=r*w/"x y""#),
             Some((
                 Grantee::Role(r#"a "b""#.into()),
-                privileges(&[Select, Update])
+                privileges(&[Select, Update]),
+                privileges(&[Select])
             ))
         );
         assert_eq!(
-            parse_aclitem(r#""x=y"=C/postgres"#),
-            Some((Grantee::Role("x=y".into()), privileges(&[Create])))
+            parse_aclitem(r#""x=y"=C*/postgres"#),
+            Some((
+                Grantee::Role("x=y".into()),
+                privileges(&[Create]),
+                privileges(&[Create])
+            ))
         );
         assert_eq!(parse_aclitem("garbage"), None);
         assert_eq!(parse_aclitem(r#""unterminated=r/x"#), None);

@@ -276,6 +276,9 @@ pub struct SchemaObject {
     pub args: Option<String>,
     pub owner: String,
     pub acl: Acl,
+    /// The privileges of `acl` held WITH GRANT OPTION, per grantee.
+    #[serde(default)]
+    pub grant_options: Acl,
     /// Column privileges: column -> ACL.
     pub columns: BTreeMap<String, Acl>,
     /// A sequence owned by a table column (serial, identity): its owner follows the table's.
@@ -287,6 +290,9 @@ pub struct SchemaObject {
 pub struct Schema {
     pub owner: String,
     pub acl: Acl,
+    /// The privileges of `acl` held WITH GRANT OPTION, per grantee.
+    #[serde(default)]
+    pub grant_options: Acl,
     pub objects: BTreeMap<String, SchemaObject>,
 }
 

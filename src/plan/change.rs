@@ -157,6 +157,13 @@ pub enum Action {
         on: Object,
         from: Vec<Grantee>,
     },
+    /// `REVOKE GRANT OPTION FOR ... CASCADE`: the grantee keeps the privileges but may no
+    /// longer pass them on (grants it made with them go too).
+    RevokeGrantOption {
+        privileges: Privileges,
+        on: Object,
+        from: Vec<Grantee>,
+    },
     DropSchema {
         schema: String,
     },
@@ -207,6 +214,7 @@ impl Action {
             Action::DefaultPrivileges { .. } => Phase::DefaultPrivileges,
             Action::SetSearchPath { .. } | Action::ResetSearchPath { .. } => Phase::RoleSettings,
             Action::Revoke { .. }
+            | Action::RevokeGrantOption { .. }
             | Action::RevokeRole { .. }
             | Action::DropSchema { .. }
             | Action::DropRole { .. } => Phase::Revokes,
@@ -229,6 +237,7 @@ impl Action {
             Action::DefaultPrivileges { .. } => "default-privileges",
             Action::SetSearchPath { .. } => "set-search-path",
             Action::Revoke { .. } => "revoke",
+            Action::RevokeGrantOption { .. } => "revoke-grant-option",
             Action::DropSchema { .. } => "drop-schema",
         }
     }
@@ -246,6 +255,7 @@ impl Action {
             | Action::SetPassword { .. }
             | Action::AlterOwner { .. } => Marker::Change,
             Action::Revoke { .. }
+            | Action::RevokeGrantOption { .. }
             | Action::RevokeRole { .. }
             | Action::ResetSearchPath { .. }
             | Action::DropSchema { .. }
@@ -268,7 +278,9 @@ impl Action {
                 format!("schema {schema}")
             }
             Action::GrantRole { group, .. } => format!("role {group}"),
-            Action::Grant { on, .. } | Action::Revoke { on, .. } => on.to_string(),
+            Action::Grant { on, .. }
+            | Action::Revoke { on, .. }
+            | Action::RevokeGrantOption { on, .. } => on.to_string(),
             Action::DefaultPrivileges {
                 owner,
                 schema,
@@ -334,6 +346,13 @@ impl Action {
                 let what = privileges.as_ref().map_or("ALL".to_string(), keywords);
                 format!("revoke {what} from {}", grantees(from))
             }
+            Action::RevokeGrantOption {
+                privileges, from, ..
+            } => format!(
+                "revoke the grant option for {} from {}",
+                keywords(privileges),
+                grantees(from)
+            ),
             Action::DefaultPrivileges {
                 grant,
                 privileges,

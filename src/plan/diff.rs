@@ -297,6 +297,8 @@ impl Differ<'_> {
                 &on,
                 &scope,
             );
+            let owners = [have.owner.as_str(), want.owner.as_str()];
+            self.grant_options(&have.grant_options, &want.acl, owners, &on, &scope);
             self.objects(name, have, want, desired_db, &scope);
         }
     }
@@ -335,6 +337,8 @@ impl Differ<'_> {
                 &on,
                 scope,
             );
+            let owners = [object.owner.as_str(), want.owner.as_str()];
+            self.grant_options(&object.grant_options, &wanted, owners, &on, scope);
             for (column, acl) in &object.columns {
                 let on = Object::Column {
                     schema: schema.to_string(),
@@ -407,6 +411,38 @@ impl Differ<'_> {
                     from,
                 },
             );
+        }
+    }
+
+    /// The manifest gives no grant option: a grantee that keeps a privilege loses the option
+    /// to pass it on. (Privileges it loses altogether take their option with them.)
+    fn grant_options(
+        &mut self,
+        options: &Acl,
+        want: &Acl,
+        owners: [&str; 2],
+        on: &Object,
+        scope: &Scope,
+    ) {
+        let none = Privileges::new();
+        for (grantee, grantable) in options {
+            if grantee.role().is_some_and(|r| owners.contains(&r)) {
+                continue;
+            }
+            let kept: Privileges = grantable
+                .intersection(want.get(grantee).unwrap_or(&none))
+                .copied()
+                .collect();
+            if !kept.is_empty() {
+                self.push(
+                    scope.clone(),
+                    Action::RevokeGrantOption {
+                        privileges: kept,
+                        on: on.clone(),
+                        from: vec![grantee.clone()],
+                    },
+                );
+            }
         }
     }
 

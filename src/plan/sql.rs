@@ -87,6 +87,16 @@ pub fn statements(action: &Action) -> Vec<String> {
             object(on),
             grantee_list(from)
         )],
+        Action::RevokeGrantOption {
+            privileges,
+            on,
+            from,
+        } => vec![format!(
+            "REVOKE GRANT OPTION FOR {} ON {} FROM {} CASCADE;",
+            privileges_on(Some(privileges), on),
+            object(on),
+            grantee_list(from)
+        )],
         Action::DefaultPrivileges {
             owner,
             schema,

@@ -113,7 +113,8 @@ async fn drift_is_planned_exactly_and_removed() {
          ALTER ROLE billing_rw SUPERUSER;
          ALTER TABLE billing.invoices OWNER TO postgres;
          GRANT CREATE ON SCHEMA public TO PUBLIC;
-         ALTER ROLE billing_rw IN DATABASE app SET search_path = billing, monolith;",
+         ALTER ROLE billing_rw IN DATABASE app SET search_path = billing, monolith;
+         GRANT SELECT ON billing.invoices TO billing_ro WITH GRANT OPTION;",
     );
     let drift = plan_of(&admin, &manifest, &desired).await;
     let expected: BTreeSet<String> = [
@@ -122,6 +123,7 @@ async fn drift_is_planned_exactly_and_removed() {
         r#"revoke table billing.invoices: REVOKE SELECT ON TABLE "billing"."invoices" FROM "monolith_rw";"#,
         r#"revoke schema public: REVOKE CREATE ON SCHEMA "public" FROM PUBLIC;"#,
         r#"set-search-path role billing_rw: ALTER ROLE "billing_rw" IN DATABASE "app" SET search_path = "billing";"#,
+        r#"revoke-grant-option table billing.invoices: REVOKE GRANT OPTION FOR SELECT ON TABLE "billing"."invoices" FROM "billing_ro" CASCADE;"#,
     ]
     .into_iter()
     .map(String::from)
