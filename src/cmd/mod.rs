@@ -27,7 +27,7 @@ pub fn load_manifest(path: &std::path::Path) -> Result<crate::manifest::Manifest
         }
         Err(error @ LoadError::Read { .. }) => {
             let hint = if path == std::path::Path::new("services.toml") {
-                " (pass --manifest PATH, or start from services.toml.example)"
+                " (pass --manifest PATH, or run `dbsplit init` to write one)"
             } else {
                 ""
             };

@@ -154,3 +154,36 @@ fn unsupported_version() {
         "{message}"
     );
 }
+
+#[test]
+fn no_input_makes_loading_panic() {
+    // Every prefix of the example, and the example with bytes replaced by troublesome ones:
+    // each must load or be refused with diagnostics whose spans lie inside the text.
+    let text = include_str!("../../services.toml.example");
+    let replacements = [
+        '"', '[', ']', '=', '\n', '.', '\\', '{', '}', '#', 'é', '\u{0}',
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut inputs: Vec<String> = (0..text.len())
+        .filter(|i| text.is_char_boundary(*i))
+        .map(|i| text[..i].to_string())
+        .collect();
+    for _ in 0..2000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut chars: Vec<char> = text.chars().collect();
+        let at = (seed % chars.len() as u64) as usize;
+        chars[at] = replacements[(seed >> 32) as usize % replacements.len()];
+        inputs.push(chars.into_iter().collect());
+    }
+    for input in inputs {
+        if let Err(errors) = Manifest::parse(Path::new("m.toml"), &input) {
+            assert!(!errors.diagnostics.is_empty());
+            for d in &errors.diagnostics {
+                assert!(d.span.start <= input.len(), "{d:?}");
+            }
+            let _ = errors.to_string();
+        }
+    }
+}
