@@ -56,6 +56,11 @@ pub enum Object {
         table: String,
         column: String,
     },
+    /// Every table (views and foreign tables included), sequence or routine of a schema.
+    AllInSchema {
+        objects: DefaultObjects,
+        schema: String,
+    },
 }
 
 impl fmt::Display for Object {
@@ -77,6 +82,11 @@ impl fmt::Display for Object {
                 table,
                 column,
             } => write!(f, "column {schema}.{table}.{column}"),
+            Object::AllInSchema { objects, schema } => write!(
+                f,
+                "all {} in schema {schema}",
+                objects.keyword().to_lowercase()
+            ),
         }
     }
 }
