@@ -56,11 +56,6 @@ pub enum Object {
         table: String,
         column: String,
     },
-    /// Every table (views and foreign tables included), sequence or routine of a schema.
-    AllInSchema {
-        objects: DefaultObjects,
-        schema: String,
-    },
 }
 
 impl fmt::Display for Object {
@@ -82,11 +77,6 @@ impl fmt::Display for Object {
                 table,
                 column,
             } => write!(f, "column {schema}.{table}.{column}"),
-            Object::AllInSchema { objects, schema } => write!(
-                f,
-                "all {} in schema {schema}",
-                objects.keyword().to_lowercase()
-            ),
         }
     }
 }

@@ -311,12 +311,6 @@ impl Differ<'_> {
         desired_db: &Database,
         scope: &Scope,
     ) {
-        // Grants each object needs, by the kind of object ALL ... IN SCHEMA covers: when every
-        // object of a kind needs the same grant, one statement does (adopting a cluster where
-        // tables had no grants would otherwise take one GRANT per table and grantee).
-        let mut needed: BTreeMap<(DefaultObjects, Grantee, Privileges), Vec<Object>> =
-            BTreeMap::new();
-        let mut counts: BTreeMap<DefaultObjects, usize> = BTreeMap::new();
         for object in have.objects.values() {
             let on = Object::InSchema {
                 kind: object.kind,
@@ -335,17 +329,14 @@ impl Differ<'_> {
                 );
             }
             let wanted = object_acl(desired_db, schema, &want.owner, object);
-            let (grants, revokes) =
-                acl_delta(&object.acl, &wanted, Some(&object.owner), Some(&want.owner));
-            let class = object.kind.default_objects();
-            *counts.entry(class).or_default() += 1;
-            for (grantee, privileges) in grants {
-                needed
-                    .entry((class, grantee, privileges))
-                    .or_default()
-                    .push(on.clone());
-            }
-            self.revoke(revokes, &on, scope);
+            self.acl(
+                &object.acl,
+                &wanted,
+                Some(&object.owner),
+                Some(&want.owner),
+                &on,
+                scope,
+            );
             let owners = [object.owner.as_str(), want.owner.as_str()];
             self.grant_options(&object.grant_options, &wanted, owners, &on, scope);
             for (column, acl) in &object.columns {
@@ -358,31 +349,12 @@ impl Differ<'_> {
                 self.acl(acl, &Acl::new(), None, None, &on, scope);
             }
         }
-        let mut per_object: BTreeMap<Object, Delta> = BTreeMap::new();
-        for ((class, grantee, privileges), objects) in needed {
-            let everything = objects.len() > 1 && counts.get(&class) == Some(&objects.len());
-            if everything && class != DefaultObjects::Types {
-                let on = Object::AllInSchema {
-                    objects: class,
-                    schema: schema.to_string(),
-                };
-                self.grant(vec![(grantee, privileges)], &on);
-            } else {
-                for on in objects {
-                    per_object
-                        .entry(on)
-                        .or_default()
-                        .push((grantee.clone(), privileges.clone()));
-                }
-            }
-        }
-        for (on, grants) in per_object {
-            self.grant(grants, &on);
-        }
     }
 
-    /// Grants what `want` has and `have` lacks, revokes what `have` has beyond `want`, owners
-    /// aside (see [`acl_delta`]).
+    /// Grants what `want` has and `have` lacks, revokes what `have` has beyond `want`. Every
+    /// grantee of `have` is judged except the owners: `owner` (the current one) and `new_owner`
+    /// hold everything implicitly, and ALTER ... OWNER hands the current owner's entry to the
+    /// new one, so the current owner is judged as holding nothing.
     fn acl(
         &mut self,
         have: &Acl,
@@ -392,23 +364,37 @@ impl Differ<'_> {
         on: &Object,
         scope: &Scope,
     ) {
-        let (grants, revokes) = acl_delta(have, want, owner, new_owner);
-        self.grant(grants, on);
-        self.revoke(revokes, on, scope);
-    }
-
-    /// Grants, one statement per scope of the grantees and privilege set.
-    fn grant(&mut self, grants: Delta, on: &Object) {
-        let mut groups: BTreeMap<(Scope, Privileges), Vec<Grantee>> = BTreeMap::new();
-        for (grantee, privileges) in grants {
-            groups
-                .entry((self.scopes.of_grantee(&grantee), privileges))
-                .or_default()
-                .push(grantee);
+        let owned = |g: &Grantee, owners: &[Option<&str>]| {
+            g.role().is_some_and(|r| owners.contains(&Some(r)))
+        };
+        let have: Acl = have
+            .iter()
+            .filter(|(g, _)| !owned(g, &[owner, new_owner]))
+            .map(|(g, p)| (g.clone(), p.clone()))
+            .collect();
+        let mut grants: BTreeMap<(Scope, Privileges), Vec<Grantee>> = BTreeMap::new();
+        let mut revokes: BTreeMap<Privileges, Vec<Grantee>> = BTreeMap::new();
+        let none = Privileges::new();
+        for (grantee, wanted) in want.iter().filter(|(g, _)| !owned(g, &[new_owner])) {
+            let held = have.get(grantee).unwrap_or(&none);
+            let missing: Privileges = wanted.difference(held).copied().collect();
+            if !missing.is_empty() {
+                grants
+                    .entry((self.scopes.of_grantee(grantee), missing))
+                    .or_default()
+                    .push(grantee.clone());
+            }
         }
-        for ((scope, privileges), to) in groups {
+        for (grantee, held) in &have {
+            let wanted = want.get(grantee).unwrap_or(&none);
+            let extra: Privileges = held.difference(wanted).copied().collect();
+            if !extra.is_empty() {
+                revokes.entry(extra).or_default().push(grantee.clone());
+            }
+        }
+        for ((grant_scope, privileges), to) in grants {
             self.push(
-                scope,
+                grant_scope,
                 Action::Grant {
                     privileges,
                     on: on.clone(),
@@ -416,10 +402,7 @@ impl Differ<'_> {
                 },
             );
         }
-    }
-
-    fn revoke(&mut self, revokes: Delta, on: &Object, scope: &Scope) {
-        for (privileges, from) in group_by_privileges(revokes) {
+        for (privileges, from) in revokes {
             self.push(
                 scope.clone(),
                 Action::Revoke {
@@ -498,7 +481,7 @@ impl Differ<'_> {
                 None if key.schema.is_none() => builtin_default_acl(key.objects),
                 None => Acl::new(),
             };
-            let (grants, revokes) = acl_delta(&have, want, Some(&key.owner), Some(&key.owner));
+            let (grants, revokes) = acl_delta(&have, want, &key.owner);
             let scope = self.scopes.of_role(&key.owner);
             for (privileges, grantees) in group_by_privileges(grants) {
                 self.push(
@@ -641,28 +624,14 @@ fn builtin_default_acl(objects: DefaultObjects) -> Acl {
 /// Per grantee (the owner aside): privileges to grant and to revoke.
 type Delta = Vec<(Grantee, Privileges)>;
 
-/// Per grantee: privileges to grant and to revoke. The owners hold everything implicitly:
-/// `owner` (the current one) and `new_owner` are not judged, and since ALTER ... OWNER hands
-/// the current owner's entry to the new one, the current owner counts as holding nothing.
-fn acl_delta(
-    have: &Acl,
-    want: &Acl,
-    owner: Option<&str>,
-    new_owner: Option<&str>,
-) -> (Delta, Delta) {
+fn acl_delta(have: &Acl, want: &Acl, owner: &str) -> (Delta, Delta) {
     let none = Privileges::new();
-    let owned =
-        |g: &Grantee, owners: &[Option<&str>]| g.role().is_some_and(|r| owners.contains(&Some(r)));
-    let have: Acl = have
-        .iter()
-        .filter(|(g, _)| !owned(g, &[owner, new_owner]))
-        .map(|(g, p)| (g.clone(), p.clone()))
-        .collect();
+    let not_owner = |g: &&Grantee| g.role() != Some(owner);
     let grants = want
-        .iter()
-        .filter(|(g, _)| !owned(g, &[new_owner]))
-        .map(|(g, wanted)| {
-            let missing = wanted
+        .keys()
+        .filter(not_owner)
+        .map(|g| {
+            let missing = want[g]
                 .difference(have.get(g).unwrap_or(&none))
                 .copied()
                 .collect();
@@ -671,9 +640,10 @@ fn acl_delta(
         .filter(|(_, p): &(Grantee, Privileges)| !p.is_empty())
         .collect();
     let revokes = have
-        .iter()
-        .map(|(g, held)| {
-            let extra = held
+        .keys()
+        .filter(not_owner)
+        .map(|g| {
+            let extra = have[g]
                 .difference(want.get(g).unwrap_or(&none))
                 .copied()
                 .collect();

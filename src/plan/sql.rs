@@ -4,7 +4,7 @@
 //! block that checks `pg_roles`, schemas with IF NOT EXISTS, and GRANT, REVOKE and ALTER are
 //! no-ops when already in effect.
 
-use crate::catalog::model::{DefaultObjects, Grantee, MANAGED_COMMENT, Privileges, RoleAttributes};
+use crate::catalog::model::{Grantee, MANAGED_COMMENT, Privileges, RoleAttributes};
 use crate::pg::ident::{Ident, Literal, dollar_quote, ident_list};
 
 use super::change::{Action, Existing, Object, Plan, attribute_changes, keywords};
@@ -238,14 +238,6 @@ fn object(on: &Object) -> String {
         ),
         Object::Column { schema, table, .. } => {
             format!("TABLE {}", qualified(schema, table, None))
-        }
-        // ALL ROUTINES, not ALL FUNCTIONS: the latter leaves procedures out.
-        Object::AllInSchema { objects, schema } => {
-            let what = match objects {
-                DefaultObjects::Functions => "ROUTINES",
-                other => other.keyword(),
-            };
-            format!("ALL {what} IN SCHEMA {}", Ident(schema))
         }
     }
 }
