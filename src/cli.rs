@@ -28,6 +28,10 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
+    /// How to reach the server, for the commands that connect.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -159,9 +163,6 @@ pub struct MigrateArgs {
 
     #[command(flatten)]
     pub lock: LockArgs,
-
-    #[command(flatten)]
-    pub connect: ConnectArgs,
 }
 
 /// How long `migrate` waits for a service's lock.
@@ -183,8 +184,6 @@ pub enum MigrateCommand {
     Status {
         /// The services, as named in the manifest; default: all.
         services: Vec<String>,
-        #[command(flatten)]
-        connect: ConnectArgs,
     },
     /// Mark a dirty no-transaction migration as done, after fixing the database by hand.
     Resolve {
@@ -194,8 +193,6 @@ pub enum MigrateCommand {
         version: u64,
         #[command(flatten)]
         lock: LockArgs,
-        #[command(flatten)]
-        connect: ConnectArgs,
     },
 }
 
@@ -260,9 +257,6 @@ pub struct AuditArgs {
     /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub statement_timeout: std::time::Duration,
-
-    #[command(flatten)]
-    pub connect: ConnectArgs,
 }
 
 #[derive(Debug, Args)]
@@ -286,9 +280,6 @@ pub struct PlanArgs {
     /// Also drop roles dbsplit created that the manifest no longer names, when they own nothing.
     #[arg(long, conflicts_with = "offline")]
     pub prune: bool,
-
-    #[command(flatten)]
-    pub connect: ConnectArgs,
 }
 
 #[derive(Debug, Args)]
@@ -308,9 +299,6 @@ pub struct ApplyArgs {
     /// Also drop roles dbsplit created that the manifest no longer names, when they own nothing.
     #[arg(long)]
     pub prune: bool,
-
-    #[command(flatten)]
-    pub connect: ConnectArgs,
 }
 
 /// `30s`, `500ms`, `2m`, or a number of seconds.
@@ -341,7 +329,13 @@ pub struct ConnectArgs {
     /// The server: a postgres:// URL or a libpq key=value string. Settings it leaves out come
     /// from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT and
     /// ~/.pgpass, as for psql.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub database_url: Option<String>,
 }
 

@@ -30,15 +30,29 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Init(args) => cmd::init::run(&cli.manifest, args, &mut stdout),
         Command::Validate => cmd::validate::run(&cli.manifest, &mut stdout),
-        Command::Plan(args) => cmd::plan::run(&cli.manifest, args, color, &mut stdout),
-        Command::Apply(args) => cmd::apply::run(&cli.manifest, args, color, &mut stdout),
+        Command::Plan(args) => {
+            cmd::plan::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
+        }
+        Command::Apply(args) => {
+            cmd::apply::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
+        }
         Command::Demo => cmd::demo::run(color, &mut stdout),
-        Command::Audit(args) => cmd::audit::run(&cli.manifest, args, color, &mut stdout),
+        Command::Audit(args) => {
+            cmd::audit::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
+        }
         Command::New(args) => cmd::new::run(&cli.manifest, args, &mut stdout),
-        Command::Migrate(args) => cmd::migrate::run(&cli.manifest, args, color, &mut stdout),
+        Command::Migrate(args) => {
+            cmd::migrate::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
+        }
         Command::Lint(args) => cmd::lint::run(&cli.manifest, args, color, &mut stdout),
     }
 }
+
+/// An error already reported to the user in full (an invalid manifest's diagnostics): the
+/// binary exits 2 without printing it again.
+#[derive(Debug, thiserror::Error)]
+#[error("already reported")]
+pub struct Reported;
 
 /// Whether an error comes from writing to a closed pipe (`dbsplit plan | head`), which is not
 /// a failure.

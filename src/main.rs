@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     match dbsplit::run(cli) {
         Ok(code) => code,
         Err(error) if dbsplit::is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) if error.is::<dbsplit::Reported>() => ExitCode::from(2),
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 use crate::apply::{self, ApplyOptions, Confirmed};
-use crate::cli::ApplyArgs;
+use crate::cli::{ApplyArgs, ConnectArgs};
 use crate::desired::desired_state;
 use crate::plan::file::SavedPlan;
 use crate::report;
@@ -17,14 +17,12 @@ use super::{TROUBLE, live};
 
 pub fn run(
     path: &Path,
+    connect: &ConnectArgs,
     args: &ApplyArgs,
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = match super::load_manifest(path) {
-        Ok(manifest) => manifest,
-        Err(code) => return Ok(code),
-    };
+    let manifest = super::load_manifest(path)?;
     let desired = desired_state(&manifest);
     let saved = args.plan_file.as_deref().map(SavedPlan::read).transpose()?;
     if let Some(saved) = &saved {
@@ -42,7 +40,7 @@ pub fn run(
         passwords: live::passwords(&desired),
     };
     live::runtime()?.block_on(async {
-        let mut client = live::connect_to(&args.connect, &manifest.database.name).await?;
+        let mut client = live::connect_to(connect, &manifest.database.name).await?;
         let confirmed = match saved {
             Some(saved) => Confirmed {
                 plan: saved.plan,

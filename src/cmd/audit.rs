@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 
 use crate::audit::{Report, Services, audit};
 use crate::catalog::introspect::{Depth, Introspection, introspect_split};
-use crate::cli::{AuditArgs, FindingsFormat};
+use crate::cli::{AuditArgs, ConnectArgs, FindingsFormat};
 use crate::desired::desired_state;
 use crate::finding::any_at_or_above;
 use crate::manifest::Manifest;
@@ -21,6 +21,7 @@ use super::live;
 
 pub fn run(
     path: &Path,
+    connect: &ConnectArgs,
     args: &AuditArgs,
     color: bool,
     out: &mut impl Write,
@@ -28,12 +29,9 @@ pub fn run(
     let manifest = if args.no_manifest || (!path.exists() && path == Path::new("services.toml")) {
         None
     } else {
-        match super::load_manifest(path) {
-            Ok(manifest) => Some(manifest),
-            Err(code) => return Ok(code),
-        }
+        Some(super::load_manifest(path)?)
     };
-    let report = live::runtime()?.block_on(read_and_audit(manifest.as_ref(), args))?;
+    let report = live::runtime()?.block_on(read_and_audit(manifest.as_ref(), connect, args))?;
     report::findings::render(args.findings.format, &report.findings, color, out)?;
     if args.verbose && args.findings.format == FindingsFormat::Human {
         exceptions(&report, out)?;
@@ -47,19 +45,23 @@ pub fn run(
     )
 }
 
-async fn read_and_audit(manifest: Option<&Manifest>, args: &AuditArgs) -> anyhow::Result<Report> {
+async fn read_and_audit(
+    manifest: Option<&Manifest>,
+    connect: &ConnectArgs,
+    args: &AuditArgs,
+) -> anyhow::Result<Report> {
     let database = manifest.map(|m| m.database.name.as_str());
-    let connect = || async {
+    let open = || async {
         match database {
-            Some(database) => live::connect_to(&args.connect, database).await,
-            None => live::connect_plain(&args.connect).await,
+            Some(database) => live::connect_to(connect, database).await,
+            None => live::connect_plain(connect).await,
         }
     };
-    let mut client = connect().await?;
+    let mut client = open().await?;
     // A second session on the same snapshot lets the server answer half of the catalog
     // queries at once, as pg_dump's parallel mode does. Without it (a connection limit, say)
     // one session reads everything.
-    let mut second = connect().await.ok();
+    let mut second = open().await.ok();
     // Safe on production: one read-only snapshot, every query bounded in time.
     let timeout = format!(
         "SET LOCAL statement_timeout = {}",

@@ -21,10 +21,7 @@ pub fn run(
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = match super::load_manifest(path) {
-        Ok(manifest) => manifest,
-        Err(code) => return Ok(code),
-    };
+    let manifest = super::load_manifest(path)?;
     let input = read_input(&manifest, &args.paths)?;
     let findings = lint(&manifest, &input);
     report::findings::render(args.findings.format, &findings, color, out)?;

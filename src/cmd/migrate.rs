@@ -25,24 +25,21 @@ const ALWAYS_REFUSED: [RuleId; 2] = [RuleId::CopyFromStdin, RuleId::PsqlMetaComm
 
 pub fn run(
     path: &Path,
+    connect: &ConnectArgs,
     args: &MigrateArgs,
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = match super::load_manifest(path) {
-        Ok(manifest) => manifest,
-        Err(code) => return Ok(code),
-    };
+    let manifest = super::load_manifest(path)?;
     match &args.command {
         Some(MigrateCommand::Hash { services }) => hash(&manifest, services, out),
-        Some(MigrateCommand::Status { services, connect }) => {
+        Some(MigrateCommand::Status { services }) => {
             show_status(&manifest, services, connect, color, out)
         }
         Some(MigrateCommand::Resolve {
             service,
             version,
             lock,
-            connect,
         }) => {
             let service = self::service(&manifest, service)?;
             runtime()?.block_on(async {
@@ -61,13 +58,14 @@ pub fn run(
                 Ok(ExitCode::SUCCESS)
             })
         }
-        None => migrate(&manifest, args, color, out),
+        None => migrate(&manifest, connect, args, color, out),
     }
 }
 
 /// Lints, then migrates every chosen service concurrently and reports each.
 fn migrate(
     manifest: &Manifest,
+    connect: &ConnectArgs,
     args: &MigrateArgs,
     color: bool,
     out: &mut impl Write,
@@ -118,7 +116,7 @@ fn migrate(
         let mut tasks = tokio::task::JoinSet::new();
         for (index, (service, files)) in targets.into_iter().enumerate() {
             let sender = sender.clone();
-            let connect = args.connect.clone();
+            let connect = connect.clone();
             let database = database.clone();
             tasks.spawn_local(async move {
                 let name = service.name.clone();

@@ -11,19 +11,19 @@ pub mod new;
 pub mod plan;
 pub mod validate;
 
-use std::process::ExitCode;
-
 /// Exit code 2: trouble (bad manifest, usage, connection, SQL error).
 pub const TROUBLE: u8 = 2;
 
-/// Loads the manifest, or prints all its problems and returns exit code 2.
-pub fn load_manifest(path: &std::path::Path) -> Result<crate::manifest::Manifest, ExitCode> {
+/// Loads the manifest. The problems of an invalid one are printed here, all of them with
+/// their locations, and the error returned is [`crate::Reported`]: exit code 2, nothing more
+/// to print.
+pub fn load_manifest(path: &std::path::Path) -> anyhow::Result<crate::manifest::Manifest> {
     use crate::manifest::{LoadError, Manifest};
     match Manifest::load(path) {
         Ok(manifest) => Ok(manifest),
         Err(LoadError::Invalid(errors)) => {
             eprintln!("{errors}");
-            Err(ExitCode::from(TROUBLE))
+            Err(crate::Reported.into())
         }
         Err(error @ LoadError::Read { .. }) => {
             let hint = if path == std::path::Path::new("services.toml") {
@@ -31,8 +31,7 @@ pub fn load_manifest(path: &std::path::Path) -> Result<crate::manifest::Manifest
             } else {
                 ""
             };
-            eprintln!("error: {:#}{hint}", anyhow::Error::new(error));
-            Err(ExitCode::from(TROUBLE))
+            Err(anyhow::anyhow!("{:#}{hint}", anyhow::Error::new(error)))
         }
     }
 }

@@ -11,10 +11,7 @@ use crate::migrate::discover::{discover, is_slug};
 use crate::migrate::scaffold::{Timestamp, next_version, render};
 
 pub fn run(path: &Path, args: &NewArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let manifest = match super::load_manifest(path) {
-        Ok(manifest) => manifest,
-        Err(code) => return Ok(code),
-    };
+    let manifest = super::load_manifest(path)?;
     let service = super::migrate::service(&manifest, &args.service)?;
     if !is_slug(&args.name) {
         bail!(

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use crate::apply::{self, ApplyOptions, fingerprint};
-use crate::cli::{PlanArgs, PlanFormat};
+use crate::cli::{ConnectArgs, PlanArgs, PlanFormat};
 use crate::desired::desired_state;
 use crate::plan::Plan;
 use crate::plan::bootstrap::bootstrap;
@@ -18,14 +18,12 @@ use super::live;
 
 pub fn run(
     path: &Path,
+    connect: &ConnectArgs,
     args: &PlanArgs,
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = match super::load_manifest(path) {
-        Ok(manifest) => manifest,
-        Err(code) => return Ok(code),
-    };
+    let manifest = super::load_manifest(path)?;
     let desired = desired_state(&manifest);
     if args.offline {
         render(&bootstrap(&manifest, &desired), args.format, color, out)?;
@@ -37,7 +35,7 @@ pub fn run(
         passwords: live::passwords(&desired),
     };
     let (plan, state) = live::runtime()?.block_on(async {
-        let client = live::connect_to(&args.connect, &manifest.database.name).await?;
+        let client = live::connect_to(connect, &manifest.database.name).await?;
         // Planning only reads; a read-only transaction makes sure of it.
         client
             .batch_execute("START TRANSACTION READ ONLY")

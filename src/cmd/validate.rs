@@ -6,10 +6,7 @@ use std::process::ExitCode;
 
 /// Prints a one-line summary of a valid manifest; problems go to stderr with exit code 2.
 pub fn run(path: &Path, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let manifest = match super::load_manifest(path) {
-        Ok(manifest) => manifest,
-        Err(code) => return Ok(code),
-    };
+    let manifest = super::load_manifest(path)?;
     let roles = manifest.managed_roles().count();
     writeln!(
         out,

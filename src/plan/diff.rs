@@ -351,10 +351,9 @@ impl Differ<'_> {
         }
     }
 
-    /// Grants what `want` has and `have` lacks, revokes what `have` has beyond `want`. Every
-    /// grantee of `have` is judged except the owners: `owner` (the current one) and `new_owner`
-    /// hold everything implicitly, and ALTER ... OWNER hands the current owner's entry to the
-    /// new one, so the current owner is judged as holding nothing.
+    /// Grants what `want` has and `have` lacks, revokes what `have` has beyond `want`, the
+    /// owners aside (see [`acl_delta`]): grants one statement per scope of the grantees and
+    /// privilege set, revokes one per privilege set.
     fn acl(
         &mut self,
         have: &Acl,
@@ -364,35 +363,15 @@ impl Differ<'_> {
         on: &Object,
         scope: &Scope,
     ) {
-        let owned = |g: &Grantee, owners: &[Option<&str>]| {
-            g.role().is_some_and(|r| owners.contains(&Some(r)))
-        };
-        let have: Acl = have
-            .iter()
-            .filter(|(g, _)| !owned(g, &[owner, new_owner]))
-            .map(|(g, p)| (g.clone(), p.clone()))
-            .collect();
-        let mut grants: BTreeMap<(Scope, Privileges), Vec<Grantee>> = BTreeMap::new();
-        let mut revokes: BTreeMap<Privileges, Vec<Grantee>> = BTreeMap::new();
-        let none = Privileges::new();
-        for (grantee, wanted) in want.iter().filter(|(g, _)| !owned(g, &[new_owner])) {
-            let held = have.get(grantee).unwrap_or(&none);
-            let missing: Privileges = wanted.difference(held).copied().collect();
-            if !missing.is_empty() {
-                grants
-                    .entry((self.scopes.of_grantee(grantee), missing))
-                    .or_default()
-                    .push(grantee.clone());
-            }
+        let (grants, revokes) = acl_delta(have, want, owner, new_owner);
+        let mut groups: BTreeMap<(Scope, Privileges), Vec<Grantee>> = BTreeMap::new();
+        for (grantee, privileges) in grants {
+            groups
+                .entry((self.scopes.of_grantee(&grantee), privileges))
+                .or_default()
+                .push(grantee);
         }
-        for (grantee, held) in &have {
-            let wanted = want.get(grantee).unwrap_or(&none);
-            let extra: Privileges = held.difference(wanted).copied().collect();
-            if !extra.is_empty() {
-                revokes.entry(extra).or_default().push(grantee.clone());
-            }
-        }
-        for ((grant_scope, privileges), to) in grants {
+        for ((grant_scope, privileges), to) in groups {
             self.push(
                 grant_scope,
                 Action::Grant {
@@ -402,7 +381,7 @@ impl Differ<'_> {
                 },
             );
         }
-        for (privileges, from) in revokes {
+        for (privileges, from) in group_by_privileges(revokes) {
             self.push(
                 scope.clone(),
                 Action::Revoke {
@@ -481,7 +460,7 @@ impl Differ<'_> {
                 None if key.schema.is_none() => builtin_default_acl(key.objects),
                 None => Acl::new(),
             };
-            let (grants, revokes) = acl_delta(&have, want, &key.owner);
+            let (grants, revokes) = acl_delta(&have, want, Some(&key.owner), Some(&key.owner));
             let scope = self.scopes.of_role(&key.owner);
             for (privileges, grantees) in group_by_privileges(grants) {
                 self.push(
@@ -621,17 +600,31 @@ fn builtin_default_acl(objects: DefaultObjects) -> Acl {
     }
 }
 
-/// Per grantee (the owner aside): privileges to grant and to revoke.
+/// Per grantee, privileges to grant or to revoke.
 type Delta = Vec<(Grantee, Privileges)>;
 
-fn acl_delta(have: &Acl, want: &Acl, owner: &str) -> (Delta, Delta) {
+/// Per grantee: privileges to grant and to revoke. The owners hold everything implicitly:
+/// `owner` (the current one) and `new_owner` are not judged, and since ALTER ... OWNER hands
+/// the current owner's entry to the new one, the current owner counts as holding nothing.
+fn acl_delta(
+    have: &Acl,
+    want: &Acl,
+    owner: Option<&str>,
+    new_owner: Option<&str>,
+) -> (Delta, Delta) {
     let none = Privileges::new();
-    let not_owner = |g: &&Grantee| g.role() != Some(owner);
+    let owned =
+        |g: &Grantee, owners: &[Option<&str>]| g.role().is_some_and(|r| owners.contains(&Some(r)));
+    let have: Acl = have
+        .iter()
+        .filter(|(g, _)| !owned(g, &[owner, new_owner]))
+        .map(|(g, p)| (g.clone(), p.clone()))
+        .collect();
     let grants = want
-        .keys()
-        .filter(not_owner)
-        .map(|g| {
-            let missing = want[g]
+        .iter()
+        .filter(|(g, _)| !owned(g, &[new_owner]))
+        .map(|(g, wanted)| {
+            let missing = wanted
                 .difference(have.get(g).unwrap_or(&none))
                 .copied()
                 .collect();
@@ -640,10 +633,9 @@ fn acl_delta(have: &Acl, want: &Acl, owner: &str) -> (Delta, Delta) {
         .filter(|(_, p): &(Grantee, Privileges)| !p.is_empty())
         .collect();
     let revokes = have
-        .keys()
-        .filter(not_owner)
-        .map(|g| {
-            let extra = have[g]
+        .iter()
+        .map(|(g, held)| {
+            let extra = held
                 .difference(want.get(g).unwrap_or(&none))
                 .copied()
                 .collect();
