@@ -184,8 +184,55 @@ pub struct Role {
     pub password: Option<String>,
 }
 
-/// The comment dbsplit puts on the roles it creates, so `--prune` knows which it may drop.
+/// The start of the comment dbsplit puts on the roles it creates, so `--prune` knows which it
+/// may drop. What follows it is a [`RoleMark`] as JSON.
 pub const MANAGED_COMMENT: &str = "managed by dbsplit";
+
+/// What dbsplit records in the comment of a role it created: `managed by dbsplit` followed by
+/// this struct as JSON (`managed by dbsplit {"databases":["app"],"password_version":2}`).
+///
+/// The comment is the only place such facts can live without a table of our own: roles are
+/// cluster-wide and a managed-cloud admin cannot read `pg_authid`. A bare `managed by dbsplit`
+/// (written by earlier versions) parses as an empty mark.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleMark {
+    /// The databases whose manifest created or serves the role; `--prune` only drops a role
+    /// from these.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub databases: BTreeSet<String>,
+    /// The `password_version` whose verifier was last sent (see DESIGN.md, "Who connects").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_version: Option<u32>,
+}
+
+impl RoleMark {
+    /// The mark in a role comment, or `None` when dbsplit did not create the role. An
+    /// unreadable JSON tail counts as an empty mark: the role is still dbsplit's.
+    pub fn parse(comment: Option<&str>) -> Option<RoleMark> {
+        let rest = comment?.strip_prefix(MANAGED_COMMENT)?;
+        let rest = rest.trim();
+        if rest.is_empty() {
+            return Some(RoleMark::default());
+        }
+        Some(serde_json::from_str(rest).unwrap_or_default())
+    }
+
+    /// The comment to put on the role.
+    pub fn render(&self) -> String {
+        if *self == RoleMark::default() {
+            return MANAGED_COMMENT.to_string();
+        }
+        let json = serde_json::to_string(self).expect("a RoleMark always serializes");
+        format!("{MANAGED_COMMENT} {json}")
+    }
+}
+
+impl Role {
+    /// dbsplit's mark on this role, when dbsplit created it.
+    pub fn mark(&self) -> Option<RoleMark> {
+        RoleMark::parse(self.comment.as_deref())
+    }
+}
 
 /// The kinds of object a schema holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -397,5 +444,25 @@ mod tests {
             );
         }
         assert_eq!(Privilege::from_acl_char('?'), None);
+    }
+
+    #[test]
+    fn role_marks_round_trip_and_old_comments_still_count() {
+        let mark = RoleMark {
+            databases: ["app".to_string(), "odd \"db\"; x".to_string()].into(),
+            password_version: Some(3),
+        };
+        assert_eq!(RoleMark::parse(Some(&mark.render())), Some(mark));
+        assert_eq!(
+            RoleMark::parse(Some("managed by dbsplit")),
+            Some(RoleMark::default())
+        );
+        assert_eq!(RoleMark::default().render(), "managed by dbsplit");
+        assert_eq!(
+            RoleMark::parse(Some("managed by dbsplit {broken")),
+            Some(RoleMark::default())
+        );
+        assert_eq!(RoleMark::parse(Some("the BI team's role")), None);
+        assert_eq!(RoleMark::parse(None), None);
     }
 }

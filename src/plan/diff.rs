@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalog::introspect::Introspection;
 use crate::catalog::model::{
-    Acl, Database, DefaultAclKey, DefaultObjects, Grantee, MANAGED_COMMENT, Privilege, Privileges,
-    Role, Schema, SchemaObject,
+    Acl, Database, DefaultAclKey, DefaultObjects, Grantee, Privilege, Privileges, Role, Schema,
+    SchemaObject,
 };
 use crate::desired::{Desired, parse_search_path};
 use crate::manifest::{Manifest, PublicSchema};
@@ -180,8 +180,7 @@ impl Differ<'_> {
             .roles
             .iter()
             .filter(|(name, role)| {
-                role.comment.as_deref() == Some(MANAGED_COMMENT)
-                    && !self.desired.state.roles.contains_key(*name)
+                role.mark().is_some() && !self.desired.state.roles.contains_key(*name)
             })
             .map(|(name, role)| (name.clone(), role.clone()))
             .collect();
@@ -538,7 +537,7 @@ impl Differ<'_> {
             .filter(|(name, role)| {
                 !name.starts_with("pg_")
                     && !self.desired.state.roles.contains_key(*name)
-                    && role.comment.as_deref() != Some(MANAGED_COMMENT)
+                    && role.mark().is_none()
             })
             .map(|(name, _)| name.as_str())
             .collect();
