@@ -106,6 +106,7 @@ fn migrate(
     let options = RunOptions {
         lock_timeout: args.lock.lock_timeout,
         dry_run: args.dry_run,
+        trust: args.trust_migrations,
     };
     let database = manifest.database.name.clone();
     // A local set: the connection setup is not Send, and one thread is plenty for waiting on
