@@ -203,9 +203,12 @@ pub async fn migrate(
         return Ok(pending.iter().map(|f| f.local.file_name.clone()).collect());
     }
     lock(client, service, options.lock_timeout, progress).await?;
-    client
-        .batch_execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {}.{} (
+    // Created only when missing, without IF NOT EXISTS: its notice would reach the user on
+    // every run, among the notices of the migrations.
+    if !history_exists(client, service).await? {
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE {}.{} (
                 version bigint PRIMARY KEY,
                 name text NOT NULL,
                 sha256 text NOT NULL,
@@ -214,10 +217,11 @@ pub async fn migrate(
                 applied_as text NOT NULL DEFAULT current_user,
                 duration_ms bigint
             )",
-            Ident(&service.schema),
-            Ident(HISTORY_TABLE)
-        ))
-        .await?;
+                Ident(&service.schema),
+                Ident(HISTORY_TABLE)
+            ))
+            .await?;
+    }
     // The owner's default privileges just gave the service's other roles this table too: the
     // history is the owner's alone, or an application role could rewrite it.
     let others: Vec<&str> = service
@@ -301,16 +305,7 @@ pub struct HistoryRow {
 
 /// The history table's rows in version order, or none when it does not exist.
 pub async fn history_rows(client: &Client, service: &Service) -> Result<Vec<HistoryRow>, RunError> {
-    let exists: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT FROM pg_catalog.pg_class c
-                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = $1 AND c.relname = $2)",
-            &[&service.schema, &HISTORY_TABLE],
-        )
-        .await?
-        .get(0);
-    if !exists {
+    if !history_exists(client, service).await? {
         return Ok(Vec::new());
     }
     let rows = client
@@ -337,6 +332,19 @@ pub async fn history_rows(client: &Client, service: &Service) -> Result<Vec<Hist
             applied_at: row.get(4),
         })
         .collect())
+}
+
+/// Whether the service's history table exists.
+async fn history_exists(client: &Client, service: &Service) -> Result<bool, RunError> {
+    Ok(client
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_class c
+                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = $1 AND c.relname = $2)",
+            &[&service.schema, &HISTORY_TABLE],
+        )
+        .await?
+        .get(0))
 }
 
 /// The files that still have to run, after verifying the history against them.

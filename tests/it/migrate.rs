@@ -571,6 +571,34 @@ async fn trusted_migrations_cannot_leave_the_owner_role_even_for_a_moment() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn notices_and_warnings_reach_the_user_with_the_service() {
+    let setup = Setup::new().await;
+    setup.write(
+        "billing",
+        V1,
+        "noisy",
+        "DO $$ BEGIN RAISE NOTICE 'backfilled % rows', 3; RAISE WARNING 'slow' USING DETAIL = 'took long', HINT = 'batch it'; END $$;\n\
+         REVOKE SELECT ON pg_catalog.pg_class FROM PUBLIC;\n",
+    );
+    let output = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    assert_code(&output, 0);
+    let text = stderr(&output);
+    assert_has(&text, "billing: NOTICE: backfilled 3 rows\n");
+    assert_has(
+        &text,
+        "billing: WARNING: slow\n  detail: took long\n  hint: batch it\n",
+    );
+    assert_has(
+        &text,
+        "billing: WARNING: no privileges could be revoked for \"pg_class\"\n",
+    );
+    // dbsplit's own statements say nothing: a run with nothing to do is quiet.
+    let again = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    assert_code(&again, 0);
+    assert!(!stderr(&again).contains("NOTICE"), "{}", stderr(&again));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_second_migrate_of_a_service_waits_for_the_lock_then_gives_up() {
     let setup = Setup::new().await;
     setup.write("billing", V1, "one", "create table one (id int);\n");
