@@ -61,6 +61,7 @@ pub enum RuleId {
     SearchPathLeak,
     PrivilegedServiceRole,
     Drift,
+    SharedRole,
 }
 
 /// One row of the rule table.
@@ -252,6 +253,13 @@ pub const RULES: &[Rule] = &[
         severity: Severity::Warning,
         description: "(with a manifest) anything `dbsplit plan` would change",
         fix: "run `dbsplit plan` to review and `dbsplit apply` to converge",
+    },
+    Rule {
+        id: RuleId::SharedRole,
+        name: "shared-role",
+        severity: Severity::Error,
+        description: "(inferred services) a role outside every service that can INSERT, UPDATE, DELETE or TRUNCATE the tables of two or more services",
+        fix: "give each service its own role; a job that feeds several services goes through their APIs",
     },
 ];
 

@@ -4,6 +4,8 @@
 
 pub mod rules;
 pub mod services;
+#[cfg(test)]
+pub mod testing;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -88,12 +90,14 @@ pub fn audit(
     rules::privileges::public_grant(&mut audit);
     rules::privileges::public_schema_create(&mut audit);
     rules::structure::public_schema_objects(&mut audit);
-    rules::structure::cross_schema_dependencies(&mut audit);
+    rules::cross_schema_view::check(&mut audit);
+    rules::cross_schema_dependency::check(&mut audit);
     rules::structure::foreign_owner(&mut audit);
     rules::privileges::shared_writer(&mut audit);
     rules::roles::role_membership_leak(&mut audit);
     rules::roles::search_path_leak(&mut audit);
     rules::roles::privileged_service_role(&mut audit);
+    rules::shared_role::check(&mut audit);
     if let Some(plan) = drift {
         for change in &plan.changes {
             let mut finding = Finding::new(

@@ -1,7 +1,7 @@
 //! Rules on the service roles themselves: role-membership-leak, search-path-leak,
 //! privileged-service-role.
 
-use crate::audit::{Audit, Exception};
+use crate::audit::{Audit, Exception, services};
 use crate::desired::parse_search_path;
 use crate::finding::{Finding, Location, RuleId};
 
@@ -11,7 +11,7 @@ pub fn role_membership_leak(audit: &mut Audit<'_>) {
         let Some(member) = audit.state.roles.get(role) else {
             continue;
         };
-        for group in &member.member_of {
+        for group in services::groups(member) {
             let Some(other) = audit.services.of_role(group) else {
                 continue;
             };

@@ -1,7 +1,7 @@
 //! Rules on how objects hang together: cross-schema-fk, cross-schema-view,
 //! cross-schema-dependency, foreign-owner, public-schema-objects.
 
-use crate::audit::{Audit, Exception};
+use crate::audit::Audit;
 use crate::catalog::model::ObjectKind;
 use crate::finding::{Finding, Location, RuleId};
 
@@ -32,48 +32,6 @@ pub fn cross_schema_fk(audit: &mut Audit<'_>) {
             )
             .schema(&fk.schema)
             .target_schema(&fk.target_schema),
-        );
-    }
-}
-
-/// Views and other dependencies from one service's schema into another's. Reads of a shared
-/// schema or a declared read are exceptions.
-pub fn cross_schema_dependencies(audit: &mut Audit<'_>) {
-    for dep in &audit.db.dependencies {
-        let (Some(service), Some(_)) = (
-            audit.services.of_schema(&dep.schema),
-            audit.services.of_schema(&dep.target_schema),
-        ) else {
-            continue;
-        };
-        if audit.services.of_schema(&dep.schema) == audit.services.of_schema(&dep.target_schema) {
-            continue;
-        }
-        let object = format!("{}.{}", dep.schema, dep.object);
-        let target = format!("{}.{}", dep.target_schema, dep.target_object);
-        let rule = if dep.how == "view" {
-            RuleId::CrossSchemaView
-        } else {
-            RuleId::CrossSchemaDependency
-        };
-        if let Some(reason) = audit.services.may_read(service, &dep.target_schema) {
-            audit.exceptions.push(Exception {
-                rule,
-                object,
-                role: None,
-                reason,
-            });
-            continue;
-        }
-        let message = if dep.how == "view" {
-            format!("view `{object}` reads `{target}`")
-        } else {
-            format!("{} of `{object}` depends on `{target}`", dep.how)
-        };
-        audit.findings.push(
-            Finding::new(rule, Location::Object { object }, message)
-                .schema(&dep.schema)
-                .target_schema(&dep.target_schema),
         );
     }
 }
