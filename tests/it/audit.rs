@@ -175,6 +175,17 @@ async fn every_rule_finds_its_planted_violation_and_near_misses_stay_quiet() {
            REVOKE EXECUTE ON FUNCTION monolith.shout(text) FROM PUBLIC;
            CREATE VIEW notifications.loud AS SELECT monolith.shout('hi') AS s;
            ALTER VIEW notifications.loud OWNER TO notifications_owner;
+           SET check_function_bodies = off;
+           CREATE FUNCTION notifications.count_customers() RETURNS bigint LANGUAGE plpgsql
+               AS $$ DECLARE n bigint; BEGIN SELECT count(*) INTO n FROM monolith.customers; RETURN n; END $$;
+           CREATE FUNCTION notifications.first_email() RETURNS text LANGUAGE sql
+               SET search_path = monolith AS 'SELECT email FROM customers LIMIT 1';
+           CREATE FUNCTION notifications.caller_path() RETURNS bigint LANGUAGE sql
+               AS 'SELECT count(*) FROM customers';
+           ALTER FUNCTION notifications.count_customers() OWNER TO notifications_owner;
+           ALTER FUNCTION notifications.first_email() OWNER TO notifications_owner;
+           ALTER FUNCTION notifications.caller_path() OWNER TO notifications_owner;
+           REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA notifications FROM PUBLIC;
            CREATE TABLE billing.stray (id int);
            GRANT INSERT ON billing.invoices TO monolith_rw;
            GRANT billing_ro TO monolith_rw;
@@ -242,10 +253,13 @@ async fn every_rule_finds_its_planted_violation_and_near_misses_stay_quiet() {
     assert_eq!(
         of_rule(&report, "cross-schema-dependency"),
         [
+            "notifications.count_customers() | notifications -> monolith | -",
+            "notifications.first_email() | notifications -> monolith | -",
             "notifications.loud | notifications -> monolith | -",
             "notifications.prefs | notifications -> monolith | -"
         ],
-        "a view that only calls another schema's function is a dependency, not a view"
+        "a view that only calls another schema's function is a dependency, not a view; string \
+         bodies count (unqualified names through the function's own search_path only)"
     );
     assert_eq!(
         of_rule(&report, "foreign-owner"),

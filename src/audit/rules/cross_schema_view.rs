@@ -3,10 +3,10 @@
 //! `cross-schema-dependency`.
 
 use crate::audit::Audit;
-use crate::catalog::model::{Dependency, ObjectKind};
+use crate::catalog::model::Dependency;
 use crate::finding::RuleId;
 
-use super::crossing;
+use super::{crossing, is_relation};
 
 pub fn check(audit: &mut Audit<'_>) {
     for dep in &audit.db.dependencies {
@@ -28,17 +28,7 @@ pub fn reads_relation(audit: &Audit<'_>, dep: &Dependency) -> bool {
             .schemas
             .get(&dep.target_schema)
             .and_then(|s| s.objects.get(&dep.target_object))
-            .is_some_and(|o| {
-                matches!(
-                    o.kind,
-                    ObjectKind::Table
-                        | ObjectKind::PartitionedTable
-                        | ObjectKind::View
-                        | ObjectKind::MaterializedView
-                        | ObjectKind::ForeignTable
-                        | ObjectKind::Sequence
-                )
-            })
+            .is_some_and(|o| is_relation(o.kind))
 }
 
 #[cfg(test)]

@@ -20,6 +20,19 @@ pub fn qualified(schema: &str, object: &SchemaObject) -> String {
     }
 }
 
+/// Whether objects of this kind are relations (what a view or a query reads).
+pub fn is_relation(kind: ObjectKind) -> bool {
+    matches!(
+        kind,
+        ObjectKind::Table
+            | ObjectKind::PartitionedTable
+            | ObjectKind::View
+            | ObjectKind::MaterializedView
+            | ObjectKind::ForeignTable
+            | ObjectKind::Sequence
+    )
+}
+
 /// Whether objects of this kind hold rows that can be written.
 pub fn is_table(kind: ObjectKind) -> bool {
     matches!(
