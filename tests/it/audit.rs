@@ -521,3 +521,38 @@ async fn audit_runs_as_an_ordinary_role_and_renders_every_format() {
     );
     assert_eq!(warnings_only.status.code(), Some(1));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn predefined_roles_reaching_every_schema_and_foreign_default_privileges_are_found() {
+    let cluster = TestCluster::start("app");
+    converged(&cluster).await;
+    cluster.psql_ok(
+        "app",
+        "CREATE ROLE auditor LOGIN;
+         GRANT CONNECT ON DATABASE app TO auditor;
+         CREATE ROLE readers;
+         GRANT pg_read_all_data TO readers;
+         GRANT readers TO billing_ro;
+         GRANT pg_write_server_files TO notifications_rw;
+         GRANT pg_signal_backend TO monolith_rw;
+         ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT SELECT ON TABLES TO billing_rw;
+         ALTER DEFAULT PRIVILEGES FOR ROLE monolith_owner IN SCHEMA monolith
+             GRANT SELECT ON TABLES TO notifications_rw;",
+    );
+    let output = run_audit(&cluster, "auditor", &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let lines: Vec<String> = json_lines(&output)
+        .into_iter()
+        .filter(|l| !l.starts_with("drift "))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "privileged-service-role billing_ro | billing -> - | billing_ro",
+            "cross-schema-grant default privileges for monolith_owner in monolith on tables | notifications -> monolith | notifications_rw",
+            "cross-schema-grant default privileges for postgres on tables | billing -> - | billing_rw",
+            "privileged-service-role notifications_rw | notifications -> - | notifications_rw",
+        ],
+        "pg_signal_backend is allowed"
+    );
+}
