@@ -40,7 +40,8 @@ pub fn run(
         passwords: live::passwords(&desired),
     };
     live::runtime()?.block_on(async {
-        let mut client = live::connect_to(connect, &manifest.database.name).await?;
+        let (mut client, printer) =
+            live::connect_showing_notices(connect, &manifest.database.name).await?;
         let confirmed = match saved {
             Some(saved) => Confirmed {
                 plan: saved.plan,
@@ -94,9 +95,12 @@ pub fn run(
             }
         }
         let started = Instant::now();
-        let report = apply::apply(&mut client, &manifest, &desired, &options, &confirmed)
-            .await
-            .context("apply failed; nothing was changed")?;
+        let result = apply::apply(&mut client, &manifest, &desired, &options, &confirmed).await;
+        // The server's warnings (a REVOKE that revoked nothing, a trigger's notice) are
+        // printed before the outcome.
+        drop(client);
+        let _ = printer.await;
+        let report = result.context("apply failed; nothing was changed")?;
         if report.statements == 0 {
             writeln!(out, "Nothing to do: another apply already brought the cluster to the manifest.")?;
         } else {

@@ -110,18 +110,63 @@ enum Target {
 /// Connects as `options` say, and spawns the task that drives the connection on the current
 /// tokio runtime.
 pub async fn connect(options: &ConnectOptions) -> Result<(Client, Connection), ConnectError> {
+    connect_inner(options, None).await
+}
+
+/// The server's notices and warnings on a connection (`RAISE NOTICE`, "no privileges could be
+/// revoked"), as they arrive.
+pub type Notices = tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::error::DbError>;
+
+/// Like [`connect`], and hands over the server's notices instead of dropping them.
+pub async fn connect_with_notices(
+    options: &ConnectOptions,
+) -> Result<(Client, Connection, Notices), ConnectError> {
+    let (sender, notices) = tokio::sync::mpsc::unbounded_channel();
+    let (client, connection) = connect_inner(options, Some(sender)).await?;
+    Ok((client, connection, notices))
+}
+
+type NoticeSender = Option<tokio::sync::mpsc::UnboundedSender<tokio_postgres::error::DbError>>;
+
+/// Drives a connection, passing notices on when someone listens.
+async fn drive<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+    notices: NoticeSender,
+) -> Result<(), tokio_postgres::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            Some(Ok(tokio_postgres::AsyncMessage::Notice(notice))) => {
+                if let Some(sender) = &notices {
+                    let _ = sender.send(notice);
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(error)) => return Err(error),
+            None => return Ok(()),
+        }
+    }
+}
+
+async fn connect_inner(
+    options: &ConnectOptions,
+    notices: NoticeSender,
+) -> Result<(Client, Connection), ConnectError> {
     let targets = targets(&options.host, options.port);
     let (last, before) = targets
         .split_last()
         .expect("targets always end with a host");
     for target in before {
-        match attempt(options, target).await {
+        match attempt(options, target, notices.clone()).await {
             Ok(connected) => return Ok(connected),
             Err(reason) if reason.nothing_answered() => continue,
             Err(reason) => return Err(error(options, target, reason)),
         }
     }
-    attempt(options, last)
+    attempt(options, last, notices)
         .await
         .map_err(|reason| error(options, last, reason))
 }
@@ -175,6 +220,7 @@ fn error(options: &ConnectOptions, target: &Target, reason: Reason) -> ConnectEr
 async fn attempt(
     options: &ConnectOptions,
     target: &Target,
+    notices: NoticeSender,
 ) -> Result<(Client, Connection), Reason> {
     let mut config = tokio_postgres::Config::new();
     let sslmode = match target {
@@ -200,14 +246,15 @@ async fn attempt(
     }
     let connecting = async {
         match sslmode {
-            SslMode::Disable => plain(&config).await,
+            SslMode::Disable => plain(&config, notices).await,
             // libpq's allow: plain first, TLS when the server turns plain away.
-            SslMode::Allow => match plain(&config).await {
+            SslMode::Allow => match plain(&config, notices.clone()).await {
                 Err(Reason::Server { .. }) => {
                     encrypted(
                         &mut config,
                         tokio_postgres::config::SslMode::Require,
                         &Verify::Nothing,
+                        notices,
                     )
                     .await
                 }
@@ -218,6 +265,7 @@ async fn attempt(
                     &mut config,
                     tokio_postgres::config::SslMode::Prefer,
                     &options.verify(),
+                    notices,
                 )
                 .await
             }
@@ -226,6 +274,7 @@ async fn attempt(
                     &mut config,
                     tokio_postgres::config::SslMode::Require,
                     &options.verify(),
+                    notices,
                 )
                 .await
             }
@@ -239,15 +288,19 @@ async fn attempt(
     }
 }
 
-async fn plain(config: &tokio_postgres::Config) -> Result<(Client, Connection), Reason> {
+async fn plain(
+    config: &tokio_postgres::Config,
+    notices: NoticeSender,
+) -> Result<(Client, Connection), Reason> {
     let (client, connection) = config.connect(NoTls).await.map_err(|e| classify(&e))?;
-    Ok((client, tokio::spawn(connection)))
+    Ok((client, tokio::spawn(drive(connection, notices))))
 }
 
 async fn encrypted(
     config: &mut tokio_postgres::Config,
     mode: tokio_postgres::config::SslMode,
     verify: &Verify,
+    notices: NoticeSender,
 ) -> Result<(Client, Connection), Reason> {
     let tls_config = tls::client_config(verify).map_err(|e| Reason::Settings(e.to_string()))?;
     config.ssl_mode(mode);
@@ -255,7 +308,7 @@ async fn encrypted(
         .connect(MakeRustlsConnect::new(tls_config))
         .await
         .map_err(|e| classify(&e))?;
-    Ok((client, tokio::spawn(connection)))
+    Ok((client, tokio::spawn(drive(connection, notices))))
 }
 
 /// Turns tokio-postgres's error into a [`Reason`], looking through its cause chain for the

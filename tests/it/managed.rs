@@ -14,7 +14,32 @@ use dbsplit::plan::sql::statements;
 use tokio_postgres::Client;
 
 use crate::support::pg::{TestCluster, assert_denied};
-use crate::support::root;
+use crate::support::{root, stderr, stdout};
+
+/// Runs dbsplit with `manifest` against `cluster`'s database `app` as `user`; stdin is not a
+/// terminal.
+fn dbsplit_as(
+    cluster: &TestCluster,
+    user: &str,
+    manifest: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(manifest)
+        .args(args)
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string(user, "app"),
+        )
+        .env("NO_COLOR", "1")
+        .env_remove("BILLING_DB_PASSWORD")
+        .env_remove("MONOLITH_DB_PASSWORD")
+        .env_remove("PGPASSWORD")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("dbsplit runs")
+}
 
 fn example() -> (Manifest, Desired) {
     let manifest = Manifest::load(&root().join("services.toml.example")).expect("example loads");
@@ -181,5 +206,28 @@ async fn membership_options_grantors_admin_option_and_everything_roles_are_plann
     assert_denied(
         ro.query("SELECT * FROM monolith.customers", &[]).await,
         "billing_ro reads monolith (pg_read_all_data revoked)",
+    );
+}
+
+#[test]
+fn the_servers_warnings_during_apply_reach_stderr() {
+    let cluster = TestCluster::start("app");
+    cluster.psql_ok(
+        "app",
+        "CREATE FUNCTION warn() RETURNS event_trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE WARNING 'the change-audit trigger saw %', tg_tag; END $$;
+         CREATE EVENT TRIGGER audit_ddl ON ddl_command_end WHEN TAG IN ('CREATE SCHEMA') EXECUTE FUNCTION warn();",
+    );
+    let example = root().join("services.toml.example");
+    let applied = dbsplit_as(&cluster, "postgres", &example, &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let errors = stderr(&applied);
+    assert!(
+        errors.contains("WARNING:  the change-audit trigger saw CREATE SCHEMA"),
+        "{errors}"
+    );
+    assert!(
+        !stdout(&applied).contains("WARNING"),
+        "warnings go to stderr"
     );
 }
