@@ -438,29 +438,39 @@ impl Differ<'_> {
         self.acl(&have, &desired_db.acl, None, None, &on, &scope);
     }
 
-    /// Default privileges: those the manifest wants for its owners, and the removal of any other
-    /// default grant that reaches into a managed schema or comes from a managed owner.
+    /// Default privileges: those the manifest wants for its owners, the removal of any other
+    /// default grant that reaches into a managed schema or comes from a managed owner, and the
+    /// removal of a service role from anyone's global default privileges (`FOR ROLE postgres
+    /// GRANT ... ON TABLES TO billing_rw` reaches every schema, the other services' included).
     fn default_privileges(&mut self, live_db: &Database) {
         let desired_db = self.desired.db();
+        let enforced = &self.desired.enforced_roles;
         let managed_schema = |schema: &Option<String>| {
             schema
                 .as_ref()
                 .is_some_and(|s| desired_db.schemas.contains_key(s))
         };
+        let service_role = |g: &Grantee| g.role().is_some_and(|r| enforced.contains(r));
+        // Keys dbsplit manages whole, and others where it only judges the service roles.
+        let whole = |k: &DefaultAclKey| managed_schema(&k.schema) || enforced.contains(&k.owner);
         let mut keys: BTreeSet<&DefaultAclKey> = desired_db.default_acls.keys().collect();
-        keys.extend(live_db.default_acls.keys().filter(|k| {
-            managed_schema(&k.schema) || self.desired.enforced_roles.contains(&k.owner)
+        keys.extend(live_db.default_acls.iter().filter_map(|(k, acl)| {
+            let names_service_role = k.schema.is_none() && acl.keys().any(service_role);
+            (whole(k) || names_service_role).then_some(k)
         }));
         let empty = Acl::new();
         for key in keys {
-            let want = desired_db.default_acls.get(key).unwrap_or(&empty);
-            let have = match live_db.default_acls.get(key) {
+            let mut want = desired_db.default_acls.get(key).unwrap_or(&empty).clone();
+            let mut have = match live_db.default_acls.get(key) {
                 Some(acl) => acl.clone(),
                 None if key.schema.is_none() => builtin_default_acl(key.objects),
                 None => Acl::new(),
             };
-            let (grants, revokes) = acl_delta(&have, want, Some(&key.owner), Some(&key.owner));
-            let scope = self.scopes.of_role(&key.owner);
+            if !whole(key) {
+                have.retain(|g, _| service_role(g));
+                want.retain(|g, _| service_role(g));
+            }
+            let (grants, revokes) = acl_delta(&have, &want, Some(&key.owner), Some(&key.owner));
             for (privileges, grantees) in group_by_privileges(grants) {
                 self.push(
                     self.scopes.of_grantee(&grantees[0]),
@@ -468,10 +478,12 @@ impl Differ<'_> {
                 );
             }
             for (privileges, grantees) in group_by_privileges(revokes) {
-                self.push(
-                    scope.clone(),
-                    default_privileges(key, false, privileges, grantees),
-                );
+                let scope = if whole(key) {
+                    self.scopes.of_role(&key.owner)
+                } else {
+                    self.scopes.of_grantee(&grantees[0])
+                };
+                self.push(scope, default_privileges(key, false, privileges, grantees));
             }
         }
     }

@@ -210,3 +210,65 @@ async fn the_history_table_stays_the_owners_and_plan_is_empty_after_the_first_mi
         "billing_rw reads the migration history",
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn default_privileges_that_give_a_service_role_other_objects_are_planned_away() {
+    let setup = Setup::new(MANIFEST);
+    setup.apply(&[]);
+    setup.cluster.psql_ok(
+        "app",
+        "CREATE ROLE etl NOLOGIN;
+         ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT SELECT ON TABLES TO billing_rw, etl;
+         ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA monolith GRANT SELECT ON TABLES TO billing_rw;
+         ALTER DEFAULT PRIVILEGES FOR ROLE monolith_owner GRANT INSERT ON TABLES TO billing_rw;
+         ALTER DEFAULT PRIVILEGES FOR ROLE etl GRANT SELECT ON SEQUENCES TO monolith_rw;",
+    );
+    let (plan, code) = setup.plan(&["--format", "sql"]);
+    assert_eq!(code, Some(1), "{plan}");
+    for expected in [
+        r#"ALTER DEFAULT PRIVILEGES FOR ROLE "postgres" REVOKE SELECT ON TABLES FROM "billing_rw";"#,
+        r#"ALTER DEFAULT PRIVILEGES FOR ROLE "postgres" IN SCHEMA "monolith" REVOKE SELECT ON TABLES FROM "billing_rw";"#,
+        r#"ALTER DEFAULT PRIVILEGES FOR ROLE "monolith_owner" REVOKE INSERT ON TABLES FROM "billing_rw";"#,
+        r#"ALTER DEFAULT PRIVILEGES FOR ROLE "etl" REVOKE SELECT ON SEQUENCES FROM "monolith_rw";"#,
+    ] {
+        assert!(plan.contains(expected), "missing {expected}\n{plan}");
+    }
+    assert!(
+        !plan.contains(r#"FROM "etl""#),
+        "etl is not dbsplit's: {plan}"
+    );
+    setup.apply(&[]);
+    let (plan, code) = setup.plan(&[]);
+    assert_eq!(code, Some(0), "{plan}");
+
+    // Objects created now, by the roles whose defaults named billing_rw, do not reach it.
+    setup.cluster.psql_ok(
+        "app",
+        "CREATE TABLE public.by_postgres (id int);
+         SET ROLE monolith_owner; CREATE TABLE monolith.by_owner (id int); RESET ROLE;",
+    );
+    let rw = setup.cluster.connect("billing_rw", "app").await;
+    assert_denied(
+        rw.query("SELECT * FROM public.by_postgres", &[]).await,
+        "billing_rw reads a new table of postgres",
+    );
+    assert_denied(
+        rw.execute("INSERT INTO monolith.by_owner VALUES (1)", &[])
+            .await,
+        "billing_rw writes a new table of monolith_owner",
+    );
+    let admin = setup.cluster.superuser("app").await;
+    let etl: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_default_acl d, aclexplode(d.defaclacl) a
+             WHERE a.grantee = 'etl'::regrole",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        etl, 1,
+        "the default privileges of a role outside the manifest stay"
+    );
+}
