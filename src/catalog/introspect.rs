@@ -226,6 +226,12 @@ pub async fn introspect_split<Q: Queryer>(
             member_of: get::<Vec<String>>(&row, 11, q)?.into_iter().collect(),
             settings: BTreeMap::new(),
             password: None,
+            dependents: serde_json::from_str(&get::<String>(&row, 12, q)?).map_err(|e| {
+                IntrospectError::Unexpected {
+                    query: q,
+                    detail: format!("dependents: {e}"),
+                }
+            })?,
         };
         state.roles.insert(name, role);
     }

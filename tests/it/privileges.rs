@@ -272,3 +272,102 @@ async fn default_privileges_that_give_a_service_role_other_objects_are_planned_a
         "the default privileges of a role outside the manifest stay"
     );
 }
+
+impl Setup {
+    /// Replaces the manifest.
+    fn rewrite(&self, manifest: &str) {
+        std::fs::write(self.dir.path().join("services.toml"), manifest).expect("manifest written");
+    }
+
+    /// One value of a query as the superuser, as text ("" for no row).
+    fn query(&self, database: &str, sql: &str) -> String {
+        let output = self
+            .cluster
+            .server
+            .psql(database)
+            .args(["-tAc", sql])
+            .output()
+            .expect("psql runs");
+        assert!(output.status.success(), "{sql}: {output:?}");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prune_touches_only_the_roles_of_this_database_and_says_what_blocks_a_drop() {
+    let setup = Setup::new(MANIFEST);
+    setup.query("postgres", "CREATE DATABASE other");
+    // billing_rw was created by an older dbsplit, whose mark named no database.
+    setup.cluster.psql_ok(
+        "app",
+        "CREATE ROLE billing_rw; COMMENT ON ROLE billing_rw IS 'managed by dbsplit';",
+    );
+    setup.apply(&[]);
+    assert_eq!(
+        setup.query(
+            "app",
+            "SELECT shobj_description('billing_migrator'::regrole, 'pg_authid')"
+        ),
+        r#"managed by dbsplit {"databases": ["app"]}"#,
+        "a role created now is marked with its database"
+    );
+    assert_eq!(
+        setup.query(
+            "app",
+            "SELECT shobj_description('billing_rw'::regrole, 'pg_authid')"
+        ),
+        r#"managed by dbsplit {"databases": ["app"]}"#,
+        "an older mark gets the database"
+    );
+
+    // Another manifest's role (of database other), an older dbsplit's role that still owns a
+    // table here and holds a privilege in database other, and a role made by hand.
+    setup.cluster.psql_ok(
+        "app",
+        r#"CREATE ROLE other_rw; COMMENT ON ROLE other_rw IS 'managed by dbsplit {"databases":["other"]}';
+           CREATE ROLE stuck_rw; COMMENT ON ROLE stuck_rw IS 'managed by dbsplit';
+           CREATE TABLE public.stuck (id int); ALTER TABLE public.stuck OWNER TO stuck_rw;
+           GRANT CONNECT ON DATABASE other TO stuck_rw;
+           CREATE ROLE by_hand;"#,
+    );
+    setup.cluster.psql_ok(
+        "app",
+        "SET ROLE monolith_owner; CREATE TABLE monolith.customers (id int); RESET ROLE;",
+    );
+    // monolith's roles leave the manifest: monolith_rw holds CONNECT, search_path, USAGE and
+    // privileges on monolith's table; monolith_migrator is a member of monolith_owner.
+    setup.rewrite(&MANIFEST.replace(
+        "roles.monolith_rw = { access = \"readwrite\" }\nroles.monolith_migrator = { access = \"owner\" }\n",
+        "roles.monolith_api = { access = \"readwrite\" }\n",
+    ));
+    let (plan, code) = setup.plan(&["--prune"]);
+    assert_eq!(code, Some(1), "{plan}");
+    for expected in [
+        r#"REVOKE "monolith_owner" FROM "monolith_migrator";"#,
+        r#"ALTER ROLE "monolith_rw" IN DATABASE "app" RESET search_path;"#,
+        r#"REVOKE CONNECT ON DATABASE "app" FROM "monolith_migrator", "monolith_rw";"#,
+        r#"REVOKE USAGE ON SCHEMA "monolith" FROM "monolith_rw";"#,
+        r#"DROP ROLE "monolith_rw";"#,
+        r#"DROP ROLE "monolith_migrator";"#,
+        "role stuck_rw is no longer in the manifest but is not dropped: privileges on database other; owner of table public.stuck in database app",
+    ] {
+        assert!(plan.contains(expected), "missing {expected}\n{plan}");
+    }
+    assert!(!plan.contains(r#"DROP ROLE "other_rw""#), "{plan}");
+    assert!(
+        !plan.contains("role other_rw is"),
+        "other_rw is another database's: {plan}"
+    );
+    assert!(!plan.contains("DROP ROLE \"by_hand\""), "{plan}");
+    setup.apply(&["--prune"]);
+    assert_eq!(
+        setup.query(
+            "app",
+            "SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles
+             WHERE rolname IN ('monolith_rw', 'monolith_migrator', 'other_rw', 'stuck_rw', 'by_hand')"
+        ),
+        "by_hand,other_rw,stuck_rw"
+    );
+    let (plan, code) = setup.plan(&["--prune"]);
+    assert_eq!(code, Some(0), "{plan}");
+}
