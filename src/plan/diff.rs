@@ -528,6 +528,50 @@ impl Differ<'_> {
         let on = Object::Database(self.desired.database.clone());
         let scope = Scope::Database(self.desired.database.clone());
         self.acl(&have, &desired_db.acl, None, None, &on, &scope);
+        if desired_db.acl.contains_key(&Grantee::Public) {
+            self.cut_off(live_db);
+        }
+    }
+
+    /// With CONNECT taken from PUBLIC, the login roles outside the manifest that hold it no
+    /// other way (monitoring, backups, an auditor, the admin running dbsplit) can no longer
+    /// connect: named in a note, so nobody learns it from an outage.
+    fn cut_off(&mut self, live_db: &Database) {
+        let connects = |role: &str| {
+            live_db
+                .acl
+                .get(&Grantee::Role(role.to_string()))
+                .is_some_and(|p| p.contains(&Privilege::Connect))
+        };
+        let roles = &self.live.state.roles;
+        let cut: Vec<&str> = roles
+            .iter()
+            .filter(|(name, role)| {
+                role.attributes.login
+                    && !role.attributes.superuser
+                    && !self.desired.state.roles.contains_key(*name)
+                    && !self.departing.contains(*name)
+                    && !connects(name)
+                    && !role.member_of.iter().any(|group| connects(group))
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !cut.is_empty() {
+            let public_connects = live_db
+                .acl
+                .get(&Grantee::Public)
+                .is_some_and(|p| p.contains(&Privilege::Connect));
+            self.notes.push(format!(
+                "revoke_public_connect: {} login role{} outside the manifest {} connect to database {}: {}; grant {} CONNECT or declare {} as an observer with login = true",
+                cut.len(),
+                if cut.len() == 1 { "" } else { "s" },
+                if public_connects { "will no longer" } else { "cannot" },
+                self.desired.database,
+                cut.join(", "),
+                if cut.len() == 1 { "it" } else { "them" },
+                if cut.len() == 1 { "it" } else { "each" },
+            ));
+        }
     }
 
     /// Default privileges: those the manifest wants for its owners, the removal of any other

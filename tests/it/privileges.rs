@@ -371,3 +371,71 @@ async fn prune_touches_only_the_roles_of_this_database_and_says_what_blocks_a_dr
     let (plan, code) = setup.plan(&["--prune"]);
     assert_eq!(code, Some(0), "{plan}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_login_roles_revoke_public_connect_cuts_off_are_named_and_observers_keep_connect() {
+    let setup = Setup::new(MANIFEST);
+    setup.cluster.psql_ok(
+        "app",
+        "CREATE ROLE monitoring LOGIN; CREATE ROLE backup LOGIN; CREATE ROLE auditor LOGIN;
+         CREATE ROLE readers NOLOGIN; GRANT readers TO auditor;
+         GRANT CONNECT ON DATABASE app TO backup, readers; CREATE ROLE nologin_role;",
+    );
+    let (plan, code) = setup.plan(&[]);
+    assert_eq!(code, Some(1), "{plan}");
+    assert!(
+        plan.contains(
+            "revoke_public_connect: 1 login role outside the manifest will no longer connect to database app: monitoring;"
+        ),
+        "{plan}"
+    );
+    setup.apply(&[]);
+    let (plan, code) = setup.plan(&[]);
+    assert_eq!(code, Some(0), "{plan}");
+    assert!(
+        plan.contains("outside the manifest cannot connect to database app: monitoring;"),
+        "{plan}"
+    );
+    let refused = tokio_postgres::connect(
+        &setup.cluster.server.connection_string("monitoring", "app"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .map(|_| ());
+    assert_denied(refused, "monitoring connects to app");
+    for role in ["warehouse", "backup", "auditor", "billing_rw"] {
+        setup.cluster.connect(role, "app").await;
+    }
+}
+
+#[test]
+fn validate_warns_when_a_search_path_names_public() {
+    let dir = TempDir::new("validate-public");
+    let manifest = MANIFEST.replace(
+        "roles.billing_rw = { access = \"readwrite\" }\n",
+        "roles.billing_rw = { access = \"readwrite\" }\nsearch_path = [\"billing\", \"public\"]\n",
+    );
+    std::fs::write(dir.path().join("services.toml"), &manifest).expect("manifest written");
+    let output = run_in(dir.path(), "postgres://unused", &["validate"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a warning, not an error: {output:?}"
+    );
+    let line = manifest
+        .lines()
+        .position(|l| l.starts_with("search_path"))
+        .expect("the line")
+        + 1;
+    assert!(
+        stderr(&output).contains(&format!(
+            "services.toml:{line}:27: warning: search_path of service `billing` names `public`"
+        )),
+        "{}",
+        stderr(&output)
+    );
+    // Without `public`, no warning.
+    std::fs::write(dir.path().join("services.toml"), MANIFEST).expect("manifest written");
+    let output = run_in(dir.path(), "postgres://unused", &["validate"]);
+    assert_eq!(stderr(&output), "");
+}
