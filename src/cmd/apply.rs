@@ -41,6 +41,7 @@ pub fn run(
     };
     live::runtime()?.block_on(async {
         let mut client = live::connect_to(connect, &manifest.database.name).await?;
+        crate::pg::connect::refuse_standby(&client, "apply").await?;
         let confirmed = match saved {
             Some(saved) => Confirmed {
                 plan: saved.plan,

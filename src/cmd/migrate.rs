@@ -126,6 +126,7 @@ fn migrate(
                 };
                 let result = async {
                     let client = connect_to(&connect, &database).await?;
+                    crate::pg::connect::refuse_standby(&client, "migrate").await?;
                     Ok::<_, anyhow::Error>(
                         run::migrate(&client, &service, &files, options, &progress).await?,
                     )

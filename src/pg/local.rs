@@ -75,24 +75,8 @@ impl LocalServer {
 
     /// Starts a new, empty server with extra settings, its own pg_hba.conf and files.
     pub fn start_with(config: &LocalConfig) -> Result<LocalServer, LocalServerError> {
-        let setup = SETUP
-            .get_or_init(|| prepare().map_err(|e| e.0))
-            .as_ref()
-            .map_err(|e| LocalServerError(e.clone()))?;
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = setup.root.join(format!("{}-{n}", std::process::id()));
-        if dir.exists() {
-            fs::remove_dir_all(&dir)?;
-        }
-        fs::create_dir(&dir)?;
-        let mut server = LocalServer {
-            dir,
-            port: 0,
-            bin: setup.bin.clone(),
-            run_as: setup.run_as,
-            stopped: true,
-        };
-        server.hand_over(&server.dir)?;
+        let setup = setup()?;
+        let mut server = LocalServer::allocate(setup)?;
         let data = server.data_dir();
         run(Command::new("cp").arg("-a").arg(&setup.template).arg(&data))?;
         let hba = config
@@ -109,15 +93,66 @@ impl LocalServer {
             fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
             server.hand_over(&path)?;
         }
+        server.launch(&config.conf)?;
+        Ok(server)
+    }
+
+    /// Starts a hot standby of this server: a copy by `pg_basebackup -R` that streams this
+    /// server's changes and refuses writes.
+    pub fn start_standby(&self) -> Result<LocalServer, LocalServerError> {
+        let setup = setup()?;
+        let mut standby = LocalServer::allocate(setup)?;
+        run(standby
+            .command(&standby.bin.join("pg_basebackup"))
+            .arg("-D")
+            .arg(standby.data_dir())
+            .args([
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                SUPERUSER,
+            ])
+            .args(["-p", &self.port.to_string()]))?;
+        standby.launch(&["hot_standby = on".to_string()])?;
+        Ok(standby)
+    }
+
+    /// A new, empty server folder owned by the server's OS user.
+    fn allocate(setup: &Setup) -> Result<LocalServer, LocalServerError> {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = setup.root.join(format!("{}-{n}", std::process::id()));
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
+        fs::create_dir(&dir)?;
+        let server = LocalServer {
+            dir,
+            port: 0,
+            bin: setup.bin.clone(),
+            run_as: setup.run_as,
+            stopped: true,
+        };
+        server.hand_over(&server.dir)?;
+        Ok(server)
+    }
+
+    /// Configures and starts the server of a ready data directory on a free port.
+    fn launch(&mut self, conf: &[String]) -> Result<(), LocalServerError> {
+        let server = self;
         // A port picked as free can be taken before the server binds it: try a few.
         let mut last_error = None;
         for _ in 0..5 {
             server.port = free_port()?;
-            server.configure(&config.conf)?;
+            server.configure(conf)?;
             match server.pg_ctl(&["start", "-w", "-t", "60", "-l"], Some(&server.log_path())) {
                 Ok(_) => {
                     server.stopped = false;
-                    return Ok(server);
+                    return Ok(());
                 }
                 Err(error) => last_error = Some(error),
             }
@@ -227,6 +262,13 @@ impl Drop for LocalServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn setup() -> Result<&'static Setup, LocalServerError> {
+    SETUP
+        .get_or_init(|| prepare().map_err(|e| e.0))
+        .as_ref()
+        .map_err(|e| LocalServerError(e.clone()))
 }
 
 fn as_user(run_as: Option<&str>, program: &Path) -> Command {

@@ -224,3 +224,89 @@ fn demo_interrupted_stops_and_deletes_its_server() {
         "the demo's server folder is gone: {left:?}"
     );
 }
+
+#[test]
+fn apply_and_migrate_refuse_a_hot_standby() {
+    let primary = TestCluster::start("app");
+    let standby = primary
+        .server
+        .start_standby()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let project = crate::support::TempDir::new("standby");
+    std::fs::copy(
+        root().join("services.toml.example"),
+        project.path().join("services.toml"),
+    )
+    .unwrap();
+    let migrations = project.path().join("migrations").join("billing");
+    std::fs::create_dir_all(&migrations).unwrap();
+    std::fs::write(
+        migrations.join("20250101000000_invoices.sql"),
+        "CREATE TABLE invoices (id bigint PRIMARY KEY);\n",
+    )
+    .unwrap();
+    for (args, command) in [
+        (&["apply", "--yes"][..], "apply"),
+        (&["migrate", "billing"], "migrate"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+            .args(["-m", "services.toml"])
+            .args(args)
+            .current_dir(project.path())
+            .env("DATABASE_URL", standby.connection_string("postgres", "app"))
+            .env("NO_COLOR", "1")
+            .env_remove("DBSPLIT_MANIFEST")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{command}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(&format!(
+                "the server is a hot standby (read-only, in recovery): {command} writes, so connect to the primary"
+            )),
+            "{command}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn an_unanswered_connection_gives_up_after_10_seconds_by_default() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let example = root().join("services.toml.example");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(&example)
+        .args(["plan", "--database-url"])
+        .arg(format!("postgres://someone@127.0.0.1:{port}/app"))
+        .env_remove("PGCONNECT_TIMEOUT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    // libpq's default is to wait for ever: do not let a regression hang the suite.
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(40) {
+            let _ = child.kill();
+            panic!("dbsplit still waits after 40 seconds");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains(&format!(
+            "cannot connect to 127.0.0.1:{port} as someone: no answer within 10 seconds"
+        )),
+        "{}",
+        stderr(&output)
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(9));
+}
