@@ -152,13 +152,51 @@ fn a_connection_failure_is_one_sentence_and_exit_2() {
     assert_eq!(message.trim().lines().count(), 1, "{message}");
 }
 
-#[test]
-fn demo_shows_the_boundary_and_cleans_up() {
-    let output = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+/// Runs `dbsplit demo` with its servers and template in `cache`/dbsplit.
+fn demo_in(cache: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
         .arg("demo")
         .env("NO_COLOR", "1")
+        .env("XDG_CACHE_HOME", cache)
         .output()
-        .unwrap();
+        .expect("dbsplit runs")
+}
+
+#[test]
+fn demo_shows_the_boundary_and_cleans_up() {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let cache = crate::support::TempDir::new("xdg-cache");
+    let dir = cache.path().join("dbsplit");
+    // A cache folder others may use is refused, not used.
+    std::fs::DirBuilder::new().mode(0o755).create(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let refused = demo_in(cache.path());
+    assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
+    assert!(
+        stderr(&refused).contains(&format!(
+            "refusing to keep throwaway PostgreSQL servers in {}: other users may use it (mode 0755, not 0700)",
+            dir.display()
+        )),
+        "{}",
+        stderr(&refused)
+    );
+    std::fs::remove_dir(&dir).unwrap();
+    let me = std::fs::metadata("/proc/self").unwrap().uid();
+    if me == 0 {
+        // As root the servers run as `postgres`: a folder of another user is refused.
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
+        std::os::unix::fs::chown(&dir, Some(65534), None).unwrap();
+        let refused = demo_in(cache.path());
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(
+            stderr(&refused).contains("it belongs to uid 65534"),
+            "{}",
+            stderr(&refused)
+        );
+        std::fs::remove_dir(&dir).unwrap();
+    }
+
+    let output = demo_in(cache.path());
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
     assert!(text.contains("ok: EUR, USD"), "{text}");
@@ -174,6 +212,25 @@ fn demo_shows_the_boundary_and_cleans_up() {
         text.contains("no changes, the cluster matches the manifest"),
         "{text}"
     );
+    // XDG_CACHE_HOME holds a private folder with a template per server version and binaries.
+    let meta = std::fs::metadata(&dir).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o700);
+    if me != 0 {
+        assert_eq!(meta.uid(), me);
+    }
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let parts: Vec<&str> = names[0].split('-').collect();
+    assert_eq!(parts.len(), 4, "{names:?}");
+    assert_eq!(parts[0], "template");
+    assert!(
+        text.contains(&format!("Started PostgreSQL {}", parts[1])),
+        "{text}"
+    );
+    assert_eq!(parts[2].len(), 12, "the binaries' key: {names:?}");
 }
 
 #[test]
@@ -201,14 +258,7 @@ fn demo_interrupted_stops_and_deletes_its_server() {
     assert!(kill.success());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    // Where LocalServer keeps its servers (see src/pg/local.rs).
-    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
-    let base = match std::env::var_os("DBSPLIT_PG_TMP") {
-        Some(dir) => std::path::PathBuf::from(dir),
-        None if uid == 0 => std::path::PathBuf::from("/tmp"),
-        None => std::env::temp_dir(),
-    };
-    let root = base.join(format!("dbsplit-pg-{uid}"));
+    let root = dbsplit::pg::local::work_dir().unwrap();
     assert!(root.is_dir(), "{} holds the template", root.display());
     let left: Vec<_> = std::fs::read_dir(&root)
         .map(|entries| {
