@@ -1,6 +1,6 @@
 //! Reads a live cluster into the [`ClusterState`] model with a fixed set of bulk catalog
 //! queries (`queries/*.sql`): never one query per schema or object, so the cost does not grow in
-//! round trips with the size of the cluster. Works on PostgreSQL 13 to 17 and as a
+//! round trips with the size of the cluster. Works on PostgreSQL 13 to 18 and as a
 //! non-superuser (stored passwords are then simply not read). Besides privileges it reads what
 //! `audit` needs: foreign keys and the dependencies that cross schemas.
 
@@ -10,7 +10,8 @@ use tokio_postgres::{Row, Transaction};
 
 use super::model::{
     Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Dependency, ForeignKey,
-    FunctionBody, Grantee, ObjectKind, Privilege, Role, RoleAttributes, Schema, SchemaObject,
+    FunctionBody, Grantee, Membership, ObjectKind, Privilege, Role, RoleAttributes, Schema,
+    SchemaObject,
 };
 
 /// Why introspection failed.
@@ -54,6 +55,19 @@ pub struct Introspection {
     pub database: String,
     /// Whether stored password verifiers could be read (superuser).
     pub passwords_readable: bool,
+    /// `server_version_num`, e.g. 160004: what the server's syntax and catalogs allow.
+    pub server_version: i32,
+    /// The role the session logged in as.
+    pub session_user: String,
+    /// The owner of the current database.
+    pub database_owner: String,
+}
+
+impl Introspection {
+    /// Whether the server has PostgreSQL 16's membership options (INHERIT, SET per grant).
+    pub fn membership_options(&self) -> bool {
+        self.server_version >= 160_000
+    }
 }
 
 struct Query {
@@ -93,15 +107,16 @@ async fn run(db: &impl Queryer, query: &Query) -> Result<Vec<Row>, IntrospectErr
         })
 }
 
-fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
-    row: &'a Row,
-    index: usize,
-    query: &'static str,
-) -> Result<T, IntrospectError> {
-    row.try_get(index).map_err(|e| IntrospectError::Unexpected {
-        query,
-        detail: e.to_string(),
-    })
+fn get<'a, T, I>(row: &'a Row, column: I, query: &'static str) -> Result<T, IntrospectError>
+where
+    T: tokio_postgres::types::FromSql<'a>,
+    I: tokio_postgres::row::RowIndex + std::fmt::Display,
+{
+    row.try_get(column)
+        .map_err(|e| IntrospectError::Unexpected {
+            query,
+            detail: e.to_string(),
+        })
 }
 
 /// How much to read.
@@ -202,31 +217,43 @@ pub async fn introspect_split<Q: Queryer>(
     })?;
     let database: String = get(row, 0, DATABASE.name)?;
     let mut db_state = Database {
-        acl: parse_acl(&get::<Vec<String>>(row, 1, DATABASE.name)?),
+        acl: parse_acl(&get::<Vec<String>, _>(row, 1, DATABASE.name)?),
         ..Database::default()
     };
     let passwords_readable: bool = get(row, 2, DATABASE.name)?;
+    let server_version: i32 = get(row, 4, DATABASE.name)?;
+    let session_user: String = get(row, 5, DATABASE.name)?;
+    let database_owner: String = get(row, 6, DATABASE.name)?;
 
     let mut state = ClusterState::default();
     for row in take(&ROLES) {
         let q = ROLES.name;
-        let name: String = get(&row, 0, q)?;
+        let name: String = get(&row, "rolname", q)?;
         let role = Role {
             attributes: RoleAttributes {
-                superuser: get(&row, 1, q)?,
-                inherit: get(&row, 2, q)?,
-                createrole: get(&row, 3, q)?,
-                createdb: get(&row, 4, q)?,
-                login: get(&row, 5, q)?,
-                replication: get(&row, 6, q)?,
-                bypassrls: get(&row, 7, q)?,
-                connection_limit: get(&row, 8, q)?,
+                superuser: get(&row, "rolsuper", q)?,
+                inherit: get(&row, "rolinherit", q)?,
+                createrole: get(&row, "rolcreaterole", q)?,
+                createdb: get(&row, "rolcreatedb", q)?,
+                login: get(&row, "rolcanlogin", q)?,
+                replication: get(&row, "rolreplication", q)?,
+                bypassrls: get(&row, "rolbypassrls", q)?,
+                connection_limit: get(&row, "rolconnlimit", q)?,
             },
-            comment: get(&row, 9, q)?,
-            has_dependents: get(&row, 10, q)?,
-            member_of: get::<Vec<String>>(&row, 11, q)?.into_iter().collect(),
+            comment: get(&row, "comment", q)?,
+            has_dependents: get(&row, "has_dependents", q)?,
+            member_of: get::<Vec<String>, _>(&row, "member_of", q)?
+                .into_iter()
+                .collect(),
+            memberships: parse_memberships(&get::<String, _>(&row, "memberships", q)?)?,
             settings: BTreeMap::new(),
             password: None,
+            dependents: serde_json::from_str(&get::<String, _>(&row, "dependents", q)?).map_err(
+                |e| IntrospectError::Unexpected {
+                    query: q,
+                    detail: format!("dependents: {e}"),
+                },
+            )?,
         };
         state.roles.insert(name, role);
     }
@@ -256,7 +283,7 @@ pub async fn introspect_split<Q: Queryer>(
     for row in take(&SCHEMAS) {
         let q = SCHEMAS.name;
         let name: String = get(&row, 0, q)?;
-        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>>(&row, 2, q)?);
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, 2, q)?);
         db_state.schemas.insert(
             name,
             Schema {
@@ -287,7 +314,7 @@ pub async fn introspect_split<Q: Queryer>(
                 });
             }
         };
-        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>>(&row, 4, q)?);
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, 4, q)?);
         let object = SchemaObject {
             kind,
             name: name.clone(),
@@ -305,7 +332,7 @@ pub async fn introspect_split<Q: Queryer>(
         let schema: String = get(&row, 0, q)?;
         let table: String = get(&row, 1, q)?;
         let column: String = get(&row, 2, q)?;
-        let acl = parse_acl(&get::<Vec<String>>(&row, 3, q)?);
+        let acl = parse_acl(&get::<Vec<String>, _>(&row, 3, q)?);
         if let Some(object) = db_state
             .schemas
             .get_mut(&schema)
@@ -319,13 +346,13 @@ pub async fn introspect_split<Q: Queryer>(
         let schema: String = get(&row, 0, q)?;
         let name: String = get(&row, 1, q)?;
         let args: String = get(&row, 2, q)?;
-        let kind = match get::<String>(&row, 3, q)?.as_str() {
+        let kind = match get::<String, _>(&row, 3, q)?.as_str() {
             "p" => ObjectKind::Procedure,
             "a" => ObjectKind::Aggregate,
             _ => ObjectKind::Function,
         };
         let key = format!("{name}({args})");
-        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>>(&row, 5, q)?);
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, 5, q)?);
         let object = SchemaObject {
             kind,
             name,
@@ -342,12 +369,12 @@ pub async fn introspect_split<Q: Queryer>(
         let q = TYPES.name;
         let schema: String = get(&row, 0, q)?;
         let name: String = get(&row, 1, q)?;
-        let kind = if get::<String>(&row, 2, q)? == "d" {
+        let kind = if get::<String, _>(&row, 2, q)? == "d" {
             ObjectKind::Domain
         } else {
             ObjectKind::Type
         };
-        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>>(&row, 4, q)?);
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, 4, q)?);
         let object = SchemaObject {
             kind,
             name: name.clone(),
@@ -363,7 +390,7 @@ pub async fn introspect_split<Q: Queryer>(
 
     for row in take(&DEFAULT_ACLS) {
         let q = DEFAULT_ACLS.name;
-        let objects = match get::<String>(&row, 2, q)?.as_str() {
+        let objects = match get::<String, _>(&row, 2, q)?.as_str() {
             "r" => DefaultObjects::Tables,
             "S" => DefaultObjects::Sequences,
             "f" => DefaultObjects::Functions,
@@ -379,7 +406,7 @@ pub async fn introspect_split<Q: Queryer>(
         };
         db_state
             .default_acls
-            .insert(key, parse_acl(&get::<Vec<String>>(&row, 3, q)?));
+            .insert(key, parse_acl(&get::<Vec<String>, _>(&row, 3, q)?));
     }
 
     if depth == Depth::Dependencies {
@@ -392,7 +419,21 @@ pub async fn introspect_split<Q: Queryer>(
         state,
         database,
         passwords_readable,
+        server_version,
+        session_user,
+        database_owner,
     })
+}
+
+/// The grants of a role's memberships, from the roles query's JSON column.
+fn parse_memberships(json: &str) -> Result<Vec<Membership>, IntrospectError> {
+    let mut memberships: Vec<Membership> =
+        serde_json::from_str(json).map_err(|e| IntrospectError::Unexpected {
+            query: ROLES.name,
+            detail: format!("memberships: {e}"),
+        })?;
+    memberships.sort();
+    Ok(memberships)
 }
 
 /// Foreign keys and cross-schema dependencies, sorted.
