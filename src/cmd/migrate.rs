@@ -128,6 +128,7 @@ fn migrate(
                 let result = async {
                     let notices = Some(show_notices(Some(&service.name)));
                     let client = connect_noticing_to(&connect, &database, notices).await?;
+                    crate::pg::connect::refuse_standby(&client, "migrate").await?;
                     Ok::<_, anyhow::Error>(
                         run::migrate(&client, &service, &files, options, &progress).await?,
                     )
