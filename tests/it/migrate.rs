@@ -599,6 +599,43 @@ async fn notices_and_warnings_reach_the_user_with_the_service() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn statements_too_deep_for_the_parser_are_warned_about_and_left_to_the_server() {
+    let setup = Setup::new().await;
+    let terms = 150_000;
+    setup.write(
+        "billing",
+        V1,
+        "wide_or",
+        &format!(
+            "create table t (id int);\nselect 1 from t where {};\n",
+            vec!["id = 1"; terms].join(" or ")
+        ),
+    );
+    setup.write(
+        "billing",
+        V2,
+        "long_sum",
+        &format!("select {};\n", vec!["1"; terms].join(" + ")),
+    );
+    let output = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    // The server takes the OR (it flattens it) and refuses the sum with its own clear error.
+    assert_code(&output, 2);
+    assert_has(&stderr(&output), "lint: 3 warnings");
+    assert_has(
+        &stdout(&output),
+        "billing: applied 20250101000000_wide_or.sql",
+    );
+    assert_has(
+        &stderr(&output),
+        "20250102000000_long_sum.sql:1: stack depth limit exceeded (SQLSTATE 54001)",
+    );
+    assert_eq!(
+        setup.history("billing"),
+        "20250101000000 true billing_owner"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_second_migrate_of_a_service_waits_for_the_lock_then_gives_up() {
     let setup = Setup::new().await;
     setup.write("billing", V1, "one", "create table one (id int);\n");
