@@ -63,6 +63,7 @@ pub enum RuleId {
     SearchPathLeak,
     PrivilegedServiceRole,
     Drift,
+    SharedRole,
 }
 
 /// One row of the rule table.
@@ -259,8 +260,8 @@ pub const RULES: &[Rule] = &[
         id: RuleId::PrivilegedServiceRole,
         name: "privileged-service-role",
         severity: Severity::Error,
-        description: "a service role with SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB",
-        fix: "ALTER ROLE ... NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB (`dbsplit apply` does)",
+        description: "a service role with SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB, or a member of a predefined role that reaches every schema (pg_read_all_data, pg_write_all_data, pg_read_server_files, pg_write_server_files, pg_execute_server_program)",
+        fix: "ALTER ROLE ... NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB and REVOKE the predefined role (`dbsplit apply` does)",
     },
     Rule {
         id: RuleId::Drift,
@@ -268,6 +269,13 @@ pub const RULES: &[Rule] = &[
         severity: Severity::Warning,
         description: "(with a manifest) anything `dbsplit plan` would change",
         fix: "run `dbsplit plan` to review and `dbsplit apply` to converge",
+    },
+    Rule {
+        id: RuleId::SharedRole,
+        name: "shared-role",
+        severity: Severity::Error,
+        description: "(inferred services) a role outside every service that can INSERT, UPDATE, DELETE or TRUNCATE the tables of two or more services",
+        fix: "give each service its own role; a job that feeds several services goes through their APIs",
     },
 ];
 

@@ -13,6 +13,7 @@ mod boundary;
 mod directive;
 mod lex;
 mod lines;
+pub mod names;
 mod scan;
 mod split;
 mod statement;
