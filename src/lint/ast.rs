@@ -103,9 +103,23 @@ pub struct Parsed {
     pub relations: HashSet<usize>,
 }
 
-/// Parses `sql`, a statement starting at byte `base` of a larger text. The error is the
-/// parser's message without its position.
-pub fn parse(sql: &str, base: usize) -> Result<Parsed, String> {
+/// Parses the statement made of `tokens` of `text`, unless it could nest deeper than
+/// [`MAX_NESTING`]. The error is the parser's message without its position.
+pub fn parse(text: &str, tokens: &[Token]) -> Result<Parsed, String> {
+    let (Some(first), Some(last)) = (tokens.first(), tokens.last()) else {
+        return Ok(Parsed::default());
+    };
+    let depth = nesting(text, tokens);
+    if depth > MAX_NESTING {
+        return Err(format!(
+            "its operators nest {depth} deep, more than the {MAX_NESTING} it is given"
+        ));
+    }
+    parse_at(&text[first.start..last.end], first.start)
+}
+
+/// Parses `sql`, a statement starting at byte `base` of a larger text.
+fn parse_at(sql: &str, base: usize) -> Result<Parsed, String> {
     let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| match e {
         ParserError::TokenizerError(m) | ParserError::ParserError(m) => strip_position(&m),
         ParserError::RecursionLimitExceeded => "nested too deeply".to_string(),
@@ -208,7 +222,7 @@ mod tests {
     #[test]
     fn collects_qualifiers_and_relation_positions() {
         let sql = "with recent as (select 1) select billing.amount\nfrom billing.invoices AS \"Billing\" join recent on true join t on true";
-        let parsed = parse(sql, 100).unwrap();
+        let parsed = parse_at(sql, 100).unwrap();
         let mut qualifiers: Vec<_> = parsed.qualifiers.iter().map(String::as_str).collect();
         qualifiers.sort();
         assert_eq!(qualifiers, ["Billing", "recent", "t"]);
@@ -258,7 +272,7 @@ mod tests {
         assert!(nesting_of(&sql) <= MAX_NESTING);
         let parsed = std::thread::Builder::new()
             .stack_size(2 << 20)
-            .spawn(move || parse(&sql, 0).is_ok())
+            .spawn(move || parse(&sql, &crate::lint::lex::tokens(&sql)).is_ok())
             .unwrap()
             .join()
             .unwrap();
@@ -267,7 +281,7 @@ mod tests {
 
     #[test]
     fn errors_lose_their_position() {
-        let error = parse("DO $$ begin end $$", 0).unwrap_err();
+        let error = parse_at("DO $$ begin end $$", 0).unwrap_err();
         assert!(!error.contains("Line:"), "{error}");
         assert!(error.starts_with("Expected"), "{error}");
     }

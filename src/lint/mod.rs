@@ -243,15 +243,7 @@ fn analyze(
     boundary: &Boundary<'_>,
     depth: usize,
 ) -> Vec<Hit> {
-    let nesting = ast::nesting(text, tokens);
-    let parsed = if nesting > ast::MAX_NESTING {
-        Err(format!(
-            "its operators nest {nesting} deep, more than the {} it is given",
-            ast::MAX_NESTING
-        ))
-    } else {
-        ast::parse(&text[range.clone()], range.start)
-    };
+    let parsed = ast::parse(text, tokens);
     let mut hits = Vec::new();
     if let Err(error) = &parsed {
         hits.push(Hit {
