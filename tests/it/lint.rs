@@ -344,3 +344,22 @@ fn a_statement_of_150000_terms_is_an_unparsed_statement_not_a_crash() {
         .collect();
     assert_eq!(unparsed.len(), 2, "{text}");
 }
+
+#[test]
+fn new_renders_the_project_template_next_to_the_manifest_when_there_is_one() {
+    let project = project();
+    let templates = project.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(
+        templates.join("migration.sql"),
+        "-- {{service}}/{{name}} as {{owner}} in {{schema}}\n-- ticket: \n",
+    )
+    .unwrap();
+    let output = run_in(project.path(), &["new", "billing", "add_refunds"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let path = stdout(&output).trim().to_string();
+    assert_eq!(
+        std::fs::read_to_string(project.path().join(path)).unwrap(),
+        "-- billing/add_refunds as billing_owner in billing\n-- ticket: \n"
+    );
+}

@@ -732,6 +732,56 @@ async fn status_shows_applied_pending_and_the_last_applied() {
     │ billing  ┆ 2       ┆ 1       ┆ 20250102000000_two.sql at YYYY-MM-DD HH:MM:SS UTC ┆ pending    │
     └──────────┴─────────┴─────────┴───────────────────────────────────────────────────┴────────────┘
     ");
+    assert_code(
+        &setup.dbsplit("postgres", &["migrate", "status", "--exit-code"]),
+        1,
+    );
+    let json = setup.dbsplit("postgres", &["migrate", "status", "--format", "json"]);
+    assert_code(&json, 0);
+    let json: serde_json::Value =
+        serde_json::from_str(&redact_timestamps(&stdout(&json))).expect("valid JSON");
+    insta::assert_json_snapshot!(json["services"][1], @r#"
+    {
+      "applied": 2,
+      "last_applied": "20250102000000_two.sql",
+      "last_applied_at": "YYYY-MM-DD HH:MM:SS",
+      "pending": 1,
+      "problems": [],
+      "service": "billing",
+      "state": "pending"
+    }
+    "#);
+
+    // A migrator sees its own service (as the owner, even without inheriting its privileges),
+    // and is told which histories it may not read.
+    setup.query("ALTER ROLE billing_migrator NOINHERIT");
+    let own = setup.dbsplit(
+        "billing_migrator",
+        &["migrate", "status", "--format", "json"],
+    );
+    assert_code(&own, 0);
+    let own: serde_json::Value = serde_json::from_str(&stdout(&own)).expect("valid JSON");
+    let states: Vec<(&str, &str)> = own["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["service"].as_str().unwrap(), s["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, [("monolith", "unreadable"), ("billing", "pending")]);
+    assert_eq!(
+        own["services"][0]["problems"][0]["message"],
+        "login role `billing_migrator` may not read monolith.dbsplit_migrations; log in as the service's migrator"
+    );
+    assert_code(
+        &setup.dbsplit("billing_migrator", &["migrate", "billing"]),
+        0,
+    );
+    let settled = setup.dbsplit(
+        "billing_migrator",
+        &["migrate", "status", "billing", "--exit-code"],
+    );
+    assert_code(&settled, 0);
+    assert_has(&stdout(&settled), "up to date");
 }
 
 /// Replaces each `YYYY-MM-DD HH:MM:SS` with a placeholder of the same width.
