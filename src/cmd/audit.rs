@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::audit::{Report, Services, audit};
+use crate::audit::{Report, Services, audit, render};
 use crate::catalog::introspect::{Depth, Introspection, introspect_split};
 use crate::cli::{AuditArgs, ConnectArgs, FindingsFormat};
 use crate::desired::desired_state;
@@ -32,9 +32,12 @@ pub fn run(
         Some(super::load_manifest(path)?)
     };
     let report = live::runtime()?.block_on(read_and_audit(manifest.as_ref(), connect, args))?;
-    report::findings::render(args.findings.format, &report.findings, color, out)?;
-    if args.verbose && args.findings.format == FindingsFormat::Human {
-        exceptions(&report, out)?;
+    match args.findings.format {
+        FindingsFormat::Json => render::json(&report, args.verbose, out)?,
+        format => report::findings::render(format, &report.findings, color, out)?,
+    }
+    if args.findings.format == FindingsFormat::Human {
+        render::human(&report, args.verbose, out)?;
     }
     Ok(
         if any_at_or_above(&report.findings, args.findings.fail_on.severity()) {
@@ -146,24 +149,4 @@ pub fn audit_state(manifest: Option<&Manifest>, live: &Introspection) -> anyhow:
         }
     };
     Ok(report)
-}
-
-fn exceptions(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
-    if report.exceptions.is_empty() {
-        return writeln!(out, "\nNo declared exceptions.");
-    }
-    writeln!(out, "\nDeclared exceptions ({}):", report.exceptions.len())?;
-    for exception in &report.exceptions {
-        let role = exception
-            .role
-            .as_deref()
-            .map(|r| format!(" by {r}"))
-            .unwrap_or_default();
-        writeln!(
-            out,
-            "  {} {}{role}: {}",
-            exception.rule, exception.object, exception.reason
-        )?;
-    }
-    Ok(())
 }

@@ -454,7 +454,45 @@ async fn inferred_services_leave_api_roles_alone_and_find_the_role_writing_two_s
         "one finding for the role writing two services, none for the group writing one"
     );
     assert_eq!(shared.status.code(), Some(1));
+
+    // Inferred mode says so, and with --verbose who belongs where.
+    let human = run_audit_in(&cluster, "postgres", "supa", &["--no-manifest"]);
+    assert!(
+        stdout(&human).contains(
+            "Services were inferred from the cluster (no manifest): 2 roles placed in 2 services; --verbose lists them."
+        ),
+        "{}",
+        stdout(&human)
+    );
+    let verbose = run_audit_in(
+        &cluster,
+        "postgres",
+        "supa",
+        &["--no-manifest", "--verbose"],
+    );
+    let text = stdout(&verbose);
+    assert!(
+        text.contains("  supabase_auth_admin -> auth\n  supabase_storage_admin -> storage\n"),
+        "{text}"
+    );
+    assert!(!text.contains("anon ->"), "{text}");
+    let verbose_json = run_audit_in(
+        &cluster,
+        "postgres",
+        "supa",
+        &["--no-manifest", "--verbose", "--format", "json"],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&verbose_json.stdout).unwrap();
+    assert_eq!(json["inferred"], true);
+    assert_eq!(
+        json["roles"],
+        serde_json::json!({"supabase_auth_admin": "auth", "supabase_storage_admin": "storage"})
+    );
+    assert_eq!(json["exceptions"], serde_json::json!([]));
+
     let json: serde_json::Value = serde_json::from_slice(&shared.stdout).unwrap();
+    assert_eq!(json["inferred"], true);
+    assert!(json.get("roles").is_none(), "only with --verbose: {json}");
     let message = json["findings"][0]["message"].as_str().unwrap();
     assert!(
         message.contains("storage (`storage.buckets` through membership in `sync_writers`)"),
@@ -509,6 +547,24 @@ async fn audit_runs_as_an_ordinary_role_and_renders_every_format() {
         assert!(fk.get(key).is_some(), "{key} in {fk}");
     }
     insta::assert_snapshot!("audit_json", stdout(&as_auditor));
+    assert_eq!(json["inferred"], false);
+    let verbose = run_audit(&cluster, "auditor", &["--format", "json", "--verbose"]);
+    let verbose: serde_json::Value = serde_json::from_slice(&verbose.stdout).unwrap();
+    assert_eq!(verbose["findings"], json["findings"]);
+    assert_eq!(verbose["roles"]["billing_rw"], "billing");
+    assert!(
+        verbose["exceptions"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({
+                "rule": "cross-schema-grant",
+                "object": "reference.currencies",
+                "role": "billing_rw",
+                "reason": "declared read: currency codes are shared reference data"
+            })),
+        "{}",
+        verbose["exceptions"]
+    );
     for format in ["human", "sarif", "github"] {
         let output = run_audit(&cluster, "auditor", &["--format", format, "--verbose"]);
         assert_eq!(output.status.code(), Some(1));
