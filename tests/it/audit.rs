@@ -7,8 +7,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use dbsplit::apply::{ApplyOptions, Confirmed, apply, plan};
+use dbsplit::audit::read::{begin, join_snapshot};
 use dbsplit::audit::{Report, Services, audit};
-use dbsplit::catalog::introspect::{Depth, introspect};
+use dbsplit::catalog::introspect::{Depth, introspect, introspect_split};
 use dbsplit::desired::desired_state;
 use dbsplit::finding::Finding;
 use dbsplit::manifest::Manifest;
@@ -570,12 +571,42 @@ async fn audit_runs_as_an_ordinary_role_and_renders_every_format() {
         assert_eq!(output.status.code(), Some(1));
         insta::assert_snapshot!(format!("audit_{format}"), stdout(&output));
     }
-    let warnings_only = run_audit(
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fail_on_warning_fails_on_a_cluster_with_warnings_only() {
+    let cluster = TestCluster::start("app");
+    converged(&cluster).await;
+    cluster.psql_ok(
+        "app",
+        "CREATE TABLE public.settings (k text, v text);
+         ALTER ROLE notifications_rw IN DATABASE app SET search_path = notifications, public;",
+    );
+    let default = run_audit(&cluster, "postgres", &["--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&default.stdout).unwrap();
+    let severities: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["severity"].as_str().unwrap())
+        .collect();
+    assert!(
+        !severities.is_empty() && severities.iter().all(|s| *s == "warning"),
+        "warnings only: {:#?}",
+        json_lines(&default)
+    );
+    assert_eq!(
+        default.status.code(),
+        Some(0),
+        "warnings pass --fail-on error"
+    );
+    let strict = run_audit(
         &cluster,
-        "auditor",
+        "postgres",
         &["--fail-on", "warning", "--format", "json"],
     );
-    assert_eq!(warnings_only.status.code(), Some(1));
+    assert_eq!(strict.status.code(), Some(1));
+    assert_eq!(strict.stdout, default.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -610,5 +641,47 @@ async fn predefined_roles_reaching_every_schema_and_foreign_default_privileges_a
             "privileged-service-role notifications_rw | notifications -> - | notifications_rw",
         ],
         "pg_signal_backend is allowed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_sessions_on_one_snapshot_read_the_same_state_as_one() {
+    let cluster = TestCluster::start("app");
+    converged(&cluster).await;
+    cluster.psql_ok(
+        "app",
+        "CREATE TABLE billing.t (id int PRIMARY KEY); CREATE TABLE monolith.u (t int REFERENCES billing.t);",
+    );
+    let mut first = cluster.superuser("app").await;
+    let mut second = cluster.superuser("app").await;
+    let single = introspect(&first, Depth::Dependencies).await.unwrap();
+    let timeout = Duration::from_millis(1500);
+    let tx = begin(&mut first, timeout).await.unwrap();
+    let helper = join_snapshot(&tx, &mut second, timeout).await.unwrap();
+    // A change after the snapshot is invisible to both sessions.
+    cluster.psql_ok("app", "CREATE TABLE notifications.later (id int)");
+    let split = introspect_split(&tx, Some(&helper), Depth::Dependencies)
+        .await
+        .unwrap();
+    assert_eq!(single, split);
+    assert!(!split.state.databases["app"].foreign_keys.is_empty());
+    let later: i64 = helper
+        .query_one("SELECT count(*) FROM pg_class WHERE relname = 'later'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(later, 0, "the helper sees the first session's snapshot");
+    let setting: String = helper
+        .query_one("SHOW statement_timeout", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(setting, "1500ms", "the helper's statements are bounded too");
+    let write = helper
+        .batch_execute("CREATE TABLE billing.w (id int)")
+        .await;
+    assert_eq!(
+        write.unwrap_err().code(),
+        Some(&tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION)
     );
 }
