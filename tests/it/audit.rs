@@ -394,8 +394,9 @@ fn json_lines(output: &std::process::Output) -> Vec<String> {
 
 /// A cluster laid out like Supabase's: schemas owned by one admin role each, PostgREST's API
 /// roles reading (and `authenticated` writing) several of them, `authenticator` switching to
-/// them without inheriting.
+/// them without inheriting. (PostgreSQL 14's PUBLIC CREATE on schema public revoked, as 15+.)
 const SUPABASE: &str = r#"
+    REVOKE CREATE ON SCHEMA public FROM PUBLIC;
     CREATE ROLE supabase_admin SUPERUSER;
     CREATE ROLE supabase_auth_admin NOINHERIT LOGIN;
     CREATE ROLE supabase_storage_admin NOINHERIT LOGIN;
