@@ -1,6 +1,6 @@
 //! Reads a live cluster into the [`ClusterState`] model with a fixed set of bulk catalog
 //! queries (`queries/*.sql`): never one query per schema or object, so the cost does not grow in
-//! round trips with the size of the cluster. Works on PostgreSQL 13 to 17 and as a
+//! round trips with the size of the cluster. Works on PostgreSQL 13 to 18 and as a
 //! non-superuser (stored passwords are then simply not read). Besides privileges it reads what
 //! `audit` needs: foreign keys and the dependencies that cross schemas.
 
@@ -10,7 +10,8 @@ use tokio_postgres::{Row, Transaction};
 
 use super::model::{
     Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Dependency, ForeignKey,
-    FunctionBody, Grantee, ObjectKind, Privilege, Role, RoleAttributes, Schema, SchemaObject,
+    FunctionBody, Grantee, Membership, ObjectKind, Privilege, Role, RoleAttributes, Schema,
+    SchemaObject,
 };
 
 /// Why introspection failed.
@@ -54,6 +55,19 @@ pub struct Introspection {
     pub database: String,
     /// Whether stored password verifiers could be read (superuser).
     pub passwords_readable: bool,
+    /// `server_version_num`, e.g. 160004: what the server's syntax and catalogs allow.
+    pub server_version: i32,
+    /// The role the session logged in as.
+    pub session_user: String,
+    /// The owner of the current database.
+    pub database_owner: String,
+}
+
+impl Introspection {
+    /// Whether the server has PostgreSQL 16's membership options (INHERIT, SET per grant).
+    pub fn membership_options(&self) -> bool {
+        self.server_version >= 160_000
+    }
 }
 
 struct Query {
@@ -206,6 +220,9 @@ pub async fn introspect_split<Q: Queryer>(
         ..Database::default()
     };
     let passwords_readable: bool = get(row, 2, DATABASE.name)?;
+    let server_version: i32 = get(row, 4, DATABASE.name)?;
+    let session_user: String = get(row, 5, DATABASE.name)?;
+    let database_owner: String = get(row, 6, DATABASE.name)?;
 
     let mut state = ClusterState::default();
     for row in take(&ROLES) {
@@ -225,6 +242,7 @@ pub async fn introspect_split<Q: Queryer>(
             comment: get(&row, 9, q)?,
             has_dependents: get(&row, 10, q)?,
             member_of: get::<Vec<String>>(&row, 11, q)?.into_iter().collect(),
+            memberships: parse_memberships(&get::<String>(&row, 12, q)?)?,
             settings: BTreeMap::new(),
             password: None,
         };
@@ -392,7 +410,21 @@ pub async fn introspect_split<Q: Queryer>(
         state,
         database,
         passwords_readable,
+        server_version,
+        session_user,
+        database_owner,
     })
+}
+
+/// The grants of a role's memberships, from the roles query's JSON column.
+fn parse_memberships(json: &str) -> Result<Vec<Membership>, IntrospectError> {
+    let mut memberships: Vec<Membership> =
+        serde_json::from_str(json).map_err(|e| IntrospectError::Unexpected {
+            query: ROLES.name,
+            detail: format!("memberships: {e}"),
+        })?;
+    memberships.sort();
+    Ok(memberships)
 }
 
 /// Foreign keys and cross-schema dependencies, sorted.

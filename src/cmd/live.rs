@@ -8,7 +8,7 @@ use tokio_postgres::Client;
 
 use crate::cli::ConnectArgs;
 use crate::desired::Desired;
-use crate::pg::connect::connect;
+use crate::pg::connect::{Notices, connect, connect_noticing};
 use crate::pg::options::{ConnectOptions, Env, resolve};
 
 /// A runtime for one command.
@@ -21,6 +21,15 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Connects as psql would; the database defaults to the manifest's, not to the user name.
 pub async fn connect_to(args: &ConnectArgs, database: &str) -> anyhow::Result<Client> {
+    connect_noticing_to(args, database, None).await
+}
+
+/// Like [`connect_to`], and hands the server's notices to `notices` when given.
+pub async fn connect_noticing_to(
+    args: &ConnectArgs,
+    database: &str,
+    notices: Option<Notices>,
+) -> anyhow::Result<Client> {
     let process = Env::process();
     let var = |name: &str| {
         let value = (process.var)(name);
@@ -34,8 +43,32 @@ pub async fn connect_to(args: &ConnectArgs, database: &str) -> anyhow::Result<Cl
         os_user: process.os_user.clone(),
     };
     let options: ConnectOptions = resolve(args.database_url.as_deref(), &env)?;
-    let (client, _connection) = connect(&options).await?;
+    let (client, _connection) = match notices {
+        Some(notices) => connect_noticing(&options, notices).await?,
+        None => connect(&options).await?,
+    };
     Ok(client)
+}
+
+/// Prints the server's notices and warnings as they arrive (RAISE NOTICE, "no privileges could
+/// be revoked"), on stderr as psql does, after `prefix` when given (the service migrating).
+pub fn show_notices(prefix: Option<&str>) -> Notices {
+    let prefix = prefix.map(|p| format!("{p}: ")).unwrap_or_default();
+    std::sync::Arc::new(move |notice: &tokio_postgres::error::DbError| {
+        eprintln!("{prefix}{}", describe_notice(notice));
+    })
+}
+
+/// A server notice as psql prints it: severity, message, then DETAIL and HINT lines.
+pub fn describe_notice(notice: &tokio_postgres::error::DbError) -> String {
+    let mut text = format!("{}:  {}", notice.severity(), notice.message());
+    if let Some(detail) = notice.detail() {
+        text.push_str(&format!("\nDETAIL:  {detail}"));
+    }
+    if let Some(hint) = notice.hint() {
+        text.push_str(&format!("\nHINT:  {hint}"));
+    }
+    text
 }
 
 /// Connects exactly as psql would, the database included.

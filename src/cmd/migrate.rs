@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use super::TROUBLE;
-use super::live::{connect_to, runtime};
+use super::live::{connect_noticing_to, connect_to, runtime, show_notices};
 use crate::cli::{ConnectArgs, MigrateArgs, MigrateCommand};
 use crate::finding::{RuleId, Severity, any_at_or_above};
 use crate::lint::{Input, lint};
@@ -106,6 +106,7 @@ fn migrate(
     let options = RunOptions {
         lock_timeout: args.lock.lock_timeout,
         dry_run: args.dry_run,
+        trust: args.trust_migrations,
     };
     let database = manifest.database.name.clone();
     // A local set: the connection setup is not Send, and one thread is plenty for waiting on
@@ -125,7 +126,8 @@ fn migrate(
                     let _ = sender.send((name.clone(), p));
                 };
                 let result = async {
-                    let client = connect_to(&connect, &database).await?;
+                    let notices = Some(show_notices(Some(&service.name)));
+                    let client = connect_noticing_to(&connect, &database, notices).await?;
                     Ok::<_, anyhow::Error>(
                         run::migrate(&client, &service, &files, options, &progress).await?,
                     )

@@ -10,13 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalog::introspect::Introspection;
 use crate::catalog::model::{
-    Acl, Database, DefaultAclKey, DefaultObjects, Grantee, Privilege, Privileges, Role, Schema,
-    SchemaObject,
+    Acl, Database, DefaultAclKey, DefaultObjects, Grantee, Membership, Privilege, Privileges, Role,
+    Schema, SchemaObject,
 };
 use crate::desired::{Desired, parse_search_path};
 use crate::manifest::{Manifest, PublicSchema};
 
-use super::change::{Action, Change, Existing, Object, Plan, Scope};
+use super::change::{Action, Change, Existing, Object, Plan, RoleOption, Scope};
 use super::scopes::Scopes;
 
 /// What is known of a role's password, worked out by the caller from the environment and the
@@ -96,7 +96,7 @@ impl Differ<'_> {
         let desired = self.desired;
         let database = &desired.database;
         let mut grants: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut revokes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut revokes: BTreeMap<(String, Option<String>), Vec<String>> = BTreeMap::new();
         for (name, want) in &desired.state.roles {
             let enforced = desired.enforced_roles.contains(name);
             let scope = self.scopes.of_role(name);
@@ -128,29 +128,46 @@ impl Differ<'_> {
             if let Some(env) = desired.password_envs.get(name) {
                 self.password(name, env, have.is_none(), &scope);
             }
-            let have_groups = have
+            let held = have
                 .as_ref()
-                .map(|h| h.member_of.clone())
+                .map(|h| h.memberships.as_slice())
                 .unwrap_or_default();
-            for group in want.member_of.difference(&have_groups) {
-                grants.entry(group.clone()).or_default().push(name.clone());
+            for group in self.memberships(name, want, held, enforced, &scope) {
+                grants.entry(group).or_default().push(name.clone());
             }
             if enforced {
-                for group in have_groups.difference(&want.member_of) {
-                    revokes.entry(group.clone()).or_default().push(name.clone());
+                let options = self.live.membership_options();
+                for grant in held {
+                    if !want.member_of.contains(&grant.group) {
+                        let grantor = grant.grantor.clone().filter(|_| options);
+                        revokes
+                            .entry((grant.group.clone(), grantor))
+                            .or_default()
+                            .push(name.clone());
+                    }
                 }
             }
             self.search_path(name, want, have.as_ref(), enforced, database, &scope);
         }
         for (group, members) in grants {
-            self.push(
-                self.scopes.of_role(&group),
-                Action::GrantRole { group, members },
-            );
+            let scope = if desired.state.roles.contains_key(&group) {
+                self.scopes.of_role(&group)
+            } else {
+                self.scopes.of_role(&members[0])
+            };
+            self.push(scope, Action::GrantRole { group, members });
         }
-        for (group, members) in revokes {
+        for ((group, granted_by), mut members) in revokes {
+            members.dedup();
             let scope = self.scopes.of_role(&members[0]);
-            self.push(scope, Action::RevokeRole { group, members });
+            self.push(
+                scope,
+                Action::RevokeRole {
+                    group,
+                    members,
+                    granted_by,
+                },
+            );
         }
         if let Some(prunable) = self.prunable() {
             for (name, role) in prunable {
@@ -170,6 +187,86 @@ impl Differ<'_> {
                 }
             }
         }
+    }
+
+    /// The memberships `member` must hold: returns the groups to grant from scratch and pushes
+    /// the option changes of those it holds. On 16 and later each grant has INHERIT and SET
+    /// options (the manifest wants both on, what a plain GRANT gives); everywhere the manifest
+    /// gives no ADMIN OPTION, so an enforced role's ADMIN OPTION is revoked, grant by grant.
+    fn memberships(
+        &mut self,
+        member: &str,
+        want: &Role,
+        held: &[Membership],
+        enforced: bool,
+        scope: &Scope,
+    ) -> Vec<String> {
+        let options = self.live.membership_options();
+        let mut missing = Vec::new();
+        for wanted in &want.memberships {
+            let grants: Vec<&Membership> =
+                held.iter().filter(|m| m.group == wanted.group).collect();
+            if grants.is_empty() {
+                missing.push(wanted.group.clone());
+                continue;
+            }
+            if !options {
+                continue;
+            }
+            let inherit = wanted.inherit && !grants.iter().any(|m| m.inherit);
+            let set = wanted.set && !grants.iter().any(|m| m.set);
+            if inherit || set {
+                self.push(
+                    scope.clone(),
+                    Action::GrantRoleOptions {
+                        group: wanted.group.clone(),
+                        member: member.to_string(),
+                        inherit,
+                        set,
+                    },
+                );
+            }
+            for grant in &grants {
+                for (option, on, allowed) in [
+                    (RoleOption::Inherit, grant.inherit, wanted.inherit),
+                    (RoleOption::Set, grant.set, wanted.set),
+                ] {
+                    if on && !allowed {
+                        self.revoke_option(option, grant, member, scope);
+                    }
+                }
+            }
+        }
+        if enforced {
+            for grant in held.iter().filter(|m| m.admin) {
+                if want.member_of.contains(&grant.group) {
+                    self.revoke_option(RoleOption::Admin, grant, member, scope);
+                }
+            }
+        }
+        missing
+    }
+
+    fn revoke_option(
+        &mut self,
+        option: RoleOption,
+        grant: &Membership,
+        member: &str,
+        scope: &Scope,
+    ) {
+        let granted_by = grant
+            .grantor
+            .clone()
+            .filter(|_| self.live.membership_options());
+        self.push(
+            scope.clone(),
+            Action::RevokeRoleOption {
+                option,
+                group: grant.group.clone(),
+                member: member.to_string(),
+                granted_by,
+            },
+        );
     }
 
     /// Roles dbsplit created (by their comment) that the manifest no longer names.
