@@ -5,7 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::model::{DefaultObjects, Grantee, ObjectKind, Privileges, RoleAttributes};
+use crate::catalog::model::{
+    DefaultObjects, Grantee, ObjectKind, Privileges, RoleAttributes, RoleMark,
+};
 
 /// The part of the manifest a change serves; plans are grouped by it for people.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -123,6 +125,12 @@ pub enum Action {
         role: String,
         from: RoleAttributes,
         to: RoleAttributes,
+    },
+    /// Rewrite dbsplit's mark in the role's comment (the databases it serves), keeping what
+    /// the current mark records besides.
+    MarkRole {
+        role: String,
+        mark: RoleMark,
     },
     /// Set the password from an environment variable; apply sends a SCRAM verifier.
     SetPassword {
@@ -253,6 +261,7 @@ impl Action {
         match self {
             Action::CreateRole { .. }
             | Action::AlterRole { .. }
+            | Action::MarkRole { .. }
             | Action::SetPassword { .. }
             | Action::SelfGrant { .. } => Phase::Roles,
             Action::CreateSchema { .. } | Action::AlterOwner { .. } => Phase::Schemas,
@@ -275,6 +284,7 @@ impl Action {
         match self {
             Action::CreateRole { .. } => "create-role",
             Action::AlterRole { .. } => "alter-role",
+            Action::MarkRole { .. } => "mark-role",
             Action::SetPassword { .. } => "set-password",
             Action::CreateSchema { .. } => "create-schema",
             Action::AlterOwner { .. } => "alter-owner",
@@ -305,6 +315,7 @@ impl Action {
             Action::DefaultPrivileges { grant: false, .. } => Marker::Remove,
             Action::SetSearchPath { .. }
             | Action::AlterRole { .. }
+            | Action::MarkRole { .. }
             | Action::SetPassword { .. }
             | Action::GrantRoleOptions { .. }
             | Action::AlterOwner { .. } => Marker::Change,
@@ -323,6 +334,7 @@ impl Action {
         match self {
             Action::CreateRole { role, .. }
             | Action::AlterRole { role, .. }
+            | Action::MarkRole { role, .. }
             | Action::SetPassword { role, .. }
             | Action::SetSearchPath { role, .. }
             | Action::ResetSearchPath { role, .. }
@@ -382,6 +394,10 @@ impl Action {
                     attribute_changes(from, to, false).join(" "),
                     attribute_changes(from, to, true).join(" ")
                 )
+            }
+            Action::MarkRole { mark, .. } => {
+                let databases: Vec<&str> = mark.databases.iter().map(String::as_str).collect();
+                format!("mark as dbsplit's, serving {}", databases.join(", "))
             }
             Action::SetPassword { env, .. } => format!("password from ${env}"),
             Action::CreateSchema { owner, .. } => format!("create, owned by {owner}"),

@@ -34,6 +34,7 @@ pub fn statements(action: &Action) -> Vec<String> {
             Ident(role),
             attribute_changes(from, to, true).join(" ")
         )],
+        Action::MarkRole { role, mark } => vec![super::mark::comment(role, mark)],
         Action::SetPassword { role, env } => vec![format!(
             // The statement apply runs carries a SCRAM verifier; plans never hold it.
             "-- ALTER ROLE {} PASSWORD '<SCRAM-SHA-256 verifier of ${env}, computed at apply time>';",
