@@ -11,6 +11,7 @@ use crate::apply::{self, ApplyOptions, Confirmed};
 use crate::cli::{ApplyArgs, ConnectArgs};
 use crate::desired::desired_state;
 use crate::plan::file::SavedPlan;
+use crate::plan::preflight;
 use crate::report;
 
 use super::{TROUBLE, live};
@@ -57,6 +58,18 @@ pub fn run(
                         live.database,
                         manifest.database.name
                     );
+                }
+                let refused = preflight::refusals(&desired, &live);
+                if !refused.is_empty() {
+                    bail!("refusing this manifest: {}", refused.join("; "));
+                }
+                let blocked = preflight::blocked(&plan, &desired, &live);
+                if !blocked.is_empty() {
+                    report::plan::human(&plan, color, out)?;
+                    let who = preflight::Session::new(&live).describe();
+                    eprint!("{}", super::plan::blocked_text(&who, &blocked));
+                    eprintln!("error: nothing was applied");
+                    return Ok(ExitCode::from(TROUBLE));
                 }
                 Confirmed {
                     plan,

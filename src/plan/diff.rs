@@ -97,6 +97,7 @@ impl Differ<'_> {
         let database = &desired.database;
         let mut grants: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut revokes: BTreeMap<(String, Option<String>), Vec<String>> = BTreeMap::new();
+        let cascading = self.cascading();
         for (name, want) in &desired.state.roles {
             let enforced = desired.enforced_roles.contains(name);
             let scope = self.scopes.of_role(name);
@@ -128,10 +129,19 @@ impl Differ<'_> {
             if let Some(env) = desired.password_envs.get(name) {
                 self.password(name, env, have.is_none(), &scope);
             }
-            let held = have
+            // Grants made by a role whose ADMIN OPTION goes are revoked with it (CASCADE).
+            let held: Vec<Membership> = have
                 .as_ref()
                 .map(|h| h.memberships.as_slice())
-                .unwrap_or_default();
+                .unwrap_or_default()
+                .iter()
+                .filter(|m| match &m.grantor {
+                    Some(grantor) => !cascading.contains(&(m.group.clone(), grantor.clone())),
+                    None => true,
+                })
+                .cloned()
+                .collect();
+            let held = held.as_slice();
             for group in self.memberships(name, want, held, enforced, &scope) {
                 grants.entry(group).or_default().push(name.clone());
             }
@@ -187,6 +197,27 @@ impl Differ<'_> {
                 }
             }
         }
+    }
+
+    /// On 16 and later: (group, member) for each ADMIN OPTION an enforced role loses, with its
+    /// membership or alone. The grants it made of that group are revoked with it (CASCADE), so
+    /// they are not planned again; a CREATEROLE admin could not revoke them itself, as it has
+    /// not the privileges of their grantor.
+    fn cascading(&self) -> BTreeSet<(String, String)> {
+        if !self.live.membership_options() {
+            return BTreeSet::new();
+        }
+        self.desired
+            .enforced_roles
+            .iter()
+            .filter_map(|name| Some((name, self.live_role(name)?)))
+            .flat_map(|(name, role)| {
+                role.memberships
+                    .iter()
+                    .filter(|m| m.admin)
+                    .map(move |m| (m.group.clone(), name.clone()))
+            })
+            .collect()
     }
 
     /// The memberships `member` must hold: returns the groups to grant from scratch and pushes
