@@ -8,7 +8,7 @@ use tokio_postgres::Client;
 
 use crate::cli::ConnectArgs;
 use crate::desired::Desired;
-use crate::pg::connect::{connect, connect_with_notices};
+use crate::pg::connect::{Notices, connect, connect_noticing};
 use crate::pg::options::{ConnectOptions, Env, resolve};
 
 /// A runtime for one command.
@@ -21,41 +21,15 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Connects as psql would; the database defaults to the manifest's, not to the user name.
 pub async fn connect_to(args: &ConnectArgs, database: &str) -> anyhow::Result<Client> {
-    let options = options_for(args, database)?;
-    let (client, _connection) = connect(&options).await?;
-    Ok(client)
+    connect_noticing_to(args, database, None).await
 }
 
-/// Like [`connect_to`], and prints the server's notices and warnings to stderr as psql does
-/// (`WARNING:  no privileges could be revoked ...`), instead of dropping them. The returned
-/// task ends once the client is dropped and every notice is printed.
-pub async fn connect_showing_notices(
+/// Like [`connect_to`], and hands the server's notices to `notices` when given.
+pub async fn connect_noticing_to(
     args: &ConnectArgs,
     database: &str,
-) -> anyhow::Result<(Client, tokio::task::JoinHandle<()>)> {
-    let options = options_for(args, database)?;
-    let (client, _connection, mut notices) = connect_with_notices(&options).await?;
-    let printer = tokio::spawn(async move {
-        while let Some(notice) = notices.recv().await {
-            eprintln!("{}", describe_notice(&notice));
-        }
-    });
-    Ok((client, printer))
-}
-
-/// A server notice as psql prints it: severity, message, then DETAIL and HINT lines.
-pub fn describe_notice(notice: &tokio_postgres::error::DbError) -> String {
-    let mut text = format!("{}:  {}", notice.severity(), notice.message());
-    if let Some(detail) = notice.detail() {
-        text.push_str(&format!("\nDETAIL:  {detail}"));
-    }
-    if let Some(hint) = notice.hint() {
-        text.push_str(&format!("\nHINT:  {hint}"));
-    }
-    text
-}
-
-fn options_for(args: &ConnectArgs, database: &str) -> anyhow::Result<ConnectOptions> {
+    notices: Option<Notices>,
+) -> anyhow::Result<Client> {
     let process = Env::process();
     let var = |name: &str| {
         let value = (process.var)(name);
@@ -68,7 +42,12 @@ fn options_for(args: &ConnectArgs, database: &str) -> anyhow::Result<ConnectOpti
         var: &var,
         os_user: process.os_user.clone(),
     };
-    Ok(resolve(args.database_url.as_deref(), &env)?)
+    let options: ConnectOptions = resolve(args.database_url.as_deref(), &env)?;
+    let (client, _connection) = match notices {
+        Some(notices) => connect_noticing(&options, notices).await?,
+        None => connect(&options).await?,
+    };
+    Ok(client)
 }
 
 /// Connects exactly as psql would, the database included.

@@ -12,8 +12,10 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::error::DbError;
+use tokio_postgres::{AsyncMessage, Client, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::pg::options::{ConnectOptions, Host, SslMode};
@@ -24,6 +26,15 @@ const DEFAULT_SOCKET_DIRS: &[&str] = &["/var/run/postgresql", "/tmp"];
 
 /// The task driving a connection; it ends when the client is dropped.
 pub type Connection = JoinHandle<Result<(), tokio_postgres::Error>>;
+
+/// Where a connection's notices and warnings (RAISE NOTICE, "no privileges could be revoked")
+/// go: called once for each, in the order the server sent them.
+pub type Notices = std::sync::Arc<dyn Fn(&DbError) + Send + Sync>;
+
+tokio::task_local! {
+    /// The notice sink of the connection being opened, read when its task is spawned.
+    static NOTICES: Notices;
+}
 
 /// Why a connection failed: where to, as whom, and the cause.
 #[derive(Debug, thiserror::Error)]
@@ -110,65 +121,28 @@ enum Target {
 /// Connects as `options` say, and spawns the task that drives the connection on the current
 /// tokio runtime.
 pub async fn connect(options: &ConnectOptions) -> Result<(Client, Connection), ConnectError> {
-    connect_inner(options, None).await
-}
-
-/// The server's notices and warnings on a connection (`RAISE NOTICE`, "no privileges could be
-/// revoked"), as they arrive.
-pub type Notices = tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::error::DbError>;
-
-/// Like [`connect`], and hands over the server's notices instead of dropping them.
-pub async fn connect_with_notices(
-    options: &ConnectOptions,
-) -> Result<(Client, Connection, Notices), ConnectError> {
-    let (sender, notices) = tokio::sync::mpsc::unbounded_channel();
-    let (client, connection) = connect_inner(options, Some(sender)).await?;
-    Ok((client, connection, notices))
-}
-
-type NoticeSender = Option<tokio::sync::mpsc::UnboundedSender<tokio_postgres::error::DbError>>;
-
-/// Drives a connection, passing notices on when someone listens.
-async fn drive<S, T>(
-    mut connection: tokio_postgres::Connection<S, T>,
-    notices: NoticeSender,
-) -> Result<(), tokio_postgres::Error>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    loop {
-        match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-            Some(Ok(tokio_postgres::AsyncMessage::Notice(notice))) => {
-                if let Some(sender) = &notices {
-                    let _ = sender.send(notice);
-                }
-            }
-            Some(Ok(_)) => {}
-            Some(Err(error)) => return Err(error),
-            None => return Ok(()),
-        }
-    }
-}
-
-async fn connect_inner(
-    options: &ConnectOptions,
-    notices: NoticeSender,
-) -> Result<(Client, Connection), ConnectError> {
     let targets = targets(&options.host, options.port);
     let (last, before) = targets
         .split_last()
         .expect("targets always end with a host");
     for target in before {
-        match attempt(options, target, notices.clone()).await {
+        match attempt(options, target).await {
             Ok(connected) => return Ok(connected),
             Err(reason) if reason.nothing_answered() => continue,
             Err(reason) => return Err(error(options, target, reason)),
         }
     }
-    attempt(options, last, notices)
+    attempt(options, last)
         .await
         .map_err(|reason| error(options, last, reason))
+}
+
+/// Like [`connect`], and hands the server's notices to `notices` instead of dropping them.
+pub async fn connect_noticing(
+    options: &ConnectOptions,
+    notices: Notices,
+) -> Result<(Client, Connection), ConnectError> {
+    NOTICES.scope(notices, connect(options)).await
 }
 
 /// The places to try, in order: the host given, or the default socket folders that hold this
@@ -220,7 +194,6 @@ fn error(options: &ConnectOptions, target: &Target, reason: Reason) -> ConnectEr
 async fn attempt(
     options: &ConnectOptions,
     target: &Target,
-    notices: NoticeSender,
 ) -> Result<(Client, Connection), Reason> {
     let mut config = tokio_postgres::Config::new();
     let sslmode = match target {
@@ -246,15 +219,14 @@ async fn attempt(
     }
     let connecting = async {
         match sslmode {
-            SslMode::Disable => plain(&config, notices).await,
+            SslMode::Disable => plain(&config).await,
             // libpq's allow: plain first, TLS when the server turns plain away.
-            SslMode::Allow => match plain(&config, notices.clone()).await {
+            SslMode::Allow => match plain(&config).await {
                 Err(Reason::Server { .. }) => {
                     encrypted(
                         &mut config,
                         tokio_postgres::config::SslMode::Require,
                         &Verify::Nothing,
-                        notices,
                     )
                     .await
                 }
@@ -265,7 +237,6 @@ async fn attempt(
                     &mut config,
                     tokio_postgres::config::SslMode::Prefer,
                     &options.verify(),
-                    notices,
                 )
                 .await
             }
@@ -274,7 +245,6 @@ async fn attempt(
                     &mut config,
                     tokio_postgres::config::SslMode::Require,
                     &options.verify(),
-                    notices,
                 )
                 .await
             }
@@ -288,19 +258,15 @@ async fn attempt(
     }
 }
 
-async fn plain(
-    config: &tokio_postgres::Config,
-    notices: NoticeSender,
-) -> Result<(Client, Connection), Reason> {
+async fn plain(config: &tokio_postgres::Config) -> Result<(Client, Connection), Reason> {
     let (client, connection) = config.connect(NoTls).await.map_err(|e| classify(&e))?;
-    Ok((client, tokio::spawn(drive(connection, notices))))
+    Ok((client, drive(connection)))
 }
 
 async fn encrypted(
     config: &mut tokio_postgres::Config,
     mode: tokio_postgres::config::SslMode,
     verify: &Verify,
-    notices: NoticeSender,
 ) -> Result<(Client, Connection), Reason> {
     let tls_config = tls::client_config(verify).map_err(|e| Reason::Settings(e.to_string()))?;
     config.ssl_mode(mode);
@@ -308,7 +274,25 @@ async fn encrypted(
         .connect(MakeRustlsConnect::new(tls_config))
         .await
         .map_err(|e| classify(&e))?;
-    Ok((client, tokio::spawn(drive(connection, notices))))
+    Ok((client, drive(connection)))
+}
+
+/// Spawns the task driving a connection; notices go to the sink of [`connect_noticing`] when
+/// there is one (tokio-postgres alone logs and drops them).
+fn drive<S, T>(mut connection: tokio_postgres::Connection<S, T>) -> Connection
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let notices = NOTICES.try_with(Notices::clone).ok();
+    tokio::spawn(async move {
+        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            if let (AsyncMessage::Notice(notice), Some(notices)) = (message?, &notices) {
+                notices(&notice);
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Turns tokio-postgres's error into a [`Reason`], looking through its cause chain for the
