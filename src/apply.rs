@@ -122,6 +122,7 @@ pub fn password_states(
         .keys()
         .map(|role| {
             let state = match (passwords.get(role), live.state.roles.get(role)) {
+                (None, _) if env_is_empty(desired, role) => PasswordState::Empty,
                 (None, _) => PasswordState::Unset,
                 (Some(_), None) => PasswordState::Differs,
                 (Some(_), Some(_)) if !live.passwords_readable => PasswordState::Unknown,
@@ -135,6 +136,15 @@ pub fn password_states(
             (role.clone(), state)
         })
         .collect()
+}
+
+/// Whether the role's password variable is set, but empty.
+fn env_is_empty(desired: &Desired, role: &str) -> bool {
+    desired
+        .password_envs
+        .get(role)
+        .and_then(std::env::var_os)
+        .is_some_and(|value| value.is_empty())
 }
 
 /// Introspects and plans without changing anything.

@@ -5,7 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::model::{DefaultObjects, Grantee, ObjectKind, Privileges, RoleAttributes};
+use crate::catalog::model::{
+    DefaultObjects, Grantee, ObjectKind, Privileges, RoleAttributes, RoleMark,
+};
 
 /// The part of the manifest a change serves; plans are grouped by it for people.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -164,6 +166,11 @@ pub enum Action {
         member: String,
         granted_by: Option<String>,
     },
+    /// Rewrites what dbsplit records in the role's comment (`COMMENT ON ROLE`).
+    MarkRole {
+        role: String,
+        mark: RoleMark,
+    },
     /// A non-superuser admin makes itself a member of an owner role it manages, so that it may
     /// create schemas owned by it and hand objects to it: `WITH INHERIT FALSE, SET TRUE` on 16
     /// and later (`set_option`), a plain grant before.
@@ -254,6 +261,7 @@ impl Action {
             Action::CreateRole { .. }
             | Action::AlterRole { .. }
             | Action::SetPassword { .. }
+            | Action::MarkRole { .. }
             | Action::SelfGrant { .. } => Phase::Roles,
             Action::CreateSchema { .. } | Action::AlterOwner { .. } => Phase::Schemas,
             Action::GrantRole { .. } | Action::GrantRoleOptions { .. } | Action::Grant { .. } => {
@@ -283,6 +291,7 @@ impl Action {
             Action::GrantRoleOptions { .. } => "grant-role-options",
             Action::RevokeRoleOption { .. } => "revoke-role-option",
             Action::SelfGrant { .. } => "self-grant",
+            Action::MarkRole { .. } => "mark-role",
             Action::ResetSearchPath { .. } => "reset-search-path",
             Action::DropRole { .. } => "drop-role",
             Action::Grant { .. } => "grant",
@@ -307,6 +316,7 @@ impl Action {
             | Action::AlterRole { .. }
             | Action::SetPassword { .. }
             | Action::GrantRoleOptions { .. }
+            | Action::MarkRole { .. }
             | Action::AlterOwner { .. } => Marker::Change,
             Action::Revoke { .. }
             | Action::RevokeGrantOption { .. }
@@ -324,6 +334,7 @@ impl Action {
             Action::CreateRole { role, .. }
             | Action::AlterRole { role, .. }
             | Action::SetPassword { role, .. }
+            | Action::MarkRole { role, .. }
             | Action::SetSearchPath { role, .. }
             | Action::ResetSearchPath { role, .. }
             | Action::DropRole { role } => format!("role {role}"),
@@ -384,6 +395,21 @@ impl Action {
                 )
             }
             Action::SetPassword { env, .. } => format!("password from ${env}"),
+            Action::MarkRole { mark, .. } => {
+                let mut parts = Vec::new();
+                if !mark.databases.is_empty() {
+                    let list: Vec<&str> = mark.databases.iter().map(String::as_str).collect();
+                    parts.push(format!("serves {}", list.join(", ")));
+                }
+                if let Some(version) = mark.password_version {
+                    parts.push(format!("password version {version}"));
+                }
+                if parts.is_empty() {
+                    "mark as dbsplit's".to_string()
+                } else {
+                    format!("record: {}", parts.join("; "))
+                }
+            }
             Action::CreateSchema { owner, .. } => format!("create, owned by {owner}"),
             Action::AlterOwner { owner, .. } => format!("owner -> {owner}"),
             Action::GrantRole { members, .. } => format!("members: {}", members.join(", ")),

@@ -25,6 +25,8 @@ use super::scopes::Scopes;
 pub enum PasswordState {
     /// The environment variable is not set.
     Unset,
+    /// The environment variable is set to the empty string (no password is sent).
+    Empty,
     /// The stored verifier matches the password.
     Matches,
     /// The stored verifier does not match, or there is none.
@@ -322,21 +324,58 @@ impl Differ<'_> {
             .get(role)
             .copied()
             .unwrap_or(PasswordState::Unset);
-        match state {
-            PasswordState::Unset => self.notes.push(format!(
-                "${env} is not set: the password of {role} is left as it is"
-            )),
-            PasswordState::Matches => {}
-            PasswordState::Unknown if !created => self.notes.push(format!(
-                "the stored password of {role} cannot be read (not a superuser): it is set only when the role is created"
-            )),
-            PasswordState::Differs | PasswordState::Unknown => self.push(
+        let version = self.desired.password_versions.get(role).copied();
+        let mark = self.live_role(role).and_then(Role::mark);
+        let applied = mark.as_ref().and_then(|m| m.password_version);
+        let send = match state {
+            PasswordState::Unset | PasswordState::Empty => {
+                let how = if state == PasswordState::Unset {
+                    "is not set"
+                } else {
+                    "is empty"
+                };
+                self.notes.push(if created {
+                    format!("${env} {how}: {role} is created without a password")
+                } else {
+                    format!("${env} {how}: the password of {role} is left as it is")
+                });
+                false
+            }
+            PasswordState::Matches => false,
+            PasswordState::Differs => true,
+            PasswordState::Unknown if created => true,
+            // Without pg_authid, the manifest's password_version decides.
+            PasswordState::Unknown => match version {
+                Some(version) if applied.is_none_or(|a| version > a) => true,
+                Some(_) => false,
+                None => {
+                    self.notes.push(format!(
+                        "the stored password of {role} cannot be read (not a superuser): it is set only when the role is created, or when its password_version rises"
+                    ));
+                    false
+                }
+            },
+        };
+        if !send {
+            return;
+        }
+        self.push(
+            scope.clone(),
+            Action::SetPassword {
+                role: role.to_string(),
+                env: env.to_string(),
+            },
+        );
+        if let Some(version) = version.filter(|v| applied != Some(*v)) {
+            let mut mark = mark.unwrap_or_default();
+            mark.password_version = Some(version);
+            self.push(
                 scope.clone(),
-                Action::SetPassword {
+                Action::MarkRole {
                     role: role.to_string(),
-                    env: env.to_string(),
+                    mark,
                 },
-            ),
+            );
         }
     }
 

@@ -332,6 +332,7 @@ pub fn blocked(plan: &Plan, desired: &Desired, live: &Introspection) -> Vec<Bloc
             }
             Action::AlterRole { role, .. }
             | Action::SetPassword { role, .. }
+            | Action::MarkRole { role, .. }
             | Action::SetSearchPath { role, .. }
             | Action::ResetSearchPath { role, .. }
             | Action::DropRole { role }

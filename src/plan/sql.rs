@@ -87,6 +87,11 @@ pub fn statements(action: &Action) -> Vec<String> {
             Ident(member),
             granted_by_clause(granted_by.as_deref())
         )],
+        Action::MarkRole { role, mark } => vec![format!(
+            "COMMENT ON ROLE {} IS {};",
+            Ident(role),
+            Literal(&mark.render())
+        )],
         Action::SelfGrant {
             group,
             member,

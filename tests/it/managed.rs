@@ -24,6 +24,17 @@ fn dbsplit_as(
     manifest: &std::path::Path,
     args: &[&str],
 ) -> std::process::Output {
+    dbsplit_with(cluster, user, manifest, args, &[])
+}
+
+/// Like `dbsplit_as`, with environment variables.
+fn dbsplit_with(
+    cluster: &TestCluster,
+    user: &str,
+    manifest: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_dbsplit"))
         .arg("-m")
         .arg(manifest)
@@ -36,6 +47,7 @@ fn dbsplit_as(
         .env_remove("BILLING_DB_PASSWORD")
         .env_remove("MONOLITH_DB_PASSWORD")
         .env_remove("PGPASSWORD")
+        .envs(envs.iter().copied())
         .stdin(std::process::Stdio::null())
         .output()
         .expect("dbsplit runs")
@@ -589,4 +601,137 @@ async fn a_manifest_that_names_the_session_role_or_a_superuser_is_refused_and_ch
     assert!(row.get::<_, bool>(0), "admin keeps LOGIN and CREATEROLE");
     assert!(row.get::<_, bool>(1), "postgres stays a superuser");
     assert!(row.get::<_, bool>(2), "nothing was created");
+}
+
+/// The stored verifier of `role` matches `password`, and its comment records `version`.
+async fn password_is(superuser: &Client, role: &str, password: &str, version: u32) {
+    let row = superuser
+        .query_one(
+            "SELECT rolpassword, shobj_description(oid, 'pg_authid') FROM pg_authid WHERE rolname = $1",
+            &[&role],
+        )
+        .await
+        .expect("pg_authid");
+    let stored: String = row.get(0);
+    assert!(
+        dbsplit::pg::scram::matches(password, &stored),
+        "the verifier of {role} is not {password:?}'s"
+    );
+    let comment: Option<String> = row.get(1);
+    let mark = dbsplit::catalog::model::RoleMark::parse(comment.as_deref()).expect("marked");
+    assert_eq!(mark.password_version, Some(version), "{comment:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_pg_authid_a_higher_password_version_resends_the_password_and_member_of_keeps_outside_roles()
+ {
+    let cluster = admin_cluster().await;
+    let superuser = cluster.superuser("app").await;
+    let major = major(&superuser).await;
+    unblock_public_on_14(&cluster, major);
+    // What a provider gives its admin role: ADMIN OPTION on its own roles and on pg_monitor.
+    cluster.psql_ok(
+        "app",
+        "CREATE ROLE rds_iam NOLOGIN; GRANT rds_iam, pg_monitor TO admin WITH ADMIN OPTION;",
+    );
+    let dir = crate::support::TempDir::new("password-version");
+    let manifest = dir.path().join("services.toml");
+    let example = std::fs::read_to_string(root().join("services.toml.example")).expect("example");
+    let write = |version: u32| {
+        let text = example
+            .replace(
+                r#"password_env = "BILLING_DB_PASSWORD" }"#,
+                &format!(r#"password_env = "BILLING_DB_PASSWORD", password_version = {version} }}"#),
+            )
+            .replace(
+                r#"roles.notifications_rw = { access = "readwrite" }"#,
+                r#"roles.notifications_rw = { access = "readwrite", member_of = ["rds_iam", "pg_monitor"] }"#,
+            );
+        assert_ne!(text, example);
+        std::fs::write(&manifest, text).expect("write the manifest");
+    };
+    write(1);
+    let one = [("BILLING_DB_PASSWORD", "one")];
+    let applied = dbsplit_with(&cluster, "admin", &manifest, &["apply", "--yes"], &one);
+    assert_eq!(
+        applied.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&applied),
+        stderr(&applied)
+    );
+    password_is(&superuser, "billing_rw", "one", 1).await;
+    let groups = grants_of(&superuser, "rds_iam").await;
+    assert!(
+        groups.iter().any(|g| g.starts_with("notifications_rw:")),
+        "{groups:?}"
+    );
+    let groups = grants_of(&superuser, "pg_monitor").await;
+    assert!(
+        groups.iter().any(|g| g.starts_with("notifications_rw:")),
+        "{groups:?}"
+    );
+
+    // A new password under the same version: the admin cannot compare, nothing is planned.
+    let two = [("BILLING_DB_PASSWORD", "two")];
+    let same = dbsplit_with(&cluster, "admin", &manifest, &["plan", "--exit-code"], &two);
+    assert_eq!(same.status.code(), Some(0), "{}", stdout(&same));
+    // A higher version re-sends it, and records the version.
+    write(2);
+    let planned = dbsplit_with(&cluster, "admin", &manifest, &["plan", "--exit-code"], &two);
+    assert_eq!(planned.status.code(), Some(1), "{}", stdout(&planned));
+    let text = stdout(&planned);
+    assert!(text.contains("set-password"), "{text}");
+    assert!(text.contains("password version 2"), "{text}");
+    assert!(!text.contains("two"), "the password leaked: {text}");
+    let applied = dbsplit_with(&cluster, "admin", &manifest, &["apply", "--yes"], &two);
+    assert_eq!(
+        applied.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&applied),
+        stderr(&applied)
+    );
+    password_is(&superuser, "billing_rw", "two", 2).await;
+    let again = dbsplit_with(&cluster, "admin", &manifest, &["plan", "--exit-code"], &two);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+
+    // Notes that are true: an empty variable is empty, not unset.
+    let empty = dbsplit_with(
+        &cluster,
+        "admin",
+        &manifest,
+        &["plan"],
+        &[("BILLING_DB_PASSWORD", "")],
+    );
+    let text = stdout(&empty);
+    assert!(
+        text.contains("$BILLING_DB_PASSWORD is empty: the password of billing_rw is left as it is"),
+        "{text}"
+    );
+    assert!(text.contains("$MONOLITH_DB_PASSWORD is not set"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_created_without_a_password_says_so() {
+    let cluster = TestCluster::start("app");
+    let example = root().join("services.toml.example");
+    let planned = dbsplit_with(
+        &cluster,
+        "postgres",
+        &example,
+        &["plan"],
+        &[("BILLING_DB_PASSWORD", "")],
+    );
+    let text = stdout(&planned);
+    assert!(
+        text.contains(
+            "$MONOLITH_DB_PASSWORD is not set: monolith_rw is created without a password"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("$BILLING_DB_PASSWORD is empty: billing_rw is created without a password"),
+        "{text}"
+    );
 }
