@@ -378,7 +378,9 @@ async fn an_object_the_admin_cannot_re_own_makes_apply_exit_2_before_changing_an
     unblock_public_on_14(&cluster, major);
     cluster.psql_ok(
         "app",
-        "CREATE ROLE legacy_app;
+        "CREATE ROLE rds_superuser NOLOGIN;
+         GRANT rds_superuser TO admin;
+         CREATE ROLE legacy_app;
          GRANT CREATE ON DATABASE app TO legacy_app;
          SET ROLE legacy_app;
          CREATE SCHEMA billing;
@@ -397,11 +399,12 @@ async fn an_object_the_admin_cannot_re_own_makes_apply_exit_2_before_changing_an
     assert_eq!(planned.status.code(), Some(0), "{}", stderr(&planned));
     let text = stdout(&planned);
     assert!(
-        text.contains("cannot be made as admin (not a superuser)"),
+        // The provider's admin role is named.
+        text.contains("cannot be made as admin (not a superuser; member of rds_superuser)"),
         "{text}"
     );
     assert!(
-        text.contains("table billing.legacy is owned by legacy_app, whose privileges admin (not a superuser) does not have"),
+        text.contains("table billing.legacy is owned by legacy_app, whose privileges admin (not a superuser; member of rds_superuser) does not have"),
         "{text}"
     );
     // billing_owner does not exist yet: handed to the admin, dbsplit hands it on.
