@@ -161,6 +161,13 @@ pub struct MigrateArgs {
     #[arg(long)]
     pub no_lint: bool,
 
+    /// Run through a login that could leave the owner role (a superuser, an admin, a member of
+    /// other services' roles), which is refused otherwise: every statement then runs in a
+    /// security-definer function that cannot change the role, and the role is checked after
+    /// each. Log in as the service's `access = "owner"` role instead when you can.
+    #[arg(long)]
+    pub trust_migrations: bool,
+
     #[command(flatten)]
     pub lock: LockArgs,
 }

@@ -43,6 +43,8 @@ pub enum RuleId {
     CreateInPublic,
     SearchPathChange,
     RoleChange,
+    RoleManagement,
+    GrantOutsideService,
     NonTransactionalStatement,
     TransactionControl,
     CopyFromStdin,
@@ -61,6 +63,7 @@ pub enum RuleId {
     SearchPathLeak,
     PrivilegedServiceRole,
     Drift,
+    SharedRole,
 }
 
 /// One row of the rule table.
@@ -126,6 +129,20 @@ pub const RULES: &[Rule] = &[
         severity: Severity::Error,
         description: "SET ROLE, RESET ROLE or SET SESSION AUTHORIZATION: migrations run as the service's owner role and the runner aborts when it changes",
         fix: "remove it: migrations run as the service's owner role",
+    },
+    Rule {
+        id: RuleId::RoleManagement,
+        name: "role-management",
+        severity: Severity::Error,
+        description: "CREATE, ALTER or DROP ROLE (USER, GROUP), or a GRANT or REVOKE of role membership, in a migration: roles and memberships are the manifest's",
+        fix: "declare the role or membership in services.toml; `dbsplit apply` makes it",
+    },
+    Rule {
+        id: RuleId::GrantOutsideService,
+        name: "grant-outside-service",
+        severity: Severity::Error,
+        description: "a GRANT or ALTER DEFAULT PRIVILEGES ... GRANT to a role outside the service (PUBLIC is `public-grant`, another service's role `cross-schema-grant`)",
+        fix: "grant to the service's own roles only; access for others is declared in services.toml (`reads`, observers)",
     },
     Rule {
         id: RuleId::NonTransactionalStatement,
@@ -243,8 +260,8 @@ pub const RULES: &[Rule] = &[
         id: RuleId::PrivilegedServiceRole,
         name: "privileged-service-role",
         severity: Severity::Error,
-        description: "a service role with SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB",
-        fix: "ALTER ROLE ... NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB (`dbsplit apply` does)",
+        description: "a service role with SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB, or a member of a predefined role that reaches every schema (pg_read_all_data, pg_write_all_data, pg_read_server_files, pg_write_server_files, pg_execute_server_program)",
+        fix: "ALTER ROLE ... NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB and REVOKE the predefined role (`dbsplit apply` does)",
     },
     Rule {
         id: RuleId::Drift,
@@ -252,6 +269,13 @@ pub const RULES: &[Rule] = &[
         severity: Severity::Warning,
         description: "(with a manifest) anything `dbsplit plan` would change",
         fix: "run `dbsplit plan` to review and `dbsplit apply` to converge",
+    },
+    Rule {
+        id: RuleId::SharedRole,
+        name: "shared-role",
+        severity: Severity::Error,
+        description: "(inferred services) a role outside every service that can INSERT, UPDATE, DELETE or TRUNCATE the tables of two or more services",
+        fix: "give each service its own role; a job that feeds several services goes through their APIs",
     },
 ];
 

@@ -19,6 +19,7 @@ pub mod pg;
 pub mod plan;
 pub mod report;
 
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use cli::{Cli, Command};
@@ -26,7 +27,7 @@ use cli::{Cli, Command};
 /// Runs one command and returns its exit code: 0 clean, 1 found something, 2 trouble.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let color = cli.color.enabled();
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = PipeTolerant::new(io::stdout().lock());
     match &cli.command {
         Command::Init(args) => cmd::init::run(&cli.manifest, args, &mut stdout),
         Command::Validate => cmd::validate::run(&cli.manifest, &mut stdout),
@@ -54,12 +55,100 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 #[error("already reported")]
 pub struct Reported;
 
-/// Whether an error comes from writing to a closed pipe (`dbsplit plan | head`), which is not
-/// a failure.
-pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+/// Standard output that a closed pipe silences instead of failing: with `dbsplit audit | head`,
+/// printing stops when `head` exits, and the command runs to its end, so its result (findings,
+/// pending changes) still decides the exit code.
+struct PipeTolerant<W> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> PipeTolerant<W> {
+    fn new(inner: W) -> Self {
+        PipeTolerant {
+            inner,
+            closed: false,
+        }
+    }
+
+    /// Turns a broken pipe into "written, nowhere"; every later write is dropped too.
+    fn absorb<T>(&mut self, result: io::Result<T>, nothing: T) -> io::Result<T> {
+        match result {
+            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(nothing)
+            }
+            other => other,
+        }
+    }
+}
+
+impl<W: Write> Write for PipeTolerant<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        let result = self.inner.write(buf);
+        self.absorb(result, buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.inner.flush();
+        self.absorb(result, ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer whose reader went away after `room` bytes.
+    struct Pipe {
+        written: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for Pipe {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.written.len() + buf.len() > self.room {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_stops_the_printing_and_nothing_else() {
+        let mut out = PipeTolerant::new(Pipe {
+            written: Vec::new(),
+            room: 6,
+        });
+        writeln!(out, "first").unwrap();
+        writeln!(out, "second").unwrap();
+        writeln!(out, "x").unwrap();
+        out.flush().unwrap();
+        assert_eq!(out.inner.written, b"first\n");
+    }
+
+    #[test]
+    fn other_write_errors_still_fail() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        assert!(writeln!(PipeTolerant::new(Full), "x").is_err());
+    }
 }

@@ -8,7 +8,6 @@ fn main() -> ExitCode {
     let cli = dbsplit::cli::Cli::parse();
     match dbsplit::run(cli) {
         Ok(code) => code,
-        Err(error) if dbsplit::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) if error.is::<dbsplit::Reported>() => ExitCode::from(2),
         Err(error) => {
             eprintln!("error: {error:#}");

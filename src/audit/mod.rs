@@ -4,11 +4,13 @@
 
 pub mod rules;
 pub mod services;
+#[cfg(test)]
+pub mod testing;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalog::model::{ClusterState, Database};
-use crate::finding::{self, Finding, Location, RuleId};
+use crate::finding::{self, Finding, RuleId};
 use crate::plan::Plan;
 
 pub use services::Services;
@@ -83,38 +85,21 @@ pub fn audit(
         findings: Vec::new(),
         exceptions: Vec::new(),
     };
-    rules::structure::cross_schema_fk(&mut audit);
-    rules::privileges::cross_schema_grant(&mut audit);
-    rules::privileges::public_grant(&mut audit);
-    rules::privileges::public_schema_create(&mut audit);
-    rules::structure::public_schema_objects(&mut audit);
-    rules::structure::cross_schema_dependencies(&mut audit);
-    rules::structure::foreign_owner(&mut audit);
-    rules::privileges::shared_writer(&mut audit);
-    rules::roles::role_membership_leak(&mut audit);
-    rules::roles::search_path_leak(&mut audit);
-    rules::roles::privileged_service_role(&mut audit);
+    rules::cross_schema_fk::check(&mut audit);
+    rules::cross_schema_grant::check(&mut audit);
+    rules::public_grant::check(&mut audit);
+    rules::public_schema_create::check(&mut audit);
+    rules::public_schema_objects::check(&mut audit);
+    rules::cross_schema_view::check(&mut audit);
+    rules::cross_schema_dependency::check(&mut audit);
+    rules::foreign_owner::check(&mut audit);
+    rules::shared_writer::check(&mut audit);
+    rules::role_membership_leak::check(&mut audit);
+    rules::search_path_leak::check(&mut audit);
+    rules::privileged_service_role::check(&mut audit);
+    rules::shared_role::check(&mut audit);
     if let Some(plan) = drift {
-        for change in &plan.changes {
-            let mut finding = Finding::new(
-                RuleId::Drift,
-                Location::Object {
-                    object: change.action.object(),
-                },
-                format!(
-                    "{} would {}: {}",
-                    change.scope,
-                    change.action.kind(),
-                    change.action.describe()
-                ),
-            );
-            if let Some(service) = change.scope.service() {
-                if let Some(schema) = services.schemas_of(service).first() {
-                    finding = finding.schema(*schema);
-                }
-            }
-            audit.findings.push(finding);
-        }
+        rules::drift::check(&mut audit, plan);
     }
     let mut findings = audit.findings;
     finding::sort(&mut findings);

@@ -1,15 +1,16 @@
 //! Which service each schema and role belongs to, from the manifest or, without one, inferred
 //! from the live cluster; and the declared exceptions (reads, shared schemas, observers).
 //!
-//! Inference: each schema outside the system ones and `public` is a service. Its roles are the
-//! schema's owner, the roles that are members of the owner (directly or not), and the roles
-//! that hold privileges on that schema's objects only (or write there and only read elsewhere).
-//! A role that owns several schemas, or a superuser owning a schema, is an administrator, not
-//! a service role.
+//! Inference (DESIGN.md, "Audit rules"): each schema outside the system ones and `public` is a
+//! service. Its roles are the schema's owner and the roles that are members of the owner
+//! (directly or not), and no other: privileges never place a role, so API roles that read
+//! several schemas (PostgREST's `anon`, `authenticated`) belong to no service and are judged by
+//! `shared-role` and `public-grant`. A role that owns several schemas, a member of several
+//! owners, or a superuser, is an administrator, not a service role.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::catalog::model::{ClusterState, Database, Grantee, Privilege};
+use crate::catalog::model::{ClusterState, Database, Privilege, Role};
 
 /// Privileges that change data.
 pub const WRITES: [Privilege; 4] = [
@@ -35,6 +36,8 @@ pub struct Services {
     pub reads: BTreeMap<(String, String), String>,
     /// Observer role -> the schemas it may read, and why.
     pub observers: BTreeMap<String, (BTreeSet<String>, String)>,
+    /// Whether the map was inferred from the cluster (no manifest).
+    pub inferred: bool,
 }
 
 impl Services {
@@ -84,14 +87,11 @@ impl Services {
 
     /// Services inferred from a live cluster; see the module documentation.
     pub fn infer(state: &ClusterState, db: &Database) -> Services {
-        let mut services = Services::default();
-        let is_admin = |role: &str| {
-            role.starts_with("pg_")
-                || state
-                    .roles
-                    .get(role)
-                    .is_some_and(|r| r.attributes.superuser)
+        let mut services = Services {
+            inferred: true,
+            ..Services::default()
         };
+        let is_admin = |role: &str| is_admin(state, role);
         let mut owned: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (name, schema) in &db.schemas {
             if name != "public" {
@@ -112,64 +112,22 @@ impl Services {
                     .insert(owner.to_string(), name.clone());
             }
         }
-        // Members of an owner role, at any depth, belong to its service.
-        let owners: Vec<(String, String)> = services
-            .owners
-            .iter()
-            .map(|(service, owner)| (owner.clone(), service.clone()))
-            .collect();
-        for (owner, service) in owners {
-            for member in members_of(state, &owner) {
-                if !is_admin(&member) {
-                    services
-                        .role_service
+        // Members of an owner role, at any depth, belong to its service; a member of the
+        // owners of several services belongs to none.
+        let mut memberships: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (service, owner) in &services.owners {
+            for member in members_of(state, owner) {
+                if !is_admin(&member) && !services.role_service.contains_key(&member) {
+                    memberships
                         .entry(member)
-                        .or_insert(service.clone());
+                        .or_default()
+                        .insert(service.clone());
                 }
             }
         }
-        // Roles holding privileges on one service's schemas only belong to it; failing that,
-        // a role that writes in exactly one service (and only reads elsewhere) belongs to it.
-        let mut holds: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        let mut writes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (name, schema) in &db.schemas {
-            let Some(service) = services.schema_service.get(name) else {
-                continue;
-            };
-            let acls = std::iter::once(&schema.acl)
-                .chain(schema.objects.values().map(|o| &o.acl))
-                .chain(schema.objects.values().flat_map(|o| o.columns.values()));
-            for acl in acls {
-                for (grantee, privileges) in acl {
-                    if let Grantee::Role(role) = grantee {
-                        if !privileges.is_empty() {
-                            holds
-                                .entry(role.clone())
-                                .or_default()
-                                .insert(service.clone());
-                        }
-                        if privileges.iter().any(|p| WRITES.contains(p)) {
-                            writes
-                                .entry(role.clone())
-                                .or_default()
-                                .insert(service.clone());
-                        }
-                    }
-                }
-            }
-        }
-        for (role, held) in holds {
-            if is_admin(&role) || services.role_service.contains_key(&role) {
-                continue;
-            }
-            let written = writes.get(&role).filter(|w| w.len() == 1);
-            let home = if held.len() == 1 {
-                Some(&held)
-            } else {
-                written
-            };
-            if let Some(service) = home.and_then(|h| h.iter().next()) {
-                services.role_service.insert(role, service.clone());
+        for (member, of) in memberships {
+            if let (Some(service), 1) = (of.first(), of.len()) {
+                services.role_service.insert(member, service.clone());
             }
         }
         services
@@ -219,13 +177,34 @@ impl Services {
     }
 }
 
+/// Whether `role` stands above the services: a superuser or a predefined `pg_*` role.
+pub fn is_admin(state: &ClusterState, role: &str) -> bool {
+    role.starts_with("pg_")
+        || state
+            .roles
+            .get(role)
+            .is_some_and(|r| r.attributes.superuser)
+}
+
+/// The roles `role` is a direct member of. With [`inherits`], the only place the rules read
+/// `Role.member_of`.
+pub fn groups(role: &Role) -> impl Iterator<Item = &str> {
+    role.member_of.iter().map(String::as_str)
+}
+
+/// Whether `role` uses the privileges of `group`, one of its [`groups`], without SET ROLE.
+/// (PostgreSQL 16's per-grant INHERIT option is read as the member's INHERIT attribute.)
+pub fn inherits(role: &Role, _group: &str) -> bool {
+    role.attributes.inherit
+}
+
 /// Every role that is a member of `role`, directly or through other roles.
 pub fn members_of(state: &ClusterState, role: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let mut queue = vec![role.to_string()];
     while let Some(group) = queue.pop() {
         for (name, r) in &state.roles {
-            if r.member_of.contains(&group) && found.insert(name.clone()) {
+            if groups(r).any(|g| g == group) && found.insert(name.clone()) {
                 queue.push(name.clone());
             }
         }
@@ -233,9 +212,26 @@ pub fn members_of(state: &ClusterState, role: &str) -> BTreeSet<String> {
     found
 }
 
-/// Every role whose privileges `role` uses without SET ROLE: itself and, when it inherits, the
-/// roles it is a member of, at any depth. (PostgreSQL 16's per-grant INHERIT option is read as
-/// the member's INHERIT attribute.)
+/// Every role `role` is a member of, directly or through other roles, whether it inherits
+/// their privileges or must SET ROLE to use them.
+pub fn member_of_all(state: &ClusterState, role: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut queue = vec![role.to_string()];
+    while let Some(current) = queue.pop() {
+        let Some(r) = state.roles.get(&current) else {
+            continue;
+        };
+        for group in groups(r) {
+            if found.insert(group.to_string()) {
+                queue.push(group.to_string());
+            }
+        }
+    }
+    found
+}
+
+/// Every role whose privileges `role` uses without SET ROLE: itself and the roles it inherits
+/// from, at any depth.
 pub fn inherited(state: &ClusterState, role: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::from([role.to_string()]);
     let mut queue = vec![role.to_string()];
@@ -243,12 +239,9 @@ pub fn inherited(state: &ClusterState, role: &str) -> BTreeSet<String> {
         let Some(r) = state.roles.get(&current) else {
             continue;
         };
-        if !r.attributes.inherit {
-            continue;
-        }
-        for group in &r.member_of {
-            if found.insert(group.clone()) {
-                queue.push(group.clone());
+        for group in groups(r).filter(|g| inherits(r, g)) {
+            if found.insert(group.to_string()) {
+                queue.push(group.to_string());
             }
         }
     }

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use tokio_postgres::{Row, Transaction};
 
 use super::model::{
-    Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Dependency, ForeignKey, Grantee,
-    ObjectKind, Privilege, Role, RoleAttributes, Schema, SchemaObject,
+    Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Dependency, ForeignKey,
+    FunctionBody, Grantee, ObjectKind, Privilege, Role, RoleAttributes, Schema, SchemaObject,
 };
 
 /// Why introspection failed.
@@ -82,6 +82,7 @@ const TYPES: Query = query!("types");
 const DEFAULT_ACLS: Query = query!("default_acls");
 const FOREIGN_KEYS: Query = query!("foreign_keys");
 const DEPENDENCIES: Query = query!("dependencies");
+const FUNCTION_BODIES: Query = query!("function_bodies");
 
 async fn run(db: &impl Queryer, query: &Query) -> Result<Vec<Row>, IntrospectError> {
     db.query_all(query.sql)
@@ -138,7 +139,7 @@ const FIRST: [&Query; 7] = [
 fn second(depth: Depth) -> Vec<&'static Query> {
     let mut queries = vec![&FUNCTIONS, &TYPES, &DEFAULT_ACLS];
     if depth == Depth::Dependencies {
-        queries.extend([&FOREIGN_KEYS, &DEPENDENCIES]);
+        queries.extend([&FOREIGN_KEYS, &DEPENDENCIES, &FUNCTION_BODIES]);
     }
     queries
 }
@@ -389,6 +390,7 @@ pub async fn introspect_split<Q: Queryer>(
 
     if depth == Depth::Dependencies {
         read_dependencies(take(&FOREIGN_KEYS), take(&DEPENDENCIES), &mut db_state)?;
+        read_function_bodies(take(&FUNCTION_BODIES), &mut db_state)?;
     }
 
     state.databases.insert(database.clone(), db_state);
@@ -427,6 +429,22 @@ fn read_dependencies(
         });
     }
     db_state.dependencies.sort();
+    Ok(())
+}
+
+/// String bodies of SQL and PL/pgSQL functions, sorted.
+fn read_function_bodies(rows: Vec<Row>, db_state: &mut Database) -> Result<(), IntrospectError> {
+    let q = FUNCTION_BODIES.name;
+    for row in rows {
+        db_state.function_bodies.push(FunctionBody {
+            schema: get(&row, 0, q)?,
+            function: get(&row, 1, q)?,
+            language: get(&row, 2, q)?,
+            body: get(&row, 3, q)?,
+            search_path: get(&row, 4, q)?,
+        });
+    }
+    db_state.function_bodies.sort();
     Ok(())
 }
 

@@ -457,6 +457,20 @@ pub struct Dependency {
     pub target_object: String,
 }
 
+/// The body of a SQL or PL/pgSQL function written as a string, read for `audit` only: the
+/// relations it names are dependencies `pg_depend` does not record.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FunctionBody {
+    pub schema: String,
+    /// `name(args)`.
+    pub function: String,
+    /// `sql` or `plpgsql`.
+    pub language: String,
+    pub body: String,
+    /// The function's own `SET search_path`, as written.
+    pub search_path: Option<String>,
+}
+
 /// One database: its ACL, its schemas and its default privileges.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Database {
@@ -467,6 +481,9 @@ pub struct Database {
     pub foreign_keys: Vec<ForeignKey>,
     /// Dependencies that cross schemas, sorted.
     pub dependencies: Vec<Dependency>,
+    /// String bodies of SQL and PL/pgSQL functions (audit only), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub function_bodies: Vec<FunctionBody>,
 }
 
 /// A whole cluster: the roles (cluster-wide) and the databases.

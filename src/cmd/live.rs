@@ -8,7 +8,7 @@ use tokio_postgres::Client;
 
 use crate::cli::ConnectArgs;
 use crate::desired::Desired;
-use crate::pg::connect::connect;
+use crate::pg::connect::{Notices, connect, connect_noticing};
 use crate::pg::options::{ConnectOptions, Env, resolve};
 
 /// A runtime for one command.
@@ -21,6 +21,15 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Connects as psql would; the database defaults to the manifest's, not to the user name.
 pub async fn connect_to(args: &ConnectArgs, database: &str) -> anyhow::Result<Client> {
+    connect_noticing_to(args, database, None).await
+}
+
+/// Like [`connect_to`], and hands the server's notices to `notices` when given.
+pub async fn connect_noticing_to(
+    args: &ConnectArgs,
+    database: &str,
+    notices: Option<Notices>,
+) -> anyhow::Result<Client> {
     let process = Env::process();
     let var = |name: &str| {
         let value = (process.var)(name);
@@ -34,7 +43,10 @@ pub async fn connect_to(args: &ConnectArgs, database: &str) -> anyhow::Result<Cl
         os_user: process.os_user.clone(),
     };
     let options: ConnectOptions = resolve(args.database_url.as_deref(), &env)?;
-    let (client, _connection) = connect(&options).await?;
+    let (client, _connection) = match notices {
+        Some(notices) => connect_noticing(&options, notices).await?,
+        None => connect(&options).await?,
+    };
     Ok(client)
 }
 

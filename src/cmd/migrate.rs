@@ -4,11 +4,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use tokio_postgres::error::DbError;
 
 use super::TROUBLE;
-use super::live::{connect_to, runtime};
+use super::live::{connect_noticing_to, connect_to, runtime};
 use crate::cli::{ConnectArgs, MigrateArgs, MigrateCommand};
 use crate::finding::{RuleId, Severity, any_at_or_above};
 use crate::lint::{Input, lint};
@@ -17,6 +19,7 @@ use crate::migrate::discover::{SUM_FILE, discover, parse_file_name};
 use crate::migrate::run::{self, File, Progress, RunOptions};
 use crate::migrate::sum;
 use crate::migrate::verify::{Local, Owner, status};
+use crate::pg::connect::Notices;
 use crate::report;
 use crate::report::status::ServiceStatus;
 
@@ -106,6 +109,7 @@ fn migrate(
     let options = RunOptions {
         lock_timeout: args.lock.lock_timeout,
         dry_run: args.dry_run,
+        trust: args.trust_migrations,
     };
     let database = manifest.database.name.clone();
     // A local set: the connection setup is not Send, and one thread is plenty for waiting on
@@ -125,7 +129,8 @@ fn migrate(
                     let _ = sender.send((name.clone(), p));
                 };
                 let result = async {
-                    let client = connect_to(&connect, &database).await?;
+                    let notices = Some(show_notices(&service.name));
+                    let client = connect_noticing_to(&connect, &database, notices).await?;
                     Ok::<_, anyhow::Error>(
                         run::migrate(&client, &service, &files, options, &progress).await?,
                     )
@@ -182,6 +187,22 @@ fn migrate(
             ExitCode::SUCCESS
         })
     }))
+}
+
+/// Prints the server's notices and warnings while a service migrates (RAISE NOTICE, "no
+/// privileges could be revoked"), each on stderr after the service's name.
+fn show_notices(service: &str) -> Notices {
+    let service = service.to_string();
+    Arc::new(move |notice: &DbError| {
+        let mut line = format!("{service}: {}: {}", notice.severity(), notice.message());
+        if let Some(detail) = notice.detail() {
+            line.push_str(&format!("\n  detail: {detail}"));
+        }
+        if let Some(hint) = notice.hint() {
+            line.push_str(&format!("\n  hint: {hint}"));
+        }
+        eprintln!("{line}");
+    })
 }
 
 /// Prints that a service waits for its lock.

@@ -80,6 +80,11 @@ impl<'m> Boundary<'m> {
         SYSTEM_SCHEMAS.contains(&schema) || schema.starts_with("pg_temp_")
     }
 
+    /// Whether `role` is the service's owner or one of its roles.
+    pub fn is_own_role(&self, role: &str) -> bool {
+        role == self.service.owner || self.service.roles.iter().any(|r| r.name == role)
+    }
+
     /// The schema of another service (or shared schema) that `role` belongs to.
     pub fn foreign_role(&self, role: &str) -> Option<&'m str> {
         self.foreign_roles.get(role).copied()

@@ -13,6 +13,7 @@ mod boundary;
 mod directive;
 mod lex;
 mod lines;
+pub mod names;
 mod scan;
 mod split;
 mod statement;
@@ -64,8 +65,19 @@ pub struct Input {
 pub struct Executable<'a> {
     /// False when the first line is `-- dbsplit:no-transaction`.
     pub transactional: bool,
-    /// Each statement without its `;`, with the 1-based line it starts on.
-    pub statements: Vec<(usize, &'a str)>,
+    pub statements: Vec<Statement<'a>>,
+}
+
+/// One statement of a migration file, as the runner sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Statement<'a> {
+    /// The 1-based line it starts on.
+    pub line: usize,
+    /// The statement without its `;`.
+    pub sql: &'a str,
+    /// True for a statement that cannot run in a transaction block (`CREATE INDEX
+    /// CONCURRENTLY`, `VACUUM`, ...).
+    pub autocommit: bool,
 }
 
 /// Splits a migration file as `lint` does, for running it. A psql meta-command or a
@@ -83,7 +95,11 @@ pub fn executable(text: &str) -> Result<Executable<'_>, (usize, RuleId)> {
             PieceKind::Statement if split::copy_from_stdin(text, tokens) => {
                 return Err((line, RuleId::CopyFromStdin));
             }
-            PieceKind::Statement => statements.push((line, &text[piece.text.clone()])),
+            PieceKind::Statement => statements.push(Statement {
+                line,
+                sql: &text[piece.text.clone()],
+                autocommit: statement::non_transactional(text, tokens).is_some(),
+            }),
         }
     }
     Ok(Executable {

@@ -209,6 +209,8 @@ impl Scanner<'_, '_, '_> {
 
     fn run(&mut self) {
         self.role_change();
+        self.role_management();
+        self.grantees();
         let target = self.target();
         let mut i = 0;
         while i < self.tokens.len() {
@@ -466,6 +468,131 @@ impl Scanner<'_, '_, '_> {
                 "`{verb}` names role `{role}` of schema `{schema}`; roles of `{own}` only may be given privileges or ownership here"
             ),
         });
+    }
+
+    /// The index of the first word `keyword` after `from` outside parentheses.
+    fn top_level_word(&self, from: usize, keyword: &str) -> Option<usize> {
+        let mut depth = 0usize;
+        for i in from..self.tokens.len() {
+            let token = self.tokens[i];
+            if token.is_punct(b'(') {
+                depth += 1;
+            } else if token.is_punct(b')') {
+                depth = depth.saturating_sub(1);
+            } else if depth == 0 && token.is_word(self.text, keyword) {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// Whether this GRANT or REVOKE is of role membership: no `ON` before its `TO` or `FROM`.
+    fn grants_membership(&self) -> bool {
+        let to = match self.verb.as_str() {
+            "grant" => "to",
+            "revoke" => "from",
+            _ => return false,
+        };
+        let on = self.top_level_word(1, "on");
+        self.top_level_word(1, to)
+            .is_some_and(|to| on.is_none_or(|on| on > to))
+    }
+
+    /// CREATE/ALTER/DROP ROLE, USER or GROUP, and GRANT/REVOKE of role membership: roles and
+    /// memberships belong to the manifest, never to a migration.
+    fn role_management(&mut self) {
+        let object = self.word_at(1);
+        let ddl = matches!(self.verb.as_str(), "create" | "alter" | "drop")
+            && matches!(object.as_str(), "role" | "user" | "group")
+            // CREATE USER MAPPING is postgres_fdw's, not a role.
+            && self.word_at(2) != "mapping";
+        let what = if ddl {
+            format!("{} {}", self.verb, object).to_ascii_uppercase()
+        } else if self.grants_membership() {
+            format!("{} of role membership", self.verb.to_ascii_uppercase())
+        } else {
+            return;
+        };
+        self.hits.push(Hit {
+            offset: self.tokens[0].start,
+            rule: RuleId::RoleManagement,
+            target_schema: None,
+            role: None,
+            message: format!(
+                "`{what}` changes roles, which the manifest declares and `dbsplit apply` manages; migrations run as `{}` and change objects only",
+                self.boundary.service.owner
+            ),
+        });
+    }
+
+    /// The roles after `TO` in GRANT ... ON ... TO and ALTER DEFAULT PRIVILEGES ... GRANT ...
+    /// TO: PUBLIC, or a role outside the service. Another service's role is `role_name`'s.
+    fn grantees(&mut self) {
+        let grant = match (self.verb.as_str(), self.word_at(1).as_str()) {
+            ("grant", _) => 0,
+            ("alter", "default") => match self.top_level_word(2, "grant") {
+                Some(i) => i,
+                None => return,
+            },
+            _ => return,
+        };
+        let Some(to) = self.top_level_word(grant + 1, "to") else {
+            return;
+        };
+        if self
+            .top_level_word(grant + 1, "on")
+            .is_none_or(|on| on > to)
+        {
+            return;
+        }
+        let own = self.boundary.schema();
+        let mut j = to + 1;
+        loop {
+            if self.is_word_at(Some(j), "group") {
+                j += 1;
+            }
+            let Some(token) = self.tokens.get(j).copied() else {
+                break;
+            };
+            let Some(role) = token.name(self.text).filter(|_| is_name(Some(&token))) else {
+                break;
+            };
+            let keyword = token.kind == Kind::Word;
+            let verb = self.verb.to_ascii_uppercase();
+            let finding = if keyword && role == "public" {
+                Some((
+                    RuleId::PublicGrant,
+                    format!(
+                        "`{verb}` grants to PUBLIC, every role in the cluster; grant to roles of `{own}` only"
+                    ),
+                ))
+            } else if (keyword && matches!(role.as_str(), "current_user" | "current_role"))
+                || self.boundary.is_own_role(&role)
+                || self.boundary.foreign_role(&role).is_some()
+            {
+                None
+            } else {
+                Some((
+                    RuleId::GrantOutsideService,
+                    format!(
+                        "`{verb}` grants to role `{role}`, which is not a role of `{own}`; declare access for others in services.toml"
+                    ),
+                ))
+            };
+            if let Some((rule, message)) = finding {
+                self.hits.push(Hit {
+                    offset: token.start,
+                    rule,
+                    target_schema: None,
+                    role: Some(role),
+                    message,
+                });
+            }
+            if !self.is_punct_at(j + 1, b',') {
+                break;
+            }
+            j += 2;
+        }
     }
 
     /// SET ROLE, SET SESSION AUTHORIZATION, RESET ROLE, RESET ALL.

@@ -10,14 +10,7 @@ use crate::finding::RuleId;
 
 /// Statement-level findings for the statement `tokens` of a file that is `transactional`.
 pub fn check(text: &str, tokens: &[Token], transactional: bool) -> Vec<Hit> {
-    let words: Vec<String> = tokens
-        .iter()
-        .take_while(|t| t.kind == Kind::Word)
-        .take(4)
-        .map(|t| text[t.range()].to_ascii_lowercase())
-        .collect();
-    let all_words = || tokens.iter().filter(|t| t.kind == Kind::Word);
-    let has_word = |w: &str| all_words().any(|t| t.is_word(text, w));
+    let words = leading_words(text, tokens);
     let offset = tokens.first().map_or(0, |t| t.start);
     let hit = |rule: RuleId, message: String| Hit {
         offset,
@@ -37,25 +30,7 @@ pub fn check(text: &str, tokens: &[Token], transactional: bool) -> Vec<Hit> {
         return hits;
     }
     let w = |i: usize| words.get(i).map_or("", String::as_str);
-    let non_transactional = match w(0) {
-        "create" if w(1) == "index" || (w(1) == "unique" && w(2) == "index") => {
-            has_word("concurrently").then_some("CREATE INDEX CONCURRENTLY")
-        }
-        "drop" if w(1) == "index" => has_word("concurrently").then_some("DROP INDEX CONCURRENTLY"),
-        "reindex" if has_word("concurrently") => Some("REINDEX ... CONCURRENTLY"),
-        "reindex" if matches!(w(1), "system" | "database") => Some("REINDEX SYSTEM/DATABASE"),
-        "vacuum" => Some("VACUUM"),
-        "alter" if w(1) == "system" => Some("ALTER SYSTEM"),
-        "alter" if w(1) == "table" && has_word("detach") && has_word("concurrently") => {
-            Some("DETACH PARTITION ... CONCURRENTLY")
-        }
-        "create" | "drop" if matches!(w(1), "database" | "tablespace" | "subscription") => {
-            Some("CREATE/DROP DATABASE, TABLESPACE or SUBSCRIPTION")
-        }
-        "cluster" if tokens.len() == 1 => Some("CLUSTER without a table"),
-        _ => None,
-    };
-    if let Some(what) = non_transactional {
+    if let Some(what) = non_transactional(text, tokens) {
         hits.push(hit(
             RuleId::NonTransactionalStatement,
             format!(
@@ -78,6 +53,42 @@ pub fn check(text: &str, tokens: &[Token], transactional: bool) -> Vec<Hit> {
         ));
     }
     hits
+}
+
+/// What a statement is when it cannot run in a transaction block (`CREATE INDEX CONCURRENTLY`,
+/// `VACUUM`, ...), from its leading words.
+pub fn non_transactional(text: &str, tokens: &[Token]) -> Option<&'static str> {
+    let words = leading_words(text, tokens);
+    let w = |i: usize| words.get(i).map_or("", String::as_str);
+    let has_word = |word: &str| tokens.iter().any(|t| t.is_word(text, word));
+    match w(0) {
+        "create" if w(1) == "index" || (w(1) == "unique" && w(2) == "index") => {
+            has_word("concurrently").then_some("CREATE INDEX CONCURRENTLY")
+        }
+        "drop" if w(1) == "index" => has_word("concurrently").then_some("DROP INDEX CONCURRENTLY"),
+        "reindex" if has_word("concurrently") => Some("REINDEX ... CONCURRENTLY"),
+        "reindex" if matches!(w(1), "system" | "database") => Some("REINDEX SYSTEM/DATABASE"),
+        "vacuum" => Some("VACUUM"),
+        "alter" if w(1) == "system" => Some("ALTER SYSTEM"),
+        "alter" if w(1) == "table" && has_word("detach") && has_word("concurrently") => {
+            Some("DETACH PARTITION ... CONCURRENTLY")
+        }
+        "create" | "drop" if matches!(w(1), "database" | "tablespace" | "subscription") => {
+            Some("CREATE/DROP DATABASE, TABLESPACE or SUBSCRIPTION")
+        }
+        "cluster" if tokens.len() == 1 => Some("CLUSTER without a table"),
+        _ => None,
+    }
+}
+
+/// The first (up to four) words of a statement, lowercase.
+fn leading_words(text: &str, tokens: &[Token]) -> Vec<String> {
+    tokens
+        .iter()
+        .take_while(|t| t.kind == Kind::Word)
+        .take(4)
+        .map(|t| text[t.range()].to_ascii_lowercase())
+        .collect()
 }
 
 #[cfg(test)]

@@ -153,11 +153,16 @@ fn executable_statements_carry_their_lines_and_refuse_what_is_not_sql() {
         "-- dbsplit:no-transaction\ncreate index concurrently i on t (a);\n\nselect ';'\n  ;";
     let file = super::executable(text).unwrap();
     assert!(!file.transactional);
+    let statements: Vec<_> = file
+        .statements
+        .iter()
+        .map(|s| (s.line, s.sql, s.autocommit))
+        .collect();
     assert_eq!(
-        file.statements,
+        statements,
         [
-            (2, "create index concurrently i on t (a)"),
-            (4, "select ';'")
+            (2, "create index concurrently i on t (a)", true),
+            (4, "select ';'", false)
         ]
     );
     assert!(super::executable("select 1;").unwrap().transactional);

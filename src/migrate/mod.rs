@@ -4,6 +4,7 @@
 //! pending ones against a cluster (`run`).
 
 pub mod discover;
+pub mod guard;
 pub mod run;
 pub mod scaffold;
 pub mod session;

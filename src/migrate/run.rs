@@ -18,10 +18,12 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::Client;
 
+use super::guard::Guard;
 use super::session::{Session, check_session, enter, lock};
 use super::verify::{Applied, Local, Owner, VerifyError, verify};
 use crate::apply::{LOCK_CLASS, server_message};
 use crate::finding::RuleId;
+use crate::lint::Statement;
 use crate::manifest::Service;
 use crate::pg::ident::{Ident, ident_list};
 
@@ -47,6 +49,9 @@ pub struct RunOptions {
     pub lock_timeout: Duration,
     /// List what would run; change nothing.
     pub dry_run: bool,
+    /// Run through a login that could leave the owner role (a superuser, an admin): every
+    /// statement goes through the [`Guard`], and the session is checked after each.
+    pub trust: bool,
 }
 
 /// What happens while a service migrates, as it happens.
@@ -78,6 +83,17 @@ pub enum RunError {
         "login role `{login}` is not a member of `{owner}`; connect as a role with `access = \"owner\"` in the service"
     )]
     NotMember { login: String, owner: String },
+    #[error(
+        "login role `{login}` {reason}: a migration run through it could leave `{owner}` (RESET ROLE, or SET ROLE in a DO block) and act as that; {}, or pass --trust-migrations to run every statement guarded and checked",
+        login_hint(service, migrators)
+    )]
+    Untrusted {
+        login: String,
+        reason: String,
+        service: String,
+        owner: String,
+        migrators: Vec<String>,
+    },
     #[error(
         "another session holds the migration lock of `{service}`{}; gave up after {waited:?}",
         holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
@@ -112,6 +128,11 @@ pub enum RunError {
         expected: String,
         consequence: String,
     },
+    #[error(
+        "{} replaced or dropped dbsplit's guard function: migrations must not touch `dbsplit_migration_step`; {consequence}",
+        path.display()
+    )]
+    GuardChanged { path: PathBuf, consequence: String },
     /// The server's message (with its detail) says it all; the client error adds nothing.
     #[error("{0}")]
     Database(String),
@@ -129,6 +150,23 @@ fn describe(error: &tokio_postgres::Error) -> String {
     match error.as_db_error().and_then(|db| db.detail()) {
         Some(detail) => format!("{message}: {}", detail.trim_end_matches('.')),
         None => message,
+    }
+}
+
+/// How to log in as the service's migrator instead.
+fn login_hint(service: &str, migrators: &[String]) -> String {
+    match migrators {
+        [] => format!(
+            "declare a login role with `access = \"owner\"` in service `{service}`, apply, and log in as it"
+        ),
+        [one] => format!("log in as `{one}`, the migrator of `{service}` (`access = \"owner\"`)"),
+        many => format!(
+            "log in as one of {}, the migrators of `{service}` (`access = \"owner\"`)",
+            many.iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -150,7 +188,7 @@ pub async fn migrate(
     options: RunOptions,
     progress: &(impl Fn(Progress) + ?Sized),
 ) -> Result<Vec<String>, RunError> {
-    let session = enter(client, service).await?;
+    let session = enter(client, service, options.trust).await?;
     if options.dry_run {
         let applied = history(client, service).await?;
         let pending = pending(service, files, &applied)?;
@@ -165,9 +203,12 @@ pub async fn migrate(
         return Ok(pending.iter().map(|f| f.local.file_name.clone()).collect());
     }
     lock(client, service, options.lock_timeout, progress).await?;
-    client
-        .batch_execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {}.{} (
+    // Created only when missing, without IF NOT EXISTS: its notice would reach the user on
+    // every run, among the notices of the migrations.
+    if !history_exists(client, service).await? {
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE {}.{} (
                 version bigint PRIMARY KEY,
                 name text NOT NULL,
                 sha256 text NOT NULL,
@@ -176,10 +217,11 @@ pub async fn migrate(
                 applied_as text NOT NULL DEFAULT current_user,
                 duration_ms bigint
             )",
-            Ident(&service.schema),
-            Ident(HISTORY_TABLE)
-        ))
-        .await?;
+                Ident(&service.schema),
+                Ident(HISTORY_TABLE)
+            ))
+            .await?;
+    }
     // The owner's default privileges just gave this table to the service's other roles and to
     // every reader of the schema (observers too): the history is the owner's alone, or another
     // role could read or rewrite it. Revoked from whoever holds anything on it.
@@ -212,8 +254,8 @@ pub async fn migrate(
     let mut done = Vec::new();
     for file in pending(service, files, &applied)? {
         let started = Instant::now();
-        check_session(client, &session, file, "nothing of it ran").await?;
-        run_file(client, service, &session, file, started).await?;
+        check_session(client, &session, None, file, "nothing of it ran").await?;
+        run_file(client, service, &session, file, started, options.trust).await?;
         let name = file.local.file_name.clone();
         progress(Progress::Applied {
             name: name.clone(),
@@ -238,7 +280,8 @@ pub async fn resolve(
     lock_timeout: Duration,
     progress: &(impl Fn(Progress) + ?Sized),
 ) -> Result<Option<String>, RunError> {
-    enter(client, service).await?;
+    // Resolving runs no migration SQL: any login that may act as the owner may do it.
+    enter(client, service, true).await?;
     lock(client, service, lock_timeout, progress).await?;
     let row = client
         .query_opt(
@@ -272,16 +315,7 @@ pub struct HistoryRow {
 
 /// The history table's rows in version order, or none when it does not exist.
 pub async fn history_rows(client: &Client, service: &Service) -> Result<Vec<HistoryRow>, RunError> {
-    let exists: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT FROM pg_catalog.pg_class c
-                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = $1 AND c.relname = $2)",
-            &[&service.schema, &HISTORY_TABLE],
-        )
-        .await?
-        .get(0);
-    if !exists {
+    if !history_exists(client, service).await? {
         return Ok(Vec::new());
     }
     let rows = client
@@ -310,6 +344,19 @@ pub async fn history_rows(client: &Client, service: &Service) -> Result<Vec<Hist
         .collect())
 }
 
+/// Whether the service's history table exists.
+async fn history_exists(client: &Client, service: &Service) -> Result<bool, RunError> {
+    Ok(client
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_class c
+                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = $1 AND c.relname = $2)",
+            &[&service.schema, &HISTORY_TABLE],
+        )
+        .await?
+        .get(0))
+}
+
 /// The files that still have to run, after verifying the history against them.
 fn pending<'f>(
     service: &Service,
@@ -329,12 +376,15 @@ fn pending<'f>(
 }
 
 /// Runs one file: in a transaction with its history row, or without one behind a dirty row.
+/// With `trust`, every statement runs through the [`Guard`] and the session is checked after
+/// each one, before the next runs.
 async fn run_file(
     client: &Client,
     service: &Service,
     session: &Session,
     file: &File,
     started: Instant,
+    trust: bool,
 ) -> Result<(), RunError> {
     let executable =
         crate::lint::executable(&file.text).map_err(|(line, rule)| RunError::Refused {
@@ -348,8 +398,20 @@ async fn run_file(
         let rolled_back = "the migration was rolled back";
         client.batch_execute("BEGIN").await?;
         let result = async {
-            statements(client, file, &executable.statements, rolled_back).await?;
-            check_session(client, session, file, rolled_back).await?;
+            let guard = match trust {
+                true => Some(Guard::install(client, service).await?),
+                false => None,
+            };
+            for statement in &executable.statements {
+                execute(client, guard.as_ref(), file, statement, rolled_back).await?;
+                if guard.is_some() {
+                    check_session(client, session, guard.as_ref(), file, rolled_back).await?;
+                }
+            }
+            if let Some(guard) = &guard {
+                guard.remove(client).await?;
+            }
+            check_session(client, session, None, file, rolled_back).await?;
             client
                 .execute(
                     &format!(
@@ -385,11 +447,32 @@ async fn run_file(
         "{} is left dirty in {}.{HISTORY_TABLE}: fix the database by hand, then run `dbsplit migrate resolve {} {}`, or delete its row to run it again",
         file.local.file_name, service.schema, service.name, file.local.version
     );
-    for statement in executable.statements.chunks(1) {
-        statements(client, file, statement, &dirty).await?;
+    for statement in &executable.statements {
+        if trust && !statement.autocommit {
+            // The guard needs a transaction to live in; this one holds the statement alone.
+            client.batch_execute("BEGIN").await?;
+            let result = async {
+                let guard = Guard::install(client, service).await?;
+                execute(client, Some(&guard), file, statement, &dirty).await?;
+                check_session(client, session, Some(&guard), file, &dirty).await?;
+                guard.remove(client).await?;
+                client.batch_execute("COMMIT").await?;
+                Ok::<_, RunError>(())
+            }
+            .await;
+            if result.is_err() {
+                let _ = client.batch_execute("ROLLBACK").await;
+            }
+            result?;
+        } else {
+            // A statement that cannot run in a transaction cannot run in a function either;
+            // none of them runs code that could change the role (index expressions run in a
+            // security-restricted operation).
+            execute(client, None, file, statement, &dirty).await?;
+        }
         // Without a transaction every statement commits: one run as another role must stop the
         // file before the next.
-        check_session(client, session, file, &dirty).await?;
+        check_session(client, session, None, file, &dirty).await?;
     }
     client
         .execute(
@@ -400,24 +483,34 @@ async fn run_file(
     Ok(())
 }
 
-/// Sends statements one by one; an error names the file and line of the statement.
-async fn statements(
+/// Sends one statement, through the guard when there is one; an error names the file and line
+/// of the statement.
+async fn execute(
     client: &Client,
+    guard: Option<&Guard>,
     file: &File,
-    statements: &[(usize, &str)],
+    statement: &Statement<'_>,
     consequence: &str,
 ) -> Result<(), RunError> {
-    for &(line, sql) in statements {
-        if let Err(error) = client.batch_execute(sql).await {
-            return Err(RunError::Statement {
-                path: file.path.clone(),
-                line,
-                message: describe(&error),
-                consequence: consequence.to_string(),
-            });
+    let result = match guard {
+        Some(guard) => guard.run(client, statement.sql).await,
+        None => client.batch_execute(statement.sql).await,
+    };
+    result.map_err(|error| {
+        let mut message = describe(&error);
+        let role_change = error.as_db_error().is_some_and(|db| {
+            db.message().contains("\"role\"") || db.message().contains("\"session_authorization\"")
+        });
+        if guard.is_some() && role_change {
+            message.push_str(": migrations must not leave the owner role");
         }
-    }
-    Ok(())
+        RunError::Statement {
+            path: file.path.clone(),
+            line: statement.line,
+            message,
+            consequence: consequence.to_string(),
+        }
+    })
 }
 
 /// A 14-digit version as the `bigint` it is stored as.

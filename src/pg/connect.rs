@@ -12,8 +12,10 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::error::DbError;
+use tokio_postgres::{AsyncMessage, Client, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::pg::options::{ConnectOptions, Host, SslMode};
@@ -24,6 +26,15 @@ const DEFAULT_SOCKET_DIRS: &[&str] = &["/var/run/postgresql", "/tmp"];
 
 /// The task driving a connection; it ends when the client is dropped.
 pub type Connection = JoinHandle<Result<(), tokio_postgres::Error>>;
+
+/// Where a connection's notices and warnings (RAISE NOTICE, "no privileges could be revoked")
+/// go: called once for each, in the order the server sent them.
+pub type Notices = std::sync::Arc<dyn Fn(&DbError) + Send + Sync>;
+
+tokio::task_local! {
+    /// The notice sink of the connection being opened, read when its task is spawned.
+    static NOTICES: Notices;
+}
 
 /// Why a connection failed: where to, as whom, and the cause.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +135,14 @@ pub async fn connect(options: &ConnectOptions) -> Result<(Client, Connection), C
     attempt(options, last)
         .await
         .map_err(|reason| error(options, last, reason))
+}
+
+/// Like [`connect`], and hands the server's notices to `notices` instead of dropping them.
+pub async fn connect_noticing(
+    options: &ConnectOptions,
+    notices: Notices,
+) -> Result<(Client, Connection), ConnectError> {
+    NOTICES.scope(notices, connect(options)).await
 }
 
 /// The places to try, in order: the host given, or the default socket folders that hold this
@@ -241,7 +260,7 @@ async fn attempt(
 
 async fn plain(config: &tokio_postgres::Config) -> Result<(Client, Connection), Reason> {
     let (client, connection) = config.connect(NoTls).await.map_err(|e| classify(&e))?;
-    Ok((client, tokio::spawn(connection)))
+    Ok((client, drive(connection)))
 }
 
 async fn encrypted(
@@ -255,7 +274,25 @@ async fn encrypted(
         .connect(MakeRustlsConnect::new(tls_config))
         .await
         .map_err(|e| classify(&e))?;
-    Ok((client, tokio::spawn(connection)))
+    Ok((client, drive(connection)))
+}
+
+/// Spawns the task driving a connection; notices go to the sink of [`connect_noticing`] when
+/// there is one (tokio-postgres alone logs and drops them).
+fn drive<S, T>(mut connection: tokio_postgres::Connection<S, T>) -> Connection
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let notices = NOTICES.try_with(Notices::clone).ok();
+    tokio::spawn(async move {
+        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            if let (AsyncMessage::Notice(notice), Some(notices)) = (message?, &notices) {
+                notices(&notice);
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Turns tokio-postgres's error into a [`Reason`], looking through its cause chain for the

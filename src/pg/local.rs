@@ -308,11 +308,17 @@ fn prepare() -> Result<Setup, LocalServerError> {
         let _ = fs::remove_dir_all(&staging);
         fs::create_dir(&staging)?;
         hand_over(run_as, &staging)?;
-        run(as_user(run_as, &bin.join("initdb"))
+        let mut initdb = as_user(run_as, &bin.join("initdb"));
+        initdb
             .arg("-D")
             .arg(&staging)
             .args(["--no-sync", "-A", "trust", "-U", SUPERUSER, "-E", "UTF8"])
-            .args(["--locale=C", "--no-instructions"]))?;
+            .arg("--locale=C");
+        // initdb learnt --no-instructions in PostgreSQL 14.
+        if major(&version).is_none_or(|major| major >= 14) {
+            initdb.arg("--no-instructions");
+        }
+        run(&mut initdb)?;
         // Another process may have made it meanwhile; either copy is as good.
         if fs::rename(&staging, &template).is_err() {
             let _ = fs::remove_dir_all(&staging);
@@ -324,6 +330,12 @@ fn prepare() -> Result<Setup, LocalServerError> {
         root,
         template,
     })
+}
+
+/// The major version of a version string: 13 for "13.22", 18 for "18beta1".
+fn major(version: &str) -> Option<u32> {
+    let digits: String = version.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// Stops and deletes the servers of processes that no longer exist.

@@ -128,11 +128,14 @@ async fn a_converged_cluster_audits_clean_and_its_declared_reads_are_exceptions(
         report.exceptions
     );
 
-    // Without the manifest nothing is declared: billing's reads of reference are findings.
+    // Without the manifest nothing is declared: billing's reads of reference are findings
+    // (its migrator's: the other roles are members of no owner, so of no service).
     let inferred = audit_inferred(&cluster, "app").await;
     let grants = of_rule(&inferred, "cross-schema-grant");
     assert!(
-        grants.contains(&"reference.currencies | billing -> reference | billing_rw".to_string()),
+        grants.contains(
+            &"reference.currencies | billing -> reference | billing_migrator".to_string()
+        ),
         "{grants:#?}"
     );
     assert!(
@@ -167,6 +170,22 @@ async fn every_rule_finds_its_planted_violation_and_near_misses_stay_quiet() {
            ALTER TYPE monolith.mood OWNER TO monolith_owner;
            CREATE TABLE notifications.prefs (id int, m monolith.mood);
            ALTER TABLE notifications.prefs OWNER TO notifications_owner;
+           CREATE FUNCTION monolith.shout(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT upper($1)';
+           ALTER FUNCTION monolith.shout(text) OWNER TO monolith_owner;
+           REVOKE EXECUTE ON FUNCTION monolith.shout(text) FROM PUBLIC;
+           CREATE VIEW notifications.loud AS SELECT monolith.shout('hi') AS s;
+           ALTER VIEW notifications.loud OWNER TO notifications_owner;
+           SET check_function_bodies = off;
+           CREATE FUNCTION notifications.count_customers() RETURNS bigint LANGUAGE plpgsql
+               AS $$ DECLARE n bigint; BEGIN SELECT count(*) INTO n FROM monolith.customers; RETURN n; END $$;
+           CREATE FUNCTION notifications.first_email() RETURNS text LANGUAGE sql
+               SET search_path = monolith AS 'SELECT email FROM customers LIMIT 1';
+           CREATE FUNCTION notifications.caller_path() RETURNS bigint LANGUAGE sql
+               AS 'SELECT count(*) FROM customers';
+           ALTER FUNCTION notifications.count_customers() OWNER TO notifications_owner;
+           ALTER FUNCTION notifications.first_email() OWNER TO notifications_owner;
+           ALTER FUNCTION notifications.caller_path() OWNER TO notifications_owner;
+           REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA notifications FROM PUBLIC;
            CREATE TABLE billing.stray (id int);
            GRANT INSERT ON billing.invoices TO monolith_rw;
            GRANT billing_ro TO monolith_rw;
@@ -233,7 +252,14 @@ async fn every_rule_finds_its_planted_violation_and_near_misses_stay_quiet() {
     );
     assert_eq!(
         of_rule(&report, "cross-schema-dependency"),
-        ["notifications.prefs | notifications -> monolith | -"]
+        [
+            "notifications.count_customers() | notifications -> monolith | -",
+            "notifications.first_email() | notifications -> monolith | -",
+            "notifications.loud | notifications -> monolith | -",
+            "notifications.prefs | notifications -> monolith | -"
+        ],
+        "a view that only calls another schema's function is a dependency, not a view; string \
+         bodies count (unqualified names through the function's own search_path only)"
     );
     assert_eq!(
         of_rule(&report, "foreign-owner"),
@@ -302,7 +328,7 @@ async fn inference_handles_quoted_names_dotted_tables_and_leaves_extensions_out(
         "extension functions are no coupling: {:#?}",
         report.findings.iter().map(line).collect::<Vec<_>>()
     );
-    // bs_rw holds privileges on "Billing Svc" only, so it is that service's role: no finding.
+    // bs_rw is a member of no owner, so of no service: no finding.
     assert!(
         of_rule(&report, "cross-schema-grant").is_empty(),
         "{:#?}",
@@ -319,6 +345,16 @@ async fn inference_handles_quoted_names_dotted_tables_and_leaves_extensions_out(
 }
 
 fn run_audit(cluster: &TestCluster, user: &str, args: &[&str]) -> std::process::Output {
+    run_audit_in(cluster, user, "app", args)
+}
+
+/// `dbsplit -m services.toml.example audit ARGS` against `database` as `user`.
+fn run_audit_in(
+    cluster: &TestCluster,
+    user: &str,
+    database: &str,
+    args: &[&str],
+) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_dbsplit"))
         .arg("-m")
         .arg(root().join("services.toml.example"))
@@ -326,11 +362,104 @@ fn run_audit(cluster: &TestCluster, user: &str, args: &[&str]) -> std::process::
         .args(args)
         .env(
             "DATABASE_URL",
-            cluster.server.connection_string(user, "app"),
+            cluster.server.connection_string(user, database),
         )
         .env("NO_COLOR", "1")
         .output()
         .expect("dbsplit runs")
+}
+
+/// The findings of a `--format json` run as `rule object | schema -> target | role` lines.
+fn json_lines(output: &std::process::Output) -> Vec<String> {
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let text = |key: &str| f[key].as_str().unwrap_or("-").to_string();
+            format!(
+                "{} {} | {} -> {} | {}",
+                text("rule"),
+                text("object"),
+                text("schema"),
+                text("target_schema"),
+                text("role")
+            )
+        })
+        .collect()
+}
+
+/// A cluster laid out like Supabase's: schemas owned by one admin role each, PostgREST's API
+/// roles reading (and `authenticated` writing) several of them, `authenticator` switching to
+/// them without inheriting.
+const SUPABASE: &str = r#"
+    CREATE ROLE supabase_admin SUPERUSER;
+    CREATE ROLE supabase_auth_admin NOINHERIT LOGIN;
+    CREATE ROLE supabase_storage_admin NOINHERIT LOGIN;
+    CREATE ROLE anon NOLOGIN NOINHERIT;
+    CREATE ROLE authenticated NOLOGIN NOINHERIT;
+    CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
+    CREATE ROLE authenticator NOINHERIT LOGIN;
+    GRANT anon, authenticated, service_role TO authenticator;
+    CREATE SCHEMA auth AUTHORIZATION supabase_auth_admin;
+    CREATE SCHEMA storage AUTHORIZATION supabase_storage_admin;
+    CREATE TABLE auth.users (id uuid PRIMARY KEY, email text);
+    ALTER TABLE auth.users OWNER TO supabase_auth_admin;
+    CREATE TABLE storage.buckets (id text PRIMARY KEY, owner uuid);
+    ALTER TABLE storage.buckets OWNER TO supabase_storage_admin;
+    CREATE TABLE storage.objects (id uuid PRIMARY KEY, bucket_id text REFERENCES storage.buckets);
+    ALTER TABLE storage.objects OWNER TO supabase_storage_admin;
+    GRANT USAGE ON SCHEMA auth, storage TO anon, authenticated, service_role;
+    GRANT SELECT ON auth.users TO anon, authenticated, service_role;
+    GRANT SELECT ON ALL TABLES IN SCHEMA storage TO anon, authenticated, service_role;
+    GRANT INSERT, UPDATE ON storage.objects TO authenticated;
+    GRANT ALL ON ALL TABLES IN SCHEMA storage TO service_role;
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inferred_services_leave_api_roles_alone_and_find_the_role_writing_two_services() {
+    let cluster = TestCluster::start("supa");
+    cluster.psql_ok("supa", SUPABASE);
+    let audit = || {
+        run_audit_in(
+            &cluster,
+            "postgres",
+            "supa",
+            &["--no-manifest", "--format", "json"],
+        )
+    };
+    let clean = audit();
+    assert_eq!(
+        json_lines(&clean),
+        Vec::<String>::new(),
+        "API roles reading several services belong to none of them"
+    );
+    assert_eq!(clean.status.code(), Some(0));
+
+    cluster.psql_ok(
+        "supa",
+        "CREATE ROLE sync_job LOGIN;
+         CREATE ROLE sync_writers;
+         GRANT sync_writers TO sync_job;
+         GRANT USAGE ON SCHEMA auth, storage TO sync_job;
+         GRANT UPDATE ON auth.users TO sync_job;
+         GRANT INSERT ON storage.buckets TO sync_writers;",
+    );
+    let shared = audit();
+    assert_eq!(
+        json_lines(&shared),
+        ["shared-role sync_job | - -> - | sync_job"],
+        "one finding for the role writing two services, none for the group writing one"
+    );
+    assert_eq!(shared.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&shared.stdout).unwrap();
+    let message = json["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("storage (`storage.buckets` through membership in `sync_writers`)"),
+        "{message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -391,4 +520,39 @@ async fn audit_runs_as_an_ordinary_role_and_renders_every_format() {
         &["--fail-on", "warning", "--format", "json"],
     );
     assert_eq!(warnings_only.status.code(), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn predefined_roles_reaching_every_schema_and_foreign_default_privileges_are_found() {
+    let cluster = TestCluster::start("app");
+    converged(&cluster).await;
+    cluster.psql_ok(
+        "app",
+        "CREATE ROLE auditor LOGIN;
+         GRANT CONNECT ON DATABASE app TO auditor;
+         CREATE ROLE readers;
+         GRANT pg_read_all_data TO readers;
+         GRANT readers TO billing_ro;
+         GRANT pg_write_server_files TO notifications_rw;
+         GRANT pg_signal_backend TO monolith_rw;
+         ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT SELECT ON TABLES TO billing_rw;
+         ALTER DEFAULT PRIVILEGES FOR ROLE monolith_owner IN SCHEMA monolith
+             GRANT SELECT ON TABLES TO notifications_rw;",
+    );
+    let output = run_audit(&cluster, "auditor", &["--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let lines: Vec<String> = json_lines(&output)
+        .into_iter()
+        .filter(|l| !l.starts_with("drift "))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "privileged-service-role billing_ro | billing -> - | billing_ro",
+            "cross-schema-grant default privileges for monolith_owner in monolith on tables | notifications -> monolith | notifications_rw",
+            "cross-schema-grant default privileges for postgres on tables | billing -> - | billing_rw",
+            "privileged-service-role notifications_rw | notifications -> - | notifications_rw",
+        ],
+        "pg_signal_backend is allowed"
+    );
 }

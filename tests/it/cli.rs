@@ -1,6 +1,8 @@
 //! The CLI as users run it: exit codes and where messages go.
 
-use crate::support::{dbsplit, fixture, root, stderr, stdout};
+use std::process::Command;
+
+use crate::support::{TempDir, dbsplit, fixture, root, stderr, stdout, with_closed_stdout};
 
 #[test]
 fn validate_accepts_the_example_and_exits_0() {
@@ -82,4 +84,33 @@ fn every_help_text() {
         assert_eq!(output.status.code(), Some(0));
         insta::assert_snapshot!(format!("help_{command}"), stdout(&output));
     }
+}
+
+#[test]
+fn lint_findings_exit_1_even_when_the_reader_of_stdout_is_gone() {
+    let project = TempDir::new("lint-pipe");
+    let migrations = project.path().join("migrations").join("billing");
+    std::fs::create_dir_all(&migrations).unwrap();
+    std::fs::copy(
+        root().join("services.toml.example"),
+        project.path().join("services.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        migrations.join("20250101000000_read_customers.sql"),
+        "SELECT * FROM monolith.customers;\n",
+    )
+    .unwrap();
+    let lint = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dbsplit"));
+        command
+            .args(["-m", "services.toml", "lint"])
+            .current_dir(project.path())
+            .env_remove("DBSPLIT_MANIFEST")
+            .env("NO_COLOR", "1");
+        command
+    };
+    let output = lint().output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(with_closed_stdout(&mut lint()).code(), Some(1));
 }

@@ -3,12 +3,18 @@
 use std::process::{Command, Stdio};
 
 use crate::support::pg::TestCluster;
-use crate::support::{root, stderr, stdout};
+use crate::support::{root, stderr, stdout, with_closed_stdout};
 
 /// Runs dbsplit against `cluster` with the example manifest; stdin is not a terminal.
 fn run(cluster: &TestCluster, args: &[&str]) -> std::process::Output {
+    command(cluster, args).output().expect("dbsplit runs")
+}
+
+/// The command `run` runs.
+fn command(cluster: &TestCluster, args: &[&str]) -> Command {
     let example = root().join("services.toml.example");
-    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dbsplit"));
+    command
         .arg("-m")
         .arg(&example)
         .args(args)
@@ -20,9 +26,33 @@ fn run(cluster: &TestCluster, args: &[&str]) -> std::process::Output {
         .env("BILLING_DB_PASSWORD", "billing-secret")
         .env_remove("MONOLITH_DB_PASSWORD")
         .env_remove("PGPASSWORD")
-        .stdin(Stdio::null())
-        .output()
-        .expect("dbsplit runs")
+        .stdin(Stdio::null());
+    command
+}
+
+#[test]
+fn a_closed_pipe_does_not_hide_pending_changes_or_findings() {
+    let cluster = TestCluster::start("app");
+    let applied = run(&cluster, &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    // A legacy shortcut: another service's table granted to billing, which plan would revoke.
+    cluster.psql_ok(
+        "app",
+        "SET ROLE monolith_owner;
+         CREATE TABLE monolith.customers (id bigint PRIMARY KEY);
+         GRANT SELECT ON monolith.customers TO billing_rw;",
+    );
+    for args in [&["plan", "--exit-code"][..], &["audit"]] {
+        let output = run(&cluster, args);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        let status = with_closed_stdout(&mut command(&cluster, args));
+        assert_eq!(status.code(), Some(1), "{args:?} | head");
+    }
 }
 
 #[test]

@@ -124,7 +124,7 @@ async fn services_migrate_concurrently_as_their_owner_and_a_rerun_is_a_no_op() {
         "customers",
         "create table customers (id bigint primary key);\n",
     );
-    let output = setup.dbsplit("postgres", &["migrate"]);
+    let output = setup.dbsplit("postgres", &["migrate", "--trust-migrations"]);
     assert_code(&output, 0);
     let text = stdout(&output);
     for line in [
@@ -139,6 +139,11 @@ async fn services_migrate_concurrently_as_their_owner_and_a_rerun_is_a_no_op() {
     assert_eq!(
         setup.history("billing"),
         "20250101000000 true billing_owner, 20250102000000 true billing_owner"
+    );
+    // The guard of the trusted run lived in each file's transaction only.
+    assert_eq!(
+        setup.query("SELECT count(*) FROM pg_proc WHERE proname = 'dbsplit_migration_step'"),
+        "0"
     );
     assert_eq!(
         setup.query(
@@ -159,7 +164,7 @@ async fn services_migrate_concurrently_as_their_owner_and_a_rerun_is_a_no_op() {
     let plan = setup.dbsplit("postgres", &["plan", "--exit-code"]);
     assert_code(&plan, 0);
 
-    let again = setup.dbsplit("postgres", &["migrate"]);
+    let again = setup.dbsplit("postgres", &["migrate", "--trust-migrations"]);
     assert_code(&again, 0);
     assert_eq!(
         stdout(&again).lines().collect::<Vec<_>>(),
@@ -197,7 +202,7 @@ async fn a_failing_migration_rolls_back_only_itself() {
     setup.write("billing", V3, "three", "create table three (id int);\n");
     setup.write("monolith", V1, "a", "create table a (id int);\n");
     setup.write("monolith", V2, "b", "create table b (id int);\n");
-    let output = setup.dbsplit("postgres", &["migrate"]);
+    let output = setup.dbsplit("postgres", &["migrate", "--trust-migrations"]);
     assert_code(&output, 2);
     let message = stderr(&output);
     assert!(
@@ -348,7 +353,10 @@ async fn the_database_refuses_another_schema_even_without_lint() {
         "customers",
         "create table customers (id bigint primary key);\n",
     );
-    assert_code(&setup.dbsplit("postgres", &["migrate", "monolith"]), 0);
+    assert_code(
+        &setup.dbsplit("postgres", &["migrate", "--trust-migrations", "monolith"]),
+        0,
+    );
     setup.write(
         "billing",
         V1,
@@ -418,6 +426,179 @@ async fn reset_role_in_a_migration_aborts_the_run() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_login_that_could_leave_the_owner_role_is_refused_unless_trusted() {
+    let setup = Setup::new().await;
+    setup.write("billing", V1, "one", "create table one (id int);\n");
+    let nothing_ran = || {
+        assert_eq!(
+            setup.query(
+                "SELECT to_regclass('billing.dbsplit_migrations') IS NULL AND to_regclass('billing.one') IS NULL"
+            ),
+            "t"
+        );
+    };
+
+    let superuser = setup.dbsplit("postgres", &["migrate", "billing"]);
+    assert_code(&superuser, 2);
+    assert_has(
+        &stderr(&superuser),
+        "error: billing: login role `postgres` is a superuser: a migration run through it could leave `billing_owner` (RESET ROLE, or SET ROLE in a DO block) and act as that; log in as `billing_migrator`, the migrator of `billing` (`access = \"owner\"`), or pass --trust-migrations",
+    );
+    nothing_ran();
+    // A dry run says so too, before the real run would.
+    let dry = setup.dbsplit("postgres", &["migrate", "billing", "--dry-run"]);
+    assert_code(&dry, 2);
+    assert_has(&stderr(&dry), "is a superuser");
+
+    // An operator who may become every service's owner, and a migrator that reads everything.
+    setup.query(
+        "CREATE ROLE ops LOGIN; GRANT billing_owner, monolith_owner TO ops; GRANT CONNECT ON DATABASE app TO ops",
+    );
+    let ops = setup.dbsplit("ops", &["migrate", "billing"]);
+    assert_code(&ops, 2);
+    assert_has(
+        &stderr(&ops),
+        "login role `ops` can SET ROLE to `monolith_owner`: a migration run through it could leave `billing_owner`",
+    );
+    setup.query("GRANT pg_read_all_data TO billing_migrator");
+    let wide = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    assert_code(&wide, 2);
+    assert_has(&stderr(&wide), "can SET ROLE to `pg_read_all_data`");
+    nothing_ran();
+
+    // Harmless predefined roles do not count; the migrator login needs no flag.
+    setup.query(
+        "REVOKE pg_read_all_data FROM billing_migrator; GRANT pg_monitor TO billing_migrator",
+    );
+    let migrator = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    assert_code(&migrator, 0);
+    assert_eq!(
+        setup.history("billing"),
+        "20250101000000 true billing_owner"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trusted_migrations_cannot_leave_the_owner_role_even_for_a_moment() {
+    let setup = Setup::new().await;
+    setup.write(
+        "monolith",
+        V1,
+        "customers",
+        "create table customers (id bigint primary key);\ninsert into customers values (1);\n",
+    );
+    assert_code(
+        &setup.dbsplit("monolith_migrator", &["migrate", "monolith"]),
+        0,
+    );
+    let customers = || setup.query("SELECT string_agg(id::text, ',') FROM monolith.customers");
+    let escape = setup.write(
+        "billing",
+        V1,
+        "escape",
+        "create table mine (id int);\n\
+         DO $$ BEGIN\n\
+           EXECUTE 'RESET ROLE';\n\
+           EXECUTE 'INSERT INTO monolith.customers VALUES (666)';\n\
+           EXECUTE 'SET ROLE billing_owner';\n\
+         END $$;\n\
+         create table after (id int);\n",
+    );
+    let args = ["migrate", "billing", "--trust-migrations", "--no-lint"];
+    let output = setup.dbsplit("postgres", &args);
+    assert_code(&output, 2);
+    assert_has(
+        &stderr(&output),
+        "20250101000000_escape.sql:2: cannot set parameter \"role\" within security-definer function (SQLSTATE 42501): migrations must not leave the owner role; the migration was rolled back",
+    );
+    assert_eq!(customers(), "1");
+    assert_eq!(setup.history("billing"), "");
+    assert_eq!(
+        setup.query(
+            "SELECT to_regclass('billing.mine') IS NULL AND to_regclass('billing.after') IS NULL"
+        ),
+        "t"
+    );
+
+    // The server's programs are out of reach too, and so they are without a transaction.
+    let marker = std::env::temp_dir().join(format!("dbsplit-escaped-{}", std::process::id()));
+    std::fs::write(
+        &escape,
+        format!(
+            "-- dbsplit:no-transaction\n\
+             DO $$ BEGIN EXECUTE 'RESET ROLE'; EXECUTE 'COPY (SELECT 1) TO PROGRAM ''touch {}'''; END $$;\n\
+             create table after (id int);\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let output = setup.dbsplit("postgres", &args);
+    assert_code(&output, 2);
+    assert_has(
+        &stderr(&output),
+        "20250101000000_escape.sql:2: cannot set parameter \"role\" within security-definer function",
+    );
+    assert!(
+        !marker.exists(),
+        "the migration ran a program on the server"
+    );
+    assert_eq!(
+        setup.history("billing"),
+        "20250101000000 false billing_owner"
+    );
+    assert_eq!(
+        setup.query("SELECT to_regclass('billing.after') IS NULL"),
+        "t"
+    );
+
+    // A statement that replaces the guard is stopped before the next one runs through it.
+    setup.query("DELETE FROM billing.dbsplit_migrations");
+    std::fs::write(
+        &escape,
+        "CREATE OR REPLACE FUNCTION dbsplit_migration_step(statement text) RETURNS void\n\
+           LANGUAGE plpgsql AS $$ BEGIN EXECUTE statement; END $$;\n\
+         DO $$ BEGIN EXECUTE 'RESET ROLE'; EXECUTE 'INSERT INTO monolith.customers VALUES (667)'; END $$;\n",
+    )
+    .unwrap();
+    let output = setup.dbsplit("postgres", &args);
+    assert_code(&output, 2);
+    assert_has(
+        &stderr(&output),
+        "20250101000000_escape.sql replaced or dropped dbsplit's guard function",
+    );
+    assert_eq!(customers(), "1");
+    assert_eq!(setup.history("billing"), "");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notices_and_warnings_reach_the_user_with_the_service() {
+    let setup = Setup::new().await;
+    setup.write(
+        "billing",
+        V1,
+        "noisy",
+        "DO $$ BEGIN RAISE NOTICE 'backfilled % rows', 3; RAISE WARNING 'slow' USING DETAIL = 'took long', HINT = 'batch it'; END $$;\n\
+         REVOKE SELECT ON pg_catalog.pg_class FROM PUBLIC;\n",
+    );
+    let output = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    assert_code(&output, 0);
+    let text = stderr(&output);
+    assert_has(&text, "billing: NOTICE: backfilled 3 rows\n");
+    assert_has(
+        &text,
+        "billing: WARNING: slow\n  detail: took long\n  hint: batch it\n",
+    );
+    assert_has(
+        &text,
+        "billing: WARNING: no privileges could be revoked for \"pg_class\"\n",
+    );
+    // dbsplit's own statements say nothing: a run with nothing to do is quiet.
+    let again = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    assert_code(&again, 0);
+    assert!(!stderr(&again).contains("NOTICE"), "{}", stderr(&again));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_second_migrate_of_a_service_waits_for_the_lock_then_gives_up() {
     let setup = Setup::new().await;
     setup.write("billing", V1, "one", "create table one (id int);\n");
@@ -435,7 +616,10 @@ async fn a_second_migrate_of_a_service_waits_for_the_lock_then_gives_up() {
         .await
         .unwrap();
     setup.write("monolith", V1, "one", "create table one (id int);\n");
-    let output = setup.dbsplit("postgres", &["migrate", "--lock-timeout", "700ms"]);
+    let output = setup.dbsplit(
+        "postgres",
+        &["migrate", "--trust-migrations", "--lock-timeout", "700ms"],
+    );
     assert_code(&output, 2);
     let message = stderr(&output);
     assert!(
@@ -460,7 +644,10 @@ async fn a_second_migrate_of_a_service_waits_for_the_lock_then_gives_up() {
         )
         .await
         .unwrap();
-    assert_code(&setup.dbsplit("postgres", &["migrate", "billing"]), 0);
+    assert_code(
+        &setup.dbsplit("postgres", &["migrate", "--trust-migrations", "billing"]),
+        0,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -492,7 +679,10 @@ async fn status_shows_applied_pending_and_the_last_applied() {
     setup.write("billing", V1, "one", "create table one (id int);\n");
     setup.write("billing", V2, "two", "create table two (id int);\n");
     setup.write("monolith", V1, "one", "create table one (id int);\n");
-    assert_code(&setup.dbsplit("postgres", &["migrate"]), 0);
+    assert_code(
+        &setup.dbsplit("postgres", &["migrate", "--trust-migrations"]),
+        0,
+    );
     setup.write("billing", V3, "three", "create table three (id int);\n");
     let output = setup.dbsplit("postgres", &["migrate", "status"]);
     assert_code(&output, 0);

@@ -1,11 +1,24 @@
 //! The audit rules, grouped by the part of the catalog they read. Each is a pure function over
 //! the introspected state and the service map, adding findings and declared exceptions.
 
-pub mod privileges;
-pub mod roles;
-pub mod structure;
+pub mod cross_schema_dependency;
+pub mod cross_schema_fk;
+pub mod cross_schema_grant;
+pub mod cross_schema_view;
+pub mod drift;
+pub mod foreign_owner;
+pub mod privileged_service_role;
+pub mod public_grant;
+pub mod public_schema_create;
+pub mod public_schema_objects;
+pub mod role_membership_leak;
+pub mod search_path_leak;
+pub mod shared_role;
+pub mod shared_writer;
 
-use crate::catalog::model::{ObjectKind, SchemaObject};
+use crate::audit::{Audit, Exception};
+use crate::catalog::model::{Acl, Dependency, ObjectKind, Privilege, Privileges, SchemaObject};
+use crate::finding::{Finding, Location, RuleId};
 
 /// `schema.name`, or `schema.name(args)` for a routine.
 pub fn qualified(schema: &str, object: &SchemaObject) -> String {
@@ -15,10 +28,109 @@ pub fn qualified(schema: &str, object: &SchemaObject) -> String {
     }
 }
 
+/// Whether objects of this kind are relations (what a view or a query reads).
+pub fn is_relation(kind: ObjectKind) -> bool {
+    matches!(
+        kind,
+        ObjectKind::Table
+            | ObjectKind::PartitionedTable
+            | ObjectKind::View
+            | ObjectKind::MaterializedView
+            | ObjectKind::ForeignTable
+            | ObjectKind::Sequence
+    )
+}
+
 /// Whether objects of this kind hold rows that can be written.
 pub fn is_table(kind: ObjectKind) -> bool {
     matches!(
         kind,
         ObjectKind::Table | ObjectKind::PartitionedTable | ObjectKind::ForeignTable
     )
+}
+
+/// Reports `dep` as a finding of `rule` when it goes from one service's schema into another
+/// service's; as a declared exception when the target is a declared read or shared schema.
+pub fn crossing(audit: &mut Audit<'_>, rule: RuleId, dep: &Dependency, message: String) {
+    let (Some(service), Some(target)) = (
+        audit.services.of_schema(&dep.schema),
+        audit.services.of_schema(&dep.target_schema),
+    ) else {
+        return;
+    };
+    if service == target {
+        return;
+    }
+    let object = format!("{}.{}", dep.schema, dep.object);
+    if let Some(reason) = audit.services.may_read(service, &dep.target_schema) {
+        audit.exceptions.push(Exception {
+            rule,
+            object,
+            role: None,
+            reason,
+        });
+        return;
+    }
+    audit.findings.push(
+        Finding::new(rule, Location::Object { object }, message)
+            .schema(&dep.schema)
+            .target_schema(&dep.target_schema),
+    );
+}
+
+/// Privileges that only read: what a declared read or an observer may hold.
+pub fn read_only(privileges: &Privileges) -> bool {
+    privileges
+        .iter()
+        .all(|p| matches!(p, Privilege::Select | Privilege::Usage))
+}
+
+/// One ACL of a service schema, with what it is on, for the rules to walk.
+pub struct Target<'a> {
+    pub schema: &'a str,
+    /// `schema`, `schema.table`, `schema.table.column`, `schema.f(args)`.
+    pub object: String,
+    pub noun: &'static str,
+    pub kind: Option<ObjectKind>,
+    pub owner: &'a str,
+    pub acl: &'a Acl,
+}
+
+pub fn targets<'a>(audit: &Audit<'a>) -> Vec<Target<'a>> {
+    let mut out = Vec::new();
+    for (name, schema) in &audit.db.schemas {
+        if audit.services.of_schema(name).is_none() {
+            continue;
+        }
+        out.push(Target {
+            schema: name,
+            object: name.clone(),
+            noun: "schema",
+            kind: None,
+            owner: &schema.owner,
+            acl: &schema.acl,
+        });
+        for object in schema.objects.values() {
+            let qualified = qualified(name, object);
+            for (column, acl) in &object.columns {
+                out.push(Target {
+                    schema: name,
+                    object: format!("{qualified}.{column}"),
+                    noun: "column",
+                    kind: Some(object.kind),
+                    owner: &object.owner,
+                    acl,
+                });
+            }
+            out.push(Target {
+                schema: name,
+                object: qualified,
+                noun: object.kind.noun(),
+                kind: Some(object.kind),
+                owner: &object.owner,
+                acl: &object.acl,
+            });
+        }
+    }
+    out
 }

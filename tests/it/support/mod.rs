@@ -4,7 +4,7 @@ pub mod certs;
 pub mod pg;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, ExitStatus, Output, Stdio};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -24,6 +24,18 @@ pub fn dbsplit(args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .output()
         .expect("the dbsplit binary runs")
+}
+
+/// Runs `command` with its stdout a pipe whose reader is closed before anything is written, as
+/// `dbsplit ... | head -0` does, and returns how it exited.
+pub fn with_closed_stdout(command: &mut Command) -> ExitStatus {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the dbsplit binary runs");
+    drop(child.stdout.take());
+    child.wait().expect("the dbsplit binary finishes")
 }
 
 /// Stdout of a run as text.

@@ -1,0 +1,55 @@
+//! `public-schema-create`: PUBLIC or a service role can CREATE in schema public.
+
+use std::collections::BTreeSet;
+
+use crate::audit::Audit;
+use crate::catalog::model::{Grantee, Privilege};
+use crate::finding::{Finding, Location, RuleId};
+
+/// PUBLIC, or a service role (directly or through membership), may CREATE in schema public.
+pub fn check(audit: &mut Audit<'_>) {
+    let Some(public) = audit.db.schemas.get("public") else {
+        return;
+    };
+    let creators: BTreeSet<&Grantee> = public
+        .acl
+        .iter()
+        .filter(|(_, p)| p.contains(&Privilege::Create))
+        .map(|(g, _)| g)
+        .collect();
+    if creators.contains(&Grantee::Public) {
+        audit.findings.push(
+            Finding::new(
+                RuleId::PublicSchemaCreate,
+                Location::Object {
+                    object: "public".into(),
+                },
+                "PUBLIC may CREATE in schema `public`: every role can put objects there"
+                    .to_string(),
+            )
+            .schema("public"),
+        );
+    }
+    for (role, service) in &audit.services.role_service {
+        let via = audit.inherited[role]
+            .iter()
+            .find(|g| creators.contains(&Grantee::Role((*g).clone())) || **g == public.owner);
+        let Some(via) = via else { continue };
+        let through = if via == role {
+            String::new()
+        } else {
+            format!(" through membership in `{via}`")
+        };
+        audit.findings.push(
+            Finding::new(
+                RuleId::PublicSchemaCreate,
+                Location::Object {
+                    object: "public".into(),
+                },
+                format!("service {service}'s role `{role}` may CREATE in schema `public`{through}"),
+            )
+            .schema("public")
+            .role(role),
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! `shared-writer`: a table that roles of two or more services can write.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::audit::Audit;
+use crate::audit::services::WRITES;
+use crate::catalog::model::Grantee;
+use crate::finding::{Finding, Location, RuleId};
+
+use super::{is_table, qualified};
+
+/// Tables that roles of two or more services can write, as owner or through privileges.
+pub fn check(audit: &mut Audit<'_>) {
+    for (name, schema) in &audit.db.schemas {
+        if audit.services.of_schema(name).is_none() {
+            continue;
+        }
+        for object in schema.objects.values().filter(|o| is_table(o.kind)) {
+            let mut writers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            let mut add = |role: &str| {
+                if let Some(service) = audit.services.of_role(role) {
+                    writers
+                        .entry(service.to_string())
+                        .or_default()
+                        .insert(role.to_string());
+                }
+            };
+            // The owner, and whoever uses the owner's privileges, can write.
+            for user in audit.users.get(&object.owner).into_iter().flatten() {
+                add(user);
+            }
+            for (grantee, privileges) in &object.acl {
+                if !WRITES.iter().any(|w| privileges.contains(w)) {
+                    continue;
+                }
+                match grantee {
+                    Grantee::Public => {
+                        for role in audit.services.role_service.keys() {
+                            add(role);
+                        }
+                    }
+                    Grantee::Role(holder) => {
+                        for user in audit.users.get(holder).into_iter().flatten() {
+                            add(user);
+                        }
+                    }
+                }
+            }
+            if writers.len() < 2 {
+                continue;
+            }
+            let object_name = qualified(name, object);
+            let list: Vec<String> = writers
+                .iter()
+                .map(|(service, roles)| {
+                    format!(
+                        "{service} ({})",
+                        roles.iter().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                })
+                .collect();
+            let own = audit
+                .services
+                .of_schema(name)
+                .unwrap_or_default()
+                .to_string();
+            let other_role = writers
+                .iter()
+                .find(|(service, _)| **service != own)
+                .and_then(|(_, roles)| roles.iter().next().cloned());
+            let mut finding = Finding::new(
+                RuleId::SharedWriter,
+                Location::Object {
+                    object: object_name.clone(),
+                },
+                format!(
+                    "table `{object_name}` can be written by {} services: {}",
+                    writers.len(),
+                    list.join("; ")
+                ),
+            )
+            .schema(name);
+            if let Some(role) = other_role {
+                finding = finding.role(role);
+            }
+            audit.findings.push(finding);
+        }
+    }
+}
