@@ -143,7 +143,14 @@ pub async fn plan(
         passwords: password_states(desired, &live, &options.passwords),
         prune: options.prune,
     };
-    Ok((diff(manifest, desired, &live, &diff_options), live))
+    let plan = diff(
+        manifest,
+        desired,
+        &live.state,
+        &live.database,
+        &diff_options,
+    );
+    Ok((plan, live))
 }
 
 /// Applies the manifest in one transaction; see the module documentation for the steps.

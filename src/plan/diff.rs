@@ -8,10 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::catalog::introspect::Introspection;
 use crate::catalog::model::{
-    Acl, Database, DefaultAclKey, DefaultObjects, Grantee, Privilege, Privileges, Role,
-    RoleDependent, RoleMark, Schema, SchemaObject,
+    Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, Privilege, Privileges,
+    Role, RoleDependent, RoleMark, Schema, SchemaObject,
 };
 use crate::desired::{Desired, parse_search_path};
 use crate::manifest::{Manifest, PublicSchema};
@@ -42,11 +41,14 @@ pub struct DiffOptions {
     pub prune: bool,
 }
 
-/// The changes that bring `live` to `desired`, in apply order, with notes on what is left alone.
+/// The changes that bring `live` (its roles and its database `database`) to `desired`, in
+/// apply order, with notes on what is left alone. Pure: the live state comes from
+/// introspection, or is built by hand (the empty cluster of the offline bootstrap, tests).
 pub fn diff(
     manifest: &Manifest,
     desired: &Desired,
-    live: &Introspection,
+    live: &ClusterState,
+    database: &str,
     options: &DiffOptions,
 ) -> Plan {
     let mut differ = Differ {
@@ -54,16 +56,16 @@ pub fn diff(
         desired,
         live,
         options,
-        departing: departing(desired, &live.state.roles),
+        departing: departing(desired, &live.roles),
         changes: Vec::new(),
         notes: Vec::new(),
     };
     let empty = Database::default();
-    let live_db = live.state.databases.get(&live.database).unwrap_or(&empty);
+    let live_db = live.databases.get(database).unwrap_or(&empty);
     differ.roles();
     let drops = differ.leaving();
-    differ.schemas(live_db);
     differ.database_acl(live_db);
+    differ.schemas(live_db);
     differ.default_privileges(live_db);
     differ.public_schema(live_db);
     differ.unmanaged(live_db);
@@ -98,7 +100,7 @@ fn departing(desired: &Desired, live: &BTreeMap<String, Role>) -> BTreeSet<Strin
 struct Differ<'a> {
     scopes: Scopes<'a>,
     desired: &'a Desired,
-    live: &'a Introspection,
+    live: &'a ClusterState,
     options: &'a DiffOptions,
     /// Roles dbsplit created for this database that the manifest no longer names.
     departing: BTreeSet<String>,
@@ -112,7 +114,7 @@ impl Differ<'_> {
     }
 
     fn live_role(&self, name: &str) -> Option<&Role> {
-        self.live.state.roles.get(name)
+        self.live.roles.get(name)
     }
 
     fn roles(&mut self) {
@@ -543,7 +545,7 @@ impl Differ<'_> {
                 .get(&Grantee::Role(role.to_string()))
                 .is_some_and(|p| p.contains(&Privilege::Connect))
         };
-        let roles = &self.live.state.roles;
+        let roles = &self.live.roles;
         let cut: Vec<&str> = roles
             .iter()
             .filter(|(name, role)| {
@@ -620,11 +622,16 @@ impl Differ<'_> {
                 want.retain(|g, _| service_role(g));
             }
             let (grants, revokes) = acl_delta(&have, &want, Some(&key.owner), Some(&key.owner));
-            for (privileges, grantees) in group_by_privileges(grants) {
-                self.push(
-                    self.scopes.of_grantee(&grantees[0]),
-                    default_privileges(key, true, privileges, grantees),
-                );
+            // One statement per scope of the grantees and privilege set, as for grants.
+            let mut groups: BTreeMap<(Scope, Privileges), Vec<Grantee>> = BTreeMap::new();
+            for (grantee, privileges) in grants {
+                groups
+                    .entry((self.scopes.of_grantee(&grantee), privileges))
+                    .or_default()
+                    .push(grantee);
+            }
+            for ((scope, privileges), grantees) in groups {
+                self.push(scope, default_privileges(key, true, privileges, grantees));
             }
             for (privileges, grantees) in group_by_privileges(revokes) {
                 let scope = if whole(key) {
@@ -692,7 +699,6 @@ impl Differ<'_> {
         // note of their own, are left out.
         let others: Vec<&str> = self
             .live
-            .state
             .roles
             .iter()
             .filter(|(name, _)| {
