@@ -142,6 +142,7 @@ pub async fn plan(
     let diff_options = DiffOptions {
         passwords: password_states(desired, &live, &options.passwords),
         prune: options.prune,
+        membership_options: live.membership_options(),
     };
     let plan = diff(
         manifest,

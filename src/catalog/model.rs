@@ -165,12 +165,49 @@ impl RoleAttributes {
     }
 }
 
+/// One grant of membership in a role: a row of `pg_auth_members`, with PostgreSQL 16's options.
+///
+/// On 16 and later a member can hold several grants of the same role, one per grantor, each
+/// with its own options; what the member may do is their union. Before 16 there is one grant
+/// per member and role: `inherit` is the member's `rolinherit` and `set` is always true.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Membership {
+    /// The role granted.
+    pub group: String,
+    /// Who granted it; `None` when the grantor no longer exists (before 16).
+    pub grantor: Option<String>,
+    /// WITH ADMIN OPTION: the member may grant the role to others.
+    pub admin: bool,
+    /// The member uses the role's privileges without SET ROLE.
+    pub inherit: bool,
+    /// The member may SET ROLE to the role (and create objects owned by it).
+    pub set: bool,
+}
+
+impl Membership {
+    /// A membership the manifest gives: INHERIT and SET (what a plain GRANT gives a member
+    /// with INHERIT), no ADMIN OPTION, any grantor.
+    pub fn wanted(group: &str) -> Membership {
+        Membership {
+            group: group.to_string(),
+            grantor: None,
+            admin: false,
+            inherit: true,
+            set: true,
+        }
+    }
+}
+
 /// A role of the cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Role {
     pub attributes: RoleAttributes,
     /// Roles this role is a member of.
     pub member_of: BTreeSet<String>,
+    /// Each grant behind `member_of`, sorted. In a desired state: the wanted grants, grantor
+    /// `None` (any grantor will do).
+    #[serde(default)]
+    pub memberships: Vec<Membership>,
     /// Per-database settings (`ALTER ROLE ... IN DATABASE ... SET`): database -> name -> value.
     /// The key `""` holds the settings for all databases (`ALTER ROLE ... SET`).
     pub settings: BTreeMap<String, BTreeMap<String, String>>,

@@ -9,13 +9,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalog::model::{
-    Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, Privilege, Privileges,
-    Role, RoleDependent, RoleMark, Schema, SchemaObject,
+    Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, Membership, Privilege,
+    Privileges, Role, RoleDependent, RoleMark, Schema, SchemaObject,
 };
 use crate::desired::{Desired, parse_search_path};
 use crate::manifest::{Manifest, PublicSchema};
 
-use super::change::{Action, Change, Existing, Object, Plan, Scope};
+use super::change::{Action, Change, Existing, Object, Plan, RoleOption, Scope};
 use super::scopes::Scopes;
 
 /// What is known of a role's password, worked out by the caller from the environment and the
@@ -39,6 +39,9 @@ pub struct DiffOptions {
     pub passwords: BTreeMap<String, PasswordState>,
     /// Drop roles dbsplit created that the manifest no longer names.
     pub prune: bool,
+    /// The server has PostgreSQL 16's membership options (INHERIT, SET per grant): see
+    /// `Introspection::membership_options`. Off, plans use the syntax every major knows.
+    pub membership_options: bool,
 }
 
 /// The changes that bring `live` (its roles and its database `database`) to `desired`, in
@@ -121,7 +124,7 @@ impl Differ<'_> {
         let desired = self.desired;
         let database = &desired.database;
         let mut grants: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut revokes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut revokes: BTreeMap<(String, Option<String>), Vec<String>> = BTreeMap::new();
         for (name, want) in &desired.state.roles {
             let enforced = desired.enforced_roles.contains(name);
             let scope = self.scopes.of_role(name);
@@ -154,29 +157,46 @@ impl Differ<'_> {
             if let Some(env) = desired.password_envs.get(name) {
                 self.password(name, env, have.is_none(), &scope);
             }
-            let have_groups = have
+            let held = have
                 .as_ref()
-                .map(|h| h.member_of.clone())
+                .map(|h| h.memberships.as_slice())
                 .unwrap_or_default();
-            for group in want.member_of.difference(&have_groups) {
-                grants.entry(group.clone()).or_default().push(name.clone());
+            for group in self.memberships(name, want, held, enforced, &scope) {
+                grants.entry(group).or_default().push(name.clone());
             }
             if enforced {
-                for group in have_groups.difference(&want.member_of) {
-                    revokes.entry(group.clone()).or_default().push(name.clone());
+                let options = self.options.membership_options;
+                for grant in held {
+                    if !want.member_of.contains(&grant.group) {
+                        let grantor = grant.grantor.clone().filter(|_| options);
+                        revokes
+                            .entry((grant.group.clone(), grantor))
+                            .or_default()
+                            .push(name.clone());
+                    }
                 }
             }
             self.search_path(name, want, have.as_ref(), enforced, database, &scope);
         }
         for (group, members) in grants {
-            self.push(
-                self.scopes.of_role(&group),
-                Action::GrantRole { group, members },
-            );
+            let scope = if desired.state.roles.contains_key(&group) {
+                self.scopes.of_role(&group)
+            } else {
+                self.scopes.of_role(&members[0])
+            };
+            self.push(scope, Action::GrantRole { group, members });
         }
-        for (group, members) in revokes {
+        for ((group, granted_by), mut members) in revokes {
+            members.dedup();
             let scope = self.scopes.of_role(&members[0]);
-            self.push(scope, Action::RevokeRole { group, members });
+            self.push(
+                scope,
+                Action::RevokeRole {
+                    group,
+                    members,
+                    granted_by,
+                },
+            );
         }
     }
 
@@ -202,6 +222,86 @@ impl Differ<'_> {
         }
     }
 
+    /// The memberships `member` must hold: returns the groups to grant from scratch and pushes
+    /// the option changes of those it holds. On 16 and later each grant has INHERIT and SET
+    /// options (the manifest wants both on, what a plain GRANT gives); everywhere the manifest
+    /// gives no ADMIN OPTION, so an enforced role's ADMIN OPTION is revoked, grant by grant.
+    fn memberships(
+        &mut self,
+        member: &str,
+        want: &Role,
+        held: &[Membership],
+        enforced: bool,
+        scope: &Scope,
+    ) -> Vec<String> {
+        let options = self.options.membership_options;
+        let mut missing = Vec::new();
+        for wanted in &want.memberships {
+            let grants: Vec<&Membership> =
+                held.iter().filter(|m| m.group == wanted.group).collect();
+            if grants.is_empty() {
+                missing.push(wanted.group.clone());
+                continue;
+            }
+            if !options {
+                continue;
+            }
+            let inherit = wanted.inherit && !grants.iter().any(|m| m.inherit);
+            let set = wanted.set && !grants.iter().any(|m| m.set);
+            if inherit || set {
+                self.push(
+                    scope.clone(),
+                    Action::GrantRoleOptions {
+                        group: wanted.group.clone(),
+                        member: member.to_string(),
+                        inherit,
+                        set,
+                    },
+                );
+            }
+            for grant in &grants {
+                for (option, on, allowed) in [
+                    (RoleOption::Inherit, grant.inherit, wanted.inherit),
+                    (RoleOption::Set, grant.set, wanted.set),
+                ] {
+                    if on && !allowed {
+                        self.revoke_option(option, grant, member, scope);
+                    }
+                }
+            }
+        }
+        if enforced {
+            for grant in held.iter().filter(|m| m.admin) {
+                if want.member_of.contains(&grant.group) {
+                    self.revoke_option(RoleOption::Admin, grant, member, scope);
+                }
+            }
+        }
+        missing
+    }
+
+    fn revoke_option(
+        &mut self,
+        option: RoleOption,
+        grant: &Membership,
+        member: &str,
+        scope: &Scope,
+    ) {
+        let granted_by = grant
+            .grantor
+            .clone()
+            .filter(|_| self.options.membership_options);
+        self.push(
+            scope.clone(),
+            Action::RevokeRoleOption {
+                option,
+                group: grant.group.clone(),
+                member: member.to_string(),
+                granted_by,
+            },
+        );
+    }
+
     /// Roles that left the manifest lose what dbsplit gave them in this database (CONNECT and
     /// privileges in managed schemas are revoked with the ACLs, below; here search_path and
     /// memberships in the manifest's roles); `--prune` drops them when nothing else depends on
@@ -215,13 +315,15 @@ impl Differ<'_> {
             let Some(role) = self.live_role(&name).cloned() else {
                 continue;
             };
-            for group in &role.member_of {
-                if self.desired.state.roles.contains_key(group) {
+            let options = self.options.membership_options;
+            for grant in &role.memberships {
+                if self.desired.state.roles.contains_key(&grant.group) {
                     self.push(
                         scope.clone(),
                         Action::RevokeRole {
-                            group: group.clone(),
+                            group: grant.group.clone(),
                             members: vec![name.clone()],
+                            granted_by: grant.grantor.clone().filter(|_| options),
                         },
                     );
                 }

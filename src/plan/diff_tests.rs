@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::catalog::model::{
-    ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, ObjectKind, Privilege, Role,
-    RoleDependent, RoleMark, SchemaObject,
+    ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, Membership, ObjectKind,
+    Privilege, Role, RoleDependent, RoleMark, SchemaObject,
 };
 use crate::desired::{Desired, desired_state};
 use crate::manifest::Manifest;
@@ -170,15 +170,17 @@ fn attributes_memberships_and_search_path_drift_are_fixed() {
     let rw = live.roles.get_mut("billing_rw").expect("role");
     rw.attributes.superuser = true;
     rw.member_of.insert("monolith_owner".into());
+    rw.memberships.push(Membership {
+        grantor: Some("postgres".into()),
+        ..Membership::wanted("monolith_owner")
+    });
     rw.settings
         .get_mut("app")
         .expect("settings")
         .insert("search_path".into(), "billing, monolith".into());
-    live.roles
-        .get_mut("billing_migrator")
-        .expect("role")
-        .member_of
-        .clear();
+    let migrator = live.roles.get_mut("billing_migrator").expect("role");
+    migrator.member_of.clear();
+    migrator.memberships.clear();
     assert_eq!(
         lines(&plan_of(&live, false)),
         set(&[
@@ -340,6 +342,10 @@ fn only_roles_of_this_database_are_pruned_and_blockers_are_named() {
     let mut gone = Role {
         comment: mark(&["app"]),
         member_of: ["billing_owner".into()].into(),
+        memberships: vec![Membership {
+            grantor: Some("postgres".into()),
+            ..Membership::wanted("billing_owner")
+        }],
         ..Role::default()
     };
     gone.settings.insert(
