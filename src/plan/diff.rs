@@ -372,10 +372,14 @@ impl Differ<'_> {
             .schema
             .as_ref()
             .is_some_and(|s| self.desired.db().schemas.contains_key(s));
+        let in_schema = ["pg_class", "pg_proc", "pg_type", "pg_namespace"];
         match (dependent.kind.as_str(), dependent.catalog.as_str()) {
             ("a", "pg_database") => true,
-            ("a" | "o", "pg_default_acl") => true,
-            ("a" | "o", _) => managed,
+            // Its own default privileges are reset; it is removed from global ones and from
+            // those of managed schemas.
+            ("o", "pg_default_acl") => true,
+            ("a", "pg_default_acl") => dependent.schema.is_none() || managed,
+            ("a" | "o", catalog) => managed && in_schema.contains(&catalog),
             _ => false,
         }
     }

@@ -381,6 +381,14 @@ fn only_roles_of_this_database_are_pruned_and_blockers_are_named() {
         object: Some("table public.t".into()),
         schema: Some("public".into()),
     });
+    // Default privileges in a schema the manifest does not manage are not dbsplit's to revoke.
+    stuck.dependents.push(RoleDependent {
+        database: Some("app".into()),
+        kind: "a".into(),
+        catalog: "pg_default_acl".into(),
+        object: Some("default acl etl_defaults".into()),
+        schema: Some("etl".into()),
+    });
     live.roles.insert("stuck".into(), stuck);
 
     let kept = plan_of(&live, false);
@@ -408,7 +416,7 @@ fn only_roles_of_this_database_are_pruned_and_blockers_are_named() {
     assert!(!lines(&pruned).iter().any(|l| l.contains("other_rw")));
     assert!(
         pruned.notes.iter().any(|n| n
-            == "role stuck is no longer in the manifest but is not dropped: owner of table public.t in database app"),
+            == "role stuck is no longer in the manifest but is not dropped: owner of table public.t in database app; privileges on default acl etl_defaults in database app"),
         "{:?}",
         pruned.notes
     );
