@@ -158,8 +158,15 @@ pub async fn plan(
     let diff_options = DiffOptions {
         passwords: password_states(desired, &live, &options.passwords),
         prune: options.prune,
+        membership_options: live.membership_options(),
     };
-    let mut plan = diff(manifest, desired, &live, &diff_options);
+    let mut plan = diff(
+        manifest,
+        desired,
+        &live.state,
+        &live.database,
+        &diff_options,
+    );
     // What a non-superuser admin gives itself to make the other changes; not drift, so not
     // part of the diff (audit reports the diff).
     let scopes = crate::plan::scopes::Scopes::new(manifest);
