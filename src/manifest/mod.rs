@@ -37,6 +37,8 @@ pub struct Manifest {
     pub shared: Vec<SharedSchema>,
     /// Observer roles (`[observers.*]`), in the order of the file.
     pub observers: Vec<Observer>,
+    /// `[pooler]`: PgBouncer in front of the database, when declared.
+    pub pooler: Option<Pooler>,
     /// What is allowed but probably a mistake, as `file:line:column: warning: message`.
     pub warnings: Vec<String>,
 }
@@ -86,6 +88,45 @@ pub struct ServiceRole {
     /// Roles outside the manifest this role stays (or becomes) a member of (`rds_iam`,
     /// `pg_monitor`); every other membership outside its service is revoked.
     pub member_of: Vec<String>,
+    /// Server connections PgBouncer keeps for this role, per pooler instance.
+    pub pool_size: Option<u32>,
+}
+
+/// `[pooler]`: PgBouncer in front of the database (see `dbsplit pooler`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pooler {
+    /// How many PgBouncer processes run with this configuration; each opens its own pools.
+    pub instances: u32,
+    pub pool_mode: PoolMode,
+    pub listen_port: u16,
+    pub auth: PoolerAuth,
+}
+
+/// PgBouncer's `pool_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolMode {
+    Session,
+    Transaction,
+    Statement,
+}
+
+impl PoolMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PoolMode::Session => "session",
+            PoolMode::Transaction => "transaction",
+            PoolMode::Statement => "statement",
+        }
+    }
+}
+
+/// How PgBouncer checks the passwords of the roles it lets in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolerAuth {
+    /// A `userlist.txt` of the server's SCRAM verifiers.
+    Userlist,
+    /// An `auth_query` through a lookup function on the server.
+    AuthQuery,
 }
 
 /// What a service role may do in its service's schema.

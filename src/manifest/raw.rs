@@ -25,6 +25,17 @@ pub struct RawManifest {
     pub services: Vec<RawService>,
     pub shared: Vec<RawShared>,
     pub observers: Vec<RawObserver>,
+    pub pooler: Option<RawPooler>,
+}
+
+/// `[pooler]`: PgBouncer in front of the database.
+#[derive(Debug)]
+pub struct RawPooler {
+    pub span: Range<usize>,
+    pub instances: Option<Sp<i64>>,
+    pub pool_mode: Option<Sp<String>>,
+    pub listen_port: Option<Sp<i64>>,
+    pub auth: Option<Sp<String>>,
 }
 
 #[derive(Debug)]
@@ -56,6 +67,7 @@ pub struct RawRole {
     pub connection_limit: Option<Sp<i64>>,
     pub password_version: Option<Sp<i64>>,
     pub member_of: Option<Sp<Vec<Sp<String>>>>,
+    pub pool_size: Option<Sp<i64>>,
 }
 
 #[derive(Debug)]
@@ -83,7 +95,15 @@ pub struct RawObserver {
     pub password_version: Option<Sp<i64>>,
 }
 
-const TOP_KEYS: &[&str] = &["version", "database", "services", "shared", "observers"];
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "database",
+    "services",
+    "shared",
+    "observers",
+    "pooler",
+];
+const POOLER_KEYS: &[&str] = &["instances", "pool_mode", "listen_port", "auth"];
 const DATABASE_KEYS: &[&str] = &[
     "name",
     "public_schema",
@@ -97,6 +117,7 @@ const ROLE_KEYS: &[&str] = &[
     "connection_limit",
     "password_version",
     "member_of",
+    "pool_size",
 ];
 const READ_KEYS: &[&str] = &["schema", "reason"];
 const SHARED_KEYS: &[&str] = &["schema", "owner"];
@@ -172,10 +193,32 @@ impl Reader<'_> {
                         }
                     }
                 }
+                "pooler" => raw.pooler = self.pooler(value),
                 _ => unreachable!("known() only yields listed keys"),
             }
         }
         raw
+    }
+
+    fn pooler(&mut self, value: &Spanned<DeValue<'_>>) -> Option<RawPooler> {
+        let table = self.table(value, "pooler")?;
+        let mut raw = RawPooler {
+            span: value.span(),
+            instances: None,
+            pool_mode: None,
+            listen_port: None,
+            auth: None,
+        };
+        for (key, value) in self.known(table, POOLER_KEYS, "[pooler]") {
+            match key.get_ref().as_ref() {
+                "instances" => raw.instances = self.integer(value, "instances"),
+                "pool_mode" => raw.pool_mode = self.string(value, "pool_mode"),
+                "listen_port" => raw.listen_port = self.integer(value, "listen_port"),
+                "auth" => raw.auth = self.string(value, "auth"),
+                _ => unreachable!("known() only yields listed keys"),
+            }
+        }
+        Some(raw)
     }
 
     fn database(&mut self, value: &Spanned<DeValue<'_>>) -> Option<RawDatabase> {
@@ -254,6 +297,7 @@ impl Reader<'_> {
             connection_limit: None,
             password_version: None,
             member_of: None,
+            pool_size: None,
         };
         for (k, v) in self.known(table, ROLE_KEYS, &context) {
             match k.get_ref().as_ref() {
@@ -265,6 +309,7 @@ impl Reader<'_> {
                 "connection_limit" => raw.connection_limit = self.integer(v, "connection_limit"),
                 "password_version" => raw.password_version = self.integer(v, "password_version"),
                 "member_of" => raw.member_of = self.string_array(v, "member_of"),
+                "pool_size" => raw.pool_size = self.integer(v, "pool_size"),
                 _ => unreachable!("known() only yields listed keys"),
             }
         }

@@ -234,3 +234,97 @@ fn member_of_keeps_outside_roles_and_password_version_is_read() {
     );
     assert_eq!(desired.password_versions["a_rw"], 3);
 }
+
+#[test]
+fn pooler_defaults_and_pool_sizes() {
+    let manifest = ok(&format!(
+        "{HEADER}[services.a]\nroles.a_rw = {{ access = \"readwrite\", pool_size = 10, connection_limit = 20 }}\nroles.a_ro = {{ access = \"readonly\" }}\n[pooler]\ninstances = 2\n"
+    ));
+    let pooler = manifest.pooler.as_ref().unwrap();
+    assert_eq!(
+        (
+            pooler.instances,
+            pooler.pool_mode,
+            pooler.listen_port,
+            pooler.auth
+        ),
+        (2, PoolMode::Transaction, 6432, PoolerAuth::Userlist)
+    );
+    assert_eq!(manifest.services[0].roles[0].pool_size, Some(10));
+    assert_eq!(manifest.services[0].roles[1].pool_size, None);
+    let manifest = ok(&format!(
+        "{HEADER}[services.a]\nroles.a_rw = {{ access = \"readwrite\", pool_size = 5 }}\n[pooler]\npool_mode = \"session\"\nlisten_port = 7432\nauth = \"auth_query\"\n"
+    ));
+    let pooler = manifest.pooler.unwrap();
+    assert_eq!(
+        (pooler.pool_mode, pooler.listen_port, pooler.auth),
+        (PoolMode::Session, 7432, PoolerAuth::AuthQuery)
+    );
+    assert!(ok(HEADER).pooler.is_none());
+}
+
+#[test]
+fn pool_sizes_over_the_connection_limit_and_a_pooler_without_pools_are_refused() {
+    insta::assert_snapshot!(errors(&format!(
+        "{HEADER}[services.a]\nroles.a_rw = {{ access = \"readwrite\", connection_limit = 15, pool_size = 8 }}\nroles.a_ro = {{ access = \"readonly\", connection_limit = 5, pool_size = 0 }}\n[pooler]\ninstances = 2\npool_mode = \"sometimes\"\nauth = \"md5\"\nlisten_port = 70000\n"
+    )), @r#"
+    services.toml:5:73: error: pool_size 8 × 2 instances = 16 server connections exceed connection_limit 15 of `a_rw`
+      |
+    5 | roles.a_rw = { access = "readwrite", connection_limit = 15, pool_size = 8 }
+      |                                                                         ^
+      = help: lower pool_size to at most 7 or raise connection_limit to at least 16
+
+    services.toml:6:71: error: pool_size 0 is out of range
+      |
+    6 | roles.a_ro = { access = "readonly", connection_limit = 5, pool_size = 0 }
+      |                                                                       ^
+      = help: write the number of server connections PgBouncer keeps for this role, at least 1
+
+    services.toml:9:13: error: unknown pool_mode `sometimes`
+      |
+    9 | pool_mode = "sometimes"
+      |             ^^^^^^^^^^^
+      = help: write "session", "transaction" or "statement"
+
+    services.toml:10:8: error: unknown pooler auth `md5`
+       |
+    10 | auth = "md5"
+       |        ^^^^^
+       = help: write "userlist" or "auth_query"
+
+    services.toml:11:15: error: listen_port 70000 is out of range
+       |
+    11 | listen_port = 70000
+       |               ^^^^^
+       = help: write a TCP port between 1 and 65535; PgBouncer's usual one is 6432
+    services.toml: 5 errors in manifest
+    "#);
+}
+
+#[test]
+fn a_pool_size_over_the_connection_limit_of_one_instance() {
+    insta::assert_snapshot!(errors(&format!(
+        "{HEADER}[services.a]\nroles.a_rw = {{ access = \"readwrite\", connection_limit = 5, pool_size = 6 }}\n"
+    )), @r#"
+    services.toml:5:72: error: pool_size 6 exceeds connection_limit 5 of `a_rw`
+      |
+    5 | roles.a_rw = { access = "readwrite", connection_limit = 5, pool_size = 6 }
+      |                                                                        ^
+      = help: lower pool_size to at most 5 or raise connection_limit to at least 6
+    services.toml: 1 error in manifest
+    "#);
+}
+
+#[test]
+fn a_pooler_without_any_pool_size() {
+    insta::assert_snapshot!(errors(&format!(
+        "{HEADER}[services.a]\nroles.a_rw = {{ access = \"readwrite\" }}\n\n[pooler]\ninstances = 1\n"
+    )), @r#"
+    services.toml:7:1: error: [pooler] is declared but no role has a `pool_size`
+      |
+    7 | [pooler]
+      | ^
+      = help: give the roles that connect through PgBouncer a pool_size, e.g. roles.billing_rw = { access = "readwrite", pool_size = 10 }, or remove [pooler]
+    services.toml: 1 error in manifest
+    "#);
+}

@@ -3,7 +3,8 @@
 //! Every rule adds a diagnostic and carries on, so one run reports all problems of a file. The
 //! rules: identifiers are non-empty, at most 63 bytes and free of control characters; reserved
 //! schema and role names are refused; no schema or role is declared twice (a role in two services
-//! included); `reads` and `search_path` name declared schemas only; passwords come from
+//! included); `reads` and `search_path` name declared schemas only; a `pool_size` times the
+//! pooler's instances fits the role's `connection_limit`; passwords come from
 //! environment variables.
 
 use std::collections::HashMap;
@@ -11,10 +12,10 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::diagnostic::{Diagnostic, line_column};
-use super::raw::{RawManifest, RawObserver, RawService, RawShared, Sp};
+use super::raw::{RawManifest, RawObserver, RawPooler, RawService, RawShared, Sp};
 use super::{
-    Access, DatabaseSettings, Manifest, Observer, PublicSchema, Read, Service, ServiceRole,
-    SharedSchema,
+    Access, DatabaseSettings, Manifest, Observer, PoolMode, Pooler, PoolerAuth, PublicSchema, Read,
+    Service, ServiceRole, SharedSchema,
 };
 
 /// PostgreSQL keeps at most NAMEDATALEN - 1 bytes of a name and silently truncates the rest.
@@ -50,9 +51,12 @@ pub fn validate(
         roles: HashMap::new(),
         schemas: HashMap::new(),
         warnings: Vec::new(),
+        instances: 1,
     };
     v.version(&raw);
     let database = v.database(&raw);
+    let pooler = raw.pooler.as_ref().map(|p| v.pooler(p));
+    v.instances = pooler.as_ref().map_or(1, |p| p.instances);
     let checked: Vec<Option<Service>> = raw.services.iter().map(|s| v.service(s)).collect();
     let shared: Vec<SharedSchema> = raw.shared.iter().filter_map(|s| v.shared(s)).collect();
     let services: Vec<Service> = checked.iter().flatten().cloned().collect();
@@ -69,6 +73,19 @@ pub fn validate(
     for raw in &raw.services {
         v.references(raw, &services, &shared, database.as_ref());
     }
+    if let Some(pooler) = &raw.pooler {
+        let pooled = services
+            .iter()
+            .flat_map(|s| &s.roles)
+            .any(|r| r.pool_size.is_some());
+        if !pooled {
+            v.error(
+                pooler.span.start..pooler.span.start,
+                "[pooler] is declared but no role has a `pool_size`".into(),
+                Some("give the roles that connect through PgBouncer a pool_size, e.g. roles.billing_rw = { access = \"readwrite\", pool_size = 10 }, or remove [pooler]".into()),
+            );
+        }
+    }
     let warnings = v
         .warnings
         .iter()
@@ -83,6 +100,7 @@ pub fn validate(
         services,
         shared,
         observers,
+        pooler,
         warnings,
     })
 }
@@ -96,6 +114,8 @@ struct Validator<'a> {
     schemas: HashMap<String, (Range<usize>, String)>,
     /// Allowed, but probably a mistake: (span, message).
     warnings: Vec<(Range<usize>, String)>,
+    /// PgBouncer instances (`[pooler] instances`; 1 without a pooler): each opens its own pools.
+    instances: u32,
 }
 
 impl Validator<'_> {
@@ -224,6 +244,8 @@ impl Validator<'_> {
                 &role.name.value,
             );
             let member_of = self.member_of(role.member_of.as_ref(), &role.name.value);
+            let pool_size =
+                self.pool_size(role.pool_size.as_ref(), connection_limit, &role.name.value);
             if let (Some(name), Some(access)) = (role_name, access) {
                 roles.push(ServiceRole {
                     name,
@@ -232,6 +254,7 @@ impl Validator<'_> {
                     connection_limit,
                     password_version,
                     member_of,
+                    pool_size,
                 });
             }
         }
@@ -605,6 +628,117 @@ impl Validator<'_> {
             out.push(name);
         }
         out
+    }
+
+    /// `[pooler]` with its defaults: one instance, transaction pooling, port 6432, a userlist.
+    fn pooler(&mut self, raw: &RawPooler) -> Pooler {
+        let instances = match &raw.instances {
+            None => 1,
+            Some(n) => {
+                match u32::try_from(n.value) {
+                    Ok(value) if (1..=1000).contains(&value) => value,
+                    _ => {
+                        self.error(
+                        n.span.clone(),
+                        format!("instances {} is out of range", n.value),
+                        Some("write how many PgBouncer processes run this configuration, at least 1".into()),
+                    );
+                        1
+                    }
+                }
+            }
+        };
+        let pool_mode = match raw.pool_mode.as_ref().map(|m| (m.value.as_str(), m)) {
+            None | Some(("transaction", _)) => PoolMode::Transaction,
+            Some(("session", _)) => PoolMode::Session,
+            Some(("statement", _)) => PoolMode::Statement,
+            Some((other, m)) => {
+                self.error(
+                    m.span.clone(),
+                    format!("unknown pool_mode `{other}`"),
+                    Some("write \"session\", \"transaction\" or \"statement\"".into()),
+                );
+                PoolMode::Transaction
+            }
+        };
+        let listen_port = match &raw.listen_port {
+            None => 6432,
+            Some(port) => {
+                match u16::try_from(port.value) {
+                    Ok(value) if value >= 1 => value,
+                    _ => {
+                        self.error(
+                        port.span.clone(),
+                        format!("listen_port {} is out of range", port.value),
+                        Some("write a TCP port between 1 and 65535; PgBouncer's usual one is 6432".into()),
+                    );
+                        6432
+                    }
+                }
+            }
+        };
+        let auth = match raw.auth.as_ref().map(|a| (a.value.as_str(), a)) {
+            None | Some(("userlist", _)) => PoolerAuth::Userlist,
+            Some(("auth_query", _)) => PoolerAuth::AuthQuery,
+            Some((other, a)) => {
+                self.error(
+                    a.span.clone(),
+                    format!("unknown pooler auth `{other}`"),
+                    Some("write \"userlist\" or \"auth_query\"".into()),
+                );
+                PoolerAuth::Userlist
+            }
+        };
+        Pooler {
+            instances,
+            pool_mode,
+            listen_port,
+            auth,
+        }
+    }
+
+    /// `pool_size`: a positive number of server connections per PgBouncer instance, whose total
+    /// over every instance fits the role's `connection_limit`.
+    fn pool_size(
+        &mut self,
+        size: Option<&Sp<i64>>,
+        connection_limit: Option<i32>,
+        role: &str,
+    ) -> Option<u32> {
+        let size = size?;
+        let value = match u32::try_from(size.value) {
+            Ok(value) if (1..=100_000).contains(&value) => value,
+            _ => {
+                self.error(
+                    size.span.clone(),
+                    format!("pool_size {} is out of range", size.value),
+                    Some("write the number of server connections PgBouncer keeps for this role, at least 1".into()),
+                );
+                return None;
+            }
+        };
+        let total = u64::from(value) * u64::from(self.instances);
+        if let Some(limit) = connection_limit.filter(|l| *l >= 0)
+            && total > limit as u64
+        {
+            let instances = self.instances;
+            let message = if instances == 1 {
+                format!("pool_size {value} exceeds connection_limit {limit} of `{role}`")
+            } else {
+                format!(
+                    "pool_size {value} × {instances} instances = {total} server connections exceed connection_limit {limit} of `{role}`"
+                )
+            };
+            self.error(
+                size.span.clone(),
+                message,
+                Some(format!(
+                    "lower pool_size to at most {} or raise connection_limit to at least {total}",
+                    limit as u64 / u64::from(instances)
+                )),
+            );
+        }
+        Some(value)
     }
 
     fn connection_limit(&mut self, limit: Option<&Sp<i64>>) -> Option<i32> {
