@@ -115,6 +115,21 @@ pub enum Command {
     /// finding is at or above --fail-on. `-- dbsplit:allow <rule> <reason>` on the line before
     /// a statement suppresses that rule there.
     Lint(LintArgs),
+    /// Write PgBouncer's configuration: pgbouncer.ini and userlist.txt.
+    ///
+    /// One database alias per service (the service's name, pointing at the manifest's database
+    /// on the server given by --database-url), a pool per role with a pool_size, the [pooler]
+    /// settings, and userlist.txt with the server's own SCRAM verifiers read from pg_authid (so
+    /// a superuser must run it). No plain-text password is written; the files are 0600 and a
+    /// folder created for them 0700.
+    Pooler(PoolerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PoolerArgs {
+    /// The folder to write pgbouncer.ini and userlist.txt into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod migrate;
 pub mod pg;
 pub mod plan;
+pub mod pooler;
 pub mod report;
 
 use std::io::{self, Write};
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cmd::migrate::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
         }
         Command::Lint(args) => cmd::lint::run(&cli.manifest, args, color, &mut stdout),
+        Command::Pooler(args) => cmd::pooler::run(&cli.manifest, &cli.connect, args, &mut stdout),
     }
 }
 

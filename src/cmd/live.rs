@@ -30,6 +30,17 @@ pub async fn connect_noticing_to(
     database: &str,
     notices: Option<Notices>,
 ) -> anyhow::Result<Client> {
+    let options = options_for(args, database)?;
+    let (client, _connection) = match notices {
+        Some(notices) => connect_noticing(&options, notices).await?,
+        None => connect(&options).await?,
+    };
+    Ok(client)
+}
+
+/// The settings [`connect_to`] connects with: as psql would, the database defaulting to the
+/// manifest's.
+pub fn options_for(args: &ConnectArgs, database: &str) -> anyhow::Result<ConnectOptions> {
     let process = Env::process();
     let var = |name: &str| {
         let value = (process.var)(name);
@@ -42,12 +53,7 @@ pub async fn connect_noticing_to(
         var: &var,
         os_user: process.os_user.clone(),
     };
-    let options: ConnectOptions = resolve(args.database_url.as_deref(), &env)?;
-    let (client, _connection) = match notices {
-        Some(notices) => connect_noticing(&options, notices).await?,
-        None => connect(&options).await?,
-    };
-    Ok(client)
+    Ok(resolve(args.database_url.as_deref(), &env)?)
 }
 
 /// Prints the server's notices and warnings as they arrive (RAISE NOTICE, "no privileges could

@@ -9,6 +9,7 @@ pub mod live;
 pub mod migrate;
 pub mod new;
 pub mod plan;
+pub mod pooler;
 pub mod validate;
 
 /// Exit code 2: trouble (bad manifest, usage, connection, SQL error).

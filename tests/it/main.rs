@@ -26,3 +26,5 @@ mod managed;
 // Privileges: reads of the owner role, the history table, default privileges across services,
 // prune, CONNECT.
 mod privileges;
+// `pooler`: the files it writes run a real PgBouncer.
+mod pooler;

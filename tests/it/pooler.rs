@@ -1,0 +1,243 @@
+//! `dbsplit pooler`: the files it writes run a real PgBouncer (Debian's `pgbouncer`), which lets
+//! each service role in through its service's alias with its password, and no one without it.
+//! The server asks for SCRAM over TCP, so PgBouncer's own login to it proves the userlist holds
+//! the server's verifiers, not merely verifiers of the same passwords.
+
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dbsplit::pg::local::{LocalConfig, LocalServer};
+use tokio_postgres::NoTls;
+
+use crate::support::pg::TestCluster;
+use crate::support::{TempDir, stderr, stdout};
+
+const HBA: &str = "local all all trust\n\
+                   host all postgres 127.0.0.1/32 trust\n\
+                   host all all 127.0.0.1/32 scram-sha-256\n";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn manifest(dir: &Path, listen_port: u16) -> std::path::PathBuf {
+    let path = dir.join("services.toml");
+    let text = format!(
+        "version = 1\n[database]\nname = \"app\"\n\
+         [services.billing]\n\
+         roles.billing_rw = {{ access = \"readwrite\", password_env = \"BILLING_PW\", pool_size = 3, connection_limit = 5 }}\n\
+         roles.billing_ro = {{ access = \"readonly\", password_env = \"BILLING_RO_PW\", pool_size = 2 }}\n\
+         [services.notifications]\n\
+         roles.notifications_rw = {{ access = \"readwrite\", password_env = \"NOTIFY_PW\", pool_size = 2 }}\n\
+         [pooler]\nlisten_port = {listen_port}\n"
+    );
+    std::fs::write(&path, text).expect("write the manifest");
+    path
+}
+
+fn dbsplit(cluster: &TestCluster, manifest: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(manifest)
+        .args(args)
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string("postgres", "app"),
+        )
+        .env("NO_COLOR", "1")
+        .env("BILLING_PW", "billing secret")
+        .env("BILLING_RO_PW", "reader secret")
+        .env("NOTIFY_PW", "notify secret")
+        .env_remove("PGPASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .expect("dbsplit runs")
+}
+
+/// A PgBouncer on `ini`, as the `postgres` OS user when the tests run as root (it refuses root);
+/// killed when dropped.
+struct Bouncer(Child);
+
+impl Bouncer {
+    fn start(dir: &Path, port: u16) -> Bouncer {
+        let root = std::fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+            .unwrap_or(false);
+        let ini = dir.join("pgbouncer.ini");
+        let mut command = if root {
+            let chown = Command::new("chown")
+                .args(["-R", "postgres:"])
+                .arg(dir)
+                .status()
+                .expect("chown runs");
+            assert!(chown.success());
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--", "pgbouncer"]);
+            command
+        } else {
+            Command::new("pgbouncer")
+        };
+        let child = command
+            .arg(&ini)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("pgbouncer does not start ({e}): install it with apt-get install pgbouncer")
+            });
+        let mut bouncer = Bouncer(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = bouncer.0.try_wait() {
+                let mut err = String::new();
+                if let Some(mut pipe) = bouncer.0.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut pipe, &mut err);
+                }
+                panic!("pgbouncer exited ({status}): {err}");
+            }
+            assert!(Instant::now() < deadline, "pgbouncer does not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bouncer
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn login(
+    port: u16,
+    alias: &str,
+    user: &str,
+    password: &str,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    let config = format!(
+        "host=127.0.0.1 port={port} dbname={alias} user={user} password='{password}' sslmode=disable"
+    );
+    let (client, connection) = tokio_postgres::connect(&config, NoTls).await?;
+    tokio::spawn(connection);
+    // The simple protocol: transaction pooling has no prepared statements on PgBouncer 1.18.
+    let rows = client
+        .simple_query("SELECT current_user::text, current_database()::text")
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => {
+                Some(format!("{}@{}", row.get(0)?, row.get(1)?))
+            }
+            _ => None,
+        })
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pgbouncer_lets_each_service_role_in_with_its_password_only() {
+    let server = LocalServer::start_with(&LocalConfig {
+        hba: Some(HBA.to_string()),
+        ..LocalConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let cluster = TestCluster { server };
+    cluster
+        .server
+        .psql("postgres")
+        .args(["-c", "CREATE DATABASE app"])
+        .status()
+        .expect("psql runs");
+    let dir = TempDir::new("pooler");
+    let port = free_port();
+    let manifest = manifest(dir.path(), port);
+    let applied = dbsplit(&cluster, &manifest, &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+
+    let out = dir.path().join("bouncer");
+    let written = dbsplit(
+        &cluster,
+        &manifest,
+        &["pooler", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    assert!(
+        stdout(&written).contains("2 service aliases, 3 roles"),
+        "{}",
+        stdout(&written)
+    );
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&out), 0o700);
+    assert_eq!(mode(&out.join("pgbouncer.ini")), 0o600);
+    assert_eq!(mode(&out.join("userlist.txt")), 0o600);
+    let userlist = std::fs::read_to_string(out.join("userlist.txt")).unwrap();
+    let ini = std::fs::read_to_string(out.join("pgbouncer.ini")).unwrap();
+    for secret in ["billing secret", "reader secret", "notify secret"] {
+        assert!(!userlist.contains(secret) && !ini.contains(secret));
+    }
+    assert!(ini.contains("billing_rw = max_user_connections=3"), "{ini}");
+
+    let _bouncer = Bouncer::start(&out, port);
+    for (alias, user, password) in [
+        ("billing", "billing_rw", "billing secret"),
+        ("billing", "billing_ro", "reader secret"),
+        ("notifications", "notifications_rw", "notify secret"),
+    ] {
+        let rows = login(port, alias, user, password)
+            .await
+            .unwrap_or_else(|e| panic!("{user} through {alias}: {e:?}"));
+        assert_eq!(rows, [format!("{user}@app")]);
+        let refused = login(port, alias, user, "wrong password").await;
+        let error = refused.expect_err("a wrong password is refused");
+        let db = error.as_db_error();
+        assert!(
+            db.is_some_and(
+                |e| e.code() == &tokio_postgres::error::SqlState::PROTOCOL_VIOLATION
+                    && e.message().contains("authentication failed")
+            ),
+            "{user} with a wrong password: {error:?}"
+        );
+    }
+    // A role without a pool_size is not in the userlist: PgBouncer refuses it.
+    let owner = login(port, "billing", "postgres", "").await;
+    assert!(owner.is_err(), "the superuser got in: {owner:?}");
+}
+
+#[test]
+fn pooler_without_pg_authid_says_a_superuser_is_needed() {
+    let cluster = TestCluster::start("app");
+    let dir = TempDir::new("pooler-nosuper");
+    let manifest = manifest(dir.path(), 6432);
+    let applied = dbsplit(&cluster, &manifest, &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    cluster.psql_ok(
+        "app",
+        "CREATE ROLE admin LOGIN CREATEROLE; GRANT CONNECT ON DATABASE app TO admin;",
+    );
+    let out = dir.path().join("bouncer");
+    let output = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(&manifest)
+        .args(["pooler", "--out", out.to_str().unwrap()])
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string("admin", "app"),
+        )
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("dbsplit runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("only a superuser may read them"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!out.join("userlist.txt").exists());
+}
