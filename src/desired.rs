@@ -131,12 +131,17 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
                 member_of.insert(group.clone());
                 memberships.push(Membership::wanted(group));
             }
+            // application_name names the service in pg_stat_activity and the server's logs,
+            // unless the client sets its own.
             let settings = BTreeMap::from([(
                 db_name.clone(),
-                BTreeMap::from([(
-                    "search_path".to_string(),
-                    search_path_value(&service.search_path),
-                )]),
+                BTreeMap::from([
+                    (
+                        "search_path".to_string(),
+                        search_path_value(&service.search_path),
+                    ),
+                    ("application_name".to_string(), service.name.clone()),
+                ]),
             )]);
             let attributes = RoleAttributes::unprivileged(true, role.connection_limit);
             add_role(

@@ -204,6 +204,13 @@ pub enum Action {
         role: String,
         database: Option<String>,
     },
+    /// `ALTER ROLE ... IN DATABASE ... SET application_name = '<service>'`, or `RESET` when
+    /// `name` is `None`.
+    ApplicationName {
+        role: String,
+        database: String,
+        name: Option<String>,
+    },
     Revoke {
         /// `None` means ALL.
         privileges: Option<Privileges>,
@@ -269,7 +276,9 @@ impl Action {
                 Phase::Grants
             }
             Action::DefaultPrivileges { .. } => Phase::DefaultPrivileges,
-            Action::SetSearchPath { .. } | Action::ResetSearchPath { .. } => Phase::RoleSettings,
+            Action::SetSearchPath { .. }
+            | Action::ResetSearchPath { .. }
+            | Action::ApplicationName { .. } => Phase::RoleSettings,
             Action::Revoke { .. }
             | Action::RevokeGrantOption { .. }
             | Action::RevokeRole { .. }
@@ -298,6 +307,8 @@ impl Action {
             Action::Grant { .. } => "grant",
             Action::DefaultPrivileges { .. } => "default-privileges",
             Action::SetSearchPath { .. } => "set-search-path",
+            Action::ApplicationName { name: Some(_), .. } => "set-application-name",
+            Action::ApplicationName { name: None, .. } => "reset-application-name",
             Action::Revoke { .. } => "revoke",
             Action::RevokeGrantOption { .. } => "revoke-grant-option",
             Action::DropSchema { .. } => "drop-schema",
@@ -314,6 +325,7 @@ impl Action {
             Action::DefaultPrivileges { grant: true, .. } => Marker::Add,
             Action::DefaultPrivileges { grant: false, .. } => Marker::Remove,
             Action::SetSearchPath { .. }
+            | Action::ApplicationName { name: Some(_), .. }
             | Action::AlterRole { .. }
             | Action::MarkRole { .. }
             | Action::SetPassword { .. }
@@ -324,6 +336,7 @@ impl Action {
             | Action::RevokeRole { .. }
             | Action::RevokeRoleOption { .. }
             | Action::ResetSearchPath { .. }
+            | Action::ApplicationName { name: None, .. }
             | Action::DropSchema { .. }
             | Action::DropRole { .. } => Marker::Remove,
         }
@@ -338,6 +351,7 @@ impl Action {
             | Action::SetPassword { role, .. }
             | Action::SetSearchPath { role, .. }
             | Action::ResetSearchPath { role, .. }
+            | Action::ApplicationName { role, .. }
             | Action::DropRole { role } => format!("role {role}"),
             Action::AlterOwner { object, .. } => object.to_string(),
             Action::RevokeRole { group, .. }
@@ -498,6 +512,10 @@ impl Action {
             Action::SetSearchPath {
                 database, schemas, ..
             } => format!("search_path = {} in {database}", schemas.join(", ")),
+            Action::ApplicationName { database, name, .. } => match name {
+                Some(name) => format!("application_name = {name} in {database}"),
+                None => format!("reset application_name in {database}"),
+            },
             Action::DropSchema { .. } => "drop, only if empty".to_string(),
         }
     }

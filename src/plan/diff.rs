@@ -189,6 +189,7 @@ impl Differ<'_> {
                 }
             }
             self.search_path(name, want, have.as_ref(), enforced, database, &scope);
+            self.application_name(name, want, have.as_ref(), enforced, database, &scope);
         }
         for (group, members) in grants {
             let scope = if desired.state.roles.contains_key(&group) {
@@ -371,6 +372,16 @@ impl Differ<'_> {
                     },
                 );
             }
+            if path.is_some_and(|s| s.contains_key("application_name")) {
+                self.push(
+                    scope.clone(),
+                    Action::ApplicationName {
+                        role: name.clone(),
+                        database: database.clone(),
+                        name: None,
+                    },
+                );
+            }
             let blockers: Vec<String> = role
                 .dependents
                 .iter()
@@ -525,6 +536,37 @@ impl Differ<'_> {
                 Action::ResetSearchPath {
                     role: name.to_string(),
                     database: None,
+                },
+            );
+        }
+    }
+
+    /// The role's `application_name` in this database: its service's name, like search_path.
+    fn application_name(
+        &mut self,
+        name: &str,
+        want: &Role,
+        have: Option<&Role>,
+        enforced: bool,
+        database: &str,
+        scope: &Scope,
+    ) {
+        let setting = |role: &Role| {
+            role.settings
+                .get(database)
+                .and_then(|s| s.get("application_name"))
+                .cloned()
+        };
+        let wanted = setting(want);
+        let current = have.and_then(setting);
+        let reset = wanted.is_none() && current.is_some() && enforced;
+        if (wanted.is_some() && wanted != current) || reset {
+            self.push(
+                scope.clone(),
+                Action::ApplicationName {
+                    role: name.to_string(),
+                    database: database.to_string(),
+                    name: wanted,
                 },
             );
         }

@@ -335,6 +335,7 @@ pub fn blocked(plan: &Plan, desired: &Desired, live: &Introspection) -> Vec<Bloc
             | Action::MarkRole { role, .. }
             | Action::SetSearchPath { role, .. }
             | Action::ResetSearchPath { role, .. }
+            | Action::ApplicationName { role, .. }
             | Action::DropRole { role }
                 if !session.can_manage_role(role, &created) =>
             {

@@ -184,6 +184,23 @@ pub fn statements(action: &Action) -> Vec<String> {
             Ident(database),
             ident_list(schemas.iter().map(String::as_str))
         )],
+        Action::ApplicationName {
+            role,
+            database,
+            name,
+        } => vec![match name {
+            Some(name) => format!(
+                "ALTER ROLE {} IN DATABASE {} SET application_name = {};",
+                Ident(role),
+                Ident(database),
+                Literal(name)
+            ),
+            None => format!(
+                "ALTER ROLE {} IN DATABASE {} RESET application_name;",
+                Ident(role),
+                Ident(database)
+            ),
+        }],
         Action::DropSchema { schema } => vec![format!(
             // RESTRICT: fails instead of dropping anything the schema still holds.
             "DROP SCHEMA IF EXISTS {} RESTRICT;",

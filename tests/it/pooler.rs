@@ -205,6 +205,23 @@ async fn pgbouncer_lets_each_service_role_in_with_its_password_only() {
             "{user} with a wrong password: {error:?}"
         );
     }
+    // Through PgBouncer too, each role's server sessions carry its service's name.
+    let (client, connection) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} dbname=billing user=billing_rw password='billing secret' sslmode=disable"),
+        NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let rows = client.simple_query("SHOW application_name").await.unwrap();
+    let shown: Vec<String> = rows
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shown, ["billing"]);
     // A role without a pool_size is not in the userlist: PgBouncer refuses it.
     let owner = login(port, "billing", "postgres", "").await;
     assert!(owner.is_err(), "the superuser got in: {owner:?}");
@@ -240,4 +257,53 @@ fn pooler_without_pg_authid_says_a_superuser_is_needed() {
         stderr(&output)
     );
     assert!(!out.join("userlist.txt").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_login_role_gets_its_services_application_name_and_drift_is_planned_away() {
+    let cluster = TestCluster::start("app");
+    let dir = TempDir::new("appname");
+    let manifest = manifest(dir.path(), 6432);
+    let applied = dbsplit(&cluster, &manifest, &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    for (user, service) in [
+        ("billing_rw", "billing"),
+        ("billing_ro", "billing"),
+        ("notifications_rw", "notifications"),
+    ] {
+        let client = cluster.connect(user, "app").await;
+        let row = client
+            .query_one("SHOW application_name", &[])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), service, "{user}");
+    }
+    let plan = dbsplit(&cluster, &manifest, &["plan", "--exit-code"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
+
+    cluster.psql_ok(
+        "app",
+        "ALTER ROLE billing_rw IN DATABASE app SET application_name = 'notifications';",
+    );
+    let plan = dbsplit(
+        &cluster,
+        &manifest,
+        &["plan", "--exit-code", "--format", "sql"],
+    );
+    assert_eq!(plan.status.code(), Some(1), "{}", stderr(&plan));
+    assert!(
+        stdout(&plan).contains(
+            r#"ALTER ROLE "billing_rw" IN DATABASE "app" SET application_name = 'billing';"#
+        ),
+        "{}",
+        stdout(&plan)
+    );
+    let applied = dbsplit(&cluster, &manifest, &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let client = cluster.connect("billing_rw", "app").await;
+    let row = client
+        .query_one("SHOW application_name", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "billing");
 }
