@@ -74,11 +74,13 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
     };
 
     // Who reads each schema besides its own service: roles of services that declare a read,
-    // and observers.
+    // and observers. A declared read reaches the service's owner role too, so that its
+    // migrations can create views over the schema read; read-only, like every reader.
     let mut readers: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for service in &manifest.services {
         for read in &service.reads {
             let entry = readers.entry(read.schema.as_str()).or_default();
+            entry.insert(service.owner.clone());
             entry.extend(service.roles.iter().map(|r| r.name.clone()));
         }
     }

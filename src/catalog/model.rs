@@ -216,9 +216,54 @@ pub struct Role {
     /// Whether anything in any database depends on the role (owned objects, privileges):
     /// `DROP ROLE` would fail.
     pub has_dependents: bool,
+    /// What `DROP ROLE` would trip over, from `pg_shdepend`.
+    #[serde(default)]
+    pub dependents: Vec<RoleDependent>,
     /// The stored password verifier, when the session may read `pg_authid`. Never serialized.
     #[serde(skip)]
     pub password: Option<String>,
+}
+
+/// Something that depends on a role, from `pg_shdepend`: `DROP ROLE` fails while it exists.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RoleDependent {
+    /// The database the object is in; for a privilege on a database, that database. `None`
+    /// for other cluster-wide objects (tablespaces, parameters).
+    pub database: Option<String>,
+    /// `pg_shdepend.deptype`: `o` owner, `a` privilege, `i` initial privilege of an extension,
+    /// `r` policy.
+    pub kind: String,
+    /// The catalog of the object (`pg_class`, `pg_namespace`, `pg_default_acl`, `pg_database`).
+    pub catalog: String,
+    /// The object's type and qualified name (`pg_identify_object`): `table public.t`; `None`
+    /// for objects of other databases.
+    pub object: Option<String>,
+    /// The schema the object is in (in the current database only).
+    pub schema: Option<String>,
+}
+
+impl RoleDependent {
+    /// `owner of table public.leftover in database app`, `privileges on an object in
+    /// database other`.
+    pub fn describe(&self) -> String {
+        let what = match self.kind.as_str() {
+            "o" => "owner of",
+            "a" => "privileges on",
+            "i" => "initial privileges on",
+            "r" => "target of",
+            _ => "depended on by",
+        };
+        let object = self
+            .object
+            .clone()
+            .unwrap_or_else(|| format!("an object of {}", self.catalog));
+        match &self.database {
+            Some(database) if self.catalog != "pg_database" => {
+                format!("{what} {object} in database {database}")
+            }
+            _ => format!("{what} {object}"),
+        }
+    }
 }
 
 /// The start of the comment dbsplit puts on the roles it creates, so `--prune` knows which it

@@ -10,7 +10,6 @@ use anyhow::{Context, bail};
 use crate::apply::{self, ApplyOptions, Confirmed};
 use crate::cli::{ApplyArgs, ConnectArgs};
 use crate::desired::desired_state;
-use crate::pg::connect::Notices;
 use crate::plan::file::SavedPlan;
 use crate::plan::preflight;
 use crate::report;
@@ -42,11 +41,9 @@ pub fn run(
         passwords: live::passwords(&desired),
     };
     live::runtime()?.block_on(async {
-        // The server's warnings (a REVOKE that revoked nothing, a trigger's notice) are shown
-        // as psql shows them, on stderr, never dropped.
-        let show: Notices = std::sync::Arc::new(|notice| eprintln!("{}", describe_notice(notice)));
+        let notices = Some(live::show_notices(None));
         let mut client =
-            live::connect_noticing_to(connect, &manifest.database.name, Some(show)).await?;
+            live::connect_noticing_to(connect, &manifest.database.name, notices).await?;
         let confirmed = match saved {
             Some(saved) => Confirmed {
                 plan: saved.plan,
@@ -112,9 +109,10 @@ pub fn run(
             }
         }
         let started = Instant::now();
-        let report = apply::apply(&mut client, &manifest, &desired, &options, &confirmed)
-            .await
-            .context("apply failed; nothing was changed")?;
+        let result = apply::apply(&mut client, &manifest, &desired, &options, &confirmed).await;
+        // The server's warnings (a REVOKE that revoked nothing, a trigger's notice) were
+        // printed by the connection's task as they came, before the response they precede.
+        let report = result.context("apply failed; nothing was changed")?;
         if report.statements == 0 {
             writeln!(out, "Nothing to do: another apply already brought the cluster to the manifest.")?;
         } else {
@@ -128,16 +126,4 @@ pub fn run(
         }
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// A server notice as psql prints it: severity, message, then DETAIL and HINT lines.
-fn describe_notice(notice: &tokio_postgres::error::DbError) -> String {
-    let mut text = format!("{}:  {}", notice.severity(), notice.message());
-    if let Some(detail) = notice.detail() {
-        text.push_str(&format!("\nDETAIL:  {detail}"));
-    }
-    if let Some(hint) = notice.hint() {
-        text.push_str(&format!("\nHINT:  {hint}"));
-    }
-    text
 }

@@ -4,13 +4,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use tokio_postgres::error::DbError;
 
 use super::TROUBLE;
-use super::live::{connect_noticing_to, connect_to, runtime};
+use super::live::{connect_noticing_to, connect_to, runtime, show_notices};
 use crate::cli::{ConnectArgs, MigrateArgs, MigrateCommand};
 use crate::finding::{RuleId, Severity, any_at_or_above};
 use crate::lint::{Input, lint};
@@ -19,7 +17,6 @@ use crate::migrate::discover::{SUM_FILE, discover, parse_file_name};
 use crate::migrate::run::{self, File, Progress, RunOptions};
 use crate::migrate::sum;
 use crate::migrate::verify::{Local, Owner, status};
-use crate::pg::connect::Notices;
 use crate::report;
 use crate::report::status::ServiceStatus;
 
@@ -129,7 +126,7 @@ fn migrate(
                     let _ = sender.send((name.clone(), p));
                 };
                 let result = async {
-                    let notices = Some(show_notices(&service.name));
+                    let notices = Some(show_notices(Some(&service.name)));
                     let client = connect_noticing_to(&connect, &database, notices).await?;
                     Ok::<_, anyhow::Error>(
                         run::migrate(&client, &service, &files, options, &progress).await?,
@@ -187,22 +184,6 @@ fn migrate(
             ExitCode::SUCCESS
         })
     }))
-}
-
-/// Prints the server's notices and warnings while a service migrates (RAISE NOTICE, "no
-/// privileges could be revoked"), each on stderr after the service's name.
-fn show_notices(service: &str) -> Notices {
-    let service = service.to_string();
-    Arc::new(move |notice: &DbError| {
-        let mut line = format!("{service}: {}: {}", notice.severity(), notice.message());
-        if let Some(detail) = notice.detail() {
-            line.push_str(&format!("\n  detail: {detail}"));
-        }
-        if let Some(hint) = notice.hint() {
-            line.push_str(&format!("\n  hint: {hint}"));
-        }
-        eprintln!("{line}");
-    })
 }
 
 /// Prints that a service waits for its lock.

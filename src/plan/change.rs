@@ -126,6 +126,12 @@ pub enum Action {
         from: RoleAttributes,
         to: RoleAttributes,
     },
+    /// Rewrite dbsplit's mark in the role's comment (the databases it serves), keeping what
+    /// the current mark records besides.
+    MarkRole {
+        role: String,
+        mark: RoleMark,
+    },
     /// Set the password from an environment variable; apply sends a SCRAM verifier.
     SetPassword {
         role: String,
@@ -165,11 +171,6 @@ pub enum Action {
         group: String,
         member: String,
         granted_by: Option<String>,
-    },
-    /// Rewrites what dbsplit records in the role's comment (`COMMENT ON ROLE`).
-    MarkRole {
-        role: String,
-        mark: RoleMark,
     },
     /// A non-superuser admin makes itself a member of an owner role it manages, so that it may
     /// create schemas owned by it and hand objects to it: `WITH INHERIT FALSE, SET TRUE` on 16
@@ -260,8 +261,8 @@ impl Action {
         match self {
             Action::CreateRole { .. }
             | Action::AlterRole { .. }
-            | Action::SetPassword { .. }
             | Action::MarkRole { .. }
+            | Action::SetPassword { .. }
             | Action::SelfGrant { .. } => Phase::Roles,
             Action::CreateSchema { .. } | Action::AlterOwner { .. } => Phase::Schemas,
             Action::GrantRole { .. } | Action::GrantRoleOptions { .. } | Action::Grant { .. } => {
@@ -283,6 +284,7 @@ impl Action {
         match self {
             Action::CreateRole { .. } => "create-role",
             Action::AlterRole { .. } => "alter-role",
+            Action::MarkRole { .. } => "mark-role",
             Action::SetPassword { .. } => "set-password",
             Action::CreateSchema { .. } => "create-schema",
             Action::AlterOwner { .. } => "alter-owner",
@@ -291,7 +293,6 @@ impl Action {
             Action::GrantRoleOptions { .. } => "grant-role-options",
             Action::RevokeRoleOption { .. } => "revoke-role-option",
             Action::SelfGrant { .. } => "self-grant",
-            Action::MarkRole { .. } => "mark-role",
             Action::ResetSearchPath { .. } => "reset-search-path",
             Action::DropRole { .. } => "drop-role",
             Action::Grant { .. } => "grant",
@@ -314,9 +315,9 @@ impl Action {
             Action::DefaultPrivileges { grant: false, .. } => Marker::Remove,
             Action::SetSearchPath { .. }
             | Action::AlterRole { .. }
+            | Action::MarkRole { .. }
             | Action::SetPassword { .. }
             | Action::GrantRoleOptions { .. }
-            | Action::MarkRole { .. }
             | Action::AlterOwner { .. } => Marker::Change,
             Action::Revoke { .. }
             | Action::RevokeGrantOption { .. }
@@ -333,8 +334,8 @@ impl Action {
         match self {
             Action::CreateRole { role, .. }
             | Action::AlterRole { role, .. }
-            | Action::SetPassword { role, .. }
             | Action::MarkRole { role, .. }
+            | Action::SetPassword { role, .. }
             | Action::SetSearchPath { role, .. }
             | Action::ResetSearchPath { role, .. }
             | Action::DropRole { role } => format!("role {role}"),
@@ -394,22 +395,15 @@ impl Action {
                     attribute_changes(from, to, true).join(" ")
                 )
             }
-            Action::SetPassword { env, .. } => format!("password from ${env}"),
             Action::MarkRole { mark, .. } => {
-                let mut parts = Vec::new();
-                if !mark.databases.is_empty() {
-                    let list: Vec<&str> = mark.databases.iter().map(String::as_str).collect();
-                    parts.push(format!("serves {}", list.join(", ")));
-                }
+                let databases: Vec<&str> = mark.databases.iter().map(String::as_str).collect();
+                let mut text = format!("mark as dbsplit's, serving {}", databases.join(", "));
                 if let Some(version) = mark.password_version {
-                    parts.push(format!("password version {version}"));
+                    text.push_str(&format!("; password version {version}"));
                 }
-                if parts.is_empty() {
-                    "mark as dbsplit's".to_string()
-                } else {
-                    format!("record: {}", parts.join("; "))
-                }
+                text
             }
+            Action::SetPassword { env, .. } => format!("password from ${env}"),
             Action::CreateSchema { owner, .. } => format!("create, owned by {owner}"),
             Action::AlterOwner { owner, .. } => format!("owner -> {owner}"),
             Action::GrantRole { members, .. } => format!("members: {}", members.join(", ")),

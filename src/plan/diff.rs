@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::catalog::introspect::Introspection;
 use crate::catalog::model::{
     Acl, Database, DefaultAclKey, DefaultObjects, Grantee, Membership, Privilege, Privileges, Role,
-    Schema, SchemaObject,
+    RoleDependent, RoleMark, Schema, SchemaObject,
 };
 use crate::desired::{Desired, parse_search_path};
 use crate::manifest::{Manifest, PublicSchema};
@@ -56,17 +56,23 @@ pub fn diff(
         desired,
         live,
         options,
+        departing: departing(desired, &live.state.roles),
         changes: Vec::new(),
         notes: Vec::new(),
     };
     let empty = Database::default();
     let live_db = live.state.databases.get(&live.database).unwrap_or(&empty);
     differ.roles();
+    let drops = differ.leaving();
     differ.schemas(live_db);
     differ.database_acl(live_db);
     differ.default_privileges(live_db);
     differ.public_schema(live_db);
     differ.unmanaged(live_db);
+    for role in drops {
+        let scope = Scope::Database(desired.database.clone());
+        differ.push(scope, Action::DropRole { role });
+    }
     let mut plan = Plan {
         database: desired.database.clone(),
         changes: differ.changes,
@@ -76,11 +82,28 @@ pub fn diff(
     plan
 }
 
+/// Roles dbsplit created for the desired database (their mark names it, or names no database:
+/// marks written before marks named any) that the manifest no longer names. Roles whose mark
+/// names only other databases belong to other manifests and are never touched.
+fn departing(desired: &Desired, live: &BTreeMap<String, Role>) -> BTreeSet<String> {
+    live.iter()
+        .filter(|(name, role)| {
+            !desired.state.roles.contains_key(*name)
+                && role.mark().is_some_and(|mark| {
+                    mark.databases.is_empty() || mark.databases.contains(&desired.database)
+                })
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
 struct Differ<'a> {
     scopes: Scopes<'a>,
     desired: &'a Desired,
     live: &'a Introspection,
     options: &'a DiffOptions,
+    /// Roles dbsplit created for this database that the manifest no longer names.
+    departing: BTreeSet<String>,
     changes: Vec<Change>,
     notes: Vec<String>,
 }
@@ -128,6 +151,7 @@ impl Differ<'_> {
                 ),
                 Some(_) => {}
             }
+            self.mark(name, have.as_ref(), &scope);
             if let Some(env) = desired.password_envs.get(name) {
                 self.password(name, env, have.is_none(), &scope);
             }
@@ -181,23 +205,27 @@ impl Differ<'_> {
                 },
             );
         }
-        if let Some(prunable) = self.prunable() {
-            for (name, role) in prunable {
-                if self.options.prune && !role.has_dependents {
-                    self.push(
-                        Scope::Database(database.clone()),
-                        Action::DropRole { role: name },
-                    );
-                } else if self.options.prune {
-                    self.notes.push(format!(
-                        "role {name} is no longer in the manifest but still owns objects or holds privileges; not dropped"
-                    ));
-                } else {
-                    self.notes.push(format!(
-                        "role {name} was created by dbsplit and is no longer in the manifest; `--prune` drops it"
-                    ));
-                }
-            }
+    }
+
+    /// Records this database in the mark of a role dbsplit creates now or created before
+    /// (roles it did not create are never marked).
+    fn mark(&mut self, name: &str, have: Option<&Role>, scope: &Scope) {
+        let database = &self.desired.database;
+        let mut mark = match have {
+            None => RoleMark::default(),
+            Some(role) => match role.mark() {
+                Some(mark) => mark,
+                None => return,
+            },
+        };
+        if mark.databases.insert(database.clone()) {
+            self.push(
+                scope.clone(),
+                Action::MarkRole {
+                    role: name.to_string(),
+                    mark,
+                },
+            );
         }
     }
 
@@ -302,19 +330,82 @@ impl Differ<'_> {
         );
     }
 
-    /// Roles dbsplit created (by their comment) that the manifest no longer names.
-    fn prunable(&self) -> Option<Vec<(String, Role)>> {
-        let roles: Vec<(String, Role)> = self
-            .live
-            .state
-            .roles
-            .iter()
-            .filter(|(name, role)| {
-                role.mark().is_some() && !self.desired.state.roles.contains_key(*name)
-            })
-            .map(|(name, role)| (name.clone(), role.clone()))
-            .collect();
-        (!roles.is_empty()).then_some(roles)
+    /// Roles that left the manifest lose what dbsplit gave them in this database (CONNECT and
+    /// privileges in managed schemas are revoked with the ACLs, below; here search_path and
+    /// memberships in the manifest's roles); `--prune` drops them when nothing else depends on
+    /// them, and otherwise says what does.
+    /// Returns the roles to drop, last, once the plan revoked everything else.
+    fn leaving(&mut self) -> Vec<String> {
+        let database = self.desired.database.clone();
+        let scope = Scope::Database(database.clone());
+        let mut drops = Vec::new();
+        for name in self.departing.clone() {
+            let Some(role) = self.live_role(&name).cloned() else {
+                continue;
+            };
+            let options = self.live.membership_options();
+            for grant in &role.memberships {
+                if self.desired.state.roles.contains_key(&grant.group) {
+                    self.push(
+                        scope.clone(),
+                        Action::RevokeRole {
+                            group: grant.group.clone(),
+                            members: vec![name.clone()],
+                            granted_by: grant.grantor.clone().filter(|_| options),
+                        },
+                    );
+                }
+            }
+            let path = role.settings.get(&database);
+            if path.is_some_and(|s| s.contains_key("search_path")) {
+                self.push(
+                    scope.clone(),
+                    Action::ResetSearchPath {
+                        role: name.clone(),
+                        database: Some(database.clone()),
+                    },
+                );
+            }
+            let blockers: Vec<String> = role
+                .dependents
+                .iter()
+                .filter(|d| !self.clears(d))
+                .map(RoleDependent::describe)
+                .collect();
+            if self.options.prune && blockers.is_empty() {
+                drops.push(name);
+            } else if self.options.prune {
+                self.notes.push(format!(
+                    "role {name} is no longer in the manifest but is not dropped: {}",
+                    blockers.join("; ")
+                ));
+            } else {
+                self.notes.push(format!(
+                    "role {name} was created by dbsplit and is no longer in the manifest; `--prune` drops it"
+                ));
+            }
+        }
+        drops
+    }
+
+    /// Whether this plan removes a dependency of a departing role: its privileges on this
+    /// database, on anything in a managed schema and in global default privileges, what it
+    /// owns in a managed schema (ownership goes to the schema's owner), and its default
+    /// privileges in this database (reset).
+    fn clears(&self, dependent: &RoleDependent) -> bool {
+        if dependent.database.as_deref() != Some(self.desired.database.as_str()) {
+            return false;
+        }
+        let managed = dependent
+            .schema
+            .as_ref()
+            .is_some_and(|s| self.desired.db().schemas.contains_key(s));
+        match (dependent.kind.as_str(), dependent.catalog.as_str()) {
+            ("a", "pg_database") => true,
+            ("a" | "o", "pg_default_acl") => true,
+            ("a" | "o", _) => managed,
+            _ => false,
+        }
     }
 
     fn password(&mut self, role: &str, env: &str, created: bool, scope: &Scope) {
@@ -327,6 +418,8 @@ impl Differ<'_> {
         let version = self.desired.password_versions.get(role).copied();
         let mark = self.live_role(role).and_then(Role::mark);
         let applied = mark.as_ref().and_then(|m| m.password_version);
+        // The version is recorded in dbsplit's mark, which only roles dbsplit creates carry.
+        let recordable = created || mark.is_some();
         let send = match state {
             PasswordState::Unset | PasswordState::Empty => {
                 let how = if state == PasswordState::Unset {
@@ -346,8 +439,13 @@ impl Differ<'_> {
             PasswordState::Unknown if created => true,
             // Without pg_authid, the manifest's password_version decides.
             PasswordState::Unknown => match version {
-                Some(version) if applied.is_none_or(|a| version > a) => true,
-                Some(_) => false,
+                Some(_) if !recordable => {
+                    self.notes.push(format!(
+                        "the stored password of {role} cannot be read (not a superuser), and {role} was not created by dbsplit, so its password_version cannot be recorded: the password is left as it is"
+                    ));
+                    false
+                }
+                Some(version) => applied.is_none_or(|a| version > a),
                 None => {
                     self.notes.push(format!(
                         "the stored password of {role} cannot be read (not a superuser): it is set only when the role is created, or when its password_version rises"
@@ -366,16 +464,31 @@ impl Differ<'_> {
                 env: env.to_string(),
             },
         );
-        if let Some(version) = version.filter(|v| applied != Some(*v)) {
-            let mut mark = mark.unwrap_or_default();
-            mark.password_version = Some(version);
-            self.push(
-                scope.clone(),
-                Action::MarkRole {
-                    role: role.to_string(),
-                    mark,
-                },
-            );
+        let Some(version) = version.filter(|v| recordable && applied != Some(*v)) else {
+            return;
+        };
+        // One mark per role: the one `mark` planned gets the version too.
+        let planned = self
+            .changes
+            .iter_mut()
+            .rev()
+            .find_map(|c| match &mut c.action {
+                Action::MarkRole { role: r, mark } if r == role => Some(mark),
+                _ => None,
+            });
+        match planned {
+            Some(planned) => planned.password_version = Some(version),
+            None => {
+                let mut mark = mark.unwrap_or_default();
+                mark.password_version = Some(version);
+                self.push(
+                    scope.clone(),
+                    Action::MarkRole {
+                        role: role.to_string(),
+                        mark,
+                    },
+                );
+            }
         }
     }
 
@@ -597,37 +710,107 @@ impl Differ<'_> {
         let have: Acl = live_db
             .acl
             .iter()
-            .filter(|(g, _)| desired_db.acl.contains_key(*g))
+            .filter(|(g, _)| {
+                desired_db.acl.contains_key(*g)
+                    || g.role().is_some_and(|r| self.departing.contains(r))
+            })
             .map(|(g, p)| (g.clone(), p.clone()))
             .collect();
         let on = Object::Database(self.desired.database.clone());
         let scope = Scope::Database(self.desired.database.clone());
         self.acl(&have, &desired_db.acl, None, None, &on, &scope);
+        if desired_db.acl.contains_key(&Grantee::Public) {
+            self.cut_off(live_db);
+        }
     }
 
-    /// Default privileges: those the manifest wants for its owners, and the removal of any other
-    /// default grant that reaches into a managed schema or comes from a managed owner.
+    /// With CONNECT taken from PUBLIC, the login roles outside the manifest that hold it no
+    /// other way (monitoring, backups, an auditor, the admin running dbsplit) can no longer
+    /// connect: named in a note, so nobody learns it from an outage.
+    fn cut_off(&mut self, live_db: &Database) {
+        let connects = |role: &str| {
+            live_db
+                .acl
+                .get(&Grantee::Role(role.to_string()))
+                .is_some_and(|p| p.contains(&Privilege::Connect))
+        };
+        let roles = &self.live.state.roles;
+        let cut: Vec<&str> = roles
+            .iter()
+            .filter(|(name, role)| {
+                role.attributes.login
+                    && !role.attributes.superuser
+                    && !self.desired.state.roles.contains_key(*name)
+                    && !self.departing.contains(*name)
+                    && !connects(name)
+                    && !role.member_of.iter().any(|group| connects(group))
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !cut.is_empty() {
+            let public_connects = live_db
+                .acl
+                .get(&Grantee::Public)
+                .is_some_and(|p| p.contains(&Privilege::Connect));
+            self.notes.push(format!(
+                "revoke_public_connect: {} login role{} outside the manifest {} connect to database {}: {}; grant {} CONNECT or declare {} as an observer with login = true",
+                cut.len(),
+                if cut.len() == 1 { "" } else { "s" },
+                if public_connects { "will no longer" } else { "cannot" },
+                self.desired.database,
+                cut.join(", "),
+                if cut.len() == 1 { "it" } else { "them" },
+                if cut.len() == 1 { "it" } else { "each" },
+            ));
+        }
+    }
+
+    /// Default privileges: those the manifest wants for its owners, the removal of any other
+    /// default grant that reaches into a managed schema or comes from a managed owner, and the
+    /// removal of a service role from anyone's global default privileges (`FOR ROLE postgres
+    /// GRANT ... ON TABLES TO billing_rw` reaches every schema, the other services' included).
     fn default_privileges(&mut self, live_db: &Database) {
         let desired_db = self.desired.db();
+        let enforced = &self.desired.enforced_roles;
+        let departing = &self.departing.clone();
         let managed_schema = |schema: &Option<String>| {
             schema
                 .as_ref()
                 .is_some_and(|s| desired_db.schemas.contains_key(s))
         };
+        let service_role = |g: &Grantee| {
+            g.role()
+                .is_some_and(|r| enforced.contains(r) || departing.contains(r))
+        };
+        // Keys dbsplit manages whole, and others where it only judges the service roles.
+        let whole = |k: &DefaultAclKey| {
+            managed_schema(&k.schema) || enforced.contains(&k.owner) || departing.contains(&k.owner)
+        };
         let mut keys: BTreeSet<&DefaultAclKey> = desired_db.default_acls.keys().collect();
-        keys.extend(live_db.default_acls.keys().filter(|k| {
-            managed_schema(&k.schema) || self.desired.enforced_roles.contains(&k.owner)
+        keys.extend(live_db.default_acls.iter().filter_map(|(k, acl)| {
+            let names_service_role = k.schema.is_none() && acl.keys().any(service_role);
+            (whole(k) || names_service_role).then_some(k)
         }));
         let empty = Acl::new();
         for key in keys {
-            let want = desired_db.default_acls.get(key).unwrap_or(&empty);
-            let have = match live_db.default_acls.get(key) {
+            // A departing role's own defaults go back to PostgreSQL's (the entry disappears).
+            let mut want = match desired_db.default_acls.get(key) {
+                Some(acl) => acl.clone(),
+                None if key.schema.is_none() && departing.contains(&key.owner) => {
+                    builtin_default_acl(key.objects)
+                }
+                None => empty.clone(),
+            };
+            let mut have = match live_db.default_acls.get(key) {
                 Some(acl) => acl.clone(),
                 None if key.schema.is_none() => builtin_default_acl(key.objects),
                 None => Acl::new(),
             };
-            let (grants, revokes) = acl_delta(&have, want, Some(&key.owner), Some(&key.owner));
-            let scope = self.scopes.of_role(&key.owner);
+            if !whole(key) {
+                have.retain(|g, _| service_role(g));
+                want.retain(|g, _| service_role(g));
+            }
+            let (grants, revokes) = acl_delta(&have, &want, Some(&key.owner), Some(&key.owner));
             for (privileges, grantees) in group_by_privileges(grants) {
                 self.push(
                     self.scopes.of_grantee(&grantees[0]),
@@ -635,10 +818,12 @@ impl Differ<'_> {
                 );
             }
             for (privileges, grantees) in group_by_privileges(revokes) {
-                self.push(
-                    scope.clone(),
-                    default_privileges(key, false, privileges, grantees),
-                );
+                let scope = if whole(key) {
+                    self.scopes.of_role(&key.owner)
+                } else {
+                    self.scopes.of_grantee(&grantees[0])
+                };
+                self.push(scope, default_privileges(key, false, privileges, grantees));
             }
         }
     }
@@ -701,10 +886,10 @@ impl Differ<'_> {
             .state
             .roles
             .iter()
-            .filter(|(name, role)| {
+            .filter(|(name, _)| {
                 !name.starts_with("pg_")
                     && !self.desired.state.roles.contains_key(*name)
-                    && role.mark().is_none()
+                    && !self.departing.contains(*name)
             })
             .map(|(name, _)| name.as_str())
             .collect();

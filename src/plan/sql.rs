@@ -34,6 +34,7 @@ pub fn statements(action: &Action) -> Vec<String> {
             Ident(role),
             attribute_changes(from, to, true).join(" ")
         )],
+        Action::MarkRole { role, mark } => vec![super::mark::comment(role, mark)],
         Action::SetPassword { role, env } => vec![format!(
             // The statement apply runs carries a SCRAM verifier; plans never hold it.
             "-- ALTER ROLE {} PASSWORD '<SCRAM-SHA-256 verifier of ${env}, computed at apply time>';",
@@ -49,11 +50,13 @@ pub fn statements(action: &Action) -> Vec<String> {
             members,
             granted_by,
         } => vec![format!(
-            // CASCADE: grants the members made with an ADMIN OPTION go too (16+).
-            "REVOKE {} FROM {}{} CASCADE;",
+            // On 16+ (where the grantor is named) grants the members made with an ADMIN OPTION
+            // depend on it: CASCADE takes them too.
+            "REVOKE {} FROM {}{}{};",
             Ident(group),
             ident_list(members.iter().map(String::as_str)),
-            granted_by_clause(granted_by.as_deref())
+            granted_by_clause(granted_by.as_deref()),
+            if granted_by.is_some() { " CASCADE" } else { "" }
         )],
         Action::GrantRoleOptions {
             group,
@@ -86,11 +89,6 @@ pub fn statements(action: &Action) -> Vec<String> {
             Ident(group),
             Ident(member),
             granted_by_clause(granted_by.as_deref())
-        )],
-        Action::MarkRole { role, mark } => vec![format!(
-            "COMMENT ON ROLE {} IS {};",
-            Ident(role),
-            Literal(&mark.render())
         )],
         Action::SelfGrant {
             group,

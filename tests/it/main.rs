@@ -23,3 +23,6 @@ mod audit;
 mod migrate;
 // Managed PostgreSQL: membership options and grantors, a non-superuser admin, every major.
 mod managed;
+// Privileges: reads of the owner role, the history table, default privileges across services,
+// prune, CONNECT.
+mod privileges;
