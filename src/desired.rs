@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalog::model::{
-    Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, Privilege, Role,
-    RoleAttributes, Schema,
+    Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, Membership, Privilege,
+    Role, RoleAttributes, Schema,
 };
 use crate::manifest::{Access, Manifest, PublicSchema};
 use crate::pg::ident::{Ident, split_identifiers};
@@ -71,11 +71,13 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
     };
 
     // Who reads each schema besides its own service: roles of services that declare a read,
-    // and observers.
+    // and observers. A declared read reaches the service's owner role too, so that its
+    // migrations can create views over the schema read; read-only, like every reader.
     let mut readers: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for service in &manifest.services {
         for read in &service.reads {
             let entry = readers.entry(read.schema.as_str()).or_default();
+            entry.insert(service.owner.clone());
             entry.extend(service.roles.iter().map(|r| r.name.clone()));
         }
     }
@@ -100,10 +102,12 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
         let mut functions = Acl::new();
         for role in &service.roles {
             let mut member_of = BTreeSet::new();
+            let mut memberships = Vec::new();
             let grantee = Grantee::Role(role.name.clone());
             match role.access {
                 Access::Owner => {
                     member_of.insert(service.owner.clone());
+                    memberships.push(Membership::wanted(&service.owner));
                 }
                 Access::ReadWrite => {
                     schema_acl.insert(grantee.clone(), privileges([Usage]));
@@ -134,6 +138,7 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
                 Role {
                     attributes,
                     member_of,
+                    memberships,
                     settings,
                     ..Role::default()
                 },

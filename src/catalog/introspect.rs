@@ -1,6 +1,6 @@
 //! Reads a live cluster into the [`ClusterState`] model with a fixed set of bulk catalog
 //! queries (`queries/*.sql`): never one query per schema or object, so the cost does not grow in
-//! round trips with the size of the cluster. Works on PostgreSQL 13 to 17 and as a
+//! round trips with the size of the cluster. Works on PostgreSQL 13 to 18 and as a
 //! non-superuser (stored passwords are then simply not read). Besides privileges it reads what
 //! `audit` needs: foreign keys and the dependencies that cross schemas.
 
@@ -10,7 +10,8 @@ use tokio_postgres::{Row, Transaction};
 
 use super::model::{
     Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Dependency, ForeignKey,
-    FunctionBody, Grantee, ObjectKind, Privilege, Role, RoleAttributes, Schema, SchemaObject,
+    FunctionBody, Grantee, Membership, ObjectKind, Privilege, Role, RoleAttributes, Schema,
+    SchemaObject,
 };
 
 /// Why introspection failed.
@@ -54,6 +55,19 @@ pub struct Introspection {
     pub database: String,
     /// Whether stored password verifiers could be read (superuser).
     pub passwords_readable: bool,
+    /// `server_version_num`, e.g. 160004: what the server's syntax and catalogs allow.
+    pub server_version: i32,
+    /// The role the session logged in as.
+    pub session_user: String,
+    /// The owner of the current database.
+    pub database_owner: String,
+}
+
+impl Introspection {
+    /// Whether the server has PostgreSQL 16's membership options (INHERIT, SET per grant).
+    pub fn membership_options(&self) -> bool {
+        self.server_version >= 160_000
+    }
 }
 
 struct Query {
@@ -93,15 +107,16 @@ async fn run(db: &impl Queryer, query: &Query) -> Result<Vec<Row>, IntrospectErr
         })
 }
 
-fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
-    row: &'a Row,
-    index: usize,
-    query: &'static str,
-) -> Result<T, IntrospectError> {
-    row.try_get(index).map_err(|e| IntrospectError::Unexpected {
-        query,
-        detail: e.to_string(),
-    })
+fn get<'a, T, I>(row: &'a Row, column: I, query: &'static str) -> Result<T, IntrospectError>
+where
+    T: tokio_postgres::types::FromSql<'a>,
+    I: tokio_postgres::row::RowIndex + std::fmt::Display,
+{
+    row.try_get(column)
+        .map_err(|e| IntrospectError::Unexpected {
+            query,
+            detail: e.to_string(),
+        })
 }
 
 /// How much to read.
@@ -153,7 +168,7 @@ async fn fetch_first(db: &impl Queryer) -> Result<Fetched, IntrospectError> {
             let readable = fetched
                 .get(DATABASE.name)
                 .and_then(|rows| rows.first())
-                .and_then(|row| row.try_get::<_, bool>(2).ok())
+                .and_then(|row| row.try_get::<_, bool>("can_read_passwords").ok())
                 .unwrap_or(false);
             if !readable {
                 continue;
@@ -200,41 +215,53 @@ pub async fn introspect_split<Q: Queryer>(
         query: DATABASE.name,
         detail: "no row for the current database".into(),
     })?;
-    let database: String = get(row, 0, DATABASE.name)?;
+    let database: String = get(row, "datname", DATABASE.name)?;
     let mut db_state = Database {
-        acl: parse_acl(&get::<Vec<String>>(row, 1, DATABASE.name)?),
+        acl: parse_acl(&get::<Vec<String>, _>(row, "acl", DATABASE.name)?),
         ..Database::default()
     };
-    let passwords_readable: bool = get(row, 2, DATABASE.name)?;
+    let passwords_readable: bool = get(row, "can_read_passwords", DATABASE.name)?;
+    let server_version: i32 = get(row, "server_version_num", DATABASE.name)?;
+    let session_user: String = get(row, "session_user", DATABASE.name)?;
+    let database_owner: String = get(row, "owner", DATABASE.name)?;
 
     let mut state = ClusterState::default();
     for row in take(&ROLES) {
         let q = ROLES.name;
-        let name: String = get(&row, 0, q)?;
+        let name: String = get(&row, "rolname", q)?;
         let role = Role {
             attributes: RoleAttributes {
-                superuser: get(&row, 1, q)?,
-                inherit: get(&row, 2, q)?,
-                createrole: get(&row, 3, q)?,
-                createdb: get(&row, 4, q)?,
-                login: get(&row, 5, q)?,
-                replication: get(&row, 6, q)?,
-                bypassrls: get(&row, 7, q)?,
-                connection_limit: get(&row, 8, q)?,
+                superuser: get(&row, "rolsuper", q)?,
+                inherit: get(&row, "rolinherit", q)?,
+                createrole: get(&row, "rolcreaterole", q)?,
+                createdb: get(&row, "rolcreatedb", q)?,
+                login: get(&row, "rolcanlogin", q)?,
+                replication: get(&row, "rolreplication", q)?,
+                bypassrls: get(&row, "rolbypassrls", q)?,
+                connection_limit: get(&row, "rolconnlimit", q)?,
             },
-            comment: get(&row, 9, q)?,
-            has_dependents: get(&row, 10, q)?,
-            member_of: get::<Vec<String>>(&row, 11, q)?.into_iter().collect(),
+            comment: get(&row, "comment", q)?,
+            has_dependents: get(&row, "has_dependents", q)?,
+            member_of: get::<Vec<String>, _>(&row, "member_of", q)?
+                .into_iter()
+                .collect(),
+            memberships: parse_memberships(&get::<String, _>(&row, "memberships", q)?)?,
             settings: BTreeMap::new(),
             password: None,
+            dependents: serde_json::from_str(&get::<String, _>(&row, "dependents", q)?).map_err(
+                |e| IntrospectError::Unexpected {
+                    query: q,
+                    detail: format!("dependents: {e}"),
+                },
+            )?,
         };
         state.roles.insert(name, role);
     }
     for row in take(&ROLE_SETTINGS) {
         let q = ROLE_SETTINGS.name;
-        let role: String = get(&row, 0, q)?;
-        let database: String = get(&row, 1, q)?;
-        let config: Vec<String> = get(&row, 2, q)?;
+        let role: String = get(&row, "rolname", q)?;
+        let database: String = get(&row, "datname", q)?;
+        let config: Vec<String> = get(&row, "setconfig", q)?;
         if let Some(role) = state.roles.get_mut(&role) {
             let settings = role.settings.entry(database).or_default();
             for item in config {
@@ -246,21 +273,21 @@ pub async fn introspect_split<Q: Queryer>(
     }
     if passwords_readable {
         for row in take(&PASSWORDS) {
-            let role: String = get(&row, 0, PASSWORDS.name)?;
+            let role: String = get(&row, "rolname", PASSWORDS.name)?;
             if let Some(role) = state.roles.get_mut(&role) {
-                role.password = get(&row, 1, PASSWORDS.name)?;
+                role.password = get(&row, "rolpassword", PASSWORDS.name)?;
             }
         }
     }
 
     for row in take(&SCHEMAS) {
         let q = SCHEMAS.name;
-        let name: String = get(&row, 0, q)?;
-        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>>(&row, 2, q)?);
+        let name: String = get(&row, "nspname", q)?;
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, "acl", q)?);
         db_state.schemas.insert(
             name,
             Schema {
-                owner: get(&row, 1, q)?,
+                owner: get(&row, "owner", q)?,
                 acl,
                 grant_options,
                 objects: BTreeMap::new(),
@@ -270,9 +297,9 @@ pub async fn introspect_split<Q: Queryer>(
 
     for row in take(&RELATIONS) {
         let q = RELATIONS.name;
-        let schema: String = get(&row, 0, q)?;
-        let name: String = get(&row, 1, q)?;
-        let relkind: String = get(&row, 2, q)?;
+        let schema: String = get(&row, "nspname", q)?;
+        let name: String = get(&row, "relname", q)?;
+        let relkind: String = get(&row, "relkind", q)?;
         let kind = match relkind.as_str() {
             "r" => ObjectKind::Table,
             "p" => ObjectKind::PartitionedTable,
@@ -287,25 +314,25 @@ pub async fn introspect_split<Q: Queryer>(
                 });
             }
         };
-        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>>(&row, 4, q)?);
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, "acl", q)?);
         let object = SchemaObject {
             kind,
             name: name.clone(),
             args: None,
-            owner: get(&row, 3, q)?,
+            owner: get(&row, "owner", q)?,
             acl,
             grant_options,
             columns: BTreeMap::new(),
-            linked: get(&row, 5, q)?,
+            linked: get(&row, "linked", q)?,
         };
         insert_object(&mut db_state, &schema, name, object);
     }
     for row in take(&COLUMNS) {
         let q = COLUMNS.name;
-        let schema: String = get(&row, 0, q)?;
-        let table: String = get(&row, 1, q)?;
-        let column: String = get(&row, 2, q)?;
-        let acl = parse_acl(&get::<Vec<String>>(&row, 3, q)?);
+        let schema: String = get(&row, "nspname", q)?;
+        let table: String = get(&row, "relname", q)?;
+        let column: String = get(&row, "attname", q)?;
+        let acl = parse_acl(&get::<Vec<String>, _>(&row, "acl", q)?);
         if let Some(object) = db_state
             .schemas
             .get_mut(&schema)
@@ -316,21 +343,21 @@ pub async fn introspect_split<Q: Queryer>(
     }
     for row in take(&FUNCTIONS) {
         let q = FUNCTIONS.name;
-        let schema: String = get(&row, 0, q)?;
-        let name: String = get(&row, 1, q)?;
-        let args: String = get(&row, 2, q)?;
-        let kind = match get::<String>(&row, 3, q)?.as_str() {
+        let schema: String = get(&row, "nspname", q)?;
+        let name: String = get(&row, "proname", q)?;
+        let args: String = get(&row, "args", q)?;
+        let kind = match get::<String, _>(&row, "prokind", q)?.as_str() {
             "p" => ObjectKind::Procedure,
             "a" => ObjectKind::Aggregate,
             _ => ObjectKind::Function,
         };
         let key = format!("{name}({args})");
-        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>>(&row, 5, q)?);
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, "acl", q)?);
         let object = SchemaObject {
             kind,
             name,
             args: Some(args),
-            owner: get(&row, 4, q)?,
+            owner: get(&row, "owner", q)?,
             acl,
             grant_options,
             columns: BTreeMap::new(),
@@ -340,19 +367,19 @@ pub async fn introspect_split<Q: Queryer>(
     }
     for row in take(&TYPES) {
         let q = TYPES.name;
-        let schema: String = get(&row, 0, q)?;
-        let name: String = get(&row, 1, q)?;
-        let kind = if get::<String>(&row, 2, q)? == "d" {
+        let schema: String = get(&row, "nspname", q)?;
+        let name: String = get(&row, "typname", q)?;
+        let kind = if get::<String, _>(&row, "typtype", q)? == "d" {
             ObjectKind::Domain
         } else {
             ObjectKind::Type
         };
-        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>>(&row, 4, q)?);
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, "acl", q)?);
         let object = SchemaObject {
             kind,
             name: name.clone(),
             args: None,
-            owner: get(&row, 3, q)?,
+            owner: get(&row, "owner", q)?,
             acl,
             grant_options,
             columns: BTreeMap::new(),
@@ -363,7 +390,7 @@ pub async fn introspect_split<Q: Queryer>(
 
     for row in take(&DEFAULT_ACLS) {
         let q = DEFAULT_ACLS.name;
-        let objects = match get::<String>(&row, 2, q)?.as_str() {
+        let objects = match get::<String, _>(&row, "objtype", q)?.as_str() {
             "r" => DefaultObjects::Tables,
             "S" => DefaultObjects::Sequences,
             "f" => DefaultObjects::Functions,
@@ -371,15 +398,15 @@ pub async fn introspect_split<Q: Queryer>(
             // Default privileges on schemas ('n') concern no schema's contents.
             _ => continue,
         };
-        let schema: String = get(&row, 1, q)?;
+        let schema: String = get(&row, "schema", q)?;
         let key = DefaultAclKey {
-            owner: get(&row, 0, q)?,
+            owner: get(&row, "role", q)?,
             schema: (!schema.is_empty()).then_some(schema),
             objects,
         };
         db_state
             .default_acls
-            .insert(key, parse_acl(&get::<Vec<String>>(&row, 3, q)?));
+            .insert(key, parse_acl(&get::<Vec<String>, _>(&row, "acl", q)?));
     }
 
     if depth == Depth::Dependencies {
@@ -392,7 +419,21 @@ pub async fn introspect_split<Q: Queryer>(
         state,
         database,
         passwords_readable,
+        server_version,
+        session_user,
+        database_owner,
     })
+}
+
+/// The grants of a role's memberships, from the roles query's JSON column.
+fn parse_memberships(json: &str) -> Result<Vec<Membership>, IntrospectError> {
+    let mut memberships: Vec<Membership> =
+        serde_json::from_str(json).map_err(|e| IntrospectError::Unexpected {
+            query: ROLES.name,
+            detail: format!("memberships: {e}"),
+        })?;
+    memberships.sort();
+    Ok(memberships)
 }
 
 /// Foreign keys and cross-schema dependencies, sorted.
@@ -404,22 +445,22 @@ fn read_dependencies(
     for row in foreign_keys {
         let q = FOREIGN_KEYS.name;
         db_state.foreign_keys.push(ForeignKey {
-            schema: get(&row, 0, q)?,
-            table: get(&row, 1, q)?,
-            name: get(&row, 2, q)?,
-            target_schema: get(&row, 3, q)?,
-            target_table: get(&row, 4, q)?,
+            schema: get(&row, "nspname", q)?,
+            table: get(&row, "relname", q)?,
+            name: get(&row, "conname", q)?,
+            target_schema: get(&row, "target_schema", q)?,
+            target_table: get(&row, "target_table", q)?,
         });
     }
     db_state.foreign_keys.sort();
     for row in dependencies {
         let q = DEPENDENCIES.name;
         db_state.dependencies.push(Dependency {
-            schema: get(&row, 0, q)?,
-            object: get(&row, 1, q)?,
-            how: get(&row, 3, q)?,
-            target_schema: get(&row, 4, q)?,
-            target_object: get(&row, 5, q)?,
+            schema: get(&row, "schema", q)?,
+            object: get(&row, "object", q)?,
+            how: get(&row, "how", q)?,
+            target_schema: get(&row, "target_schema", q)?,
+            target_object: get(&row, "target_object", q)?,
         });
     }
     db_state.dependencies.sort();
@@ -431,11 +472,11 @@ fn read_function_bodies(rows: Vec<Row>, db_state: &mut Database) -> Result<(), I
     let q = FUNCTION_BODIES.name;
     for row in rows {
         db_state.function_bodies.push(FunctionBody {
-            schema: get(&row, 0, q)?,
-            function: get(&row, 1, q)?,
-            language: get(&row, 2, q)?,
-            body: get(&row, 3, q)?,
-            search_path: get(&row, 4, q)?,
+            schema: get(&row, "schema", q)?,
+            function: get(&row, "function", q)?,
+            language: get(&row, "language", q)?,
+            body: get(&row, "body", q)?,
+            search_path: get(&row, "search_path", q)?,
         });
     }
     db_state.function_bodies.sort();

@@ -165,12 +165,49 @@ impl RoleAttributes {
     }
 }
 
+/// One grant of membership in a role: a row of `pg_auth_members`, with PostgreSQL 16's options.
+///
+/// On 16 and later a member can hold several grants of the same role, one per grantor, each
+/// with its own options; what the member may do is their union. Before 16 there is one grant
+/// per member and role: `inherit` is the member's `rolinherit` and `set` is always true.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Membership {
+    /// The role granted.
+    pub group: String,
+    /// Who granted it; `None` when the grantor no longer exists (before 16).
+    pub grantor: Option<String>,
+    /// WITH ADMIN OPTION: the member may grant the role to others.
+    pub admin: bool,
+    /// The member uses the role's privileges without SET ROLE.
+    pub inherit: bool,
+    /// The member may SET ROLE to the role (and create objects owned by it).
+    pub set: bool,
+}
+
+impl Membership {
+    /// A membership the manifest gives: INHERIT and SET (what a plain GRANT gives a member
+    /// with INHERIT), no ADMIN OPTION, any grantor.
+    pub fn wanted(group: &str) -> Membership {
+        Membership {
+            group: group.to_string(),
+            grantor: None,
+            admin: false,
+            inherit: true,
+            set: true,
+        }
+    }
+}
+
 /// A role of the cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Role {
     pub attributes: RoleAttributes,
     /// Roles this role is a member of.
     pub member_of: BTreeSet<String>,
+    /// Each grant behind `member_of`, sorted. In a desired state: the wanted grants, grantor
+    /// `None` (any grantor will do).
+    #[serde(default)]
+    pub memberships: Vec<Membership>,
     /// Per-database settings (`ALTER ROLE ... IN DATABASE ... SET`): database -> name -> value.
     /// The key `""` holds the settings for all databases (`ALTER ROLE ... SET`).
     pub settings: BTreeMap<String, BTreeMap<String, String>>,
@@ -179,9 +216,54 @@ pub struct Role {
     /// Whether anything in any database depends on the role (owned objects, privileges):
     /// `DROP ROLE` would fail.
     pub has_dependents: bool,
+    /// What `DROP ROLE` would trip over, from `pg_shdepend`.
+    #[serde(default)]
+    pub dependents: Vec<RoleDependent>,
     /// The stored password verifier, when the session may read `pg_authid`. Never serialized.
     #[serde(skip)]
     pub password: Option<String>,
+}
+
+/// Something that depends on a role, from `pg_shdepend`: `DROP ROLE` fails while it exists.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RoleDependent {
+    /// The database the object is in; for a privilege on a database, that database. `None`
+    /// for other cluster-wide objects (tablespaces, parameters).
+    pub database: Option<String>,
+    /// `pg_shdepend.deptype`: `o` owner, `a` privilege, `i` initial privilege of an extension,
+    /// `r` policy.
+    pub kind: String,
+    /// The catalog of the object (`pg_class`, `pg_namespace`, `pg_default_acl`, `pg_database`).
+    pub catalog: String,
+    /// The object's type and qualified name (`pg_identify_object`): `table public.t`; `None`
+    /// for objects of other databases.
+    pub object: Option<String>,
+    /// The schema the object is in (in the current database only).
+    pub schema: Option<String>,
+}
+
+impl RoleDependent {
+    /// `owner of table public.leftover in database app`, `privileges on an object in
+    /// database other`.
+    pub fn describe(&self) -> String {
+        let what = match self.kind.as_str() {
+            "o" => "owner of",
+            "a" => "privileges on",
+            "i" => "initial privileges on",
+            "r" => "target of",
+            _ => "depended on by",
+        };
+        let object = self
+            .object
+            .clone()
+            .unwrap_or_else(|| format!("an object of {}", self.catalog));
+        match &self.database {
+            Some(database) if self.catalog != "pg_database" => {
+                format!("{what} {object} in database {database}")
+            }
+            _ => format!("{what} {object}"),
+        }
+    }
 }
 
 /// The start of the comment dbsplit puts on the roles it creates, so `--prune` knows which it

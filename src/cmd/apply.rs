@@ -40,7 +40,10 @@ pub fn run(
         passwords: live::passwords(&desired),
     };
     live::runtime()?.block_on(async {
-        let mut client = live::connect_to(connect, &manifest.database.name).await?;
+        let notices = Some(live::show_notices(None));
+        let mut client =
+            live::connect_noticing_to(connect, &manifest.database.name, notices).await?;
+        crate::pg::connect::refuse_standby(&client, "apply").await?;
         let confirmed = match saved {
             Some(saved) => Confirmed {
                 plan: saved.plan,
@@ -94,9 +97,10 @@ pub fn run(
             }
         }
         let started = Instant::now();
-        let report = apply::apply(&mut client, &manifest, &desired, &options, &confirmed)
-            .await
-            .context("apply failed; nothing was changed")?;
+        let result = apply::apply(&mut client, &manifest, &desired, &options, &confirmed).await;
+        // The server's warnings (a REVOKE that revoked nothing, a trigger's notice) were
+        // printed by the connection's task as they came, before the response they precede.
+        let report = result.context("apply failed; nothing was changed")?;
         if report.statements == 0 {
             writeln!(out, "Nothing to do: another apply already brought the cluster to the manifest.")?;
         } else {

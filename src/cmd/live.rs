@@ -50,6 +50,27 @@ pub async fn connect_noticing_to(
     Ok(client)
 }
 
+/// Prints the server's notices and warnings as they arrive (RAISE NOTICE, "no privileges could
+/// be revoked"), on stderr as psql does, after `prefix` when given (the service migrating).
+pub fn show_notices(prefix: Option<&str>) -> Notices {
+    let prefix = prefix.map(|p| format!("{p}: ")).unwrap_or_default();
+    std::sync::Arc::new(move |notice: &tokio_postgres::error::DbError| {
+        eprintln!("{prefix}{}", describe_notice(notice));
+    })
+}
+
+/// A server notice as psql prints it: severity, message, then DETAIL and HINT lines.
+pub fn describe_notice(notice: &tokio_postgres::error::DbError) -> String {
+    let mut text = format!("{}:  {}", notice.severity(), notice.message());
+    if let Some(detail) = notice.detail() {
+        text.push_str(&format!("\nDETAIL:  {detail}"));
+    }
+    if let Some(hint) = notice.hint() {
+        text.push_str(&format!("\nHINT:  {hint}"));
+    }
+    text
+}
+
 /// Connects exactly as psql would, the database included.
 pub async fn connect_plain(args: &ConnectArgs) -> anyhow::Result<Client> {
     let options = ConnectOptions::from_args(args)?;

@@ -7,6 +7,9 @@ use std::process::ExitCode;
 /// Prints a one-line summary of a valid manifest; problems go to stderr with exit code 2.
 pub fn run(path: &Path, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let manifest = super::load_manifest(path)?;
+    for warning in &manifest.warnings {
+        eprintln!("{warning}");
+    }
     let roles = manifest.managed_roles().count();
     writeln!(
         out,

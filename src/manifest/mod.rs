@@ -37,6 +37,8 @@ pub struct Manifest {
     pub shared: Vec<SharedSchema>,
     /// Observer roles (`[observers.*]`), in the order of the file.
     pub observers: Vec<Observer>,
+    /// What is allowed but probably a mistake, as `file:line:column: warning: message`.
+    pub warnings: Vec<String>,
 }
 
 /// `[database]`.

@@ -40,6 +40,7 @@ pub fn validate(
         diagnostics,
         roles: HashMap::new(),
         schemas: HashMap::new(),
+        warnings: Vec::new(),
     };
     v.version(&raw);
     let database = v.database(&raw);
@@ -59,12 +60,21 @@ pub fn validate(
     for raw in &raw.services {
         v.references(raw, &services, &shared, database.as_ref());
     }
+    let warnings = v
+        .warnings
+        .iter()
+        .map(|(span, message)| {
+            let (line, column) = line_column(source, span.start);
+            format!("{}:{line}:{column}: warning: {message}", path.display())
+        })
+        .collect();
     Some(Manifest {
         path: path.to_path_buf(),
         database: database?,
         services,
         shared,
         observers,
+        warnings,
     })
 }
 
@@ -75,6 +85,8 @@ struct Validator<'a> {
     roles: HashMap<String, (Range<usize>, String)>,
     /// Every declared schema: name -> (span, what declared it).
     schemas: HashMap<String, (Range<usize>, String)>,
+    /// Allowed, but probably a mistake: (span, message).
+    warnings: Vec<(Range<usize>, String)>,
 }
 
 impl Validator<'_> {
@@ -410,8 +422,14 @@ impl Validator<'_> {
                     )),
                 );
             }
-            if schema == "public" && database.is_some_and(|d| d.public_schema == PublicSchema::Drop)
-            {
+            let drops_public = database.is_some_and(|d| d.public_schema == PublicSchema::Drop);
+            if schema == "public" && !drops_public {
+                self.warnings.push((
+                    entry.span.clone(),
+                    format!("search_path of service `{name}` names `public`: its roles resolve unqualified names in a schema every role can use; leave `public` out"),
+                ));
+            }
+            if schema == "public" && drops_public {
                 self.error(
                     entry.span.clone(),
                     "search_path names `public`, which public_schema = \"drop\" removes".into(),

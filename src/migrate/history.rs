@@ -5,7 +5,7 @@ use tokio_postgres::Client;
 
 use super::error::RunError;
 use super::verify::Applied;
-use crate::manifest::{Access, Service};
+use crate::manifest::Service;
 use crate::migrations::HISTORY_TABLE;
 use crate::pg::ident::{Ident, ident_list};
 
@@ -133,22 +133,32 @@ pub async fn create(client: &Client, service: &Service) -> Result<(), RunError> 
             ))
             .await?;
     }
-    // The owner's default privileges just gave the service's other roles this table too: the
-    // history is the owner's alone, or an application role could rewrite it.
-    let others: Vec<&str> = service
-        .roles
+    // The owner's default privileges just gave this table to the service's other roles and to
+    // every reader of the schema (observers too): the history is the owner's alone, or another
+    // role could read or rewrite it. Revoked from whoever holds anything on it.
+    let holders: Vec<String> = client
+        .query(
+            "SELECT DISTINCT r.rolname::text
+             FROM pg_catalog.pg_class c
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+             JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+             WHERE n.nspname = $1 AND c.relname = $2 AND a.grantee <> c.relowner
+             ORDER BY 1",
+            &[&service.schema, &HISTORY_TABLE],
+        )
+        .await?
         .iter()
-        .filter(|r| r.access != Access::Owner)
-        .map(|r| r.name.as_str())
+        .map(|row| row.get(0))
         .collect();
     let mut revoke = format!(
         "REVOKE ALL ON TABLE {}.{} FROM PUBLIC",
         Ident(&service.schema),
         Ident(HISTORY_TABLE)
     );
-    if !others.is_empty() {
+    if !holders.is_empty() {
         revoke.push_str(", ");
-        revoke.push_str(&ident_list(others));
+        revoke.push_str(&ident_list(holders.iter().map(String::as_str)));
     }
     client.batch_execute(&revoke).await?;
     Ok(())

@@ -5,7 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::model::{DefaultObjects, Grantee, ObjectKind, Privileges, RoleAttributes};
+use crate::catalog::model::{
+    DefaultObjects, Grantee, ObjectKind, Privileges, RoleAttributes, RoleMark,
+};
 
 /// The part of the manifest a change serves; plans are grouped by it for people.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -90,6 +92,24 @@ pub enum Existing {
     Keep,
 }
 
+/// An option of a role membership grant (PostgreSQL 16 has all three; before 16, ADMIN only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RoleOption {
+    Admin,
+    Inherit,
+    Set,
+}
+
+impl RoleOption {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            RoleOption::Admin => "ADMIN",
+            RoleOption::Inherit => "INHERIT",
+            RoleOption::Set => "SET",
+        }
+    }
+}
+
 /// One change, in the vocabulary of PostgreSQL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
@@ -105,6 +125,12 @@ pub enum Action {
         role: String,
         from: RoleAttributes,
         to: RoleAttributes,
+    },
+    /// Rewrite dbsplit's mark in the role's comment (the databases it serves), keeping what
+    /// the current mark records besides.
+    MarkRole {
+        role: String,
+        mark: RoleMark,
     },
     /// Set the password from an environment variable; apply sends a SCRAM verifier.
     SetPassword {
@@ -123,9 +149,36 @@ pub enum Action {
         group: String,
         members: Vec<String>,
     },
+    /// `REVOKE group FROM members [GRANTED BY grantor]`: on 16 and later a grant made by
+    /// another role is only revoked when its grantor is named.
     RevokeRole {
         group: String,
         members: Vec<String>,
+        #[serde(default)]
+        granted_by: Option<String>,
+    },
+    /// `GRANT group TO member WITH INHERIT TRUE, SET TRUE` (16+): turns on the options a
+    /// membership lacks; `inherit`/`set` say which.
+    GrantRoleOptions {
+        group: String,
+        member: String,
+        inherit: bool,
+        set: bool,
+    },
+    /// `REVOKE ADMIN|INHERIT|SET OPTION FOR group FROM member [GRANTED BY grantor]`.
+    RevokeRoleOption {
+        option: RoleOption,
+        group: String,
+        member: String,
+        granted_by: Option<String>,
+    },
+    /// A non-superuser admin makes itself a member of an owner role it manages, so that it may
+    /// create schemas owned by it and hand objects to it: `WITH INHERIT FALSE, SET TRUE` on 16
+    /// and later (`set_option`), a plain grant before.
+    SelfGrant {
+        group: String,
+        member: String,
+        set_option: bool,
     },
     Grant {
         privileges: Privileges,
@@ -206,16 +259,21 @@ impl Marker {
 impl Action {
     pub fn phase(&self) -> Phase {
         match self {
-            Action::CreateRole { .. } | Action::AlterRole { .. } | Action::SetPassword { .. } => {
-                Phase::Roles
-            }
+            Action::CreateRole { .. }
+            | Action::AlterRole { .. }
+            | Action::MarkRole { .. }
+            | Action::SetPassword { .. }
+            | Action::SelfGrant { .. } => Phase::Roles,
             Action::CreateSchema { .. } | Action::AlterOwner { .. } => Phase::Schemas,
-            Action::GrantRole { .. } | Action::Grant { .. } => Phase::Grants,
+            Action::GrantRole { .. } | Action::GrantRoleOptions { .. } | Action::Grant { .. } => {
+                Phase::Grants
+            }
             Action::DefaultPrivileges { .. } => Phase::DefaultPrivileges,
             Action::SetSearchPath { .. } | Action::ResetSearchPath { .. } => Phase::RoleSettings,
             Action::Revoke { .. }
             | Action::RevokeGrantOption { .. }
             | Action::RevokeRole { .. }
+            | Action::RevokeRoleOption { .. }
             | Action::DropSchema { .. }
             | Action::DropRole { .. } => Phase::Revokes,
         }
@@ -226,11 +284,15 @@ impl Action {
         match self {
             Action::CreateRole { .. } => "create-role",
             Action::AlterRole { .. } => "alter-role",
+            Action::MarkRole { .. } => "mark-role",
             Action::SetPassword { .. } => "set-password",
             Action::CreateSchema { .. } => "create-schema",
             Action::AlterOwner { .. } => "alter-owner",
             Action::GrantRole { .. } => "grant-role",
             Action::RevokeRole { .. } => "revoke-role",
+            Action::GrantRoleOptions { .. } => "grant-role-options",
+            Action::RevokeRoleOption { .. } => "revoke-role-option",
+            Action::SelfGrant { .. } => "self-grant",
             Action::ResetSearchPath { .. } => "reset-search-path",
             Action::DropRole { .. } => "drop-role",
             Action::Grant { .. } => "grant",
@@ -247,16 +309,20 @@ impl Action {
             Action::CreateRole { .. }
             | Action::CreateSchema { .. }
             | Action::GrantRole { .. }
+            | Action::SelfGrant { .. }
             | Action::Grant { .. } => Marker::Add,
             Action::DefaultPrivileges { grant: true, .. } => Marker::Add,
             Action::DefaultPrivileges { grant: false, .. } => Marker::Remove,
             Action::SetSearchPath { .. }
             | Action::AlterRole { .. }
+            | Action::MarkRole { .. }
             | Action::SetPassword { .. }
+            | Action::GrantRoleOptions { .. }
             | Action::AlterOwner { .. } => Marker::Change,
             Action::Revoke { .. }
             | Action::RevokeGrantOption { .. }
             | Action::RevokeRole { .. }
+            | Action::RevokeRoleOption { .. }
             | Action::ResetSearchPath { .. }
             | Action::DropSchema { .. }
             | Action::DropRole { .. } => Marker::Remove,
@@ -268,12 +334,16 @@ impl Action {
         match self {
             Action::CreateRole { role, .. }
             | Action::AlterRole { role, .. }
+            | Action::MarkRole { role, .. }
             | Action::SetPassword { role, .. }
             | Action::SetSearchPath { role, .. }
             | Action::ResetSearchPath { role, .. }
             | Action::DropRole { role } => format!("role {role}"),
             Action::AlterOwner { object, .. } => object.to_string(),
-            Action::RevokeRole { group, .. } => format!("role {group}"),
+            Action::RevokeRole { group, .. }
+            | Action::GrantRoleOptions { group, .. }
+            | Action::RevokeRoleOption { group, .. }
+            | Action::SelfGrant { group, .. } => format!("role {group}"),
             Action::CreateSchema { schema, .. } | Action::DropSchema { schema } => {
                 format!("schema {schema}")
             }
@@ -325,12 +395,60 @@ impl Action {
                     attribute_changes(from, to, true).join(" ")
                 )
             }
+            Action::MarkRole { mark, .. } => {
+                let databases: Vec<&str> = mark.databases.iter().map(String::as_str).collect();
+                format!("mark as dbsplit's, serving {}", databases.join(", "))
+            }
             Action::SetPassword { env, .. } => format!("password from ${env}"),
             Action::CreateSchema { owner, .. } => format!("create, owned by {owner}"),
             Action::AlterOwner { owner, .. } => format!("owner -> {owner}"),
             Action::GrantRole { members, .. } => format!("members: {}", members.join(", ")),
-            Action::RevokeRole { members, .. } => {
-                format!("remove members: {}", members.join(", "))
+            Action::RevokeRole {
+                members,
+                granted_by,
+                ..
+            } => match granted_by {
+                Some(grantor) => format!(
+                    "remove members: {} (granted by {grantor})",
+                    members.join(", ")
+                ),
+                None => format!("remove members: {}", members.join(", ")),
+            },
+            Action::GrantRoleOptions {
+                member,
+                inherit,
+                set,
+                ..
+            } => {
+                let on: Vec<&str> = [(*inherit, "INHERIT"), (*set, "SET")]
+                    .into_iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, name)| name)
+                    .collect();
+                format!("member {member}: turn on {}", on.join(", "))
+            }
+            Action::RevokeRoleOption {
+                option,
+                member,
+                granted_by,
+                ..
+            } => match granted_by {
+                Some(grantor) => format!(
+                    "member {member}: revoke {} OPTION (granted by {grantor})",
+                    option.keyword()
+                ),
+                None => format!("member {member}: revoke {} OPTION", option.keyword()),
+            },
+            Action::SelfGrant {
+                member, set_option, ..
+            } => {
+                if *set_option {
+                    format!(
+                        "member {member} (you), SET without INHERIT: to create and hand over objects"
+                    )
+                } else {
+                    format!("member {member} (you): to create and hand over objects")
+                }
             }
             Action::ResetSearchPath { database, .. } => match database {
                 Some(database) => format!("reset search_path in {database}"),

@@ -10,13 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalog::introspect::Introspection;
 use crate::catalog::model::{
-    Acl, Database, DefaultAclKey, DefaultObjects, Grantee, Privilege, Privileges, Role, Schema,
-    SchemaObject,
+    Acl, Database, DefaultAclKey, DefaultObjects, Grantee, Membership, Privilege, Privileges, Role,
+    RoleDependent, RoleMark, Schema, SchemaObject,
 };
 use crate::desired::{Desired, parse_search_path};
 use crate::manifest::{Manifest, PublicSchema};
 
-use super::change::{Action, Change, Existing, Object, Plan, Scope};
+use super::change::{Action, Change, Existing, Object, Plan, RoleOption, Scope};
 use super::scopes::Scopes;
 
 /// What is known of a role's password, worked out by the caller from the environment and the
@@ -54,17 +54,23 @@ pub fn diff(
         desired,
         live,
         options,
+        departing: departing(desired, &live.state.roles),
         changes: Vec::new(),
         notes: Vec::new(),
     };
     let empty = Database::default();
     let live_db = live.state.databases.get(&live.database).unwrap_or(&empty);
     differ.roles();
+    let drops = differ.leaving();
     differ.schemas(live_db);
     differ.database_acl(live_db);
     differ.default_privileges(live_db);
     differ.public_schema(live_db);
     differ.unmanaged(live_db);
+    for role in drops {
+        let scope = Scope::Database(desired.database.clone());
+        differ.push(scope, Action::DropRole { role });
+    }
     let mut plan = Plan {
         database: desired.database.clone(),
         changes: differ.changes,
@@ -74,11 +80,28 @@ pub fn diff(
     plan
 }
 
+/// Roles dbsplit created for the desired database (their mark names it, or names no database:
+/// marks written before marks named any) that the manifest no longer names. Roles whose mark
+/// names only other databases belong to other manifests and are never touched.
+fn departing(desired: &Desired, live: &BTreeMap<String, Role>) -> BTreeSet<String> {
+    live.iter()
+        .filter(|(name, role)| {
+            !desired.state.roles.contains_key(*name)
+                && role.mark().is_some_and(|mark| {
+                    mark.databases.is_empty() || mark.databases.contains(&desired.database)
+                })
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
 struct Differ<'a> {
     scopes: Scopes<'a>,
     desired: &'a Desired,
     live: &'a Introspection,
     options: &'a DiffOptions,
+    /// Roles dbsplit created for this database that the manifest no longer names.
+    departing: BTreeSet<String>,
     changes: Vec<Change>,
     notes: Vec<String>,
 }
@@ -96,7 +119,7 @@ impl Differ<'_> {
         let desired = self.desired;
         let database = &desired.database;
         let mut grants: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let mut revokes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut revokes: BTreeMap<(String, Option<String>), Vec<String>> = BTreeMap::new();
         for (name, want) in &desired.state.roles {
             let enforced = desired.enforced_roles.contains(name);
             let scope = self.scopes.of_role(name);
@@ -125,66 +148,231 @@ impl Differ<'_> {
                 ),
                 Some(_) => {}
             }
+            self.mark(name, have.as_ref(), &scope);
             if let Some(env) = desired.password_envs.get(name) {
                 self.password(name, env, have.is_none(), &scope);
             }
-            let have_groups = have
+            let held = have
                 .as_ref()
-                .map(|h| h.member_of.clone())
+                .map(|h| h.memberships.as_slice())
                 .unwrap_or_default();
-            for group in want.member_of.difference(&have_groups) {
-                grants.entry(group.clone()).or_default().push(name.clone());
+            for group in self.memberships(name, want, held, enforced, &scope) {
+                grants.entry(group).or_default().push(name.clone());
             }
             if enforced {
-                for group in have_groups.difference(&want.member_of) {
-                    revokes.entry(group.clone()).or_default().push(name.clone());
+                let options = self.live.membership_options();
+                for grant in held {
+                    if !want.member_of.contains(&grant.group) {
+                        let grantor = grant.grantor.clone().filter(|_| options);
+                        revokes
+                            .entry((grant.group.clone(), grantor))
+                            .or_default()
+                            .push(name.clone());
+                    }
                 }
             }
             self.search_path(name, want, have.as_ref(), enforced, database, &scope);
         }
         for (group, members) in grants {
-            self.push(
-                self.scopes.of_role(&group),
-                Action::GrantRole { group, members },
-            );
+            let scope = if desired.state.roles.contains_key(&group) {
+                self.scopes.of_role(&group)
+            } else {
+                self.scopes.of_role(&members[0])
+            };
+            self.push(scope, Action::GrantRole { group, members });
         }
-        for (group, members) in revokes {
+        for ((group, granted_by), mut members) in revokes {
+            members.dedup();
             let scope = self.scopes.of_role(&members[0]);
-            self.push(scope, Action::RevokeRole { group, members });
-        }
-        if let Some(prunable) = self.prunable() {
-            for (name, role) in prunable {
-                if self.options.prune && !role.has_dependents {
-                    self.push(
-                        Scope::Database(database.clone()),
-                        Action::DropRole { role: name },
-                    );
-                } else if self.options.prune {
-                    self.notes.push(format!(
-                        "role {name} is no longer in the manifest but still owns objects or holds privileges; not dropped"
-                    ));
-                } else {
-                    self.notes.push(format!(
-                        "role {name} was created by dbsplit and is no longer in the manifest; `--prune` drops it"
-                    ));
-                }
-            }
+            self.push(
+                scope,
+                Action::RevokeRole {
+                    group,
+                    members,
+                    granted_by,
+                },
+            );
         }
     }
 
-    /// Roles dbsplit created (by their comment) that the manifest no longer names.
-    fn prunable(&self) -> Option<Vec<(String, Role)>> {
-        let roles: Vec<(String, Role)> = self
-            .live
-            .state
-            .roles
-            .iter()
-            .filter(|(name, role)| {
-                role.mark().is_some() && !self.desired.state.roles.contains_key(*name)
-            })
-            .map(|(name, role)| (name.clone(), role.clone()))
-            .collect();
-        (!roles.is_empty()).then_some(roles)
+    /// Records this database in the mark of a role dbsplit creates now or created before
+    /// (roles it did not create are never marked).
+    fn mark(&mut self, name: &str, have: Option<&Role>, scope: &Scope) {
+        let database = &self.desired.database;
+        let mut mark = match have {
+            None => RoleMark::default(),
+            Some(role) => match role.mark() {
+                Some(mark) => mark,
+                None => return,
+            },
+        };
+        if mark.databases.insert(database.clone()) {
+            self.push(
+                scope.clone(),
+                Action::MarkRole {
+                    role: name.to_string(),
+                    mark,
+                },
+            );
+        }
+    }
+
+    /// The memberships `member` must hold: returns the groups to grant from scratch and pushes
+    /// the option changes of those it holds. On 16 and later each grant has INHERIT and SET
+    /// options (the manifest wants both on, what a plain GRANT gives); everywhere the manifest
+    /// gives no ADMIN OPTION, so an enforced role's ADMIN OPTION is revoked, grant by grant.
+    fn memberships(
+        &mut self,
+        member: &str,
+        want: &Role,
+        held: &[Membership],
+        enforced: bool,
+        scope: &Scope,
+    ) -> Vec<String> {
+        let options = self.live.membership_options();
+        let mut missing = Vec::new();
+        for wanted in &want.memberships {
+            let grants: Vec<&Membership> =
+                held.iter().filter(|m| m.group == wanted.group).collect();
+            if grants.is_empty() {
+                missing.push(wanted.group.clone());
+                continue;
+            }
+            if !options {
+                continue;
+            }
+            let inherit = wanted.inherit && !grants.iter().any(|m| m.inherit);
+            let set = wanted.set && !grants.iter().any(|m| m.set);
+            if inherit || set {
+                self.push(
+                    scope.clone(),
+                    Action::GrantRoleOptions {
+                        group: wanted.group.clone(),
+                        member: member.to_string(),
+                        inherit,
+                        set,
+                    },
+                );
+            }
+            for grant in &grants {
+                for (option, on, allowed) in [
+                    (RoleOption::Inherit, grant.inherit, wanted.inherit),
+                    (RoleOption::Set, grant.set, wanted.set),
+                ] {
+                    if on && !allowed {
+                        self.revoke_option(option, grant, member, scope);
+                    }
+                }
+            }
+        }
+        if enforced {
+            for grant in held.iter().filter(|m| m.admin) {
+                if want.member_of.contains(&grant.group) {
+                    self.revoke_option(RoleOption::Admin, grant, member, scope);
+                }
+            }
+        }
+        missing
+    }
+
+    fn revoke_option(
+        &mut self,
+        option: RoleOption,
+        grant: &Membership,
+        member: &str,
+        scope: &Scope,
+    ) {
+        let granted_by = grant
+            .grantor
+            .clone()
+            .filter(|_| self.live.membership_options());
+        self.push(
+            scope.clone(),
+            Action::RevokeRoleOption {
+                option,
+                group: grant.group.clone(),
+                member: member.to_string(),
+                granted_by,
+            },
+        );
+    }
+
+    /// Roles that left the manifest lose what dbsplit gave them in this database (CONNECT and
+    /// privileges in managed schemas are revoked with the ACLs, below; here search_path and
+    /// memberships in the manifest's roles); `--prune` drops them when nothing else depends on
+    /// them, and otherwise says what does.
+    /// Returns the roles to drop, last, once the plan revoked everything else.
+    fn leaving(&mut self) -> Vec<String> {
+        let database = self.desired.database.clone();
+        let scope = Scope::Database(database.clone());
+        let mut drops = Vec::new();
+        for name in self.departing.clone() {
+            let Some(role) = self.live_role(&name).cloned() else {
+                continue;
+            };
+            let options = self.live.membership_options();
+            for grant in &role.memberships {
+                if self.desired.state.roles.contains_key(&grant.group) {
+                    self.push(
+                        scope.clone(),
+                        Action::RevokeRole {
+                            group: grant.group.clone(),
+                            members: vec![name.clone()],
+                            granted_by: grant.grantor.clone().filter(|_| options),
+                        },
+                    );
+                }
+            }
+            let path = role.settings.get(&database);
+            if path.is_some_and(|s| s.contains_key("search_path")) {
+                self.push(
+                    scope.clone(),
+                    Action::ResetSearchPath {
+                        role: name.clone(),
+                        database: Some(database.clone()),
+                    },
+                );
+            }
+            let blockers: Vec<String> = role
+                .dependents
+                .iter()
+                .filter(|d| !self.clears(d))
+                .map(RoleDependent::describe)
+                .collect();
+            if self.options.prune && blockers.is_empty() {
+                drops.push(name);
+            } else if self.options.prune {
+                self.notes.push(format!(
+                    "role {name} is no longer in the manifest but is not dropped: {}",
+                    blockers.join("; ")
+                ));
+            } else {
+                self.notes.push(format!(
+                    "role {name} was created by dbsplit and is no longer in the manifest; `--prune` drops it"
+                ));
+            }
+        }
+        drops
+    }
+
+    /// Whether this plan removes a dependency of a departing role: its privileges on this
+    /// database, on anything in a managed schema and in global default privileges, what it
+    /// owns in a managed schema (ownership goes to the schema's owner), and its default
+    /// privileges in this database (reset).
+    fn clears(&self, dependent: &RoleDependent) -> bool {
+        if dependent.database.as_deref() != Some(self.desired.database.as_str()) {
+            return false;
+        }
+        let managed = dependent
+            .schema
+            .as_ref()
+            .is_some_and(|s| self.desired.db().schemas.contains_key(s));
+        match (dependent.kind.as_str(), dependent.catalog.as_str()) {
+            ("a", "pg_database") => true,
+            ("a" | "o", "pg_default_acl") => true,
+            ("a" | "o", _) => managed,
+            _ => false,
+        }
     }
 
     fn password(&mut self, role: &str, env: &str, created: bool, scope: &Scope) {
@@ -430,37 +618,107 @@ impl Differ<'_> {
         let have: Acl = live_db
             .acl
             .iter()
-            .filter(|(g, _)| desired_db.acl.contains_key(*g))
+            .filter(|(g, _)| {
+                desired_db.acl.contains_key(*g)
+                    || g.role().is_some_and(|r| self.departing.contains(r))
+            })
             .map(|(g, p)| (g.clone(), p.clone()))
             .collect();
         let on = Object::Database(self.desired.database.clone());
         let scope = Scope::Database(self.desired.database.clone());
         self.acl(&have, &desired_db.acl, None, None, &on, &scope);
+        if desired_db.acl.contains_key(&Grantee::Public) {
+            self.cut_off(live_db);
+        }
     }
 
-    /// Default privileges: those the manifest wants for its owners, and the removal of any other
-    /// default grant that reaches into a managed schema or comes from a managed owner.
+    /// With CONNECT taken from PUBLIC, the login roles outside the manifest that hold it no
+    /// other way (monitoring, backups, an auditor, the admin running dbsplit) can no longer
+    /// connect: named in a note, so nobody learns it from an outage.
+    fn cut_off(&mut self, live_db: &Database) {
+        let connects = |role: &str| {
+            live_db
+                .acl
+                .get(&Grantee::Role(role.to_string()))
+                .is_some_and(|p| p.contains(&Privilege::Connect))
+        };
+        let roles = &self.live.state.roles;
+        let cut: Vec<&str> = roles
+            .iter()
+            .filter(|(name, role)| {
+                role.attributes.login
+                    && !role.attributes.superuser
+                    && !self.desired.state.roles.contains_key(*name)
+                    && !self.departing.contains(*name)
+                    && !connects(name)
+                    && !role.member_of.iter().any(|group| connects(group))
+            })
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !cut.is_empty() {
+            let public_connects = live_db
+                .acl
+                .get(&Grantee::Public)
+                .is_some_and(|p| p.contains(&Privilege::Connect));
+            self.notes.push(format!(
+                "revoke_public_connect: {} login role{} outside the manifest {} connect to database {}: {}; grant {} CONNECT or declare {} as an observer with login = true",
+                cut.len(),
+                if cut.len() == 1 { "" } else { "s" },
+                if public_connects { "will no longer" } else { "cannot" },
+                self.desired.database,
+                cut.join(", "),
+                if cut.len() == 1 { "it" } else { "them" },
+                if cut.len() == 1 { "it" } else { "each" },
+            ));
+        }
+    }
+
+    /// Default privileges: those the manifest wants for its owners, the removal of any other
+    /// default grant that reaches into a managed schema or comes from a managed owner, and the
+    /// removal of a service role from anyone's global default privileges (`FOR ROLE postgres
+    /// GRANT ... ON TABLES TO billing_rw` reaches every schema, the other services' included).
     fn default_privileges(&mut self, live_db: &Database) {
         let desired_db = self.desired.db();
+        let enforced = &self.desired.enforced_roles;
+        let departing = &self.departing.clone();
         let managed_schema = |schema: &Option<String>| {
             schema
                 .as_ref()
                 .is_some_and(|s| desired_db.schemas.contains_key(s))
         };
+        let service_role = |g: &Grantee| {
+            g.role()
+                .is_some_and(|r| enforced.contains(r) || departing.contains(r))
+        };
+        // Keys dbsplit manages whole, and others where it only judges the service roles.
+        let whole = |k: &DefaultAclKey| {
+            managed_schema(&k.schema) || enforced.contains(&k.owner) || departing.contains(&k.owner)
+        };
         let mut keys: BTreeSet<&DefaultAclKey> = desired_db.default_acls.keys().collect();
-        keys.extend(live_db.default_acls.keys().filter(|k| {
-            managed_schema(&k.schema) || self.desired.enforced_roles.contains(&k.owner)
+        keys.extend(live_db.default_acls.iter().filter_map(|(k, acl)| {
+            let names_service_role = k.schema.is_none() && acl.keys().any(service_role);
+            (whole(k) || names_service_role).then_some(k)
         }));
         let empty = Acl::new();
         for key in keys {
-            let want = desired_db.default_acls.get(key).unwrap_or(&empty);
-            let have = match live_db.default_acls.get(key) {
+            // A departing role's own defaults go back to PostgreSQL's (the entry disappears).
+            let mut want = match desired_db.default_acls.get(key) {
+                Some(acl) => acl.clone(),
+                None if key.schema.is_none() && departing.contains(&key.owner) => {
+                    builtin_default_acl(key.objects)
+                }
+                None => empty.clone(),
+            };
+            let mut have = match live_db.default_acls.get(key) {
                 Some(acl) => acl.clone(),
                 None if key.schema.is_none() => builtin_default_acl(key.objects),
                 None => Acl::new(),
             };
-            let (grants, revokes) = acl_delta(&have, want, Some(&key.owner), Some(&key.owner));
-            let scope = self.scopes.of_role(&key.owner);
+            if !whole(key) {
+                have.retain(|g, _| service_role(g));
+                want.retain(|g, _| service_role(g));
+            }
+            let (grants, revokes) = acl_delta(&have, &want, Some(&key.owner), Some(&key.owner));
             for (privileges, grantees) in group_by_privileges(grants) {
                 self.push(
                     self.scopes.of_grantee(&grantees[0]),
@@ -468,10 +726,12 @@ impl Differ<'_> {
                 );
             }
             for (privileges, grantees) in group_by_privileges(revokes) {
-                self.push(
-                    scope.clone(),
-                    default_privileges(key, false, privileges, grantees),
-                );
+                let scope = if whole(key) {
+                    self.scopes.of_role(&key.owner)
+                } else {
+                    self.scopes.of_grantee(&grantees[0])
+                };
+                self.push(scope, default_privileges(key, false, privileges, grantees));
             }
         }
     }
@@ -534,10 +794,10 @@ impl Differ<'_> {
             .state
             .roles
             .iter()
-            .filter(|(name, role)| {
+            .filter(|(name, _)| {
                 !name.starts_with("pg_")
                     && !self.desired.state.roles.contains_key(*name)
-                    && role.mark().is_none()
+                    && !self.departing.contains(*name)
             })
             .map(|(name, _)| name.as_str())
             .collect();

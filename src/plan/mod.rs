@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod change;
 pub mod diff;
 pub mod file;
+pub mod mark;
 pub mod scopes;
 pub mod sql;
 

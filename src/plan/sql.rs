@@ -34,6 +34,7 @@ pub fn statements(action: &Action) -> Vec<String> {
             Ident(role),
             attribute_changes(from, to, true).join(" ")
         )],
+        Action::MarkRole { role, mark } => vec![super::mark::comment(role, mark)],
         Action::SetPassword { role, env } => vec![format!(
             // The statement apply runs carries a SCRAM verifier; plans never hold it.
             "-- ALTER ROLE {} PASSWORD '<SCRAM-SHA-256 verifier of ${env}, computed at apply time>';",
@@ -44,11 +45,61 @@ pub fn statements(action: &Action) -> Vec<String> {
             alter_target(on),
             Ident(owner)
         )],
-        Action::RevokeRole { group, members } => vec![format!(
-            "REVOKE {} FROM {};",
+        Action::RevokeRole {
+            group,
+            members,
+            granted_by,
+        } => vec![format!(
+            "REVOKE {} FROM {}{};",
             Ident(group),
-            ident_list(members.iter().map(String::as_str))
+            ident_list(members.iter().map(String::as_str)),
+            granted_by_clause(granted_by.as_deref())
         )],
+        Action::GrantRoleOptions {
+            group,
+            member,
+            inherit,
+            set,
+        } => {
+            let mut with = Vec::new();
+            if *inherit {
+                with.push("INHERIT TRUE");
+            }
+            if *set {
+                with.push("SET TRUE");
+            }
+            vec![format!(
+                "GRANT {} TO {} WITH {};",
+                Ident(group),
+                Ident(member),
+                with.join(", ")
+            )]
+        }
+        Action::RevokeRoleOption {
+            option,
+            group,
+            member,
+            granted_by,
+        } => vec![format!(
+            "REVOKE {} OPTION FOR {} FROM {}{};",
+            option.keyword(),
+            Ident(group),
+            Ident(member),
+            granted_by_clause(granted_by.as_deref())
+        )],
+        Action::SelfGrant {
+            group,
+            member,
+            set_option,
+        } => vec![if *set_option {
+            format!(
+                "GRANT {} TO {} WITH INHERIT FALSE, SET TRUE;",
+                Ident(group),
+                Ident(member)
+            )
+        } else {
+            format!("GRANT {} TO {};", Ident(group), Ident(member))
+        }],
         Action::ResetSearchPath { role, database } => vec![match database {
             Some(database) => format!(
                 "ALTER ROLE {} IN DATABASE {} RESET search_path;",
@@ -138,6 +189,12 @@ pub fn statements(action: &Action) -> Vec<String> {
             Ident(schema)
         )],
     }
+}
+
+fn granted_by_clause(grantor: Option<&str>) -> String {
+    grantor
+        .map(|g| format!(" GRANTED BY {}", Ident(g)))
+        .unwrap_or_default()
 }
 
 /// The whole plan as a script for `psql -v ON_ERROR_STOP=1 -1 -f`.

@@ -21,3 +21,8 @@ mod audit;
 // `migrate` as each service's owner: concurrency, rollback, checksums, no-transaction files,
 // the lock, status; `init` without a terminal.
 mod migrate;
+// Managed PostgreSQL: membership options and grantors, a non-superuser admin, every major.
+mod managed;
+// Privileges: reads of the owner role, the history table, default privileges across services,
+// prune, CONNECT.
+mod privileges;

@@ -637,14 +637,14 @@ async fn notices_and_warnings_reach_the_user_with_the_service() {
     let output = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
     assert_code(&output, 0);
     let text = stderr(&output);
-    assert_has(&text, "billing: NOTICE: backfilled 3 rows\n");
+    assert_has(&text, "billing: NOTICE:  backfilled 3 rows\n");
     assert_has(
         &text,
-        "billing: WARNING: slow\n  detail: took long\n  hint: batch it\n",
+        "billing: WARNING:  slow\nDETAIL:  took long\nHINT:  batch it\n",
     );
     assert_has(
         &text,
-        "billing: WARNING: no privileges could be revoked for \"pg_class\"\n",
+        "billing: WARNING:  no privileges could be revoked for \"pg_class\"\n",
     );
     // dbsplit's own statements say nothing: a run with nothing to do is quiet.
     let again = setup.dbsplit("billing_migrator", &["migrate", "billing"]);

@@ -3,22 +3,19 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
-use tokio_postgres::error::DbError;
 
 use super::{choose, read};
 use crate::cli::{ConnectArgs, MigrateArgs};
 use crate::cmd::TROUBLE;
-use crate::cmd::live::{connect_noticing_to, runtime};
+use crate::cmd::live::{connect_noticing_to, runtime, show_notices};
 use crate::finding::{RuleId, Severity, any_at_or_above};
 use crate::lint::lint;
 use crate::manifest::{Manifest, Service};
 use crate::migrate::progress::Progress;
 use crate::migrate::run::{self, RunOptions};
 use crate::migrations::{File, Input};
-use crate::pg::connect::Notices;
 use crate::report;
 
 /// The rules `migrate` enforces even with `--no-lint`: what cannot be sent as a statement.
@@ -67,8 +64,9 @@ pub(super) fn migrate(
                     let _ = sender.send((name.clone(), p));
                 };
                 let result = async {
-                    let notices = Some(show_notices(&service.name));
+                    let notices = Some(show_notices(Some(&service.name)));
                     let client = connect_noticing_to(&connect, &database, notices).await?;
+                    crate::pg::connect::refuse_standby(&client, "migrate").await?;
                     Ok::<_, anyhow::Error>(
                         run::migrate(&client, &service, &files, options, &progress).await?,
                     )
@@ -161,22 +159,6 @@ fn lint_first(
         );
     }
     Ok(true)
-}
-
-/// Prints the server's notices and warnings while a service migrates (RAISE NOTICE, "no
-/// privileges could be revoked"), each on stderr after the service's name.
-fn show_notices(service: &str) -> Notices {
-    let service = service.to_string();
-    Arc::new(move |notice: &DbError| {
-        let mut line = format!("{service}: {}: {}", notice.severity(), notice.message());
-        if let Some(detail) = notice.detail() {
-            line.push_str(&format!("\n  detail: {detail}"));
-        }
-        if let Some(hint) = notice.hint() {
-            line.push_str(&format!("\n  hint: {hint}"));
-        }
-        eprintln!("{line}");
-    })
 }
 
 /// Prints that a service waits for its lock.
