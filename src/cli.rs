@@ -271,7 +271,8 @@ pub struct AuditArgs {
     #[arg(long)]
     pub no_manifest: bool,
 
-    /// Also list the declared exceptions (reads, shared schemas, observers) with their reasons.
+    /// Also list the declared exceptions (reads, shared schemas, observers) with their reasons
+    /// and, when services are inferred, the service each role was placed in.
     #[arg(long, short = 'v')]
     pub verbose: bool,
 
