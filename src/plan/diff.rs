@@ -912,7 +912,7 @@ pub fn object_acl(desired_db: &Database, schema: &str, owner: &str, object: &Sch
     let kind = object.kind;
     // The migration history is the owner's alone: an application role that could write it
     // could hide or replay migrations.
-    if object.name == crate::migrate::run::HISTORY_TABLE && object.args.is_none() {
+    if object.name == crate::migrations::HISTORY_TABLE && object.args.is_none() {
         return Acl::new();
     }
     let key = DefaultAclKey {
