@@ -110,10 +110,9 @@ pub fn run(
             }
         }
         let started = Instant::now();
-        let result = apply::apply(&mut client, &manifest, &desired, &options, &confirmed).await;
-        // The server's warnings (a REVOKE that revoked nothing, a trigger's notice) were
-        // printed by the connection's task as they came, before the response they precede.
-        let report = result.context("apply failed; nothing was changed")?;
+        let report = apply::apply(&mut client, &manifest, &desired, &options, &confirmed)
+            .await
+            .context("apply failed; nothing was changed")?;
         if report.statements == 0 {
             writeln!(out, "Nothing to do: another apply already brought the cluster to the manifest.")?;
         } else {

@@ -67,7 +67,8 @@ async fn audit_with_manifest(cluster: &TestCluster) -> Report {
     let drift = diff(
         &manifest,
         &desired_state(&manifest),
-        &live,
+        &live.state,
+        &live.database,
         &DiffOptions::default(),
     );
     audit(
