@@ -686,3 +686,40 @@ async fn two_sessions_on_one_snapshot_read_the_same_state_as_one() {
         Some(&tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_membership_granted_without_inherit_writes_nothing_on_16_and_later() {
+    let cluster = TestCluster::start("supa");
+    let version: String = cluster
+        .superuser("supa")
+        .await
+        .query_one("SHOW server_version_num", &[])
+        .await
+        .unwrap()
+        .get(0);
+    if version.parse::<i32>().unwrap() < 160_000 {
+        return; // Per-grant INHERIT is PostgreSQL 16's.
+    }
+    cluster.psql_ok("supa", SUPABASE);
+    cluster.psql_ok(
+        "supa",
+        "CREATE ROLE ops LOGIN;
+         CREATE ROLE w_auth;
+         CREATE ROLE w_storage;
+         GRANT UPDATE ON auth.users TO w_auth;
+         GRANT INSERT ON storage.buckets TO w_storage;
+         GRANT w_auth TO ops;
+         GRANT w_storage TO ops WITH INHERIT FALSE, SET TRUE;",
+    );
+    let audit = || {
+        run_audit_in(
+            &cluster,
+            "postgres",
+            "supa",
+            &["--no-manifest", "--format", "json"],
+        )
+    };
+    assert_eq!(json_lines(&audit()), Vec::<String>::new());
+    cluster.psql_ok("supa", "GRANT w_storage TO ops WITH INHERIT TRUE;");
+    assert_eq!(json_lines(&audit()), ["shared-role ops | - -> - | ops"]);
+}
