@@ -7,13 +7,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use dbsplit::apply::{ApplyOptions, Confirmed, apply, plan};
-use dbsplit::audit::read::{begin, join_snapshot};
-use dbsplit::audit::{Report, Services, audit};
+use dbsplit::audit::Report;
+use dbsplit::audit::read::{audit_state, begin, join_snapshot};
 use dbsplit::catalog::introspect::{Depth, introspect, introspect_split};
 use dbsplit::desired::desired_state;
 use dbsplit::finding::Finding;
 use dbsplit::manifest::Manifest;
-use dbsplit::plan::diff::{DiffOptions, diff};
 
 use crate::support::pg::TestCluster;
 use crate::support::{root, stdout};
@@ -59,23 +58,11 @@ async fn converged(cluster: &TestCluster) {
 }
 
 async fn audit_with_manifest(cluster: &TestCluster) -> Report {
-    let manifest = example();
     let client = cluster.superuser("app").await;
     let live = introspect(&client, Depth::Dependencies)
         .await
         .expect("the test cluster answers");
-    let drift = diff(
-        &manifest,
-        &desired_state(&manifest),
-        &live,
-        &DiffOptions::default(),
-    );
-    audit(
-        &live.state,
-        "app",
-        &Services::from_manifest(&manifest),
-        Some(&drift),
-    )
+    audit_state(Some(&example()), &live).expect("the manifest's database")
 }
 
 async fn audit_inferred(cluster: &TestCluster, database: &str) -> Report {
@@ -83,8 +70,7 @@ async fn audit_inferred(cluster: &TestCluster, database: &str) -> Report {
     let live = introspect(&client, Depth::Dependencies)
         .await
         .expect("the test cluster answers");
-    let services = Services::infer(&live.state, &live.state.databases[database]);
-    audit(&live.state, database, &services, None)
+    audit_state(None, &live).expect("the current database was read")
 }
 
 /// The findings of `rule`, as `object | schema -> target | role` lines.
