@@ -191,6 +191,13 @@ pub enum MigrateCommand {
     Status {
         /// The services, as named in the manifest; default: all.
         services: Vec<String>,
+        /// Exit 1 when a service has pending, dirty, changed, missing or out-of-order
+        /// migrations, or a history this login cannot read.
+        #[arg(long)]
+        exit_code: bool,
+        /// Output format: a table, or JSON (`{"services":[...]}`).
+        #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
+        format: StatusFormat,
     },
     /// Mark a dirty no-transaction migration as done, after fixing the database by hand.
     Resolve {
@@ -230,6 +237,13 @@ pub enum FindingsFormat {
     Json,
     Sarif,
     Github,
+}
+
+/// How `migrate status` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
