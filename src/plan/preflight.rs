@@ -683,8 +683,8 @@ mod tests {
             role_changes(&plan),
             [
                 r#"REVOKE ADMIN OPTION FOR "billing_owner" FROM "billing_migrator" CASCADE;"#,
-                r#"REVOKE "billing_owner" FROM "monolith_rw";"#,
-                r#"REVOKE "pg_read_all_data" FROM "billing_ro";"#,
+                r#"REVOKE "billing_owner" FROM "monolith_rw" CASCADE;"#,
+                r#"REVOKE "pg_read_all_data" FROM "billing_ro" CASCADE;"#,
             ]
         );
         assert!(plan.changes.iter().all(|c| !matches!(

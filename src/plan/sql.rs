@@ -50,13 +50,11 @@ pub fn statements(action: &Action) -> Vec<String> {
             members,
             granted_by,
         } => vec![format!(
-            // On 16+ (where the grantor is named) grants the members made with an ADMIN OPTION
-            // depend on it: CASCADE takes them too.
-            "REVOKE {} FROM {}{}{};",
+            // CASCADE: grants the members made with an ADMIN OPTION go too (16+).
+            "REVOKE {} FROM {}{} CASCADE;",
             Ident(group),
             ident_list(members.iter().map(String::as_str)),
-            granted_by_clause(granted_by.as_deref()),
-            if granted_by.is_some() { " CASCADE" } else { "" }
+            granted_by_clause(granted_by.as_deref())
         )],
         Action::GrantRoleOptions {
             group,

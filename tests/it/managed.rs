@@ -167,10 +167,10 @@ async fn membership_options_grantors_admin_option_and_everything_roles_are_plann
         .collect()
     } else {
         [
-            r#"revoke-role: REVOKE "billing_owner" FROM "monolith_rw";"#,
+            r#"revoke-role: REVOKE "billing_owner" FROM "monolith_rw" CASCADE;"#,
             r#"revoke-role-option: REVOKE ADMIN OPTION FOR "billing_owner" FROM "billing_migrator" CASCADE;"#,
-            r#"revoke-role: REVOKE "pg_read_all_data" FROM "billing_ro";"#,
-            r#"revoke-role: REVOKE "pg_write_server_files" FROM "notifications_rw";"#,
+            r#"revoke-role: REVOKE "pg_read_all_data" FROM "billing_ro" CASCADE;"#,
+            r#"revoke-role: REVOKE "pg_write_server_files" FROM "notifications_rw" CASCADE;"#,
         ]
         .into_iter()
         .map(String::from)
@@ -513,7 +513,7 @@ async fn the_admin_repairs_a_grant_by_another_grantor_a_revoked_set_option_and_a
             "{text}"
         );
         assert!(
-            text.contains(r#"REVOKE "billing_owner" FROM "monolith_rw";"#),
+            text.contains(r#"REVOKE "billing_owner" FROM "monolith_rw" CASCADE;"#),
             "{text}"
         );
     }
