@@ -43,6 +43,7 @@ pub fn run(
         let notices = Some(live::show_notices(None));
         let mut client =
             live::connect_noticing_to(connect, &manifest.database.name, notices).await?;
+        crate::pg::connect::refuse_standby(&client, "apply").await?;
         let confirmed = match saved {
             Some(saved) => Confirmed {
                 plan: saved.plan,

@@ -74,6 +74,8 @@ pub enum Reason {
         /// The server's message, e.g. `password authentication failed for user "x"`.
         message: String,
     },
+    /// Something answered, but not as a PostgreSQL server does (another service on the port).
+    NotPostgres,
     /// The TLS settings are unusable (an unreadable root certificate file).
     Settings(String),
     /// Anything else, with its cause chain.
@@ -85,7 +87,14 @@ impl fmt::Display for Reason {
         match self {
             Reason::Refused => f.write_str("connection refused"),
             Reason::NoSocket => f.write_str("no server is listening on that socket"),
-            Reason::Timeout(after) => write!(f, "no answer within {} seconds", after.as_secs()),
+            Reason::Timeout(after) => write!(
+                f,
+                "no answer within {} seconds (is a PostgreSQL server listening there? set connect_timeout to wait longer)",
+                after.as_secs()
+            ),
+            Reason::NotPostgres => f.write_str(
+                "what answered there is not a PostgreSQL server (check the host and port)",
+            ),
             Reason::TlsUnsupported => f.write_str(
                 "the server does not support TLS, which sslmode requires (its ssl setting is off)",
             ),
@@ -241,12 +250,24 @@ async fn attempt(
                 .await
             }
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
-                encrypted(
+                match encrypted(
                     &mut config,
                     tokio_postgres::config::SslMode::Require,
                     &options.verify(),
                 )
                 .await
+                {
+                    // Any answer but "S" or "N" reads as "no TLS": say so only if what
+                    // answered is PostgreSQL.
+                    Err(Reason::TlsUnsupported) => {
+                        config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+                        match plain(&config).await {
+                            Err(Reason::NotPostgres) => Err(Reason::NotPostgres),
+                            _ => Err(Reason::TlsUnsupported),
+                        }
+                    }
+                    other => other,
+                }
             }
         }
     };
@@ -304,20 +325,30 @@ fn classify(error: &tokio_postgres::Error) -> Reason {
             message: db.message().to_string(),
         };
     }
-    let mut chain = vec![error.to_string()];
+    let top = error.to_string();
+    // The startup exchange got bytes that are no PostgreSQL message, or none at all.
+    if NOT_POSTGRES.iter().any(|text| top.starts_with(text)) {
+        return Reason::NotPostgres;
+    }
+    let mut chain = vec![top];
     let mut cause = error.source();
     while let Some(current) = cause {
         if let Some(tls) = current.downcast_ref::<rustls::Error>() {
-            return Reason::Tls(tls::describe(tls));
+            return tls_reason(tls);
         }
         if let Some(io) = current.downcast_ref::<io::Error>() {
             // tokio-rustls wraps rustls's error in an io::Error, whose source() skips it.
             if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-                return Reason::Tls(tls::describe(tls));
+                return tls_reason(tls);
             }
             return match io.kind() {
                 io::ErrorKind::ConnectionRefused => Reason::Refused,
                 io::ErrorKind::NotFound => Reason::NoSocket,
+                io::ErrorKind::InvalidData
+                | io::ErrorKind::InvalidInput
+                | io::ErrorKind::UnexpectedEof => Reason::NotPostgres,
+                // The stream ended inside what would be a message.
+                _ if io.to_string() == "bytes remaining on stream" => Reason::NotPostgres,
                 _ => Reason::Network(lowercase_first(&io.to_string())),
             };
         }
@@ -330,6 +361,46 @@ fn classify(error: &tokio_postgres::Error) -> Reason {
         cause = current.source();
     }
     Reason::Other(chain.join(": "))
+}
+
+/// tokio-postgres's messages for a startup exchange that went wrong on the server's side.
+const NOT_POSTGRES: &[&str] = &[
+    "unexpected message from server",
+    "error parsing response from server",
+    "connection closed",
+];
+
+/// A TLS failure; a server that answered "S" to the TLS request but then sent no TLS at all
+/// is not PostgreSQL (an SSH server's banner starts with "S").
+fn tls_reason(error: &rustls::Error) -> Reason {
+    match error {
+        rustls::Error::InvalidMessage(_) => Reason::NotPostgres,
+        other => Reason::Tls(tls::describe(other)),
+    }
+}
+
+/// Refuses a hot standby for the commands that write (`apply`, `migrate`): there every write
+/// would fail halfway with "cannot execute ... in a read-only transaction".
+pub async fn refuse_standby(client: &Client, command: &str) -> Result<(), StandbyError> {
+    let row = client
+        .query_one("SELECT pg_catalog.pg_is_in_recovery()", &[])
+        .await
+        .map_err(StandbyError::Query)?;
+    if row.get::<_, bool>(0) {
+        return Err(StandbyError::HotStandby(command.to_string()));
+    }
+    Ok(())
+}
+
+/// Why [`refuse_standby`] refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StandbyError {
+    #[error(
+        "the server is a hot standby (read-only, in recovery): {0} writes, so connect to the primary"
+    )]
+    HotStandby(String),
+    #[error("cannot ask the server whether it is a standby")]
+    Query(#[source] tokio_postgres::Error),
 }
 
 fn lowercase_first(text: &str) -> String {

@@ -10,7 +10,7 @@
 use std::fs;
 use std::io;
 use std::net::TcpListener;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -75,24 +75,8 @@ impl LocalServer {
 
     /// Starts a new, empty server with extra settings, its own pg_hba.conf and files.
     pub fn start_with(config: &LocalConfig) -> Result<LocalServer, LocalServerError> {
-        let setup = SETUP
-            .get_or_init(|| prepare().map_err(|e| e.0))
-            .as_ref()
-            .map_err(|e| LocalServerError(e.clone()))?;
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = setup.root.join(format!("{}-{n}", std::process::id()));
-        if dir.exists() {
-            fs::remove_dir_all(&dir)?;
-        }
-        fs::create_dir(&dir)?;
-        let mut server = LocalServer {
-            dir,
-            port: 0,
-            bin: setup.bin.clone(),
-            run_as: setup.run_as,
-            stopped: true,
-        };
-        server.hand_over(&server.dir)?;
+        let setup = setup()?;
+        let mut server = LocalServer::allocate(setup)?;
         let data = server.data_dir();
         run(Command::new("cp").arg("-a").arg(&setup.template).arg(&data))?;
         let hba = config
@@ -109,15 +93,66 @@ impl LocalServer {
             fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
             server.hand_over(&path)?;
         }
+        server.launch(&config.conf)?;
+        Ok(server)
+    }
+
+    /// Starts a hot standby of this server: a copy by `pg_basebackup -R` that streams this
+    /// server's changes and refuses writes.
+    pub fn start_standby(&self) -> Result<LocalServer, LocalServerError> {
+        let setup = setup()?;
+        let mut standby = LocalServer::allocate(setup)?;
+        run(standby
+            .command(&standby.bin.join("pg_basebackup"))
+            .arg("-D")
+            .arg(standby.data_dir())
+            .args([
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                SUPERUSER,
+            ])
+            .args(["-p", &self.port.to_string()]))?;
+        standby.launch(&["hot_standby = on".to_string()])?;
+        Ok(standby)
+    }
+
+    /// A new, empty server folder owned by the server's OS user.
+    fn allocate(setup: &Setup) -> Result<LocalServer, LocalServerError> {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = setup.root.join(format!("{}-{n}", std::process::id()));
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
+        fs::create_dir(&dir)?;
+        let server = LocalServer {
+            dir,
+            port: 0,
+            bin: setup.bin.clone(),
+            run_as: setup.run_as,
+            stopped: true,
+        };
+        server.hand_over(&server.dir)?;
+        Ok(server)
+    }
+
+    /// Configures and starts the server of a ready data directory on a free port.
+    fn launch(&mut self, conf: &[String]) -> Result<(), LocalServerError> {
+        let server = self;
         // A port picked as free can be taken before the server binds it: try a few.
         let mut last_error = None;
         for _ in 0..5 {
             server.port = free_port()?;
-            server.configure(&config.conf)?;
+            server.configure(conf)?;
             match server.pg_ctl(&["start", "-w", "-t", "60", "-l"], Some(&server.log_path())) {
                 Ok(_) => {
                     server.stopped = false;
-                    return Ok(server);
+                    return Ok(());
                 }
                 Err(error) => last_error = Some(error),
             }
@@ -229,6 +264,13 @@ impl Drop for LocalServer {
     }
 }
 
+fn setup() -> Result<&'static Setup, LocalServerError> {
+    SETUP
+        .get_or_init(|| prepare().map_err(|e| e.0))
+        .as_ref()
+        .map_err(|e| LocalServerError(e.clone()))
+}
+
 fn as_user(run_as: Option<&str>, program: &Path) -> Command {
     match run_as {
         Some(user) => {
@@ -270,29 +312,25 @@ fn run(command: &mut Command) -> Result<Output, LocalServerError> {
 fn prepare() -> Result<Setup, LocalServerError> {
     let bin = find_bin_dir()?;
     let root_user = fs::metadata("/proc/self")?.uid() == 0;
-    let run_as = if root_user {
-        let known = Command::new("id")
-            .arg("-u")
-            .arg(OS_USER)
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !known {
+    let (run_as, owner) = if root_user {
+        let id = Command::new("id").arg("-u").arg(OS_USER).output();
+        let uid = id.ok().filter(|o| o.status.success()).and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<u32>()
+                .ok()
+        });
+        let Some(uid) = uid else {
             return Err(LocalServerError(format!(
                 "running as root, but there is no `{OS_USER}` OS user to run PostgreSQL as (it refuses to run as root); install Debian's postgresql package or `useradd --system {OS_USER}`"
             )));
-        }
-        Some(OS_USER)
+        };
+        (Some(OS_USER), uid)
     } else {
-        None
+        (None, fs::metadata("/proc/self")?.uid())
     };
-    // As root use /tmp, which the postgres user can always traverse.
-    let base = match std::env::var_os("DBSPLIT_PG_TMP") {
-        Some(dir) => PathBuf::from(dir),
-        None if root_user => PathBuf::from("/tmp"),
-        None => std::env::temp_dir(),
-    };
-    let root = base.join(format!("dbsplit-pg-{}", fs::metadata("/proc/self")?.uid()));
-    fs::create_dir_all(&root)?;
+    let root = work_dir()?;
+    private_dir(&root, owner, run_as)?;
     reap(&root, &bin, run_as);
     let version = run(Command::new(bin.join("pg_ctl")).arg("--version"))?;
     // "pg_ctl (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)": the word after "(PostgreSQL)".
@@ -302,7 +340,7 @@ fn prepare() -> Result<Setup, LocalServerError> {
         .nth(1)
         .unwrap_or("unknown")
         .to_string();
-    let template = root.join(format!("template-{version}-{TEMPLATE_FORMAT}"));
+    let template = root.join(template_name(&version, &bin));
     if !template.join("PG_VERSION").exists() {
         let staging = root.join(format!("template-staging-{}", std::process::id()));
         let _ = fs::remove_dir_all(&staging);
@@ -336,6 +374,88 @@ fn prepare() -> Result<Setup, LocalServerError> {
 fn major(version: &str) -> Option<u32> {
     let digits: String = version.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
+}
+
+/// The folder of the throwaway servers and of the cached template: `$XDG_CACHE_HOME/dbsplit`
+/// when XDG_CACHE_HOME is set, else `dbsplit-<uid>` in `DBSPLIT_PG_TMP`, else in the temp
+/// folder (TMPDIR; as root `/tmp`, which the `postgres` OS user can always reach).
+pub fn work_dir() -> Result<PathBuf, LocalServerError> {
+    let uid = fs::metadata("/proc/self")?.uid();
+    if let Some(cache) = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+    {
+        return Ok(cache.join("dbsplit"));
+    }
+    let base = match std::env::var_os("DBSPLIT_PG_TMP") {
+        Some(dir) => PathBuf::from(dir),
+        None if uid == 0 => PathBuf::from("/tmp"),
+        None => std::env::temp_dir(),
+    };
+    Ok(base.join(format!("dbsplit-{uid}")))
+}
+
+/// Creates `dir` private to the OS user `owner` (mode 0700), or checks that it is: another
+/// user able to write there could swap the template the servers are copied from, or read
+/// what they hold.
+fn private_dir(dir: &Path, owner: u32, run_as: Option<&str>) -> Result<(), LocalServerError> {
+    if let Some(parent) = dir.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => hand_over(run_as, dir)?,
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(error) => {
+            return Err(LocalServerError(format!(
+                "cannot create {}: {error}",
+                dir.display()
+            )));
+        }
+    }
+    let meta = fs::symlink_metadata(dir)?;
+    let problem = if !meta.file_type().is_dir() {
+        Some("it is not a folder (a symbolic link is refused too)".to_string())
+    } else if meta.mode() & 0o077 != 0 {
+        Some(format!(
+            "other users may use it (mode {:04o}, not 0700)",
+            meta.mode() & 0o7777
+        ))
+    } else if meta.uid() != owner {
+        Some(format!(
+            "it belongs to uid {}, not to uid {owner} who runs the servers",
+            meta.uid()
+        ))
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return Err(LocalServerError(format!(
+            "refusing to keep throwaway PostgreSQL servers in {}: {problem}; delete it, or point XDG_CACHE_HOME elsewhere",
+            dir.display()
+        )));
+    }
+    if let Some(user) = run_as {
+        let reachable = as_user(run_as, Path::new("test"))
+            .arg("-w")
+            .arg(dir)
+            .status()
+            .is_ok_and(|status| status.success());
+        if !reachable {
+            return Err(LocalServerError(format!(
+                "the `{user}` OS user, which runs the servers as root, cannot reach {}; point XDG_CACHE_HOME at a folder it can reach",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The cached template's folder name: one per server version and binaries folder.
+fn template_name(version: &str, bin: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bin.as_os_str().as_encoded_bytes());
+    let key: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("template-{version}-{key}-{TEMPLATE_FORMAT}")
 }
 
 /// Stops and deletes the servers of processes that no longer exist.

@@ -33,6 +33,10 @@ const SETTINGS: &[(&str, &str)] = &[
     ("options", "PGOPTIONS"),
 ];
 
+/// How long a connection attempt may take when `connect_timeout` is not set (libpq waits for
+/// ever, which leaves a CI job hanging on a firewall that drops packets).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The port PostgreSQL listens on unless told otherwise.
 const DEFAULT_PORT: u16 = 5432;
 
@@ -152,7 +156,8 @@ pub struct ConnectOptions {
     pub sslmode: SslMode,
     /// `sslrootcert`, or libpq's default `~/.postgresql/root.crt` when that file exists.
     pub sslrootcert: Option<RootCerts>,
-    /// libpq's `connect_timeout`: none waits for ever; at least two seconds.
+    /// libpq's `connect_timeout`, at least two seconds; 10 seconds unless set, and none (wait
+    /// for ever) when set to 0, as in libpq.
     pub connect_timeout: Option<Duration>,
     /// Shown in `pg_stat_activity`; `dbsplit` unless set.
     pub application_name: String,
@@ -232,7 +237,7 @@ pub fn resolve(database_url: Option<&str>, env: &Env<'_>) -> Result<ConnectOptio
         ));
     }
     let connect_timeout = match sources.get("connect_timeout") {
-        None => None,
+        None => Some(DEFAULT_CONNECT_TIMEOUT),
         Some((value, from)) => {
             let seconds = value.trim().parse::<i64>().map_err(|_| {
                 SettingsError(format!("invalid connect_timeout `{value}` in {from}"))

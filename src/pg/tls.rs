@@ -16,6 +16,10 @@ use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signat
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore};
+use x509_cert::Certificate;
+use x509_cert::der::Decode;
+use x509_cert::ext::pkix::SubjectAltName;
+use x509_cert::ext::pkix::name::GeneralName;
 
 /// Where trusted root certificates come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,35 +52,52 @@ pub fn client_config(verify: &Verify) -> Result<ClientConfig, TlsSetupError> {
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsSetupError(format!("cannot set up TLS: {e}")))?;
-    let chain = match verify {
-        Verify::Full(roots) => {
-            let full = webpki_verifier(roots, provider)?;
-            return Ok(builder.with_webpki_verifier(full).with_no_client_auth());
+    let (roots, check_name) = match verify {
+        Verify::Full(roots) => (Some(roots), true),
+        Verify::Chain(roots) => (Some(roots), false),
+        Verify::Nothing => (None, false),
+    };
+    let chain = match roots {
+        Some(roots) => {
+            let store = root_store(roots)?;
+            let webpki = WebPkiServerVerifier::builder_with_provider(
+                Arc::new(store.certs.clone()),
+                provider.clone(),
+            )
+            .build()
+            .map_err(|e| TlsSetupError(format!("cannot set up certificate verification: {e}")))?;
+            Some(Chain {
+                webpki,
+                pinned: store.pinned,
+            })
         }
-        Verify::Chain(roots) => Some(webpki_verifier(roots, provider.clone())?),
-        Verify::Nothing => None,
+        None => None,
     };
     Ok(builder
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Lenient { chain, provider }))
+        .with_custom_certificate_verifier(Arc::new(Libpq {
+            chain,
+            check_name,
+            provider,
+        }))
         .with_no_client_auth())
 }
 
-fn webpki_verifier(
-    roots: &RootCerts,
-    provider: Arc<CryptoProvider>,
-) -> Result<Arc<WebPkiServerVerifier>, TlsSetupError> {
-    let store = root_store(roots)?;
-    WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider)
-        .build()
-        .map_err(|e| TlsSetupError(format!("cannot set up certificate verification: {e}")))
+/// The trusted roots, and the certificates of the root file themselves: libpq (OpenSSL) trusts
+/// a server certificate found in `sslrootcert` as it is, which is how a self-signed server
+/// certificate is given (webpki alone refuses it: OpenSSL 3 marks it CA:TRUE).
+struct Roots {
+    certs: RootCertStore,
+    pinned: Vec<CertificateDer<'static>>,
 }
 
-fn root_store(roots: &RootCerts) -> Result<RootCertStore, TlsSetupError> {
+fn root_store(roots: &RootCerts) -> Result<Roots, TlsSetupError> {
     let mut store = RootCertStore::empty();
+    let mut pinned = Vec::new();
     match roots {
         RootCerts::File(path) => {
             let certs = read_pem(path)?;
+            pinned.clone_from(&certs);
             let (_, unusable) = store.add_parsable_certificates(certs);
             if store.is_empty() {
                 return Err(TlsSetupError(format!(
@@ -99,7 +120,10 @@ fn root_store(roots: &RootCerts) -> Result<RootCertStore, TlsSetupError> {
             }
         }
     }
-    Ok(store)
+    Ok(Roots {
+        certs: store,
+        pinned,
+    })
 }
 
 fn read_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
@@ -119,16 +143,25 @@ fn read_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> 
         })
 }
 
-/// The verifier of the modes that check less than webpki: `prefer` and `require` accept any
-/// certificate (`chain` is `None`), `verify-ca` checks the chain but not the host name. Both
+/// The certificate checks of libpq's sslmodes: `prefer` and `require` accept any certificate
+/// (`chain` is `None`), `verify-ca` checks the chain up to a root of `sslrootcert`, `verify-full`
+/// the host name too, by libpq's rules (the subjectAltName entries, else the Common Name). All
 /// still check that the server holds the certificate's key.
 #[derive(Debug)]
-struct Lenient {
-    chain: Option<Arc<WebPkiServerVerifier>>,
+struct Libpq {
+    chain: Option<Chain>,
+    check_name: bool,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for Lenient {
+#[derive(Debug)]
+struct Chain {
+    webpki: Arc<WebPkiServerVerifier>,
+    /// The certificates of the root file, each trusted as a server certificate too.
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for Libpq {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -140,14 +173,37 @@ impl ServerCertVerifier for Lenient {
         let Some(chain) = &self.chain else {
             return Ok(ServerCertVerified::assertion());
         };
-        // webpki checks the chain first and the name last, so a name error means the chain
-        // was good.
-        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
+        if chain
+            .pinned
+            .iter()
+            .any(|root| root.as_ref() == end_entity.as_ref())
+        {
+            check_validity(end_entity, now)?;
+        } else if self_issued(end_entity)? {
+            // Another self-signed certificate: webpki would say only that it is a CA.
+            return Err(CertificateError::UnknownIssuer.into());
+        } else {
+            // webpki checks the chain first and the name last, so a name error means the
+            // chain was good; the name is checked below, as libpq checks it.
+            match chain.webpki.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            ) {
+                Ok(_)
+                | Err(rustls::Error::InvalidCertificate(
+                    CertificateError::NotValidForName
+                    | CertificateError::NotValidForNameContext { .. },
+                )) => {}
+                Err(error) => return Err(error),
+            }
         }
+        if self.check_name && !names(end_entity)?.match_host(server_name) {
+            return Err(CertificateError::NotValidForName.into());
+        }
+        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -185,10 +241,133 @@ impl ServerCertVerifier for Lenient {
     }
 }
 
-/// A sentence for a TLS failure, saying which check failed.
+fn parse(der: &CertificateDer<'_>) -> Result<Certificate, rustls::Error> {
+    Certificate::from_der(der.as_ref())
+        .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))
+}
+
+/// Whether a certificate names itself as its issuer (a self-signed certificate).
+fn self_issued(der: &CertificateDer<'_>) -> Result<bool, rustls::Error> {
+    let tbs = parse(der)?.tbs_certificate;
+    Ok(tbs.issuer == tbs.subject)
+}
+
+/// The validity period of a certificate trusted as it is.
+fn check_validity(der: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls::Error> {
+    let validity = parse(der)?.tbs_certificate.validity;
+    let now = now.as_secs();
+    if now < validity.not_before.to_unix_duration().as_secs() {
+        return Err(CertificateError::NotValidYet.into());
+    }
+    if now > validity.not_after.to_unix_duration().as_secs() {
+        return Err(CertificateError::Expired.into());
+    }
+    Ok(())
+}
+
+/// The names a certificate is valid for.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Names {
+    dns: Vec<String>,
+    ips: Vec<std::net::IpAddr>,
+    common_names: Vec<String>,
+}
+
+fn names(der: &CertificateDer<'_>) -> Result<Names, rustls::Error> {
+    let cert = parse(der)?;
+    let bad = |_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding);
+    let mut names = Names::default();
+    if let Some((_, san)) = cert.tbs_certificate.get::<SubjectAltName>().map_err(bad)? {
+        for name in san.0 {
+            match name {
+                GeneralName::DnsName(dns) => names.dns.push(dns.as_str().to_string()),
+                GeneralName::IpAddress(ip) => match ip.as_bytes().len() {
+                    4 => {
+                        let octets: [u8; 4] = ip.as_bytes().try_into().map_err(|_| {
+                            rustls::Error::InvalidCertificate(CertificateError::BadEncoding)
+                        })?;
+                        names.ips.push(octets.into());
+                    }
+                    16 => {
+                        let octets: [u8; 16] = ip.as_bytes().try_into().map_err(|_| {
+                            rustls::Error::InvalidCertificate(CertificateError::BadEncoding)
+                        })?;
+                        names.ips.push(octets.into());
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+    for rdn in cert.tbs_certificate.subject.0.iter() {
+        for attribute in rdn.0.iter() {
+            if attribute.oid == x509_cert::der::oid::db::rfc4519::CN {
+                if let Ok(text) = std::str::from_utf8(attribute.value.value()) {
+                    names.common_names.push(text.to_string());
+                }
+            }
+        }
+    }
+    Ok(names)
+}
+
+impl Names {
+    /// libpq's rule: the subjectAltName entries of the host's kind (dNSName for a name,
+    /// iPAddress for an address, where a dNSName equal to the address also counts); the Common
+    /// Name only when there is no entry of that kind.
+    fn match_host(&self, host: &ServerName<'_>) -> bool {
+        match host {
+            ServerName::DnsName(name) => {
+                let name = name.as_ref();
+                if self.dns.is_empty() {
+                    self.common_names.iter().any(|cn| name_matches(cn, name))
+                } else {
+                    self.dns.iter().any(|pattern| name_matches(pattern, name))
+                }
+            }
+            ServerName::IpAddress(ip) => {
+                let ip = std::net::IpAddr::from(*ip);
+                let text = ip.to_string();
+                if self.ips.contains(&ip) || self.dns.iter().any(|dns| dns == &text) {
+                    return true;
+                }
+                self.ips.is_empty() && self.common_names.iter().any(|cn| cn == &text)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A certificate name against a host name, ignoring case; `*.example.com` stands for one
+/// label, as libpq allows.
+fn name_matches(pattern: &str, host: &str) -> bool {
+    if pattern.eq_ignore_ascii_case(host) {
+        return true;
+    }
+    let Some(suffix) = pattern.strip_prefix('*') else {
+        return false;
+    };
+    match host.find('.') {
+        Some(dot) if dot > 0 && suffix.starts_with('.') => host[dot..].eq_ignore_ascii_case(suffix),
+        _ => false,
+    }
+}
+
+/// A sentence for a TLS failure, saying which check failed; never Rust's debug text.
 pub fn describe(error: &rustls::Error) -> String {
     let rustls::Error::InvalidCertificate(cert) = error else {
-        return format!("tls handshake failed: {error}");
+        let what = match error {
+            rustls::Error::AlertReceived(_) => {
+                "the server ended the TLS handshake (it may require a client certificate or share no protocol version or cipher with dbsplit)"
+            }
+            rustls::Error::PeerIncompatible(_) => {
+                "the server's TLS settings are incompatible with dbsplit's (TLS 1.2 or newer with modern ciphers is needed)"
+            }
+            rustls::Error::NoCertificatesPresented => "the server presented no certificate",
+            _ => "the server's TLS messages were not understood",
+        };
+        return format!("TLS handshake failed: {what}");
     };
     let what = match cert {
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
@@ -200,7 +379,76 @@ pub fn describe(error: &rustls::Error) -> String {
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
             "the server certificate has expired"
         }
-        _ => return format!("certificate verification failed: {error}"),
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "the server certificate is not valid yet (check the clocks)"
+        }
+        CertificateError::Revoked => "the server certificate was revoked",
+        CertificateError::BadEncoding => "the server certificate cannot be parsed",
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            "the server certificate is not meant for TLS servers (its extended key usage)"
+        }
+        CertificateError::UnhandledCriticalExtension => {
+            "the server certificate has a critical extension dbsplit does not know"
+        }
+        _ => {
+            "the server certificate is not acceptable (its signature algorithm, extensions or key usage); check it with openssl verify"
+        }
     };
     format!("certificate verification failed: {what}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_as_libpq_matches_them() {
+        assert!(name_matches("db.example.com", "DB.example.com"));
+        assert!(name_matches("*.example.com", "db.example.com"));
+        assert!(!name_matches("*.example.com", "a.db.example.com"));
+        assert!(!name_matches("*.example.com", "example.com"));
+        assert!(!name_matches("db.example.com", "example.com"));
+        let common_name_only = Names {
+            common_names: vec!["db.example.com".into()],
+            ..Names::default()
+        };
+        let host = |name: &str| ServerName::try_from(name.to_string()).unwrap();
+        assert!(common_name_only.match_host(&host("db.example.com")));
+        // A dNSName entry hides the Common Name.
+        let both = Names {
+            dns: vec!["other.example.com".into()],
+            common_names: vec!["db.example.com".into()],
+            ..Names::default()
+        };
+        assert!(!both.match_host(&host("db.example.com")));
+        assert!(both.match_host(&host("other.example.com")));
+        let address = Names {
+            ips: vec![[127, 0, 0, 1].into()],
+            ..Names::default()
+        };
+        assert!(address.match_host(&host("127.0.0.1")));
+        assert!(!address.match_host(&host("127.0.0.2")));
+    }
+
+    #[test]
+    fn no_sentence_is_debug_text() {
+        let errors = [
+            rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+                Arc::new(std::io::Error::other("CaUsedAsEndEntity")),
+            ))),
+            rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure),
+            rustls::Error::PeerIncompatible(rustls::PeerIncompatible::Tls12NotOffered),
+            rustls::Error::InvalidCertificate(CertificateError::UnknownRevocationStatus),
+        ];
+        for error in errors {
+            let text = describe(&error);
+            assert!(
+                !text.contains("CaUsedAsEndEntity")
+                    && !text.contains("HandshakeFailure")
+                    && !text.contains("Tls12NotOffered")
+                    && !text.contains("UnknownRevocationStatus"),
+                "{text}"
+            );
+        }
+    }
 }

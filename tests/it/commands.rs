@@ -152,13 +152,51 @@ fn a_connection_failure_is_one_sentence_and_exit_2() {
     assert_eq!(message.trim().lines().count(), 1, "{message}");
 }
 
-#[test]
-fn demo_shows_the_boundary_and_cleans_up() {
-    let output = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+/// Runs `dbsplit demo` with its servers and template in `cache`/dbsplit.
+fn demo_in(cache: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
         .arg("demo")
         .env("NO_COLOR", "1")
+        .env("XDG_CACHE_HOME", cache)
         .output()
-        .unwrap();
+        .expect("dbsplit runs")
+}
+
+#[test]
+fn demo_shows_the_boundary_and_cleans_up() {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let cache = crate::support::TempDir::new("xdg-cache");
+    let dir = cache.path().join("dbsplit");
+    // A cache folder others may use is refused, not used.
+    std::fs::DirBuilder::new().mode(0o755).create(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let refused = demo_in(cache.path());
+    assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
+    assert!(
+        stderr(&refused).contains(&format!(
+            "refusing to keep throwaway PostgreSQL servers in {}: other users may use it (mode 0755, not 0700)",
+            dir.display()
+        )),
+        "{}",
+        stderr(&refused)
+    );
+    std::fs::remove_dir(&dir).unwrap();
+    let me = std::fs::metadata("/proc/self").unwrap().uid();
+    if me == 0 {
+        // As root the servers run as `postgres`: a folder of another user is refused.
+        std::fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
+        std::os::unix::fs::chown(&dir, Some(65534), None).unwrap();
+        let refused = demo_in(cache.path());
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(
+            stderr(&refused).contains("it belongs to uid 65534"),
+            "{}",
+            stderr(&refused)
+        );
+        std::fs::remove_dir(&dir).unwrap();
+    }
+
+    let output = demo_in(cache.path());
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
     assert!(text.contains("ok: EUR, USD"), "{text}");
@@ -174,6 +212,25 @@ fn demo_shows_the_boundary_and_cleans_up() {
         text.contains("no changes, the cluster matches the manifest"),
         "{text}"
     );
+    // XDG_CACHE_HOME holds a private folder with a template per server version and binaries.
+    let meta = std::fs::metadata(&dir).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o700);
+    if me != 0 {
+        assert_eq!(meta.uid(), me);
+    }
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let parts: Vec<&str> = names[0].split('-').collect();
+    assert_eq!(parts.len(), 4, "{names:?}");
+    assert_eq!(parts[0], "template");
+    assert!(
+        text.contains(&format!("Started PostgreSQL {}", parts[1])),
+        "{text}"
+    );
+    assert_eq!(parts[2].len(), 12, "the binaries' key: {names:?}");
 }
 
 #[test]
@@ -201,14 +258,7 @@ fn demo_interrupted_stops_and_deletes_its_server() {
     assert!(kill.success());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    // Where LocalServer keeps its servers (see src/pg/local.rs).
-    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
-    let base = match std::env::var_os("DBSPLIT_PG_TMP") {
-        Some(dir) => std::path::PathBuf::from(dir),
-        None if uid == 0 => std::path::PathBuf::from("/tmp"),
-        None => std::env::temp_dir(),
-    };
-    let root = base.join(format!("dbsplit-pg-{uid}"));
+    let root = dbsplit::pg::local::work_dir().unwrap();
     assert!(root.is_dir(), "{} holds the template", root.display());
     let left: Vec<_> = std::fs::read_dir(&root)
         .map(|entries| {
@@ -223,4 +273,90 @@ fn demo_interrupted_stops_and_deletes_its_server() {
         left.is_empty(),
         "the demo's server folder is gone: {left:?}"
     );
+}
+
+#[test]
+fn apply_and_migrate_refuse_a_hot_standby() {
+    let primary = TestCluster::start("app");
+    let standby = primary
+        .server
+        .start_standby()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let project = crate::support::TempDir::new("standby");
+    std::fs::copy(
+        root().join("services.toml.example"),
+        project.path().join("services.toml"),
+    )
+    .unwrap();
+    let migrations = project.path().join("migrations").join("billing");
+    std::fs::create_dir_all(&migrations).unwrap();
+    std::fs::write(
+        migrations.join("20250101000000_invoices.sql"),
+        "CREATE TABLE invoices (id bigint PRIMARY KEY);\n",
+    )
+    .unwrap();
+    for (args, command) in [
+        (&["apply", "--yes"][..], "apply"),
+        (&["migrate", "billing"], "migrate"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+            .args(["-m", "services.toml"])
+            .args(args)
+            .current_dir(project.path())
+            .env("DATABASE_URL", standby.connection_string("postgres", "app"))
+            .env("NO_COLOR", "1")
+            .env_remove("DBSPLIT_MANIFEST")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{command}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(&format!(
+                "the server is a hot standby (read-only, in recovery): {command} writes, so connect to the primary"
+            )),
+            "{command}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn an_unanswered_connection_gives_up_after_10_seconds_by_default() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let example = root().join("services.toml.example");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(&example)
+        .args(["plan", "--database-url"])
+        .arg(format!("postgres://someone@127.0.0.1:{port}/app"))
+        .env_remove("PGCONNECT_TIMEOUT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    // libpq's default is to wait for ever: do not let a regression hang the suite.
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(40) {
+            let _ = child.kill();
+            panic!("dbsplit still waits after 40 seconds");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains(&format!(
+            "cannot connect to 127.0.0.1:{port} as someone: no answer within 10 seconds"
+        )),
+        "{}",
+        stderr(&output)
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(9));
 }

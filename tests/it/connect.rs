@@ -139,6 +139,47 @@ async fn verify_full_checks_the_host_name_and_verify_ca_only_the_chain() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_self_signed_server_certificate_given_as_sslrootcert_is_trusted_as_libpq_trusts_it() {
+    let certs = Certs::self_signed();
+    let server = tls_server(&certs, HOSTSSL_ONLY);
+    let root = certs.ca.display().to_string();
+    let conninfo = |host: &str, mode: &str, root: &str| {
+        format!(
+            "host={host} port={} user=postgres dbname=postgres sslmode={mode} sslrootcert='{root}'",
+            server.port()
+        )
+    };
+    // The certificate names localhost in its Common Name only: libpq reads it there.
+    for mode in ["verify-full", "verify-ca", "require"] {
+        let client = connected(&options(&conninfo("localhost", mode, &root), &[])).await;
+        assert!(encrypted(&client).await, "{mode}");
+    }
+    let client = connected(&options(&conninfo("127.0.0.1", "verify-ca", &root), &[])).await;
+    assert!(encrypted(&client).await);
+    let mismatch = failure(&options(&conninfo("127.0.0.1", "verify-full", &root), &[])).await;
+    assert!(
+        mismatch
+            .to_string()
+            .ends_with("certificate verification failed: the server certificate is not valid for this host name (connect with a name the certificate names, or use sslmode=verify-ca)"),
+        "{mismatch}"
+    );
+    // Another self-signed certificate is no root for this one: one sentence, no debug text.
+    let other = Certs::self_signed();
+    let other_root = other.ca.display().to_string();
+    let error = failure(&options(
+        &conninfo("localhost", "verify-full", &other_root),
+        &[],
+    ))
+    .await;
+    assert!(
+        error.to_string().ends_with(
+            "certificate verification failed: the server certificate is not signed by a trusted root certificate (check sslrootcert)"
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn plain_connections_are_turned_away_by_a_hostssl_only_server() {
     let certs = Certs::generate("dbsplit test CA");
     let server = tls_server(&certs, HOSTSSL_ONLY);
@@ -345,8 +386,61 @@ async fn refused_and_unanswered_connections_are_one_sentence() {
     .await;
     assert_eq!(
         error.to_string(),
-        format!("cannot connect to 127.0.0.1:{port} as postgres: no answer within 2 seconds")
+        format!(
+            "cannot connect to 127.0.0.1:{port} as postgres: no answer within 2 seconds (is a PostgreSQL server listening there? set connect_timeout to wait longer)"
+        )
     );
+}
+
+/// A TCP service that is not PostgreSQL: it reads what the client sends first, answers
+/// `banner` (or sends it first, as SSH does) and closes.
+fn impostor(banner: &'static str) -> u16 {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let timeout = Some(std::time::Duration::from_secs(5));
+                let _ = stream.set_read_timeout(timeout);
+                let mut buf = [0u8; 1024];
+                if banner.starts_with("SSH") {
+                    let _ = stream.write_all(banner.as_bytes());
+                    let _ = stream.read(&mut buf);
+                } else {
+                    let _ = stream.read(&mut buf);
+                    let _ = stream.write_all(banner.as_bytes());
+                }
+                // Close politely (FIN, then drain), so the client sees the end, not a reset.
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_that_is_not_postgresql_is_named_as_such() {
+    let http = impostor("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    let ssh = impostor("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+    for port in [http, ssh] {
+        for mode in ["disable", "prefer", "require"] {
+            let error = failure(&options(
+                &format!("host=127.0.0.1 port={port} sslmode={mode} connect_timeout=5"),
+                &[],
+            ))
+            .await;
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "cannot connect to 127.0.0.1:{port} as postgres: what answered there is not a PostgreSQL server (check the host and port)"
+                ),
+                "{mode}"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

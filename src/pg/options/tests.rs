@@ -72,7 +72,7 @@ fn defaults_are_libpqs() {
     assert_eq!(options.dbname, "billing");
     assert_eq!(options.sslmode, SslMode::Prefer);
     assert_eq!(options.sslrootcert, None);
-    assert_eq!(options.connect_timeout, None);
+    assert_eq!(options.connect_timeout, Some(Duration::from_secs(10)));
     assert_eq!(options.application_name, "dbsplit");
     assert_eq!(options.password, None);
     assert_eq!(options.verify(), Verify::Nothing);

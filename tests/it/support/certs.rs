@@ -16,6 +16,28 @@ pub struct Certs {
 }
 
 impl Certs {
+    /// A self-signed server certificate for `localhost`, made by the PostgreSQL documentation's
+    /// recipe (server-certificates in ssl-tcp.html): no subjectAltName, and OpenSSL 3 marks it
+    /// CA:TRUE. `ca` is the certificate itself, as a client gives it in `sslrootcert`.
+    pub fn self_signed() -> Certs {
+        let dir = TempDir::new("self-signed");
+        let output = Command::new("openssl")
+            .args(["req", "-new", "-x509", "-days", "365", "-nodes", "-text"])
+            .args(["-out", "server.crt", "-keyout", "server.key"])
+            .args(["-subj", "/CN=localhost"])
+            .current_dir(dir.path())
+            .output()
+            .expect("the openssl command runs (install openssl)");
+        assert!(output.status.success(), "openssl req: {output:?}");
+        let read = |name: &str| std::fs::read(dir.path().join(name)).expect("read a certificate");
+        Certs {
+            ca: dir.path().join("server.crt"),
+            server_crt: read("server.crt"),
+            server_key: read("server.key"),
+            _dir: dir,
+        }
+    }
+
     /// A CA named `ca_name` and a server certificate it signed.
     pub fn generate(ca_name: &str) -> Certs {
         let dir = TempDir::new("certs");
