@@ -186,7 +186,7 @@ fn attributes_memberships_and_search_path_drift_are_fixed() {
         set(&[
             r#"alter-role role billing_rw: ALTER ROLE "billing_rw" WITH NOSUPERUSER;"#,
             r#"grant-role role billing_owner: GRANT "billing_owner" TO "billing_migrator";"#,
-            r#"revoke-role role monolith_owner: REVOKE "monolith_owner" FROM "billing_rw";"#,
+            r#"revoke-role role monolith_owner: REVOKE "monolith_owner" FROM "billing_rw" CASCADE;"#,
             r#"set-search-path role billing_rw: ALTER ROLE "billing_rw" IN DATABASE "app" SET search_path = "billing";"#,
         ])
     );
@@ -396,7 +396,7 @@ fn only_roles_of_this_database_are_pruned_and_blockers_are_named() {
         lines(&kept),
         set(&[
             r#"revoke database app: REVOKE CONNECT ON DATABASE "app" FROM "old_rw";"#,
-            r#"revoke-role role billing_owner: REVOKE "billing_owner" FROM "old_rw";"#,
+            r#"revoke-role role billing_owner: REVOKE "billing_owner" FROM "old_rw" CASCADE;"#,
             r#"reset-search-path role old_rw: ALTER ROLE "old_rw" IN DATABASE "app" RESET search_path;"#,
         ])
     );
