@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::apply::{self, ApplyOptions, fingerprint};
+use crate::apply::{self, ApplyOptions};
 use crate::cli::{ConnectArgs, PlanArgs, PlanFormat};
 use crate::desired::desired_state;
 use crate::plan::Plan;
@@ -54,7 +54,7 @@ pub fn run(
         anyhow::Ok((plan, live.state))
     })?;
     if let Some(file) = &args.out {
-        SavedPlan::new(plan.clone(), fingerprint(&state)).write(file)?;
+        SavedPlan::new(plan.clone(), &desired, &state).write(file)?;
     }
     render(&plan, args.format, color, out)?;
     if args.exit_code && !plan.is_empty() {

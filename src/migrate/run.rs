@@ -21,10 +21,11 @@ use tokio_postgres::Client;
 use super::guard::Guard;
 use super::session::{Session, check_session, enter, lock};
 use super::verify::{Applied, Local, Owner, VerifyError, verify};
-use crate::apply::{LOCK_CLASS, server_message};
+use crate::apply::LOCK_CLASS;
 use crate::finding::RuleId;
 use crate::lint::Statement;
 use crate::manifest::Service;
+use crate::pg::error::server_message;
 use crate::pg::ident::{Ident, ident_list};
 
 pub use super::session::lock_key;
