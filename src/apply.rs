@@ -17,8 +17,10 @@ use crate::desired::Desired;
 use crate::manifest::Manifest;
 use crate::pg::error::server_message;
 use crate::pg::ident::Ident;
+use crate::plan::change::Object;
 use crate::plan::diff::{DiffOptions, PasswordState, diff};
 use crate::plan::file::{Fingerprint, Stale};
+use crate::plan::preflight::{self, Blocked, Session};
 use crate::plan::{Action, Plan, sql};
 
 /// The advisory lock every apply takes: `pg_advisory_xact_lock(LOCK_CLASS, 0)`. The class is
@@ -46,6 +48,10 @@ pub enum ApplyError {
     },
     #[error("after applying, {} change(s) are still pending; rolled back. First: {}", .0.changes.len(), .0.changes.first().map(|c| sql::statements(&c.action).join(" ")).unwrap_or_default())]
     NotConverged(Box<Plan>),
+    #[error("{}", .0.join("; "))]
+    Refused(Vec<String>),
+    #[error("{} change(s) cannot be made as {}; nothing was applied:\n  {}", .blocked.len(), .who, .blocked.iter().map(|b| b.to_string()).collect::<Vec<_>>().join("\n  "))]
+    Blocked { who: String, blocked: Vec<Blocked> },
     #[error("introspection inside the apply transaction failed")]
     Introspect(#[from] IntrospectError),
     #[error("database error: {message}")]
@@ -100,6 +106,7 @@ pub fn password_states(
         .keys()
         .map(|role| {
             let state = match (passwords.get(role), live.state.roles.get(role)) {
+                (None, _) if env_is_empty(desired, role) => PasswordState::Empty,
                 (None, _) => PasswordState::Unset,
                 (Some(_), None) => PasswordState::Differs,
                 (Some(_), Some(_)) if !live.passwords_readable => PasswordState::Unknown,
@@ -115,6 +122,15 @@ pub fn password_states(
         .collect()
 }
 
+/// Whether the role's password variable is set, but empty.
+fn env_is_empty(desired: &Desired, role: &str) -> bool {
+    desired
+        .password_envs
+        .get(role)
+        .and_then(std::env::var_os)
+        .is_some_and(|value| value.is_empty())
+}
+
 /// Introspects and plans without changing anything.
 pub async fn plan(
     db: &impl Queryer,
@@ -127,7 +143,16 @@ pub async fn plan(
         passwords: password_states(desired, &live, &options.passwords),
         prune: options.prune,
     };
-    Ok((diff(manifest, desired, &live, &diff_options), live))
+    let mut plan = diff(manifest, desired, &live, &diff_options);
+    // What a non-superuser admin gives itself to make the other changes; not drift, so not
+    // part of the diff (audit reports the diff).
+    let scopes = crate::plan::scopes::Scopes::new(manifest);
+    let joins = preflight::self_grants(&plan.changes, desired, &live, &scopes);
+    if !joins.is_empty() {
+        plan.changes.extend(joins);
+        plan.sort();
+    }
+    Ok((plan, live))
 }
 
 /// Applies the manifest in one transaction; see the module documentation for the steps.
@@ -173,9 +198,35 @@ pub async fn apply(
     if plan.changes != confirmed.plan.changes {
         return Err(ApplyError::PlanDiffers);
     }
+    check(manifest, desired, &plan, &live)?;
+    let session = Session::new(&live);
+    // A non-superuser acts on a schema's contents as its owner (see `plan::preflight`).
+    let mut acting_as: Option<String> = None;
     let mut statements = 0;
     for change in &plan.changes {
-        for statement in executable(&change.action, &options.passwords) {
+        let actor = preflight::actor(&change.action, desired)
+            .filter(|role| !session.superuser && *role != session.user);
+        if actor != acting_as {
+            let set = match &actor {
+                Some(role) => format!("SET ROLE {}", Ident(role)),
+                None => "RESET ROLE".to_string(),
+            };
+            if let Err(cause) = tx.batch_execute(&set).await {
+                return Err(ApplyError::Statement {
+                    message: server_message(&cause),
+                    statement: set,
+                    cause,
+                });
+            }
+            acting_as = actor;
+        }
+        let lookup = schema_lookup(&change.action, desired, &session, &live);
+        let mut list = executable(&change.action, &options.passwords);
+        if let Some((before, after)) = lookup {
+            list.insert(0, before);
+            list.push(after);
+        }
+        for statement in list {
             if let Err(cause) = tx.batch_execute(&statement).await {
                 let mut message = server_message(&cause);
                 if cause.code() == Some(&SqlState::OUT_OF_MEMORY) {
@@ -195,12 +246,66 @@ pub async fn apply(
             statements += 1;
         }
     }
+    if acting_as.is_some() {
+        tx.batch_execute("RESET ROLE")
+            .await
+            .map_err(database_error)?;
+    }
     let (after, _) = self::plan(&tx, manifest, desired, options).await?;
     if !after.changes.is_empty() {
         return Err(ApplyError::NotConverged(Box::new(after)));
     }
     tx.commit().await.map_err(database_error)?;
     Ok(ApplyReport { plan, statements })
+}
+
+/// On 16 and later a non-superuser admin is a member of an owner role WITH INHERIT FALSE, so
+/// once the owner holds a schema the admin cannot even look up the objects in it that it
+/// still owns and must hand on. For each such `ALTER ... OWNER TO`, the schema's owner lends
+/// the admin USAGE on the schema and takes it back right after, inside the transaction.
+fn schema_lookup(
+    action: &Action,
+    desired: &Desired,
+    session: &Session<'_>,
+    live: &Introspection,
+) -> Option<(String, String)> {
+    if session.superuser || !live.membership_options() {
+        return None;
+    }
+    let Action::AlterOwner {
+        object: Object::InSchema { schema, .. },
+        ..
+    } = action
+    else {
+        return None;
+    };
+    let owner = &desired.db().schemas.get(schema)?.owner;
+    let (owner, schema, user) = (Ident(owner), Ident(schema), Ident(&session.user));
+    Some((
+        format!("SET ROLE {owner}; GRANT USAGE ON SCHEMA {schema} TO {user}; RESET ROLE"),
+        format!("SET ROLE {owner}; REVOKE USAGE ON SCHEMA {schema} FROM {user}; RESET ROLE"),
+    ))
+}
+
+/// Refuses a manifest no role may apply, and a plan with changes the session cannot make.
+pub fn check(
+    _manifest: &Manifest,
+    desired: &Desired,
+    plan: &Plan,
+    live: &Introspection,
+) -> Result<(), ApplyError> {
+    let refused = preflight::refusals(desired, live);
+    if !refused.is_empty() {
+        return Err(ApplyError::Refused(refused));
+    }
+    let blocked = preflight::blocked(plan, desired, live);
+    if !blocked.is_empty() {
+        return Err(ApplyError::Blocked {
+            who: Session::new(live).describe(),
+            blocked,
+        });
+    }
+    Ok(())
 }
 
 /// The statements to run for a change; a password becomes a SCRAM verifier computed here, so

@@ -191,6 +191,13 @@ pub enum MigrateCommand {
     Status {
         /// The services, as named in the manifest; default: all.
         services: Vec<String>,
+        /// Exit 1 when a service has pending, dirty, changed, missing or out-of-order
+        /// migrations, or a history this login cannot read.
+        #[arg(long)]
+        exit_code: bool,
+        /// Output format: a table, or JSON (`{"services":[...]}`).
+        #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
+        format: StatusFormat,
     },
     /// Mark a dirty no-transaction migration as done, after fixing the database by hand.
     Resolve {
@@ -232,6 +239,13 @@ pub enum FindingsFormat {
     Github,
 }
 
+/// How `migrate status` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Human,
+    Json,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FailOn {
     Error,
@@ -257,7 +271,8 @@ pub struct AuditArgs {
     #[arg(long)]
     pub no_manifest: bool,
 
-    /// Also list the declared exceptions (reads, shared schemas, observers) with their reasons.
+    /// Also list the declared exceptions (reads, shared schemas, observers) with their reasons
+    /// and, when services are inferred, the service each role was placed in.
     #[arg(long, short = 'v')]
     pub verbose: bool,
 

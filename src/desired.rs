@@ -24,6 +24,8 @@ pub struct Desired {
     pub enforced_roles: BTreeSet<String>,
     /// Role -> the environment variable holding its password.
     pub password_envs: BTreeMap<String, String>,
+    /// Role -> its `password_version`, when the manifest gives one.
+    pub password_versions: BTreeMap<String, u32>,
     pub public_schema: PublicSchema,
 }
 
@@ -57,6 +59,7 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
     let mut state = ClusterState::default();
     let mut enforced_roles = BTreeSet::new();
     let mut password_envs = BTreeMap::new();
+    let mut password_versions = BTreeMap::new();
     let mut db = Database::default();
 
     let mut add_role = |state: &mut ClusterState, name: &str, role: Role, enforced: bool| {
@@ -124,6 +127,10 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
                     sequences.insert(grantee, privileges([Select]));
                 }
             }
+            for group in &role.member_of {
+                member_of.insert(group.clone());
+                memberships.push(Membership::wanted(group));
+            }
             let settings = BTreeMap::from([(
                 db_name.clone(),
                 BTreeMap::from([(
@@ -146,6 +153,9 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
             );
             if let Some(env) = &role.password_env {
                 password_envs.insert(role.name.clone(), env.clone());
+            }
+            if let Some(version) = role.password_version {
+                password_versions.insert(role.name.clone(), version);
             }
         }
         let readers_here = readers.get(service.schema.as_str());
@@ -211,6 +221,9 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
         if let Some(env) = &observer.password_env {
             password_envs.insert(observer.name.clone(), env.clone());
         }
+        if let Some(version) = observer.password_version {
+            password_versions.insert(observer.name.clone(), version);
+        }
     }
 
     if manifest.database.revoke_public_connect {
@@ -231,6 +244,7 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
         database: db_name,
         enforced_roles,
         password_envs,
+        password_versions,
         public_schema: manifest.database.public_schema,
     }
 }

@@ -412,8 +412,58 @@ pub fn any_at_or_above(findings: &[Finding], threshold: Severity) -> bool {
 mod tests {
     use super::*;
 
+    /// The rule after `id` in declaration order, by an exhaustive match: a new rule id does not
+    /// compile until it is placed here, and then fails the test below until it has its row.
+    fn next(id: RuleId) -> Option<RuleId> {
+        use RuleId::*;
+        match id {
+            CrossSchemaReference => Some(CrossSchemaWrite),
+            CrossSchemaWrite => Some(CrossSchemaFk),
+            CrossSchemaFk => Some(CrossSchemaGrant),
+            CrossSchemaGrant => Some(CreateInPublic),
+            CreateInPublic => Some(SearchPathChange),
+            SearchPathChange => Some(RoleChange),
+            RoleChange => Some(RoleManagement),
+            RoleManagement => Some(GrantOutsideService),
+            GrantOutsideService => Some(NonTransactionalStatement),
+            NonTransactionalStatement => Some(TransactionControl),
+            TransactionControl => Some(CopyFromStdin),
+            CopyFromStdin => Some(PsqlMetaCommand),
+            PsqlMetaCommand => Some(UnparsedStatement),
+            UnparsedStatement => Some(StaleSum),
+            StaleSum => Some(BadDirective),
+            BadDirective => Some(PublicGrant),
+            PublicGrant => Some(PublicSchemaCreate),
+            PublicSchemaCreate => Some(PublicSchemaObjects),
+            PublicSchemaObjects => Some(CrossSchemaView),
+            CrossSchemaView => Some(CrossSchemaDependency),
+            CrossSchemaDependency => Some(ForeignOwner),
+            ForeignOwner => Some(SharedWriter),
+            SharedWriter => Some(RoleMembershipLeak),
+            RoleMembershipLeak => Some(SearchPathLeak),
+            SearchPathLeak => Some(PrivilegedServiceRole),
+            PrivilegedServiceRole => Some(Drift),
+            Drift => Some(SharedRole),
+            SharedRole => None,
+        }
+    }
+
     #[test]
-    fn every_rule_has_one_row_and_round_trips_through_its_name() {
+    fn every_rule_id_has_exactly_one_row() {
+        let mut ids = vec![RuleId::CrossSchemaReference];
+        while let Some(id) = next(ids[ids.len() - 1]) {
+            ids.push(id);
+        }
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(*id as usize, i, "{id:?} is visited in declaration order");
+            let rows = RULES.iter().filter(|r| r.id == *id).count();
+            assert_eq!(rows, 1, "{id:?} has one row in RULES");
+        }
+        assert_eq!(RULES.len(), ids.len(), "RULES has no row of its own");
+    }
+
+    #[test]
+    fn every_rule_round_trips_through_its_name() {
         for rule in RULES {
             assert_eq!(rule.id.rule(), rule);
             assert_eq!(rule.name.parse::<RuleId>(), Ok(rule.id));
@@ -426,9 +476,9 @@ mod tests {
                 rule.name
             );
             assert_eq!(
-                RULES.iter().filter(|r| r.id == rule.id).count(),
+                RULES.iter().filter(|r| r.name == rule.name).count(),
                 1,
-                "{}",
+                "{} names one rule",
                 rule.name
             );
         }

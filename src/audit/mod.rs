@@ -2,6 +2,8 @@
 //! read the introspected state (the same model `plan` uses) and a service map, from the
 //! manifest or inferred; the command does the read-only I/O.
 
+pub mod read;
+pub mod render;
 pub mod rules;
 pub mod services;
 #[cfg(test)]
@@ -31,6 +33,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Declared exceptions, sorted.
     pub exceptions: Vec<Exception>,
+    /// Whether the services were inferred from the cluster (no manifest).
+    pub inferred: bool,
+    /// Role -> the service it belongs to, as the rules saw it.
+    pub roles: BTreeMap<String, String>,
 }
 
 /// The state the rules share.
@@ -109,5 +115,7 @@ pub fn audit(
     Report {
         findings,
         exceptions,
+        inferred: services.inferred,
+        roles: services.role_service.clone(),
     }
 }

@@ -192,10 +192,20 @@ pub fn groups(role: &Role) -> impl Iterator<Item = &str> {
     role.member_of.iter().map(String::as_str)
 }
 
-/// Whether `role` uses the privileges of `group`, one of its [`groups`], without SET ROLE.
-/// (PostgreSQL 16's per-grant INHERIT option is read as the member's INHERIT attribute.)
-pub fn inherits(role: &Role, _group: &str) -> bool {
-    role.attributes.inherit
+/// Whether `role` uses the privileges of `group`, one of its [`groups`], without SET ROLE: when
+/// one of the grants has INHERIT (PostgreSQL 16's per-grant option; before 16 the member's
+/// INHERIT attribute, which introspection puts on each grant). A state without grant details
+/// falls back to the attribute.
+pub fn inherits(role: &Role, group: &str) -> bool {
+    let mut grants = role
+        .memberships
+        .iter()
+        .filter(|m| m.group == group)
+        .peekable();
+    if grants.peek().is_none() {
+        return role.attributes.inherit;
+    }
+    grants.any(|m| m.inherit)
 }
 
 /// Every role that is a member of `role`, directly or through other roles.

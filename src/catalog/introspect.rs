@@ -168,7 +168,7 @@ async fn fetch_first(db: &impl Queryer) -> Result<Fetched, IntrospectError> {
             let readable = fetched
                 .get(DATABASE.name)
                 .and_then(|rows| rows.first())
-                .and_then(|row| row.try_get::<_, bool>(2).ok())
+                .and_then(|row| row.try_get::<_, bool>("can_read_passwords").ok())
                 .unwrap_or(false);
             if !readable {
                 continue;
@@ -215,15 +215,15 @@ pub async fn introspect_split<Q: Queryer>(
         query: DATABASE.name,
         detail: "no row for the current database".into(),
     })?;
-    let database: String = get(row, 0, DATABASE.name)?;
+    let database: String = get(row, "datname", DATABASE.name)?;
     let mut db_state = Database {
-        acl: parse_acl(&get::<Vec<String>, _>(row, 1, DATABASE.name)?),
+        acl: parse_acl(&get::<Vec<String>, _>(row, "acl", DATABASE.name)?),
         ..Database::default()
     };
-    let passwords_readable: bool = get(row, 2, DATABASE.name)?;
-    let server_version: i32 = get(row, 4, DATABASE.name)?;
-    let session_user: String = get(row, 5, DATABASE.name)?;
-    let database_owner: String = get(row, 6, DATABASE.name)?;
+    let passwords_readable: bool = get(row, "can_read_passwords", DATABASE.name)?;
+    let server_version: i32 = get(row, "server_version_num", DATABASE.name)?;
+    let session_user: String = get(row, "session_user", DATABASE.name)?;
+    let database_owner: String = get(row, "owner", DATABASE.name)?;
 
     let mut state = ClusterState::default();
     for row in take(&ROLES) {
@@ -259,9 +259,9 @@ pub async fn introspect_split<Q: Queryer>(
     }
     for row in take(&ROLE_SETTINGS) {
         let q = ROLE_SETTINGS.name;
-        let role: String = get(&row, 0, q)?;
-        let database: String = get(&row, 1, q)?;
-        let config: Vec<String> = get(&row, 2, q)?;
+        let role: String = get(&row, "rolname", q)?;
+        let database: String = get(&row, "datname", q)?;
+        let config: Vec<String> = get(&row, "setconfig", q)?;
         if let Some(role) = state.roles.get_mut(&role) {
             let settings = role.settings.entry(database).or_default();
             for item in config {
@@ -273,21 +273,21 @@ pub async fn introspect_split<Q: Queryer>(
     }
     if passwords_readable {
         for row in take(&PASSWORDS) {
-            let role: String = get(&row, 0, PASSWORDS.name)?;
+            let role: String = get(&row, "rolname", PASSWORDS.name)?;
             if let Some(role) = state.roles.get_mut(&role) {
-                role.password = get(&row, 1, PASSWORDS.name)?;
+                role.password = get(&row, "rolpassword", PASSWORDS.name)?;
             }
         }
     }
 
     for row in take(&SCHEMAS) {
         let q = SCHEMAS.name;
-        let name: String = get(&row, 0, q)?;
-        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, 2, q)?);
+        let name: String = get(&row, "nspname", q)?;
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, "acl", q)?);
         db_state.schemas.insert(
             name,
             Schema {
-                owner: get(&row, 1, q)?,
+                owner: get(&row, "owner", q)?,
                 acl,
                 grant_options,
                 objects: BTreeMap::new(),
@@ -297,9 +297,9 @@ pub async fn introspect_split<Q: Queryer>(
 
     for row in take(&RELATIONS) {
         let q = RELATIONS.name;
-        let schema: String = get(&row, 0, q)?;
-        let name: String = get(&row, 1, q)?;
-        let relkind: String = get(&row, 2, q)?;
+        let schema: String = get(&row, "nspname", q)?;
+        let name: String = get(&row, "relname", q)?;
+        let relkind: String = get(&row, "relkind", q)?;
         let kind = match relkind.as_str() {
             "r" => ObjectKind::Table,
             "p" => ObjectKind::PartitionedTable,
@@ -314,25 +314,25 @@ pub async fn introspect_split<Q: Queryer>(
                 });
             }
         };
-        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, 4, q)?);
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, "acl", q)?);
         let object = SchemaObject {
             kind,
             name: name.clone(),
             args: None,
-            owner: get(&row, 3, q)?,
+            owner: get(&row, "owner", q)?,
             acl,
             grant_options,
             columns: BTreeMap::new(),
-            linked: get(&row, 5, q)?,
+            linked: get(&row, "linked", q)?,
         };
         insert_object(&mut db_state, &schema, name, object);
     }
     for row in take(&COLUMNS) {
         let q = COLUMNS.name;
-        let schema: String = get(&row, 0, q)?;
-        let table: String = get(&row, 1, q)?;
-        let column: String = get(&row, 2, q)?;
-        let acl = parse_acl(&get::<Vec<String>, _>(&row, 3, q)?);
+        let schema: String = get(&row, "nspname", q)?;
+        let table: String = get(&row, "relname", q)?;
+        let column: String = get(&row, "attname", q)?;
+        let acl = parse_acl(&get::<Vec<String>, _>(&row, "acl", q)?);
         if let Some(object) = db_state
             .schemas
             .get_mut(&schema)
@@ -343,21 +343,21 @@ pub async fn introspect_split<Q: Queryer>(
     }
     for row in take(&FUNCTIONS) {
         let q = FUNCTIONS.name;
-        let schema: String = get(&row, 0, q)?;
-        let name: String = get(&row, 1, q)?;
-        let args: String = get(&row, 2, q)?;
-        let kind = match get::<String, _>(&row, 3, q)?.as_str() {
+        let schema: String = get(&row, "nspname", q)?;
+        let name: String = get(&row, "proname", q)?;
+        let args: String = get(&row, "args", q)?;
+        let kind = match get::<String, _>(&row, "prokind", q)?.as_str() {
             "p" => ObjectKind::Procedure,
             "a" => ObjectKind::Aggregate,
             _ => ObjectKind::Function,
         };
         let key = format!("{name}({args})");
-        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, 5, q)?);
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, "acl", q)?);
         let object = SchemaObject {
             kind,
             name,
             args: Some(args),
-            owner: get(&row, 4, q)?,
+            owner: get(&row, "owner", q)?,
             acl,
             grant_options,
             columns: BTreeMap::new(),
@@ -367,19 +367,19 @@ pub async fn introspect_split<Q: Queryer>(
     }
     for row in take(&TYPES) {
         let q = TYPES.name;
-        let schema: String = get(&row, 0, q)?;
-        let name: String = get(&row, 1, q)?;
-        let kind = if get::<String, _>(&row, 2, q)? == "d" {
+        let schema: String = get(&row, "nspname", q)?;
+        let name: String = get(&row, "typname", q)?;
+        let kind = if get::<String, _>(&row, "typtype", q)? == "d" {
             ObjectKind::Domain
         } else {
             ObjectKind::Type
         };
-        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, 4, q)?);
+        let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, "acl", q)?);
         let object = SchemaObject {
             kind,
             name: name.clone(),
             args: None,
-            owner: get(&row, 3, q)?,
+            owner: get(&row, "owner", q)?,
             acl,
             grant_options,
             columns: BTreeMap::new(),
@@ -390,7 +390,7 @@ pub async fn introspect_split<Q: Queryer>(
 
     for row in take(&DEFAULT_ACLS) {
         let q = DEFAULT_ACLS.name;
-        let objects = match get::<String, _>(&row, 2, q)?.as_str() {
+        let objects = match get::<String, _>(&row, "objtype", q)?.as_str() {
             "r" => DefaultObjects::Tables,
             "S" => DefaultObjects::Sequences,
             "f" => DefaultObjects::Functions,
@@ -398,15 +398,15 @@ pub async fn introspect_split<Q: Queryer>(
             // Default privileges on schemas ('n') concern no schema's contents.
             _ => continue,
         };
-        let schema: String = get(&row, 1, q)?;
+        let schema: String = get(&row, "schema", q)?;
         let key = DefaultAclKey {
-            owner: get(&row, 0, q)?,
+            owner: get(&row, "role", q)?,
             schema: (!schema.is_empty()).then_some(schema),
             objects,
         };
         db_state
             .default_acls
-            .insert(key, parse_acl(&get::<Vec<String>, _>(&row, 3, q)?));
+            .insert(key, parse_acl(&get::<Vec<String>, _>(&row, "acl", q)?));
     }
 
     if depth == Depth::Dependencies {
@@ -445,22 +445,22 @@ fn read_dependencies(
     for row in foreign_keys {
         let q = FOREIGN_KEYS.name;
         db_state.foreign_keys.push(ForeignKey {
-            schema: get(&row, 0, q)?,
-            table: get(&row, 1, q)?,
-            name: get(&row, 2, q)?,
-            target_schema: get(&row, 3, q)?,
-            target_table: get(&row, 4, q)?,
+            schema: get(&row, "nspname", q)?,
+            table: get(&row, "relname", q)?,
+            name: get(&row, "conname", q)?,
+            target_schema: get(&row, "target_schema", q)?,
+            target_table: get(&row, "target_table", q)?,
         });
     }
     db_state.foreign_keys.sort();
     for row in dependencies {
         let q = DEPENDENCIES.name;
         db_state.dependencies.push(Dependency {
-            schema: get(&row, 0, q)?,
-            object: get(&row, 1, q)?,
-            how: get(&row, 3, q)?,
-            target_schema: get(&row, 4, q)?,
-            target_object: get(&row, 5, q)?,
+            schema: get(&row, "schema", q)?,
+            object: get(&row, "object", q)?,
+            how: get(&row, "how", q)?,
+            target_schema: get(&row, "target_schema", q)?,
+            target_object: get(&row, "target_object", q)?,
         });
     }
     db_state.dependencies.sort();
@@ -472,11 +472,11 @@ fn read_function_bodies(rows: Vec<Row>, db_state: &mut Database) -> Result<(), I
     let q = FUNCTION_BODIES.name;
     for row in rows {
         db_state.function_bodies.push(FunctionBody {
-            schema: get(&row, 0, q)?,
-            function: get(&row, 1, q)?,
-            language: get(&row, 2, q)?,
-            body: get(&row, 3, q)?,
-            search_path: get(&row, 4, q)?,
+            schema: get(&row, "schema", q)?,
+            function: get(&row, "function", q)?,
+            language: get(&row, "language", q)?,
+            body: get(&row, "body", q)?,
+            search_path: get(&row, "search_path", q)?,
         });
     }
     db_state.function_bodies.sort();

@@ -11,6 +11,7 @@ use crate::apply::{self, ApplyOptions, Confirmed};
 use crate::cli::{ApplyArgs, ConnectArgs};
 use crate::desired::desired_state;
 use crate::plan::file::SavedPlan;
+use crate::plan::preflight;
 use crate::report;
 
 use super::{TROUBLE, live};
@@ -55,6 +56,18 @@ pub fn run(
                         manifest.database.name
                     );
                 }
+                let refused = preflight::refusals(&desired, &live);
+                if !refused.is_empty() {
+                    bail!("refusing this manifest: {}", refused.join("; "));
+                }
+                let blocked = preflight::blocked(&plan, &desired, &live);
+                if !blocked.is_empty() {
+                    report::plan::human(&plan, color, out)?;
+                    let who = preflight::Session::new(&live).describe();
+                    eprint!("{}", super::plan::blocked_text(&who, &blocked));
+                    eprintln!("error: nothing was applied");
+                    return Ok(ExitCode::from(TROUBLE));
+                }
                 Confirmed {
                     plan,
                     fingerprint: None,
@@ -92,10 +105,9 @@ pub fn run(
             }
         }
         let started = Instant::now();
-        let result = apply::apply(&mut client, &manifest, &desired, &options, &confirmed).await;
-        // The server's warnings (a REVOKE that revoked nothing, a trigger's notice) were
-        // printed by the connection's task as they came, before the response they precede.
-        let report = result.context("apply failed; nothing was changed")?;
+        let report = apply::apply(&mut client, &manifest, &desired, &options, &confirmed)
+            .await
+            .context("apply failed; nothing was changed")?;
         if report.statements == 0 {
             writeln!(out, "Nothing to do: another apply already brought the cluster to the manifest.")?;
         } else {

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use crate::cli::InitArgs;
 use crate::manifest::{Access, Manifest, PublicSchema};
 use crate::migrate::discover::discover;
-use crate::migrate::scaffold::{Timestamp, next_version, render};
+use crate::migrate::scaffold::{TEMPLATE, Timestamp, next_version, render};
 
 /// What the manifest declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +70,7 @@ pub fn run(path: &Path, args: &InitArgs, out: &mut impl Write) -> anyhow::Result
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let at = next_version([], Timestamp::now());
         let file = dir.join(format!("{}_init.sql", at.version()));
-        std::fs::write(&file, render(service, "init", at))
+        std::fs::write(&file, render(TEMPLATE, service, "init", at))
             .with_context(|| format!("cannot write {}", file.display()))?;
         super::migrate::rehash(&dir)?;
         writeln!(out, "wrote {}", file.display())?;

@@ -9,12 +9,12 @@ use anyhow::{Context, bail};
 
 use super::TROUBLE;
 use super::live::{connect_noticing_to, connect_to, runtime, show_notices};
-use crate::cli::{ConnectArgs, MigrateArgs, MigrateCommand};
+use crate::cli::{ConnectArgs, MigrateArgs, MigrateCommand, StatusFormat};
 use crate::finding::{RuleId, Severity, any_at_or_above};
 use crate::lint::{Input, lint};
 use crate::manifest::{Manifest, Service};
 use crate::migrate::discover::{SUM_FILE, discover, parse_file_name};
-use crate::migrate::run::{self, File, Progress, RunOptions};
+use crate::migrate::run::{self, File, Progress, RunError, RunOptions};
 use crate::migrate::sum;
 use crate::migrate::verify::{Local, Owner, status};
 use crate::report;
@@ -33,8 +33,22 @@ pub fn run(
     let manifest = super::load_manifest(path)?;
     match &args.command {
         Some(MigrateCommand::Hash { services }) => hash(&manifest, services, out),
-        Some(MigrateCommand::Status { services }) => {
-            show_status(&manifest, services, connect, color, out)
+        Some(MigrateCommand::Status {
+            services,
+            exit_code,
+            format,
+        }) => {
+            let rows = status_rows(&manifest, services, connect)?;
+            match format {
+                StatusFormat::Human => report::status::human(&rows, color, out)?,
+                StatusFormat::Json => report::status::json(&rows, out)?,
+            }
+            let settled = rows.iter().all(|r| r.state() == "up-to-date");
+            Ok(if *exit_code && !settled {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Some(MigrateCommand::Resolve {
             service,
@@ -197,23 +211,27 @@ fn waiting(service: &str, progress: &Progress) {
     }
 }
 
-/// `migrate status`: a row per service.
-fn show_status(
+/// `migrate status`: a row per service, each read as its owner when the login may be it.
+fn status_rows(
     manifest: &Manifest,
     services: &[String],
     connect: &ConnectArgs,
-    color: bool,
-    out: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Vec<ServiceStatus>> {
     let chosen = choose(manifest, services)?;
     let input = read(manifest, &chosen)?;
-    let rows = runtime()?.block_on(async {
+    runtime()?.block_on(async {
         let client = connect_to(connect, &manifest.database.name).await?;
         let mut rows = Vec::new();
         for service in chosen {
-            let history = run::history_rows(&client, service)
-                .await
-                .with_context(|| format!("cannot read the migrations of `{}`", service.name))?;
+            let (history, unreadable) = match run::status_rows(&client, service).await {
+                Ok(history) => (history, None),
+                Err(error @ RunError::Unreadable { .. }) => (Vec::new(), Some(error.to_string())),
+                Err(error) => {
+                    return Err(error).with_context(|| {
+                        format!("cannot read the migrations of `{}`", service.name)
+                    });
+                }
+            };
             let applied: Vec<_> = history.iter().map(|h| h.applied.clone()).collect();
             let local: Vec<Local> = files_of(&input, &service.name)
                 .into_iter()
@@ -223,7 +241,10 @@ fn show_status(
                 service: &service.name,
                 schema: &service.schema,
             };
-            let status = status(owner, &local, &applied);
+            let mut status = status(owner, &local, &applied);
+            if unreadable.is_some() {
+                status.pending = 0;
+            }
             let last_applied_at = status.last.as_ref().and_then(|last| {
                 history
                     .iter()
@@ -234,12 +255,11 @@ fn show_status(
                 service: service.name.clone(),
                 status,
                 last_applied_at,
+                unreadable,
             });
         }
         anyhow::Ok(rows)
-    })?;
-    report::status::human(&rows, color, out)?;
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// The services named, or all of them.

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 
 use crate::cli::NewArgs;
 use crate::migrate::discover::{discover, is_slug};
-use crate::migrate::scaffold::{Timestamp, next_version, render};
+use crate::migrate::scaffold::{PROJECT_TEMPLATE, Timestamp, next_version, render, template};
 
 pub fn run(path: &Path, args: &NewArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let manifest = super::load_manifest(path)?;
@@ -23,13 +23,20 @@ pub fn run(path: &Path, args: &NewArgs, out: &mut impl Write) -> anyhow::Result<
     let existing = discover(&dir)?;
     let at = next_version(existing.iter().map(|m| m.version), Timestamp::now());
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let manifest_dir = manifest.path.parent().unwrap_or(Path::new(""));
+    let template = template(manifest_dir).with_context(|| {
+        format!(
+            "cannot read {}",
+            manifest_dir.join(PROJECT_TEMPLATE).display()
+        )
+    })?;
     let file = dir.join(format!("{}_{}.sql", at.version(), args.name));
     // create_new: never overwrite a file another `new` wrote in the meantime.
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&file)
-        .and_then(|mut f| f.write_all(render(service, &args.name, at).as_bytes()))
+        .and_then(|mut f| f.write_all(render(&template, service, &args.name, at).as_bytes()))
         .with_context(|| format!("cannot write {}", file.display()))?;
     super::migrate::rehash(&dir)?;
     writeln!(out, "{}", file.display())?;

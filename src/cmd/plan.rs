@@ -9,9 +9,9 @@ use anyhow::{Context, bail};
 use crate::apply::{self, ApplyOptions};
 use crate::cli::{ConnectArgs, PlanArgs, PlanFormat};
 use crate::desired::desired_state;
-use crate::plan::Plan;
 use crate::plan::bootstrap::bootstrap;
 use crate::plan::file::SavedPlan;
+use crate::plan::{Plan, preflight};
 use crate::report;
 
 use super::live;
@@ -51,16 +51,52 @@ pub fn run(
                 manifest.database.name
             );
         }
-        anyhow::Ok((plan, live.state))
+        anyhow::Ok((plan, live))
     })?;
-    if let Some(file) = &args.out {
-        SavedPlan::new(plan.clone(), &desired, &state).write(file)?;
+    let refused = preflight::refusals(&desired, &state);
+    if !refused.is_empty() {
+        bail!("refusing this manifest: {}", refused.join("; "));
     }
-    render(&plan, args.format, color, out)?;
+    let blocked = preflight::blocked(&plan, &desired, &state);
+    let who = preflight::Session::new(&state).describe();
+    if let Some(file) = &args.out {
+        SavedPlan::new(plan.clone(), &desired, &state.state).write(file)?;
+    }
+    if args.format == PlanFormat::Json && !blocked.is_empty() {
+        // The plan's JSON, with what the connecting role cannot do next to the changes.
+        let mut buffer = Vec::new();
+        render(&plan, args.format, color, &mut buffer)?;
+        let mut json: serde_json::Value = serde_json::from_slice(&buffer)?;
+        json["blocked"] = serde_json::to_value(&blocked)?;
+        serde_json::to_writer_pretty(&mut *out, &json)?;
+        writeln!(out)?;
+    } else {
+        render(&plan, args.format, color, out)?;
+    }
+    if !blocked.is_empty() {
+        let text = blocked_text(&who, &blocked);
+        match args.format {
+            PlanFormat::Human => write!(out, "{text}")?,
+            _ => eprint!("{text}"),
+        }
+    }
     if args.exit_code && !plan.is_empty() {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `apply` would refuse, for people.
+pub fn blocked_text(who: &str, blocked: &[preflight::Blocked]) -> String {
+    let mut text = format!(
+        "\n{} change{} cannot be made as {who}; apply refuses until a superuser runs the statements below:\n",
+        blocked.len(),
+        if blocked.len() == 1 { "" } else { "s" }
+    );
+    for item in blocked {
+        text.push_str(&format!("  - {item}\n"));
+    }
+    text
 }
 
 fn render(

@@ -243,7 +243,7 @@ fn analyze(
     boundary: &Boundary<'_>,
     depth: usize,
 ) -> Vec<Hit> {
-    let parsed = ast::parse(&text[range.clone()], range.start);
+    let parsed = ast::parse(text, tokens);
     let mut hits = Vec::new();
     if let Err(error) = &parsed {
         hits.push(Hit {

@@ -38,12 +38,12 @@ pub fn relation_names(body: &str, language: &str) -> BTreeSet<Named> {
         {
             tokens = &tokens[1..];
         }
-        let Some(first) = tokens.first() else {
+        if tokens.is_empty() {
             continue;
-        };
+        }
         qualified(body, tokens, &mut found);
         let parsed = (language == "sql")
-            .then(|| ast::parse(&body[first.start..piece.text.end], first.start).ok())
+            .then(|| ast::parse(body, tokens).ok())
             .flatten();
         match parsed {
             Some(parsed) => found.extend(
@@ -133,5 +133,14 @@ mod tests {
             RETURN n;
         END";
         assert_eq!(names(body, "plpgsql"), ["ledger", "n", "billing.invoices"]);
+    }
+
+    #[test]
+    fn a_body_too_deep_for_the_parser_is_read_by_its_tokens() {
+        let body = format!(
+            "SELECT 1 FROM monolith.t WHERE {}",
+            vec!["a = 1"; 150_000].join(" OR ")
+        );
+        assert_eq!(names(&body, "sql"), ["monolith.t"]);
     }
 }

@@ -175,3 +175,25 @@ fn executable_statements_carry_their_lines_and_refuse_what_is_not_sql() {
         Err((2, RuleId::CopyFromStdin))
     );
 }
+
+#[test]
+fn statements_nested_too_deeply_for_the_parser_are_unparsed_not_a_crash() {
+    let deep = format!(
+        "select 1 from monolith.users where {};\ncreate function f() returns int language sql as $$ select {} $$;\n",
+        vec!["id = 1"; 150_000].join(" or "),
+        vec!["1"; 150_000].join(" + ")
+    );
+    insta::assert_snapshot!(lint_errors(&deep), @r"
+    unparsed-statement 1:1 -
+    cross-schema-reference 1:15 monolith
+    unparsed-statement 2:52 -
+    ");
+    let found = findings(&deep);
+    assert!(
+        found[0]
+            .message
+            .starts_with("the SQL parser cannot read this statement (its operators nest 300001 deep, more than the 2000 it is given)"),
+        "{}",
+        found[0].message
+    );
+}

@@ -80,6 +80,12 @@ pub struct ServiceRole {
     pub access: Access,
     pub password_env: Option<String>,
     pub connection_limit: Option<i32>,
+    /// `password_version = N`: without `pg_authid` access, a higher N than the one recorded
+    /// in the role's comment re-sends the password.
+    pub password_version: Option<u32>,
+    /// Roles outside the manifest this role stays (or becomes) a member of (`rds_iam`,
+    /// `pg_monitor`); every other membership outside its service is revoked.
+    pub member_of: Vec<String>,
 }
 
 /// What a service role may do in its service's schema.
@@ -128,6 +134,7 @@ pub struct Observer {
     pub login: bool,
     pub password_env: Option<String>,
     pub connection_limit: Option<i32>,
+    pub password_version: Option<u32>,
 }
 
 impl Manifest {

@@ -54,6 +54,8 @@ pub struct RawRole {
     pub access_present: bool,
     pub password_env: Option<Sp<String>>,
     pub connection_limit: Option<Sp<i64>>,
+    pub password_version: Option<Sp<i64>>,
+    pub member_of: Option<Sp<Vec<Sp<String>>>>,
 }
 
 #[derive(Debug)]
@@ -78,6 +80,7 @@ pub struct RawObserver {
     pub login: Option<Sp<bool>>,
     pub password_env: Option<Sp<String>>,
     pub connection_limit: Option<Sp<i64>>,
+    pub password_version: Option<Sp<i64>>,
 }
 
 const TOP_KEYS: &[&str] = &["version", "database", "services", "shared", "observers"];
@@ -88,7 +91,13 @@ const DATABASE_KEYS: &[&str] = &[
     "migrations_dir",
 ];
 const SERVICE_KEYS: &[&str] = &["schema", "owner", "roles", "search_path", "reads"];
-const ROLE_KEYS: &[&str] = &["access", "password_env", "connection_limit"];
+const ROLE_KEYS: &[&str] = &[
+    "access",
+    "password_env",
+    "connection_limit",
+    "password_version",
+    "member_of",
+];
 const READ_KEYS: &[&str] = &["schema", "reason"];
 const SHARED_KEYS: &[&str] = &["schema", "owner"];
 const OBSERVER_KEYS: &[&str] = &[
@@ -97,6 +106,7 @@ const OBSERVER_KEYS: &[&str] = &[
     "login",
     "password_env",
     "connection_limit",
+    "password_version",
 ];
 
 /// Parses `source` into a raw manifest, adding every shape problem to `diagnostics`.
@@ -242,6 +252,8 @@ impl Reader<'_> {
             access_present: false,
             password_env: None,
             connection_limit: None,
+            password_version: None,
+            member_of: None,
         };
         for (k, v) in self.known(table, ROLE_KEYS, &context) {
             match k.get_ref().as_ref() {
@@ -251,6 +263,8 @@ impl Reader<'_> {
                 }
                 "password_env" => raw.password_env = self.string(v, "password_env"),
                 "connection_limit" => raw.connection_limit = self.integer(v, "connection_limit"),
+                "password_version" => raw.password_version = self.integer(v, "password_version"),
+                "member_of" => raw.member_of = self.string_array(v, "member_of"),
                 _ => unreachable!("known() only yields listed keys"),
             }
         }
@@ -324,6 +338,7 @@ impl Reader<'_> {
             login: None,
             password_env: None,
             connection_limit: None,
+            password_version: None,
         };
         for (k, v) in self.known(table, OBSERVER_KEYS, &context) {
             match k.get_ref().as_ref() {
@@ -332,6 +347,7 @@ impl Reader<'_> {
                 "login" => raw.login = self.boolean(v, "login"),
                 "password_env" => raw.password_env = self.string(v, "password_env"),
                 "connection_limit" => raw.connection_limit = self.integer(v, "connection_limit"),
+                "password_version" => raw.password_version = self.integer(v, "password_version"),
                 _ => unreachable!("known() only yields listed keys"),
             }
         }

@@ -187,3 +187,50 @@ fn no_input_makes_loading_panic() {
         }
     }
 }
+
+#[test]
+fn password_version_and_member_of_are_checked_with_their_location() {
+    let text = format!(
+        "{HEADER}[services.a]\n\
+         roles.a_rw = {{ access = \"readwrite\", password_env = \"A_PW\", password_version = 0 }}\n\
+         roles.a_ro = {{ access = \"readonly\", password_version = 2 }}\n\
+         roles.a_mig = {{ access = \"owner\", member_of = [\"pg_read_all_data\", \"rds_iam\", \"rds_iam\", \"b_owner\"] }}\n\
+         [services.b]\n\
+         roles.b_rw = {{ access = \"readwrite\", member_of = [\"pg_write_server_files\"] }}\n"
+    );
+    let errors = errors(&text);
+    for expected in [
+        "services.toml:5:80: error: password_version 0 is out of range",
+        "services.toml:6:56: error: `password_version` of `a_ro` versions no password",
+        "services.toml:7:48: error: `pg_read_all_data` reaches every schema; service role `a_mig` may not be a member of it",
+        "services.toml:7:79: error: `rds_iam` is named twice in member_of of `a_mig`",
+        "services.toml:7:90: error: member_of of `a_mig` names `b_owner`, a role of this manifest",
+        "services.toml:9:51: error: `pg_write_server_files` reaches every schema",
+    ] {
+        assert!(
+            errors.contains(expected),
+            "missing {expected:?} in:\n{errors}"
+        );
+    }
+}
+
+#[test]
+fn member_of_keeps_outside_roles_and_password_version_is_read() {
+    let manifest = ok(&format!(
+        "{HEADER}[services.a]\n\
+         roles.a_rw = {{ access = \"readwrite\", password_env = \"A_PW\", password_version = 3, member_of = [\"rds_iam\", \"pg_monitor\", \"pg_signal_backend\"] }}\n\
+         [observers.bi]\nreads = [\"*\"]\nreason = \"r\"\nlogin = true\npassword_env = \"BI_PW\"\npassword_version = 1\n"
+    ));
+    let rw = &manifest.services[0].roles[0];
+    assert_eq!(rw.password_version, Some(3));
+    assert_eq!(rw.member_of, ["rds_iam", "pg_monitor", "pg_signal_backend"]);
+    assert_eq!(manifest.observers[0].password_version, Some(1));
+    let desired = crate::desired::desired_state(&manifest);
+    assert_eq!(
+        desired.state.roles["a_rw"].member_of,
+        ["pg_monitor", "pg_signal_backend", "rds_iam"]
+            .map(String::from)
+            .into()
+    );
+    assert_eq!(desired.password_versions["a_rw"], 3);
+}

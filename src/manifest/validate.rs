@@ -20,6 +20,15 @@ use super::{
 /// PostgreSQL keeps at most NAMEDATALEN - 1 bytes of a name and silently truncates the rest.
 const MAX_IDENTIFIER_BYTES: usize = 63;
 
+/// Predefined roles that reach every schema: never in a service role's `member_of`.
+pub const EVERYTHING_ROLES: &[&str] = &[
+    "pg_read_all_data",
+    "pg_write_all_data",
+    "pg_read_server_files",
+    "pg_write_server_files",
+    "pg_execute_server_program",
+];
+
 /// Role names PostgreSQL reserves (see `check_rolespec` and `CreateRole` in its sources).
 const RESERVED_ROLES: &[&str] = &[
     "public",
@@ -209,12 +218,20 @@ impl Validator<'_> {
             };
             let password_env = self.password_env(role.password_env.as_ref());
             let connection_limit = self.connection_limit(role.connection_limit.as_ref());
+            let password_version = self.password_version(
+                role.password_version.as_ref(),
+                role.password_env.is_some(),
+                &role.name.value,
+            );
+            let member_of = self.member_of(role.member_of.as_ref(), &role.name.value);
             if let (Some(name), Some(access)) = (role_name, access) {
                 roles.push(ServiceRole {
                     name,
                     access,
                     password_env,
                     connection_limit,
+                    password_version,
+                    member_of,
                 });
             }
         }
@@ -355,10 +372,16 @@ impl Validator<'_> {
         let login = raw.login.as_ref().is_some_and(|l| l.value);
         let password_env = self.password_env(raw.password_env.as_ref());
         let connection_limit = self.connection_limit(raw.connection_limit.as_ref());
+        let password_version = self.password_version(
+            raw.password_version.as_ref(),
+            raw.password_env.is_some(),
+            key,
+        );
         if !login {
             for span in [
                 raw.password_env.as_ref().map(|p| p.span.clone()),
                 raw.connection_limit.as_ref().map(|c| c.span.clone()),
+                raw.password_version.as_ref().map(|c| c.span.clone()),
             ]
             .into_iter()
             .flatten()
@@ -377,6 +400,7 @@ impl Validator<'_> {
             login,
             password_env,
             connection_limit,
+            password_version,
         })
     }
 
@@ -389,6 +413,20 @@ impl Validator<'_> {
         database: Option<&DatabaseSettings>,
     ) {
         let name = &raw.key.value;
+        for role in &raw.roles {
+            for group in role.member_of.iter().flat_map(|g| g.value.iter()) {
+                if self.roles.contains_key(&group.value) {
+                    self.error(
+                        group.span.clone(),
+                        format!(
+                            "member_of of `{}` names `{}`, a role of this manifest",
+                            role.name.value, group.value
+                        ),
+                        Some("member_of keeps memberships in roles outside the manifest; `access` says who may act as a service's roles".into()),
+                    );
+                }
+            }
+        }
         let own_schema = raw.schema.as_ref().unwrap_or(&raw.key).value.as_str();
         let declared = |schema: &str| {
             services.iter().any(|s| s.schema == schema) || shared.iter().any(|s| s.schema == schema)
@@ -502,6 +540,71 @@ impl Validator<'_> {
             );
             None
         }
+    }
+
+    /// `password_version`: a positive number, next to a `password_env` it versions.
+    fn password_version(
+        &mut self,
+        version: Option<&Sp<i64>>,
+        has_env: bool,
+        role: &str,
+    ) -> Option<u32> {
+        let version = version?;
+        match u32::try_from(version.value) {
+            Ok(value) if value >= 1 => {
+                if !has_env {
+                    self.error(
+                        version.span.clone(),
+                        format!("`password_version` of `{role}` versions no password"),
+                        Some("add password_env = \"...\" (the variable holding the password), or remove password_version".into()),
+                    );
+                    return None;
+                }
+                Some(value)
+            }
+            _ => {
+                self.error(
+                    version.span.clone(),
+                    format!("password_version {} is out of range", version.value),
+                    Some(
+                        "write a positive number and raise it each time the password changes"
+                            .into(),
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `member_of`: roles outside the manifest, never one that reaches every schema.
+    fn member_of(&mut self, groups: Option<&Sp<Vec<Sp<String>>>>, role: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for group in groups.map(|g| g.value.as_slice()).unwrap_or_default() {
+            let Some(name) = self.identifier(group, "member_of entry") else {
+                continue;
+            };
+            if EVERYTHING_ROLES.contains(&name.as_str()) {
+                self.error(
+                    group.span.clone(),
+                    format!("`{name}` reaches every schema; service role `{role}` may not be a member of it"),
+                    Some(format!(
+                        "remove it: {} cross every service's boundary (pg_signal_backend is allowed)",
+                        EVERYTHING_ROLES.join(", ")
+                    )),
+                );
+                continue;
+            }
+            if out.contains(&name) {
+                self.error(
+                    group.span.clone(),
+                    format!("`{name}` is named twice in member_of of `{role}`"),
+                    Some("name each role once".into()),
+                );
+                continue;
+            }
+            out.push(name);
+        }
+        out
     }
 
     fn connection_limit(&mut self, limit: Option<&Sp<i64>>) -> Option<i32> {

@@ -134,6 +134,10 @@ pub enum RunError {
         path.display()
     )]
     GuardChanged { path: PathBuf, consequence: String },
+    #[error(
+        "login role `{login}` may not read {schema}.{HISTORY_TABLE}; log in as the service's migrator"
+    )]
+    Unreadable { login: String, schema: String },
     /// The server's message (with its detail) says it all; the client error adds nothing.
     #[error("{0}")]
     Database(String),
@@ -343,6 +347,48 @@ pub async fn history_rows(client: &Client, service: &Service) -> Result<Vec<Hist
             applied_at: row.get(4),
         })
         .collect())
+}
+
+/// The history table's rows for `migrate status`, read as the service's owner when the login
+/// may become it (so a migrator whose membership does not inherit reads its own), else as the
+/// login. A history the login may not read (another service's) is [`RunError::Unreadable`].
+pub async fn status_rows(client: &Client, service: &Service) -> Result<Vec<HistoryRow>, RunError> {
+    let row = client
+        .query_one(
+            "SELECT session_user::text, EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $1)
+                AND pg_catalog.pg_has_role(session_user, $1::text::name, 'MEMBER')",
+            &[&service.owner],
+        )
+        .await?;
+    let login: String = row.get(0);
+    let owner: bool = row.get(1);
+    if owner {
+        client
+            .batch_execute(&format!("SET ROLE {}", Ident(&service.owner)))
+            .await?;
+    }
+    let readable: bool = client
+        .query_one(
+            "SELECT n.oid IS NULL OR (pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+                AND (c.oid IS NULL OR pg_catalog.has_table_privilege(c.oid, 'SELECT')))
+             FROM (SELECT) AS one
+             LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = $1
+             LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = $2",
+            &[&service.schema, &HISTORY_TABLE],
+        )
+        .await?
+        .get(0);
+    let rows = match readable {
+        true => history_rows(client, service).await,
+        false => Err(RunError::Unreadable {
+            login,
+            schema: service.schema.clone(),
+        }),
+    };
+    if owner {
+        client.batch_execute("RESET ROLE").await?;
+    }
+    rows
 }
 
 /// Whether the service's history table exists.

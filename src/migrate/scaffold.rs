@@ -2,10 +2,26 @@
 //! from `templates/migration.sql`. Pure: the caller passes the current time and the versions on
 //! disk, and writes the file.
 
+use std::borrow::Cow;
+use std::path::Path;
+
 use crate::manifest::Service;
 
-/// The migration template, with `{{placeholders}}`.
+/// The migration template dbsplit ships, with `{{placeholders}}`.
 pub const TEMPLATE: &str = include_str!("../../templates/migration.sql");
+
+/// Where a project keeps its own migration template, relative to the manifest's folder.
+pub const PROJECT_TEMPLATE: &str = "templates/migration.sql";
+
+/// The template `new` renders: the project's `templates/migration.sql` next to the manifest
+/// when there is one, else [`TEMPLATE`].
+pub fn template(manifest_dir: &Path) -> std::io::Result<Cow<'static, str>> {
+    match std::fs::read_to_string(manifest_dir.join(PROJECT_TEMPLATE)) {
+        Ok(text) => Ok(Cow::Owned(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Cow::Borrowed(TEMPLATE)),
+        Err(e) => Err(e),
+    }
+}
 
 /// A UTC date and time, to the second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -85,9 +101,9 @@ pub fn next_version(existing: impl IntoIterator<Item = u64>, now: Timestamp) -> 
     }
 }
 
-/// Fills the template for a new migration of `service`.
-pub fn render(service: &Service, name: &str, at: Timestamp) -> String {
-    TEMPLATE
+/// Fills `template` for a new migration of `service`.
+pub fn render(template: &str, service: &Service, name: &str, at: Timestamp) -> String {
+    template
         .replace("{{service}}", &service.name)
         .replace("{{name}}", name)
         .replace("{{version}}", &at.version().to_string())

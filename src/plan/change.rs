@@ -395,11 +395,22 @@ impl Action {
                     attribute_changes(from, to, true).join(" ")
                 )
             }
-            Action::MarkRole { mark, .. } => {
-                let databases: Vec<&str> = mark.databases.iter().map(String::as_str).collect();
-                format!("mark as dbsplit's, serving {}", databases.join(", "))
-            }
             Action::SetPassword { env, .. } => format!("password from ${env}"),
+            Action::MarkRole { mark, .. } => {
+                let mut parts = Vec::new();
+                if !mark.databases.is_empty() {
+                    let list: Vec<&str> = mark.databases.iter().map(String::as_str).collect();
+                    parts.push(format!("serves {}", list.join(", ")));
+                }
+                if let Some(version) = mark.password_version {
+                    parts.push(format!("password version {version}"));
+                }
+                if parts.is_empty() {
+                    "mark as dbsplit's".to_string()
+                } else {
+                    format!("record: {}", parts.join("; "))
+                }
+            }
             Action::CreateSchema { owner, .. } => format!("create, owned by {owner}"),
             Action::AlterOwner { owner, .. } => format!("owner -> {owner}"),
             Action::GrantRole { members, .. } => format!("members: {}", members.join(", ")),

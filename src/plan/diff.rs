@@ -25,6 +25,8 @@ use super::scopes::Scopes;
 pub enum PasswordState {
     /// The environment variable is not set.
     Unset,
+    /// The environment variable is set to the empty string (no password is sent).
+    Empty,
     /// The stored verifier matches the password.
     Matches,
     /// The stored verifier does not match, or there is none.
@@ -120,6 +122,7 @@ impl Differ<'_> {
         let database = &desired.database;
         let mut grants: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut revokes: BTreeMap<(String, Option<String>), Vec<String>> = BTreeMap::new();
+        let cascading = self.cascading();
         for (name, want) in &desired.state.roles {
             let enforced = desired.enforced_roles.contains(name);
             let scope = self.scopes.of_role(name);
@@ -152,10 +155,19 @@ impl Differ<'_> {
             if let Some(env) = desired.password_envs.get(name) {
                 self.password(name, env, have.is_none(), &scope);
             }
-            let held = have
+            // Grants made by a role whose ADMIN OPTION goes are revoked with it (CASCADE).
+            let held: Vec<Membership> = have
                 .as_ref()
                 .map(|h| h.memberships.as_slice())
-                .unwrap_or_default();
+                .unwrap_or_default()
+                .iter()
+                .filter(|m| match &m.grantor {
+                    Some(grantor) => !cascading.contains(&(m.group.clone(), grantor.clone())),
+                    None => true,
+                })
+                .cloned()
+                .collect();
+            let held = held.as_slice();
             for group in self.memberships(name, want, held, enforced, &scope) {
                 grants.entry(group).or_default().push(name.clone());
             }
@@ -215,6 +227,27 @@ impl Differ<'_> {
                 },
             );
         }
+    }
+
+    /// On 16 and later: (group, member) for each ADMIN OPTION an enforced role loses, with its
+    /// membership or alone. The grants it made of that group are revoked with it (CASCADE), so
+    /// they are not planned again; a CREATEROLE admin could not revoke them itself, as it has
+    /// not the privileges of their grantor.
+    fn cascading(&self) -> BTreeSet<(String, String)> {
+        if !self.live.membership_options() {
+            return BTreeSet::new();
+        }
+        self.desired
+            .enforced_roles
+            .iter()
+            .filter_map(|name| Some((name, self.live_role(name)?)))
+            .flat_map(|(name, role)| {
+                role.memberships
+                    .iter()
+                    .filter(|m| m.admin)
+                    .map(move |m| (m.group.clone(), name.clone()))
+            })
+            .collect()
     }
 
     /// The memberships `member` must hold: returns the groups to grant from scratch and pushes
@@ -382,21 +415,58 @@ impl Differ<'_> {
             .get(role)
             .copied()
             .unwrap_or(PasswordState::Unset);
-        match state {
-            PasswordState::Unset => self.notes.push(format!(
-                "${env} is not set: the password of {role} is left as it is"
-            )),
-            PasswordState::Matches => {}
-            PasswordState::Unknown if !created => self.notes.push(format!(
-                "the stored password of {role} cannot be read (not a superuser): it is set only when the role is created"
-            )),
-            PasswordState::Differs | PasswordState::Unknown => self.push(
+        let version = self.desired.password_versions.get(role).copied();
+        let mark = self.live_role(role).and_then(Role::mark);
+        let applied = mark.as_ref().and_then(|m| m.password_version);
+        let send = match state {
+            PasswordState::Unset | PasswordState::Empty => {
+                let how = if state == PasswordState::Unset {
+                    "is not set"
+                } else {
+                    "is empty"
+                };
+                self.notes.push(if created {
+                    format!("${env} {how}: {role} is created without a password")
+                } else {
+                    format!("${env} {how}: the password of {role} is left as it is")
+                });
+                false
+            }
+            PasswordState::Matches => false,
+            PasswordState::Differs => true,
+            PasswordState::Unknown if created => true,
+            // Without pg_authid, the manifest's password_version decides.
+            PasswordState::Unknown => match version {
+                Some(version) if applied.is_none_or(|a| version > a) => true,
+                Some(_) => false,
+                None => {
+                    self.notes.push(format!(
+                        "the stored password of {role} cannot be read (not a superuser): it is set only when the role is created, or when its password_version rises"
+                    ));
+                    false
+                }
+            },
+        };
+        if !send {
+            return;
+        }
+        self.push(
+            scope.clone(),
+            Action::SetPassword {
+                role: role.to_string(),
+                env: env.to_string(),
+            },
+        );
+        if let Some(version) = version.filter(|v| applied != Some(*v)) {
+            let mut mark = mark.unwrap_or_default();
+            mark.password_version = Some(version);
+            self.push(
                 scope.clone(),
-                Action::SetPassword {
+                Action::MarkRole {
                     role: role.to_string(),
-                    env: env.to_string(),
+                    mark,
                 },
-            ),
+            );
         }
     }
 

@@ -8,6 +8,7 @@ pub mod change;
 pub mod diff;
 pub mod file;
 pub mod mark;
+pub mod preflight;
 pub mod scopes;
 pub mod sql;
 

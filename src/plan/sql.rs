@@ -50,7 +50,8 @@ pub fn statements(action: &Action) -> Vec<String> {
             members,
             granted_by,
         } => vec![format!(
-            "REVOKE {} FROM {}{};",
+            // CASCADE: grants the members made with an ADMIN OPTION go too (16+).
+            "REVOKE {} FROM {}{} CASCADE;",
             Ident(group),
             ident_list(members.iter().map(String::as_str)),
             granted_by_clause(granted_by.as_deref())
@@ -81,7 +82,7 @@ pub fn statements(action: &Action) -> Vec<String> {
             member,
             granted_by,
         } => vec![format!(
-            "REVOKE {} OPTION FOR {} FROM {}{};",
+            "REVOKE {} OPTION FOR {} FROM {}{} CASCADE;",
             option.keyword(),
             Ident(group),
             Ident(member),

@@ -1,8 +1,10 @@
-//! `migrate status`: one row per service with its applied and pending migrations.
+//! `migrate status`: one row per service with its applied and pending migrations, as a table or
+//! as JSON.
 
 use std::io::{self, Write};
 
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use serde::Serialize;
 
 use crate::migrate::verify::Status;
 
@@ -13,6 +15,23 @@ pub struct ServiceStatus {
     pub status: Status,
     /// When the newest applied migration ran, as the server reported it.
     pub last_applied_at: Option<String>,
+    /// Why the login could not read the service's history, when it could not.
+    pub unreadable: Option<String>,
+}
+
+impl ServiceStatus {
+    /// `up-to-date`, `pending`, `blocked` (something would stop `migrate`) or `unreadable`.
+    pub fn state(&self) -> &'static str {
+        if self.unreadable.is_some() {
+            "unreadable"
+        } else if !self.status.problems.is_empty() {
+            "blocked"
+        } else if self.status.pending > 0 {
+            "pending"
+        } else {
+            "up-to-date"
+        }
+    }
 }
 
 /// A table of every service, then the problems that stop `migrate` in full.
@@ -40,25 +59,23 @@ pub fn human(rows: &[ServiceStatus], color: bool, out: &mut impl Write) -> io::R
             (Some(last), None) => last.name.clone(),
             (None, _) => "-".to_string(),
         };
-        let state = if status.problems.is_empty() {
-            Cell::new(if status.pending == 0 {
-                "up to date"
-            } else {
-                "pending"
-            })
-            .fg(if status.pending == 0 {
-                Color::Green
-            } else {
-                Color::Yellow
-            })
-        } else {
-            let briefs: Vec<String> = status.problems.iter().map(|p| p.brief()).collect();
-            Cell::new(briefs.join("\n")).fg(Color::Red)
+        let state = match row.state() {
+            "up-to-date" => Cell::new("up to date").fg(Color::Green),
+            "pending" => Cell::new("pending").fg(Color::Yellow),
+            "unreadable" => Cell::new("unreadable").fg(Color::Red),
+            _ => {
+                let briefs: Vec<String> = status.problems.iter().map(|p| p.brief()).collect();
+                Cell::new(briefs.join("\n")).fg(Color::Red)
+            }
+        };
+        let count = |n: usize| match row.unreadable {
+            Some(_) => "-".to_string(),
+            None => n.to_string(),
         };
         table.add_row(vec![
             Cell::new(&row.service),
-            Cell::new(status.applied),
-            Cell::new(status.pending),
+            Cell::new(count(status.applied)),
+            Cell::new(count(status.pending)),
             Cell::new(last),
             state,
         ]);
@@ -68,6 +85,72 @@ pub fn human(rows: &[ServiceStatus], color: bool, out: &mut impl Write) -> io::R
         for problem in &row.status.problems {
             writeln!(out, "{}: {problem}", row.service)?;
         }
+        if let Some(why) = &row.unreadable {
+            writeln!(out, "{}: {why}", row.service)?;
+        }
     }
     Ok(())
+}
+
+/// `{"services":[...]}`: the JSON contract of `migrate status --format json`.
+#[derive(Serialize)]
+struct JsonStatus<'a> {
+    services: Vec<JsonService<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonService<'a> {
+    service: &'a str,
+    /// `up-to-date`, `pending`, `blocked` or `unreadable`.
+    state: &'static str,
+    /// `null` when unreadable.
+    applied: Option<usize>,
+    pending: Option<usize>,
+    last_applied: Option<&'a str>,
+    /// UTC, `YYYY-MM-DD HH:MM:SS`.
+    last_applied_at: Option<&'a str>,
+    /// What stops `migrate`, and why the history could not be read.
+    problems: Vec<JsonProblem>,
+}
+
+#[derive(Serialize)]
+struct JsonProblem {
+    brief: String,
+    message: String,
+}
+
+/// The rows as one JSON document.
+pub fn json(rows: &[ServiceStatus], out: &mut impl Write) -> io::Result<()> {
+    let services = rows
+        .iter()
+        .map(|row| {
+            let readable = row.unreadable.is_none();
+            let mut problems: Vec<JsonProblem> = row
+                .status
+                .problems
+                .iter()
+                .map(|p| JsonProblem {
+                    brief: p.brief(),
+                    message: p.to_string(),
+                })
+                .collect();
+            if let Some(why) = &row.unreadable {
+                problems.push(JsonProblem {
+                    brief: "unreadable".into(),
+                    message: why.clone(),
+                });
+            }
+            JsonService {
+                service: &row.service,
+                state: row.state(),
+                applied: readable.then_some(row.status.applied),
+                pending: readable.then_some(row.status.pending),
+                last_applied: row.status.last.as_ref().map(|l| l.name.as_str()),
+                last_applied_at: row.last_applied_at.as_deref(),
+                problems,
+            }
+        })
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &JsonStatus { services })?;
+    writeln!(out)
 }

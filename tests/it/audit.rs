@@ -7,8 +7,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use dbsplit::apply::{ApplyOptions, Confirmed, apply, plan};
+use dbsplit::audit::read::{begin, join_snapshot};
 use dbsplit::audit::{Report, Services, audit};
-use dbsplit::catalog::introspect::{Depth, introspect};
+use dbsplit::catalog::introspect::{Depth, introspect, introspect_split};
 use dbsplit::desired::desired_state;
 use dbsplit::finding::Finding;
 use dbsplit::manifest::Manifest;
@@ -393,8 +394,9 @@ fn json_lines(output: &std::process::Output) -> Vec<String> {
 
 /// A cluster laid out like Supabase's: schemas owned by one admin role each, PostgREST's API
 /// roles reading (and `authenticated` writing) several of them, `authenticator` switching to
-/// them without inheriting.
+/// them without inheriting. (PostgreSQL 14's PUBLIC CREATE on schema public revoked, as 15+.)
 const SUPABASE: &str = r#"
+    REVOKE CREATE ON SCHEMA public FROM PUBLIC;
     CREATE ROLE supabase_admin SUPERUSER;
     CREATE ROLE supabase_auth_admin NOINHERIT LOGIN;
     CREATE ROLE supabase_storage_admin NOINHERIT LOGIN;
@@ -454,7 +456,45 @@ async fn inferred_services_leave_api_roles_alone_and_find_the_role_writing_two_s
         "one finding for the role writing two services, none for the group writing one"
     );
     assert_eq!(shared.status.code(), Some(1));
+
+    // Inferred mode says so, and with --verbose who belongs where.
+    let human = run_audit_in(&cluster, "postgres", "supa", &["--no-manifest"]);
+    assert!(
+        stdout(&human).contains(
+            "Services were inferred from the cluster (no manifest): 2 roles placed in 2 services; --verbose lists them."
+        ),
+        "{}",
+        stdout(&human)
+    );
+    let verbose = run_audit_in(
+        &cluster,
+        "postgres",
+        "supa",
+        &["--no-manifest", "--verbose"],
+    );
+    let text = stdout(&verbose);
+    assert!(
+        text.contains("  supabase_auth_admin -> auth\n  supabase_storage_admin -> storage\n"),
+        "{text}"
+    );
+    assert!(!text.contains("anon ->"), "{text}");
+    let verbose_json = run_audit_in(
+        &cluster,
+        "postgres",
+        "supa",
+        &["--no-manifest", "--verbose", "--format", "json"],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&verbose_json.stdout).unwrap();
+    assert_eq!(json["inferred"], true);
+    assert_eq!(
+        json["roles"],
+        serde_json::json!({"supabase_auth_admin": "auth", "supabase_storage_admin": "storage"})
+    );
+    assert_eq!(json["exceptions"], serde_json::json!([]));
+
     let json: serde_json::Value = serde_json::from_slice(&shared.stdout).unwrap();
+    assert_eq!(json["inferred"], true);
+    assert!(json.get("roles").is_none(), "only with --verbose: {json}");
     let message = json["findings"][0]["message"].as_str().unwrap();
     assert!(
         message.contains("storage (`storage.buckets` through membership in `sync_writers`)"),
@@ -509,17 +549,65 @@ async fn audit_runs_as_an_ordinary_role_and_renders_every_format() {
         assert!(fk.get(key).is_some(), "{key} in {fk}");
     }
     insta::assert_snapshot!("audit_json", stdout(&as_auditor));
+    assert_eq!(json["inferred"], false);
+    let verbose = run_audit(&cluster, "auditor", &["--format", "json", "--verbose"]);
+    let verbose: serde_json::Value = serde_json::from_slice(&verbose.stdout).unwrap();
+    assert_eq!(verbose["findings"], json["findings"]);
+    assert_eq!(verbose["roles"]["billing_rw"], "billing");
+    assert!(
+        verbose["exceptions"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({
+                "rule": "cross-schema-grant",
+                "object": "reference.currencies",
+                "role": "billing_rw",
+                "reason": "declared read: currency codes are shared reference data"
+            })),
+        "{}",
+        verbose["exceptions"]
+    );
     for format in ["human", "sarif", "github"] {
         let output = run_audit(&cluster, "auditor", &["--format", format, "--verbose"]);
         assert_eq!(output.status.code(), Some(1));
         insta::assert_snapshot!(format!("audit_{format}"), stdout(&output));
     }
-    let warnings_only = run_audit(
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fail_on_warning_fails_on_a_cluster_with_warnings_only() {
+    let cluster = TestCluster::start("app");
+    converged(&cluster).await;
+    cluster.psql_ok(
+        "app",
+        "CREATE TABLE public.settings (k text, v text);
+         ALTER ROLE notifications_rw IN DATABASE app SET search_path = notifications, public;",
+    );
+    let default = run_audit(&cluster, "postgres", &["--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&default.stdout).unwrap();
+    let severities: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["severity"].as_str().unwrap())
+        .collect();
+    assert!(
+        !severities.is_empty() && severities.iter().all(|s| *s == "warning"),
+        "warnings only: {:#?}",
+        json_lines(&default)
+    );
+    assert_eq!(
+        default.status.code(),
+        Some(0),
+        "warnings pass --fail-on error"
+    );
+    let strict = run_audit(
         &cluster,
-        "auditor",
+        "postgres",
         &["--fail-on", "warning", "--format", "json"],
     );
-    assert_eq!(warnings_only.status.code(), Some(1));
+    assert_eq!(strict.status.code(), Some(1));
+    assert_eq!(strict.stdout, default.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -554,5 +642,47 @@ async fn predefined_roles_reaching_every_schema_and_foreign_default_privileges_a
             "privileged-service-role notifications_rw | notifications -> - | notifications_rw",
         ],
         "pg_signal_backend is allowed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_sessions_on_one_snapshot_read_the_same_state_as_one() {
+    let cluster = TestCluster::start("app");
+    converged(&cluster).await;
+    cluster.psql_ok(
+        "app",
+        "CREATE TABLE billing.t (id int PRIMARY KEY); CREATE TABLE monolith.u (t int REFERENCES billing.t);",
+    );
+    let mut first = cluster.superuser("app").await;
+    let mut second = cluster.superuser("app").await;
+    let single = introspect(&first, Depth::Dependencies).await.unwrap();
+    let timeout = Duration::from_millis(1500);
+    let tx = begin(&mut first, timeout).await.unwrap();
+    let helper = join_snapshot(&tx, &mut second, timeout).await.unwrap();
+    // A change after the snapshot is invisible to both sessions.
+    cluster.psql_ok("app", "CREATE TABLE notifications.later (id int)");
+    let split = introspect_split(&tx, Some(&helper), Depth::Dependencies)
+        .await
+        .unwrap();
+    assert_eq!(single, split);
+    assert!(!split.state.databases["app"].foreign_keys.is_empty());
+    let later: i64 = helper
+        .query_one("SELECT count(*) FROM pg_class WHERE relname = 'later'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(later, 0, "the helper sees the first session's snapshot");
+    let setting: String = helper
+        .query_one("SHOW statement_timeout", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(setting, "1500ms", "the helper's statements are bounded too");
+    let write = helper
+        .batch_execute("CREATE TABLE billing.w (id int)")
+        .await;
+    assert_eq!(
+        write.unwrap_err().code(),
+        Some(&tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION)
     );
 }

@@ -321,3 +321,45 @@ fn migrate_lints_first_and_connects_to_nothing_when_lint_fails() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_statement_of_150000_terms_is_an_unparsed_statement_not_a_crash() {
+    let project = project();
+    let path = "migrations/billing/20250103000000_deep.sql";
+    std::fs::write(
+        project.path().join(path),
+        format!(
+            "select 1 from invoices where {};\nselect {};\n",
+            vec!["id = 1"; 150_000].join(" or "),
+            vec!["1"; 150_000].join(" + ")
+        ),
+    )
+    .unwrap();
+    let output = run_in(project.path(), &["lint", "--format", "github", path]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    let unparsed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("title=unparsed-statement::") && l.contains("its operators nest"))
+        .collect();
+    assert_eq!(unparsed.len(), 2, "{text}");
+}
+
+#[test]
+fn new_renders_the_project_template_next_to_the_manifest_when_there_is_one() {
+    let project = project();
+    let templates = project.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(
+        templates.join("migration.sql"),
+        "-- {{service}}/{{name}} as {{owner}} in {{schema}}\n-- ticket: \n",
+    )
+    .unwrap();
+    let output = run_in(project.path(), &["new", "billing", "add_refunds"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let path = stdout(&output).trim().to_string();
+    assert_eq!(
+        std::fs::read_to_string(project.path().join(path)).unwrap(),
+        "-- billing/add_refunds as billing_owner in billing\n-- ticket: \n"
+    );
+}

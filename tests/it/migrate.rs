@@ -599,6 +599,43 @@ async fn notices_and_warnings_reach_the_user_with_the_service() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn statements_too_deep_for_the_parser_are_warned_about_and_left_to_the_server() {
+    let setup = Setup::new().await;
+    let terms = 150_000;
+    setup.write(
+        "billing",
+        V1,
+        "wide_or",
+        &format!(
+            "create table t (id int);\nselect 1 from t where {};\n",
+            vec!["id = 1"; terms].join(" or ")
+        ),
+    );
+    setup.write(
+        "billing",
+        V2,
+        "long_sum",
+        &format!("select {};\n", vec!["1"; terms].join(" + ")),
+    );
+    let output = setup.dbsplit("billing_migrator", &["migrate", "billing"]);
+    // The server takes the OR (it flattens it) and refuses the sum with its own clear error.
+    assert_code(&output, 2);
+    assert_has(&stderr(&output), "lint: 3 warnings");
+    assert_has(
+        &stdout(&output),
+        "billing: applied 20250101000000_wide_or.sql",
+    );
+    assert_has(
+        &stderr(&output),
+        "20250102000000_long_sum.sql:1: stack depth limit exceeded (SQLSTATE 54001)",
+    );
+    assert_eq!(
+        setup.history("billing"),
+        "20250101000000 true billing_owner"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_second_migrate_of_a_service_waits_for_the_lock_then_gives_up() {
     let setup = Setup::new().await;
     setup.write("billing", V1, "one", "create table one (id int);\n");
@@ -695,6 +732,56 @@ async fn status_shows_applied_pending_and_the_last_applied() {
     │ billing  ┆ 2       ┆ 1       ┆ 20250102000000_two.sql at YYYY-MM-DD HH:MM:SS UTC ┆ pending    │
     └──────────┴─────────┴─────────┴───────────────────────────────────────────────────┴────────────┘
     ");
+    assert_code(
+        &setup.dbsplit("postgres", &["migrate", "status", "--exit-code"]),
+        1,
+    );
+    let json = setup.dbsplit("postgres", &["migrate", "status", "--format", "json"]);
+    assert_code(&json, 0);
+    let json: serde_json::Value =
+        serde_json::from_str(&redact_timestamps(&stdout(&json))).expect("valid JSON");
+    insta::assert_json_snapshot!(json["services"][1], @r#"
+    {
+      "applied": 2,
+      "last_applied": "20250102000000_two.sql",
+      "last_applied_at": "YYYY-MM-DD HH:MM:SS",
+      "pending": 1,
+      "problems": [],
+      "service": "billing",
+      "state": "pending"
+    }
+    "#);
+
+    // A migrator sees its own service (as the owner, even without inheriting its privileges),
+    // and is told which histories it may not read.
+    setup.query("ALTER ROLE billing_migrator NOINHERIT");
+    let own = setup.dbsplit(
+        "billing_migrator",
+        &["migrate", "status", "--format", "json"],
+    );
+    assert_code(&own, 0);
+    let own: serde_json::Value = serde_json::from_str(&stdout(&own)).expect("valid JSON");
+    let states: Vec<(&str, &str)> = own["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["service"].as_str().unwrap(), s["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, [("monolith", "unreadable"), ("billing", "pending")]);
+    assert_eq!(
+        own["services"][0]["problems"][0]["message"],
+        "login role `billing_migrator` may not read monolith.dbsplit_migrations; log in as the service's migrator"
+    );
+    assert_code(
+        &setup.dbsplit("billing_migrator", &["migrate", "billing"]),
+        0,
+    );
+    let settled = setup.dbsplit(
+        "billing_migrator",
+        &["migrate", "status", "billing", "--exit-code"],
+    );
+    assert_code(&settled, 0);
+    assert_has(&stdout(&settled), "up to date");
 }
 
 /// Replaces each `YYYY-MM-DD HH:MM:SS` with a placeholder of the same width.

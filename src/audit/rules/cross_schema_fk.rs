@@ -31,3 +31,27 @@ pub fn check(audit: &mut Audit<'_>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::audit::testing::{Cluster, lines};
+
+    #[test]
+    fn foreign_keys_between_services_are_found_and_those_inside_one_or_to_public_are_not() {
+        let report = Cluster::new()
+            .schema("billing", "billing_owner")
+            .table("billing.invoices")
+            .table("billing.payments")
+            .schema("monolith", "monolith_owner")
+            .table("monolith.customers")
+            .table("public.legacy")
+            .foreign_key("billing.invoices", "monolith.customers")
+            .foreign_key("billing.payments", "billing.invoices")
+            .foreign_key("billing.payments", "public.legacy")
+            .audit_inferred();
+        assert_eq!(
+            lines(&report, "cross-schema-fk"),
+            ["billing.invoices.invoices_fkey | billing -> monolith | -"]
+        );
+    }
+}

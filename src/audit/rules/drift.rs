@@ -26,3 +26,40 @@ pub fn check(audit: &mut Audit<'_>, plan: &Plan) {
         audit.findings.push(finding);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::audit::audit;
+    use crate::audit::testing::{Cluster, DB, declared, lines};
+    use crate::plan::Plan;
+    use crate::plan::change::{Action, Change, Scope};
+
+    #[test]
+    fn each_planned_change_is_a_warning_in_its_services_schema() {
+        let cluster = Cluster::new();
+        let services = declared(&[("billing", "billing", "billing_owner", &[])]);
+        let plan = Plan {
+            database: DB.into(),
+            changes: vec![Change {
+                scope: Scope::Service("billing".into()),
+                action: Action::CreateSchema {
+                    schema: "billing".into(),
+                    owner: "billing_owner".into(),
+                },
+            }],
+            notes: Vec::new(),
+        };
+        let report = audit(&cluster.state, DB, &services, Some(&plan));
+        let drift = lines(&report, "drift");
+        assert_eq!(drift.len(), 1);
+        assert!(drift[0].contains("| billing -> - | -"), "{drift:?}");
+        assert!(
+            report.findings[0]
+                .message
+                .starts_with("service billing would "),
+            "{}",
+            report.findings[0].message
+        );
+        assert!(lines(&cluster.audit(&services), "drift").is_empty());
+    }
+}

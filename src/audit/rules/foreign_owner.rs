@@ -54,3 +54,28 @@ pub fn check(audit: &mut Audit<'_>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::audit::testing::{Cluster, declared, lines};
+    use crate::catalog::model::ObjectKind;
+
+    #[test]
+    fn schemas_and_objects_not_owned_by_the_services_owner_are_found_linked_sequences_are_not() {
+        let mut cluster = Cluster::new()
+            .schema("billing", "postgres")
+            .table("billing.invoices")
+            .table("billing.stray")
+            .owned_by("billing.invoices", "billing_owner")
+            .object(ObjectKind::Sequence, "billing.stray_id_seq");
+        cluster.object_mut("billing.stray_id_seq").linked = true;
+        let services = declared(&[("billing", "billing", "billing_owner", &[])]);
+        assert_eq!(
+            lines(&cluster.audit(&services), "foreign-owner"),
+            [
+                "billing | billing -> - | postgres",
+                "billing.stray | billing -> - | postgres",
+            ]
+        );
+    }
+}

@@ -39,3 +39,34 @@ pub fn check(audit: &mut Audit<'_>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::audit::testing::{Cluster, lines};
+    use crate::catalog::model::ObjectKind;
+    use crate::catalog::model::Privilege::*;
+
+    #[test]
+    fn privileges_granted_to_public_are_found_but_a_types_default_usage_is_not() {
+        let report = Cluster::new()
+            .schema("billing", "billing_owner")
+            .table("billing.invoices")
+            .object(ObjectKind::Type, "billing.state")
+            .object(ObjectKind::Function, "billing.total(bigint)")
+            .grant(&[Select], "billing.invoices", "PUBLIC")
+            .grant(&[Usage], "billing.state", "PUBLIC")
+            .grant(&[Execute], "billing.total(bigint)", "PUBLIC")
+            .grant(&[Usage], "billing", "PUBLIC")
+            .table("public.t")
+            .grant(&[Select], "public.t", "PUBLIC")
+            .audit_inferred();
+        assert_eq!(
+            lines(&report, "public-grant"),
+            [
+                "billing | billing -> billing | -",
+                "billing.invoices | billing -> billing | -",
+                "billing.total(bigint) | billing -> billing | -",
+            ]
+        );
+    }
+}

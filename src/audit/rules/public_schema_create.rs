@@ -53,3 +53,40 @@ pub fn check(audit: &mut Audit<'_>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::audit::testing::{Cluster, declared, lines};
+    use crate::catalog::model::Privilege::*;
+
+    #[test]
+    fn public_and_service_roles_creating_in_public_are_found() {
+        let cluster = Cluster::new()
+            .schema("billing", "billing_owner")
+            .grant(&[Usage, Create], "public", "PUBLIC")
+            .grant(&[Create], "public", "legacy_creators")
+            .member("billing_rw", "legacy_creators")
+            .grant(&[Usage], "public", "billing_ro");
+        let services = declared(&[(
+            "billing",
+            "billing",
+            "billing_owner",
+            &["billing_rw", "billing_ro"],
+        )]);
+        let report = cluster.audit(&services);
+        assert_eq!(
+            lines(&report, "public-schema-create"),
+            [
+                "public | public -> - | -",
+                "public | public -> - | billing_rw",
+            ]
+        );
+        assert!(
+            report.findings[1]
+                .message
+                .ends_with("through membership in `legacy_creators`"),
+            "{}",
+            report.findings[1].message
+        );
+    }
+}

@@ -35,3 +35,28 @@ pub fn check(audit: &mut Audit<'_>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::audit::testing::{Cluster, lines};
+    use crate::catalog::model::ObjectKind;
+
+    #[test]
+    fn tables_views_and_routines_in_public_are_found_sequences_and_types_are_not() {
+        let report = Cluster::new()
+            .table("public.settings")
+            .object(ObjectKind::View, "public.v")
+            .object(ObjectKind::Function, "public.f(int)")
+            .object(ObjectKind::Sequence, "public.s")
+            .object(ObjectKind::Type, "public.mood")
+            .audit_inferred();
+        assert_eq!(
+            lines(&report, "public-schema-objects"),
+            [
+                "public.f(int) | public -> - | postgres",
+                "public.settings | public -> - | postgres",
+                "public.v | public -> - | postgres",
+            ]
+        );
+    }
+}

@@ -39,3 +39,26 @@ pub fn check(audit: &mut Audit<'_>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::audit::testing::{Cluster, declared, lines};
+
+    #[test]
+    fn membership_in_another_services_role_is_found_in_ones_own_is_not() {
+        let cluster = Cluster::new()
+            .schema("billing", "billing_owner")
+            .schema("monolith", "monolith_owner")
+            .member("monolith_rw", "billing_ro")
+            .member("monolith_rw", "monolith_owner")
+            .member("billing_ro", "pg_monitor");
+        let services = declared(&[
+            ("billing", "billing", "billing_owner", &["billing_ro"]),
+            ("monolith", "monolith", "monolith_owner", &["monolith_rw"]),
+        ]);
+        assert_eq!(
+            lines(&cluster.audit(&services), "role-membership-leak"),
+            ["monolith_rw | monolith -> billing | monolith_rw"]
+        );
+    }
+}

@@ -55,3 +55,58 @@ pub fn check(audit: &mut Audit<'_>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::audit::testing::{Cluster, DB, declared, lines};
+
+    fn path(database: &str, value: &str) -> impl FnOnce(&mut crate::catalog::model::Role) {
+        let (database, value) = (database.to_string(), value.to_string());
+        move |r| {
+            r.settings
+                .entry(database)
+                .or_default()
+                .insert("search_path".into(), value);
+        }
+    }
+
+    #[test]
+    fn paths_naming_public_or_another_service_are_found_declared_reads_are_exceptions() {
+        let cluster = Cluster::new()
+            .schema("billing", "billing_owner")
+            .schema("monolith", "monolith_owner")
+            .schema("reference", "reference_owner")
+            .role_with("billing_rw", path(DB, r#"billing, "reference""#))
+            .role_with("billing_ro", path("", "billing, public"))
+            .role_with("monolith_rw", path(DB, "monolith, billing"))
+            .role_with("monolith_ro", path("other_db", "monolith, billing"));
+        let mut services = declared(&[
+            (
+                "billing",
+                "billing",
+                "billing_owner",
+                &["billing_rw", "billing_ro"],
+            ),
+            (
+                "monolith",
+                "monolith",
+                "monolith_owner",
+                &["monolith_rw", "monolith_ro"],
+            ),
+            ("reference", "reference", "reference_owner", &[]),
+        ]);
+        services
+            .reads
+            .insert(("billing".into(), "reference".into()), "codes".into());
+        let report = cluster.audit(&services);
+        assert_eq!(
+            lines(&report, "search-path-leak"),
+            [
+                "billing_ro | billing -> public | billing_ro",
+                "monolith_rw | monolith -> billing | monolith_rw",
+            ],
+            "another database's setting is not this one's"
+        );
+        assert_eq!(report.exceptions.len(), 1, "{:#?}", report.exceptions);
+    }
+}

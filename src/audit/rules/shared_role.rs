@@ -142,6 +142,36 @@ mod tests {
     }
 
     #[test]
+    fn a_membership_granted_without_inherit_gives_no_write() {
+        use crate::catalog::model::Membership;
+        let grant = |group: &str, inherit| Membership {
+            inherit,
+            ..Membership::wanted(group)
+        };
+        let cluster = supabase()
+            .grant(&[Insert], "auth.users", "writes_auth")
+            .grant(&[Insert], "storage.objects", "writes_storage")
+            .member("dbsplit_admin", "writes_auth")
+            .member("dbsplit_admin", "writes_storage")
+            .role_with("dbsplit_admin", |r| {
+                r.memberships = vec![grant("writes_auth", true), grant("writes_storage", false)];
+            });
+        assert!(lines(&cluster.audit_inferred(), "shared-role").is_empty());
+        let cluster = cluster.role_with("dbsplit_admin", |r| {
+            r.memberships = vec![
+                grant("writes_auth", true),
+                grant("writes_storage", false),
+                grant("writes_storage", true),
+            ];
+        });
+        assert_eq!(
+            lines(&cluster.audit_inferred(), "shared-role"),
+            ["dbsplit_admin | - -> - | dbsplit_admin"],
+            "one grant with INHERIT is enough (PostgreSQL 16: one grant per grantor)"
+        );
+    }
+
+    #[test]
     fn with_a_manifest_the_rule_is_silent() {
         let cluster = supabase().grant(&[Insert], "auth.users", "etl").grant(
             &[Insert],

@@ -87,3 +87,39 @@ pub fn check(audit: &mut Audit<'_>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::audit::testing::{Cluster, declared, lines};
+    use crate::catalog::model::Privilege::*;
+
+    #[test]
+    fn a_table_two_services_can_write_is_found_reads_are_not() {
+        let cluster = Cluster::new()
+            .schema("billing", "billing_owner")
+            .table("billing.invoices")
+            .table("billing.payments")
+            .schema("monolith", "monolith_owner")
+            .grant(&[Insert], "billing.invoices", "writers")
+            .member("monolith_rw", "writers")
+            .grant(&[Select], "billing.payments", "monolith_rw");
+        let services = declared(&[
+            ("billing", "billing", "billing_owner", &[]),
+            ("monolith", "monolith", "monolith_owner", &["monolith_rw"]),
+        ]);
+        let report = cluster.audit(&services);
+        assert_eq!(
+            lines(&report, "shared-writer"),
+            ["billing.invoices | billing -> - | monolith_rw"]
+        );
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| f.message
+                    == "table `billing.invoices` can be written by 2 services: billing (billing_owner); monolith (monolith_rw)"),
+            "{:#?}",
+            report.findings
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! What `audit` prints besides the findings themselves (which `report::findings` renders as
+//! for `lint`): whether services were inferred, and with `--verbose` who belongs where and the
+//! declared exceptions.
+
+use std::io::{self, Write};
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::report::findings;
+
+use super::Report;
+
+/// The human lines after the findings: the inferred-services line, and with `verbose` the
+/// role -> service map (inferred only) and the declared exceptions.
+pub fn human(report: &Report, verbose: bool, out: &mut impl Write) -> io::Result<()> {
+    if report.inferred {
+        let services: BTreeSet<&String> = report.roles.values().collect();
+        writeln!(
+            out,
+            "\nServices were inferred from the cluster (no manifest): {} roles placed in {} services{}.",
+            report.roles.len(),
+            services.len(),
+            if verbose {
+                ""
+            } else {
+                "; --verbose lists them"
+            }
+        )?;
+        if verbose {
+            for (role, service) in &report.roles {
+                writeln!(out, "  {role} -> {service}")?;
+            }
+        }
+    }
+    if !verbose {
+        return Ok(());
+    }
+    if report.exceptions.is_empty() {
+        return writeln!(out, "\nNo declared exceptions.");
+    }
+    writeln!(out, "\nDeclared exceptions ({}):", report.exceptions.len())?;
+    for exception in &report.exceptions {
+        let role = exception
+            .role
+            .as_deref()
+            .map(|r| format!(" by {r}"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  {} {}{role}: {}",
+            exception.rule, exception.object, exception.reason
+        )?;
+    }
+    Ok(())
+}
+
+/// `{"findings":[...],"inferred":bool}`, and with `verbose` `"roles":{"role":"service"}` and
+/// `"exceptions":[{"rule","object","role","reason"}]`. Each finding is as `lint --format json`
+/// writes one on a database object.
+pub fn json(report: &Report, verbose: bool, out: &mut impl Write) -> io::Result<()> {
+    let findings = report
+        .findings
+        .iter()
+        .map(|f| JsonFinding {
+            rule: f.rule.as_str(),
+            severity: f.severity.as_str(),
+            schema: f.schema.as_deref(),
+            object: findings::location(&f.location),
+            target_schema: f.target_schema.as_deref(),
+            role: f.role.as_deref(),
+            message: &f.message,
+        })
+        .collect();
+    let exceptions = report
+        .exceptions
+        .iter()
+        .map(|e| JsonException {
+            rule: e.rule.as_str(),
+            object: &e.object,
+            role: e.role.as_deref(),
+            reason: &e.reason,
+        })
+        .collect();
+    let json = Json {
+        findings,
+        inferred: report.inferred,
+        roles: verbose.then_some(&report.roles),
+        exceptions: verbose.then_some(exceptions),
+    };
+    serde_json::to_writer_pretty(&mut *out, &json)?;
+    writeln!(out)
+}
+
+#[derive(Serialize)]
+struct Json<'a> {
+    findings: Vec<JsonFinding<'a>>,
+    inferred: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    roles: Option<&'a BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exceptions: Option<Vec<JsonException<'a>>>,
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    rule: &'static str,
+    severity: &'static str,
+    schema: Option<&'a str>,
+    object: String,
+    target_schema: Option<&'a str>,
+    role: Option<&'a str>,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonException<'a> {
+    rule: &'static str,
+    object: &'a str,
+    role: Option<&'a str>,
+    reason: &'a str,
+}
