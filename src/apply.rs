@@ -23,9 +23,8 @@ use crate::plan::file::{Fingerprint, Stale};
 use crate::plan::preflight::{self, Blocked, Session};
 use crate::plan::{Action, Plan, sql};
 
-/// The advisory lock every apply takes: `pg_advisory_xact_lock(LOCK_CLASS, 0)`. The class is
-/// "dbsp"; `migrate` uses the same class with a per-service second key.
-pub const LOCK_CLASS: i32 = 0x6462_7370;
+/// The advisory lock every apply takes: `pg_advisory_xact_lock(LOCK_CLASS, 0)`; see `pg::locks`.
+pub use crate::pg::locks::LOCK_CLASS;
 
 /// Why an apply did not commit. In every case the transaction was rolled back.
 #[derive(Debug, thiserror::Error)]
@@ -142,8 +141,15 @@ pub async fn plan(
     let diff_options = DiffOptions {
         passwords: password_states(desired, &live, &options.passwords),
         prune: options.prune,
+        membership_options: live.membership_options(),
     };
-    let mut plan = diff(manifest, desired, &live, &diff_options);
+    let mut plan = diff(
+        manifest,
+        desired,
+        &live.state,
+        &live.database,
+        &diff_options,
+    );
     // What a non-superuser admin gives itself to make the other changes; not drift, so not
     // part of the diff (audit reports the diff).
     let scopes = crate::plan::scopes::Scopes::new(manifest);

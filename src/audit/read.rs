@@ -104,7 +104,11 @@ pub fn audit_state(manifest: Option<&Manifest>, live: &Introspection) -> anyhow:
                 );
             }
             let desired = desired_state(manifest);
-            let drift = diff(manifest, &desired, live, &DiffOptions::default());
+            let options = DiffOptions {
+                membership_options: live.membership_options(),
+                ..DiffOptions::default()
+            };
+            let drift = diff(manifest, &desired, &live.state, &live.database, &options);
             let services = Services::from_manifest(manifest);
             audit(&live.state, &live.database, &services, Some(&drift))
         }

@@ -241,7 +241,6 @@ pub async fn introspect_split<Q: Queryer>(
                 connection_limit: get(&row, "rolconnlimit", q)?,
             },
             comment: get(&row, "comment", q)?,
-            has_dependents: get(&row, "has_dependents", q)?,
             member_of: get::<Vec<String>, _>(&row, "member_of", q)?
                 .into_iter()
                 .collect(),

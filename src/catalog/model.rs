@@ -213,9 +213,6 @@ pub struct Role {
     pub settings: BTreeMap<String, BTreeMap<String, String>>,
     /// `COMMENT ON ROLE`; dbsplit marks the roles it creates with [`MANAGED_COMMENT`].
     pub comment: Option<String>,
-    /// Whether anything in any database depends on the role (owned objects, privileges):
-    /// `DROP ROLE` would fail.
-    pub has_dependents: bool,
     /// What `DROP ROLE` would trip over, from `pg_shdepend`.
     #[serde(default)]
     pub dependents: Vec<RoleDependent>,

@@ -6,6 +6,7 @@ pub mod conninfo;
 pub mod error;
 pub mod ident;
 pub mod local;
+pub mod locks;
 pub mod options;
 pub mod pgpass;
 pub mod scram;

@@ -8,10 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::catalog::introspect::Introspection;
 use crate::catalog::model::{
-    Acl, Database, DefaultAclKey, DefaultObjects, Grantee, Membership, Privilege, Privileges, Role,
-    RoleDependent, RoleMark, Schema, SchemaObject,
+    Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, Membership, Privilege,
+    Privileges, Role, RoleDependent, RoleMark, Schema, SchemaObject,
 };
 use crate::desired::{Desired, parse_search_path};
 use crate::manifest::{Manifest, PublicSchema};
@@ -42,13 +41,19 @@ pub struct DiffOptions {
     pub passwords: BTreeMap<String, PasswordState>,
     /// Drop roles dbsplit created that the manifest no longer names.
     pub prune: bool,
+    /// The server has PostgreSQL 16's membership options (INHERIT, SET per grant): see
+    /// `Introspection::membership_options`. Off, plans use the syntax every major knows.
+    pub membership_options: bool,
 }
 
-/// The changes that bring `live` to `desired`, in apply order, with notes on what is left alone.
+/// The changes that bring `live` (its roles and its database `database`) to `desired`, in
+/// apply order, with notes on what is left alone. Pure: the live state comes from
+/// introspection, or is built by hand (the empty cluster of the offline bootstrap, tests).
 pub fn diff(
     manifest: &Manifest,
     desired: &Desired,
-    live: &Introspection,
+    live: &ClusterState,
+    database: &str,
     options: &DiffOptions,
 ) -> Plan {
     let mut differ = Differ {
@@ -56,16 +61,16 @@ pub fn diff(
         desired,
         live,
         options,
-        departing: departing(desired, &live.state.roles),
+        departing: departing(desired, &live.roles),
         changes: Vec::new(),
         notes: Vec::new(),
     };
     let empty = Database::default();
-    let live_db = live.state.databases.get(&live.database).unwrap_or(&empty);
+    let live_db = live.databases.get(database).unwrap_or(&empty);
     differ.roles();
     let drops = differ.leaving();
-    differ.schemas(live_db);
     differ.database_acl(live_db);
+    differ.schemas(live_db);
     differ.default_privileges(live_db);
     differ.public_schema(live_db);
     differ.unmanaged(live_db);
@@ -100,7 +105,7 @@ fn departing(desired: &Desired, live: &BTreeMap<String, Role>) -> BTreeSet<Strin
 struct Differ<'a> {
     scopes: Scopes<'a>,
     desired: &'a Desired,
-    live: &'a Introspection,
+    live: &'a ClusterState,
     options: &'a DiffOptions,
     /// Roles dbsplit created for this database that the manifest no longer names.
     departing: BTreeSet<String>,
@@ -114,7 +119,7 @@ impl Differ<'_> {
     }
 
     fn live_role(&self, name: &str) -> Option<&Role> {
-        self.live.state.roles.get(name)
+        self.live.roles.get(name)
     }
 
     fn roles(&mut self) {
@@ -172,7 +177,7 @@ impl Differ<'_> {
                 grants.entry(group).or_default().push(name.clone());
             }
             if enforced {
-                let options = self.live.membership_options();
+                let options = self.options.membership_options;
                 for grant in held {
                     if !want.member_of.contains(&grant.group) {
                         let grantor = grant.grantor.clone().filter(|_| options);
@@ -234,7 +239,7 @@ impl Differ<'_> {
     /// they are not planned again; a CREATEROLE admin could not revoke them itself, as it has
     /// not the privileges of their grantor.
     fn cascading(&self) -> BTreeSet<(String, String)> {
-        if !self.live.membership_options() {
+        if !self.options.membership_options {
             return BTreeSet::new();
         }
         self.desired
@@ -262,7 +267,7 @@ impl Differ<'_> {
         enforced: bool,
         scope: &Scope,
     ) -> Vec<String> {
-        let options = self.live.membership_options();
+        let options = self.options.membership_options;
         let mut missing = Vec::new();
         for wanted in &want.memberships {
             let grants: Vec<&Membership> =
@@ -318,7 +323,7 @@ impl Differ<'_> {
         let granted_by = grant
             .grantor
             .clone()
-            .filter(|_| self.live.membership_options());
+            .filter(|_| self.options.membership_options);
         self.push(
             scope.clone(),
             Action::RevokeRoleOption {
@@ -343,7 +348,7 @@ impl Differ<'_> {
             let Some(role) = self.live_role(&name).cloned() else {
                 continue;
             };
-            let options = self.live.membership_options();
+            let options = self.options.membership_options;
             for grant in &role.memberships {
                 if self.desired.state.roles.contains_key(&grant.group) {
                     self.push(
@@ -400,10 +405,14 @@ impl Differ<'_> {
             .schema
             .as_ref()
             .is_some_and(|s| self.desired.db().schemas.contains_key(s));
+        let in_schema = ["pg_class", "pg_proc", "pg_type", "pg_namespace"];
         match (dependent.kind.as_str(), dependent.catalog.as_str()) {
             ("a", "pg_database") => true,
-            ("a" | "o", "pg_default_acl") => true,
-            ("a" | "o", _) => managed,
+            // Its own default privileges are reset; it is removed from global ones and from
+            // those of managed schemas.
+            ("o", "pg_default_acl") => true,
+            ("a", "pg_default_acl") => dependent.schema.is_none() || managed,
+            ("a" | "o", catalog) => managed && in_schema.contains(&catalog),
             _ => false,
         }
     }
@@ -712,7 +721,7 @@ impl Differ<'_> {
                 .get(&Grantee::Role(role.to_string()))
                 .is_some_and(|p| p.contains(&Privilege::Connect))
         };
-        let roles = &self.live.state.roles;
+        let roles = &self.live.roles;
         let cut: Vec<&str> = roles
             .iter()
             .filter(|(name, role)| {
@@ -789,11 +798,16 @@ impl Differ<'_> {
                 want.retain(|g, _| service_role(g));
             }
             let (grants, revokes) = acl_delta(&have, &want, Some(&key.owner), Some(&key.owner));
-            for (privileges, grantees) in group_by_privileges(grants) {
-                self.push(
-                    self.scopes.of_grantee(&grantees[0]),
-                    default_privileges(key, true, privileges, grantees),
-                );
+            // One statement per scope of the grantees and privilege set, as for grants.
+            let mut groups: BTreeMap<(Scope, Privileges), Vec<Grantee>> = BTreeMap::new();
+            for (grantee, privileges) in grants {
+                groups
+                    .entry((self.scopes.of_grantee(&grantee), privileges))
+                    .or_default()
+                    .push(grantee);
+            }
+            for ((scope, privileges), grantees) in groups {
+                self.push(scope, default_privileges(key, true, privileges, grantees));
             }
             for (privileges, grantees) in group_by_privileges(revokes) {
                 let scope = if whole(key) {
@@ -861,7 +875,6 @@ impl Differ<'_> {
         // note of their own, are left out.
         let others: Vec<&str> = self
             .live
-            .state
             .roles
             .iter()
             .filter(|(name, _)| {
@@ -899,7 +912,7 @@ pub fn object_acl(desired_db: &Database, schema: &str, owner: &str, object: &Sch
     let kind = object.kind;
     // The migration history is the owner's alone: an application role that could write it
     // could hide or replay migrations.
-    if object.name == crate::migrate::run::HISTORY_TABLE && object.args.is_none() {
+    if object.name == crate::migrations::HISTORY_TABLE && object.args.is_none() {
         return Acl::new();
     }
     let key = DefaultAclKey {

@@ -1,7 +1,8 @@
 //! Plans: ordered lists of changes that bring a cluster to the manifest, and their SQL.
 //!
-//! `bootstrap` computes the offline plan for an empty cluster from the desired state. Planning
-//! is pure; executing a plan is `apply`'s job.
+//! `diff` plans the changes from a live state to the desired one; `bootstrap` is that diff
+//! against an empty cluster, in its idempotent form. Planning is pure; executing a plan is
+//! `apply`'s job.
 
 pub mod bootstrap;
 pub mod change;
@@ -16,3 +17,6 @@ pub use change::{Action, Change, Plan, Scope};
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod diff_tests;

@@ -644,7 +644,16 @@ mod tests {
     #[test]
     fn on_16_memberships_are_diffed_per_grant_with_options_and_grantors() {
         let (manifest, desired, live) = drifted(160_004, "postgres");
-        let plan = diff(&manifest, &desired, &live, &DiffOptions::default());
+        let plan = diff(
+            &manifest,
+            &desired,
+            &live.state,
+            &live.database,
+            &DiffOptions {
+                membership_options: live.membership_options(),
+                ..DiffOptions::default()
+            },
+        );
         assert_eq!(
             role_changes(&plan),
             [
@@ -660,7 +669,16 @@ mod tests {
     #[test]
     fn before_16_options_are_derived_and_revokes_name_no_grantor() {
         let (manifest, desired, live) = drifted(150_008, "postgres");
-        let plan = diff(&manifest, &desired, &live, &DiffOptions::default());
+        let plan = diff(
+            &manifest,
+            &desired,
+            &live.state,
+            &live.database,
+            &DiffOptions {
+                membership_options: live.membership_options(),
+                ..DiffOptions::default()
+            },
+        );
         assert_eq!(
             role_changes(&plan),
             [
@@ -682,7 +700,16 @@ mod tests {
     fn an_admin_without_admin_option_or_the_grantors_privileges_is_blocked_with_the_unblocking_statement()
      {
         let (manifest, desired, live) = drifted(160_004, "admin");
-        let plan = diff(&manifest, &desired, &live, &DiffOptions::default());
+        let plan = diff(
+            &manifest,
+            &desired,
+            &live.state,
+            &live.database,
+            &DiffOptions {
+                membership_options: live.membership_options(),
+                ..DiffOptions::default()
+            },
+        );
         let blocked = blocked(&plan, &desired, &live);
         let unblock: Vec<&str> = blocked.iter().map(|b| b.unblock.as_str()).collect();
         assert!(

@@ -1,9 +1,7 @@
 //! Which part of the manifest (service, shared schema, observer, database) each role, schema
 //! and grant belongs to, so plans can be shown service by service.
 
-use std::collections::BTreeMap;
-
-use crate::catalog::model::{Acl, Grantee, Privileges};
+use crate::catalog::model::Grantee;
 use crate::manifest::Manifest;
 
 use super::change::Scope;
@@ -49,27 +47,4 @@ impl<'m> Scopes<'m> {
             Grantee::Public => Scope::Database(self.manifest.database.name.clone()),
         }
     }
-}
-
-/// The non-empty entries of an ACL grouped into GRANT statements: one per scope of the grantee
-/// and privilege set. The object's owner is left out: it holds everything implicitly.
-pub fn grouped(
-    acl: &Acl,
-    scopes: &Scopes<'_>,
-    owner: Option<&str>,
-) -> Vec<(Scope, Privileges, Vec<Grantee>)> {
-    let mut groups: BTreeMap<(Scope, Privileges), Vec<Grantee>> = BTreeMap::new();
-    for (grantee, privileges) in acl {
-        if privileges.is_empty() || (owner.is_some() && grantee.role() == owner) {
-            continue;
-        }
-        groups
-            .entry((scopes.of_grantee(grantee), privileges.clone()))
-            .or_default()
-            .push(grantee.clone());
-    }
-    groups
-        .into_iter()
-        .map(|((scope, privileges), grantees)| (scope, privileges, grantees))
-        .collect()
 }

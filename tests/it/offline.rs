@@ -281,3 +281,26 @@ async fn names_that_need_quoting_round_trip_and_cannot_inject() {
         "the observer writes",
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_the_offline_script_the_live_plan_is_empty() {
+    for manifest in [root().join("services.toml.example"), fixture("tricky.toml")] {
+        let database = if manifest.ends_with("tricky.toml") {
+            "Shop DB"
+        } else {
+            "app"
+        };
+        let cluster = TestCluster::start(database);
+        cluster.psql_ok(database, &offline_sql(&manifest));
+        let url = cluster.server.connection_string("postgres", database);
+        let path = manifest.to_str().expect("utf-8 path");
+        let output = dbsplit(&["-m", path, "--database-url", &url, "plan", "--exit-code"]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "the live plan after the offline script of {path}: {}{}",
+            stdout(&output),
+            crate::support::stderr(&output)
+        );
+    }
+}
