@@ -204,7 +204,7 @@ pub async fn apply(
     if plan.changes != confirmed.plan.changes {
         return Err(ApplyError::PlanDiffers);
     }
-    check(manifest, desired, &plan, &live)?;
+    check(desired, &plan, &live)?;
     let session = Session::new(&live);
     // A non-superuser acts on a schema's contents as its owner (see `plan::preflight`).
     let mut acting_as: Option<String> = None;
@@ -294,12 +294,7 @@ fn schema_lookup(
 }
 
 /// Refuses a manifest no role may apply, and a plan with changes the session cannot make.
-pub fn check(
-    _manifest: &Manifest,
-    desired: &Desired,
-    plan: &Plan,
-    live: &Introspection,
-) -> Result<(), ApplyError> {
+pub fn check(desired: &Desired, plan: &Plan, live: &Introspection) -> Result<(), ApplyError> {
     let refused = preflight::refusals(desired, live);
     if !refused.is_empty() {
         return Err(ApplyError::Refused(refused));
