@@ -3,8 +3,10 @@
 
 pub mod connect;
 pub mod conninfo;
+pub mod error;
 pub mod ident;
 pub mod local;
+pub mod locks;
 pub mod options;
 pub mod pgpass;
 pub mod scram;
