@@ -34,7 +34,7 @@ pub fn run(
         prune: args.prune,
         passwords: live::passwords(&desired),
     };
-    let (plan, state) = live::runtime()?.block_on(async {
+    let (plan, state, limits) = live::runtime()?.block_on(async {
         let client = live::connect_to(connect, &manifest.database.name).await?;
         // Planning only reads; a read-only transaction makes sure of it.
         client
@@ -51,8 +51,10 @@ pub fn run(
                 manifest.database.name
             );
         }
-        anyhow::Ok((plan, live))
+        let limits = super::pooler::server_limits(&client).await?;
+        anyhow::Ok((plan, live, limits))
     })?;
+    let budget = crate::pooler::budget::budget(&manifest, limits);
     let refused = preflight::refusals(&desired, &state);
     if !refused.is_empty() {
         bail!("refusing this manifest: {}", refused.join("; "));
@@ -79,6 +81,10 @@ pub fn run(
             PlanFormat::Human => write!(out, "{text}")?,
             _ => eprint!("{text}"),
         }
+    }
+    if budget.exceeded() {
+        eprintln!("error: connection-budget: {}", budget.message());
+        return Ok(ExitCode::from(super::TROUBLE));
     }
     if args.exit_code && !plan.is_empty() {
         return Ok(ExitCode::from(1));

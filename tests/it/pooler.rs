@@ -307,3 +307,44 @@ async fn each_login_role_gets_its_services_application_name_and_drift_is_planned
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "billing");
 }
+
+#[test]
+fn plan_refuses_limits_that_do_not_fit_max_connections_and_says_the_numbers() {
+    let cluster = TestCluster::start("app");
+    let dir = TempDir::new("budget");
+    let path = dir.path().join("services.toml");
+    let write = |billing: u32| {
+        std::fs::write(
+            &path,
+            format!(
+                "version = 1\n[database]\nname = \"app\"\n\
+                 [services.billing]\n\
+                 roles.billing_rw = {{ access = \"readwrite\", connection_limit = {billing} }}\n\
+                 roles.billing_ro = {{ access = \"readonly\", pool_size = 10 }}\n\
+                 roles.billing_migrator = {{ access = \"owner\" }}\n\
+                 [pooler]\ninstances = 3\n"
+            ),
+        )
+        .expect("write the manifest");
+    };
+    // The test servers run with max_connections = 100 and 3 superuser-reserved slots (and, on
+    // 16 and later, reserved_connections 0): 67 + 10 × 3 + 3 = 100 fits, one more does not.
+    write(67);
+    let plan = dbsplit(&cluster, &path, &["plan"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    write(68);
+    let plan = dbsplit(&cluster, &path, &["plan"]);
+    assert_eq!(plan.status.code(), Some(2), "{}", stdout(&plan));
+    let reserved = if stderr(&plan).contains("reserved_connections 0") {
+        " + reserved_connections 0"
+    } else {
+        ""
+    };
+    assert!(
+        stderr(&plan).contains(&format!(
+            "error: connection-budget: the connection limits of 2 roles (98) + superuser_reserved_connections 3{reserved} = 101 exceed max_connections 100; not counted, without a connection_limit or pool_size: billing_migrator"
+        )),
+        "{}",
+        stderr(&plan)
+    );
+}

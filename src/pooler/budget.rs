@@ -1,0 +1,150 @@
+//! The connection budget (`connection-budget`): what the manifest's roles may open, plus the
+//! connections the server keeps for superusers and `pg_use_reserved_connections`, must fit
+//! `max_connections`. Pure: the caller reads the server's settings.
+
+use crate::manifest::Manifest;
+
+/// The server settings the budget is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    pub max_connections: i64,
+    pub superuser_reserved_connections: i64,
+    /// `reserved_connections`, PostgreSQL 16 and later.
+    pub reserved_connections: Option<i64>,
+}
+
+/// The budget's arithmetic, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budget {
+    /// The sum of the login roles' connection limits; a role without one counts its
+    /// `pool_size × instances` when it has a pool.
+    pub limits: i64,
+    /// The roles counted.
+    pub counted: usize,
+    /// Login roles with neither a connection limit nor a pool: not counted.
+    pub unlimited: Vec<String>,
+    pub limits_of_server: ServerLimits,
+}
+
+impl Budget {
+    /// What the roles and the reserved slots need together.
+    pub fn needed(&self) -> i64 {
+        self.limits
+            + self.limits_of_server.superuser_reserved_connections
+            + self.limits_of_server.reserved_connections.unwrap_or(0)
+    }
+
+    pub fn exceeded(&self) -> bool {
+        self.needed() > self.limits_of_server.max_connections
+    }
+
+    /// `connection-budget: ...` with the numbers, lowercase like every finding.
+    pub fn message(&self) -> String {
+        let server = self.limits_of_server;
+        let reserved = match server.reserved_connections {
+            Some(reserved) => format!(
+                " + superuser_reserved_connections {} + reserved_connections {reserved}",
+                server.superuser_reserved_connections
+            ),
+            None => format!(
+                " + superuser_reserved_connections {}",
+                server.superuser_reserved_connections
+            ),
+        };
+        let mut text = format!(
+            "the connection limits of {} role{} ({}){reserved} = {} exceed max_connections {}",
+            self.counted,
+            if self.counted == 1 { "" } else { "s" },
+            self.limits,
+            self.needed(),
+            server.max_connections
+        );
+        if !self.unlimited.is_empty() {
+            text.push_str(&format!(
+                "; not counted, without a connection_limit or pool_size: {}",
+                self.unlimited.join(", ")
+            ));
+        }
+        text
+    }
+}
+
+/// The budget of `manifest` on a server with `server`'s settings.
+pub fn budget(manifest: &Manifest, server: ServerLimits) -> Budget {
+    let instances = i64::from(manifest.pooler.as_ref().map_or(1, |p| p.instances));
+    let mut limits = 0;
+    let mut counted = 0;
+    let mut unlimited = Vec::new();
+    let roles = manifest
+        .services
+        .iter()
+        .flat_map(|s| &s.roles)
+        .map(|r| (&r.name, r.connection_limit, r.pool_size))
+        .chain(
+            manifest
+                .observers
+                .iter()
+                .filter(|o| o.login)
+                .map(|o| (&o.name, o.connection_limit, None)),
+        );
+    for (name, limit, pool) in roles {
+        match (limit.filter(|l| *l >= 0), pool) {
+            (Some(limit), _) => {
+                limits += i64::from(limit);
+                counted += 1;
+            }
+            (None, Some(pool)) => {
+                limits += i64::from(pool) * instances;
+                counted += 1;
+            }
+            (None, None) => unlimited.push(name.clone()),
+        }
+    }
+    Budget {
+        limits,
+        counted,
+        unlimited,
+        limits_of_server: server,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn manifest(text: &str) -> Manifest {
+        Manifest::parse(Path::new("services.toml"), text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn limits_pools_and_reserved_slots_add_up() {
+        let manifest = manifest(
+            "version = 1\n[database]\nname = \"app\"\n[services.a]\n\
+             roles.a_rw = { access = \"readwrite\", connection_limit = 40, pool_size = 10 }\n\
+             roles.a_ro = { access = \"readonly\", pool_size = 15 }\n\
+             roles.a_migrator = { access = \"owner\" }\n\
+             [pooler]\ninstances = 2\n",
+        );
+        let on_15 = ServerLimits {
+            max_connections: 100,
+            superuser_reserved_connections: 3,
+            reserved_connections: None,
+        };
+        let fits = budget(&manifest, on_15);
+        assert_eq!((fits.limits, fits.needed()), (70, 73));
+        assert!(!fits.exceeded());
+        let on_16 = ServerLimits {
+            max_connections: 75,
+            superuser_reserved_connections: 3,
+            reserved_connections: Some(5),
+        };
+        let over = budget(&manifest, on_16);
+        assert!(over.exceeded());
+        assert_eq!(
+            over.message(),
+            "the connection limits of 2 roles (70) + superuser_reserved_connections 3 + reserved_connections 5 = 78 exceed max_connections 75; not counted, without a connection_limit or pool_size: a_migrator"
+        );
+    }
+}
