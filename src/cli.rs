@@ -115,6 +115,24 @@ pub enum Command {
     /// finding is at or above --fail-on. `-- dbsplit:allow <rule> <reason>` on the line before
     /// a statement suppresses that rule there.
     Lint(LintArgs),
+    /// Print a shell completion script.
+    ///
+    /// bash: `dbsplit completions bash > ~/.local/share/bash-completion/completions/dbsplit`;
+    /// zsh: write `_dbsplit` into a folder of $fpath; fish:
+    /// `dbsplit completions fish > ~/.config/fish/completions/dbsplit.fish`; PowerShell:
+    /// `dbsplit completions powershell | Out-String | Invoke-Expression` in $PROFILE.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to standard output.
+    ///
+    /// `dbsplit man > /usr/local/share/man/man1/dbsplit.1`, or `dbsplit man | man -l -`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

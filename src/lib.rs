@@ -46,6 +46,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cmd::migrate::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
         }
         Command::Lint(args) => cmd::lint::run(&cli.manifest, args, color, &mut stdout),
+        Command::Completions(args) => cmd::completions::run(args.shell, &mut stdout),
+        Command::Man => cmd::man::run(&mut stdout),
     }
 }
 

@@ -26,3 +26,5 @@ mod managed;
 // Privileges: reads of the owner role, the history table, default privileges across services,
 // prune, CONNECT.
 mod privileges;
+// Completions, the man page, pre-commit hooks, markdown reports, the GitHub Action's script.
+mod ecosystem;
