@@ -240,7 +240,8 @@ pub struct LintArgs {
 /// How findings are shown and which of them fail the command.
 #[derive(Debug, Args)]
 pub struct FindingsArgs {
-    /// Output format: a table per rule, JSON, SARIF 2.1.0, or GitHub Actions annotations.
+    /// Output format: a table per rule, JSON, SARIF 2.1.0, GitHub Actions annotations, or a
+    /// markdown table (for pull-request comments and job summaries).
     #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
     pub format: FindingsFormat,
 
@@ -255,6 +256,7 @@ pub enum FindingsFormat {
     Json,
     Sarif,
     Github,
+    Markdown,
 }
 
 /// How `migrate status` prints.
@@ -305,7 +307,8 @@ pub struct PlanArgs {
     #[arg(long)]
     pub offline: bool,
 
-    /// Output format: a table per service then the SQL, the SQL alone, or JSON.
+    /// Output format: a table per service then the SQL, the SQL alone, JSON, or markdown (a
+    /// table per service, for pull-request comments; passwords only as their $ENV names).
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
 
@@ -393,6 +396,7 @@ pub enum PlanFormat {
     Human,
     Sql,
     Json,
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

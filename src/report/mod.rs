@@ -2,6 +2,7 @@
 
 pub mod findings;
 pub mod github;
+pub mod markdown;
 pub mod plan;
 pub mod sarif;
 pub mod status;

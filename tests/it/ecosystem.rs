@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::support::pg::TestCluster;
 use crate::support::{TempDir, dbsplit, root, stderr, stdout};
 
 /// Whether `program` runs here.
@@ -245,5 +246,107 @@ fn pre_commit_hooks_lint_staged_migrations_and_validate_the_manifest() {
         stderr(&output).contains("services.toml:4:1"),
         "{}",
         stderr(&output)
+    );
+}
+
+/// Two services, one password from the environment.
+const TWO_SERVICES: &str = r#"version = 1
+
+[database]
+name = "app"
+
+[services.billing]
+roles.billing_rw = { access = "readwrite", password_env = "BILLING_DB_PASSWORD" }
+
+[services.notifications]
+roles.notifications_rw = { access = "readwrite" }
+"#;
+
+/// A secret the markdown must never show.
+const SECRET: &str = "s3cret-Pa55word";
+
+/// Runs dbsplit in `dir` against `cluster`'s database app as postgres.
+fn against(cluster: &TestCluster, dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DBSPLIT_MANIFEST")
+        .env("NO_COLOR", "1")
+        .env("BILLING_DB_PASSWORD", SECRET)
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string("postgres", "app"),
+        )
+        .output()
+        .expect("the dbsplit binary runs")
+}
+
+#[test]
+fn plan_and_audit_render_markdown_for_pull_requests_without_secrets() {
+    let cluster = TestCluster::start("app");
+    let dir = TempDir::new("markdown");
+    std::fs::write(dir.path().join("services.toml"), TWO_SERVICES).unwrap();
+
+    let offline = against(
+        &cluster,
+        dir.path(),
+        &["plan", "--offline", "--format", "markdown"],
+    );
+    assert_eq!(offline.status.code(), Some(0), "{}", stderr(&offline));
+    let live = against(
+        &cluster,
+        dir.path(),
+        &["plan", "--format", "markdown", "--exit-code"],
+    );
+    assert_eq!(live.status.code(), Some(1), "{}", stderr(&live));
+    for output in [&offline, &live] {
+        let text = stdout(output);
+        assert!(
+            text.starts_with("### dbsplit plan: database `app`\n"),
+            "{text}"
+        );
+        assert!(text.contains("#### service billing: "), "{text}");
+        assert!(text.contains("#### service notifications: "), "{text}");
+        assert!(text.contains("| | kind | object | change |"), "{text}");
+        assert!(
+            text.contains("password from \\$BILLING\\_DB\\_PASSWORD"),
+            "{text}"
+        );
+        assert!(!text.contains(SECRET), "no password in markdown: {text}");
+        assert!(!stderr(output).contains(SECRET));
+    }
+
+    let apply = against(&cluster, dir.path(), &["apply", "--yes"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", stderr(&apply));
+    let clean = against(&cluster, dir.path(), &["audit", "--format", "markdown"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+    assert_eq!(stdout(&clean), "No findings.\n");
+
+    cluster.psql_ok(
+        "app",
+        "CREATE TABLE notifications.outbox (id int); \
+         GRANT USAGE ON SCHEMA notifications TO billing_rw; \
+         GRANT SELECT ON notifications.outbox TO billing_rw;",
+    );
+    let audit = against(&cluster, dir.path(), &["audit", "--format", "markdown"]);
+    assert_eq!(audit.status.code(), Some(1), "{}", stderr(&audit));
+    let text = stdout(&audit);
+    assert!(
+        text.starts_with("| | rule | location | schema | role | message |\n|---|"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l
+            .starts_with("| error | `cross-schema-grant` | notifications.outbox |")
+            && l.contains("billing\\_rw")),
+        "{text}"
+    );
+    assert!(text.contains("error"), "{text}");
+    let drift = against(&cluster, dir.path(), &["plan", "--format", "markdown"]);
+    assert_eq!(drift.status.code(), Some(0), "{}", stderr(&drift));
+    assert!(
+        stdout(&drift).contains("| `-` | revoke |"),
+        "{}",
+        stdout(&drift)
     );
 }
