@@ -350,3 +350,264 @@ fn plan_and_audit_render_markdown_for_pull_requests_without_secrets() {
         stdout(&drift)
     );
 }
+
+/// What a run of action/run.sh left: its output, the job summary, the step outputs.
+struct ActionRun {
+    output: Output,
+    summary: String,
+    outputs: String,
+}
+
+/// Runs the GitHub Action's script in `project` as a runner does: GITHUB_STEP_SUMMARY and
+/// GITHUB_OUTPUT are files, RUNNER_TEMP a folder, the inputs INPUT_* variables, and the built
+/// binary is on PATH instead of being installed.
+fn run_action(project: &Path, inputs: &[(&str, &str)]) -> ActionRun {
+    let runner = TempDir::new("runner");
+    let summary = runner.path().join("step_summary.md");
+    let outputs = runner.path().join("output");
+    std::fs::write(&summary, "").expect("the summary file is made");
+    std::fs::write(&outputs, "").expect("the output file is made");
+    let temp = runner.path().join("temp");
+    std::fs::create_dir(&temp).expect("RUNNER_TEMP is made");
+    let bin = Path::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .parent()
+        .expect("the binary's folder");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = Command::new("bash");
+    command
+        .arg(root().join("action/run.sh"))
+        .current_dir(project)
+        .env_remove("DBSPLIT_MANIFEST")
+        .env_remove("DATABASE_URL")
+        .env("PATH", path)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("RUNNER_TEMP", &temp);
+    for (name, value) in inputs {
+        command.env(
+            format!("INPUT_{}", name.to_uppercase().replace('-', "_")),
+            value,
+        );
+    }
+    let output = command.output().expect("bash runs the script");
+    // The script cleans up after itself.
+    assert_eq!(
+        std::fs::read_dir(&temp)
+            .expect("RUNNER_TEMP is read")
+            .count(),
+        0,
+        "RUNNER_TEMP is left clean"
+    );
+    ActionRun {
+        output,
+        summary: std::fs::read_to_string(&summary).expect("the summary is read"),
+        outputs: std::fs::read_to_string(&outputs).expect("the outputs are read"),
+    }
+}
+
+#[test]
+fn the_action_lints_with_annotations_and_a_job_summary() {
+    let action = std::fs::read_to_string(root().join("action.yml")).unwrap();
+    assert!(action.contains("using: composite"));
+    for input in ["command", "manifest", "database-url", "fail-on", "args"] {
+        assert!(action.contains(&format!("\n  {input}:\n")), "input {input}");
+        let variable = format!(
+            "INPUT_{}: ${{{{ inputs.{input} }}}}",
+            input.to_uppercase().replace('-', "_")
+        );
+        assert!(action.contains(&variable), "{variable}");
+    }
+    assert!(action.contains("$GITHUB_ACTION_PATH/action/run.sh"));
+    assert!(action.contains("$GITHUB_ACTION_PATH/action/install.sh"));
+
+    // Coupled migrations: an annotation on the file's line, the table in the summary, exit 1.
+    let coupled = project(true);
+    let run = run_action(coupled.path(), &[]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", stderr(&run.output));
+    let log = stdout(&run.output);
+    assert!(
+        log.contains("::error file=migrations/billing/20250102000000_link_users.sql,line=1,col="),
+        "{log}"
+    );
+    assert!(log.contains("title=cross-schema-fk::"), "{log}");
+    assert!(
+        run.summary.starts_with("### dbsplit lint\n\n| | rule |"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("| error | `cross-schema-fk` |"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("1 error, 0 warnings"),
+        "{}",
+        run.summary
+    );
+    assert_eq!(run.outputs, "lint=1\nexit-code=1\n");
+
+    // Clean migrations: no annotation, "No findings." in the summary, exit 0.
+    let clean = project(false);
+    let run = run_action(
+        clean.path(),
+        &[("command", "check"), ("fail-on", "warning")],
+    );
+    assert_eq!(run.output.status.code(), Some(0), "{}", stderr(&run.output));
+    assert!(
+        !stdout(&run.output).contains("::error"),
+        "{}",
+        stdout(&run.output)
+    );
+    assert_eq!(run.summary, "### dbsplit lint\n\nNo findings.\n\n");
+    assert_eq!(run.outputs, "lint=0\nexit-code=0\n");
+
+    // A manifest elsewhere, through the input.
+    let nested = TempDir::new("nested");
+    let moved = nested.path().join("db");
+    std::fs::rename(clean.path(), &moved)
+        .unwrap_or_else(|_| panic!("move {} to {}", clean.path().display(), moved.display()));
+    let run = run_action(
+        nested.path(),
+        &[("manifest", "db/services.toml"), ("command", "validate")],
+    );
+    assert_eq!(run.output.status.code(), Some(0), "{}", stderr(&run.output));
+    assert_eq!(run.outputs, "validate=0\nexit-code=0\n");
+
+    // Trouble: the messages in the summary and an annotation, exit 2.
+    std::fs::write(moved.join("services.toml"), "version = 1\nbogus = 1\n").unwrap();
+    let run = run_action(nested.path(), &[("manifest", "db/services.toml")]);
+    assert_eq!(run.output.status.code(), Some(2));
+    assert!(
+        run.summary
+            .starts_with("### dbsplit lint: failed (exit 2)\n"),
+        "{}",
+        run.summary
+    );
+    assert!(run.summary.contains("db/services.toml"), "{}", run.summary);
+    assert!(
+        stdout(&run.output).contains("::error title=dbsplit lint::"),
+        "{}",
+        stdout(&run.output)
+    );
+    assert_eq!(run.outputs, "lint=2\nexit-code=2\n");
+
+    // Inputs it cannot use.
+    let run = run_action(coupled.path(), &[("command", "plan")]);
+    assert_eq!(run.output.status.code(), Some(2));
+    assert!(stdout(&run.output).contains("plan needs the database-url input"));
+    let run = run_action(coupled.path(), &[("fail-on", "never")]);
+    assert_eq!(run.output.status.code(), Some(2));
+}
+
+#[test]
+fn the_action_plans_and_audits_when_given_a_database_url() {
+    let cluster = TestCluster::start("app");
+    let dir = TempDir::new("action-live");
+    std::fs::write(dir.path().join("services.toml"), TWO_SERVICES).unwrap();
+    let url = cluster.server.connection_string("postgres", "app");
+
+    // An empty cluster: changes pending, so the step fails; the plan is in the summary.
+    let run = run_action(dir.path(), &[("database-url", &url)]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", stderr(&run.output));
+    assert!(stdout(&run.output).contains(&format!("::add-mask::{url}")));
+    assert!(stdout(&run.output).contains("::error title=dbsplit plan::"));
+    assert!(
+        run.summary.contains("### dbsplit lint\n\nNo findings."),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("### dbsplit plan: database `app`"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("#### service billing: "),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("### dbsplit audit\n"),
+        "{}",
+        run.summary
+    );
+    assert!(!run.summary.contains(&url), "no URL in the summary");
+    assert!(
+        run.outputs.starts_with("lint=0\nplan=1\naudit="),
+        "{}",
+        run.outputs
+    );
+    assert!(run.outputs.ends_with("exit-code=1\n"), "{}", run.outputs);
+
+    // Applied: in sync and clean.
+    let apply = against(&cluster, dir.path(), &["apply", "--yes"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", stderr(&apply));
+    let run = run_action(dir.path(), &[("database-url", &url)]);
+    assert_eq!(
+        run.output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&run.output),
+        run.summary
+    );
+    assert!(
+        run.summary
+            .contains("No changes: the cluster matches the manifest.")
+    );
+    assert_eq!(run.outputs, "lint=0\nplan=0\naudit=0\nexit-code=0\n");
+
+    // A cross-service grant: the audit command alone finds it.
+    cluster.psql_ok(
+        "app",
+        "CREATE TABLE notifications.outbox (id int); \
+         GRANT USAGE ON SCHEMA notifications TO billing_rw; \
+         GRANT SELECT ON notifications.outbox TO billing_rw;",
+    );
+    let run = run_action(dir.path(), &[("database-url", &url), ("command", "audit")]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", stderr(&run.output));
+    assert!(
+        stdout(&run.output).contains("title=cross-schema-grant::"),
+        "{}",
+        stdout(&run.output)
+    );
+    assert!(
+        run.summary.contains("| error | `cross-schema-grant` |"),
+        "{}",
+        run.summary
+    );
+    assert_eq!(run.outputs, "audit=1\nexit-code=1\n");
+}
+
+#[test]
+fn the_installer_keeps_a_dbsplit_already_on_path() {
+    let runner = TempDir::new("install");
+    let github_path = runner.path().join("path");
+    let bin = Path::new(env!("CARGO_BIN_EXE_dbsplit")).parent().unwrap();
+    let output = Command::new("bash")
+        .arg(root().join("action/install.sh"))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("GITHUB_PATH", &github_path)
+        .env("RUNNER_TEMP", runner.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("dbsplit is installed: dbsplit 0.1.0"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(!github_path.exists(), "nothing added to PATH");
+}
