@@ -126,6 +126,12 @@ pub enum Command {
     ///
     /// `dbsplit man > /usr/local/share/man/man1/dbsplit.1`, or `dbsplit man | man -l -`.
     Man,
+    /// Print CODEOWNERS lines that give each service's migrations folder to its team.
+    ///
+    /// Each service's `team` (`@org/team`, `@user` or an email) owns migrations/<service>/, and
+    /// every team listed owns the manifest. Run it from the repository root:
+    /// `dbsplit codeowners > .github/CODEOWNERS`.
+    Codeowners,
 }
 
 #[derive(Debug, Args)]

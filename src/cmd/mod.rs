@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod codeowners;
 pub mod completions;
 pub mod demo;
 pub mod init;

@@ -1,5 +1,6 @@
 //! Rendering of results for people and machines. Renderers write to any `io::Write`.
 
+pub mod codeowners;
 pub mod findings;
 pub mod github;
 pub mod markdown;

@@ -611,3 +611,66 @@ fn the_installer_keeps_a_dbsplit_already_on_path() {
     );
     assert!(!github_path.exists(), "nothing added to PATH");
 }
+
+#[test]
+fn codeowners_gives_each_migrations_folder_to_its_team() {
+    let dir = TempDir::new("codeowners");
+    std::fs::create_dir(dir.path().join("db")).unwrap();
+    let manifest = dir.path().join("db/services.toml");
+    std::fs::write(
+        &manifest,
+        "version = 1\n[database]\nname = \"app\"\n\
+         [services.billing]\nteam = \"@acme/billing\"\ncontact = \"#billing-oncall\"\n\
+         [services.notifications]\nteam = \"@acme/platform\"\n\
+         [services.monolith]\n",
+    )
+    .unwrap();
+    let expected = "/db/services.toml @acme/billing @acme/platform\n\
+                    /db/migrations/billing/ @acme/billing\n\
+                    /db/migrations/notifications/ @acme/platform\n\
+                    # /db/migrations/monolith/: service monolith has no team\n";
+    for path in ["db/services.toml", manifest.to_str().unwrap()] {
+        let output = in_dir(dir.path(), &["-m", path, "codeowners"]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let text = stdout(&output);
+        assert!(
+            text.starts_with("# Written by `dbsplit codeowners`"),
+            "{text}"
+        );
+        let lines: String = text.lines().skip(2).map(|l| format!("{l}\n")).collect();
+        assert_eq!(lines, expected);
+    }
+
+    // Run from elsewhere than the repository root: refused rather than wrong paths.
+    let output = in_dir(
+        &dir.path().join("db"),
+        &["-m", "../db/services.toml", "codeowners"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("run dbsplit codeowners from the repository root"));
+
+    // No team anywhere: nothing to write.
+    std::fs::write(
+        &manifest,
+        "version = 1\n[database]\nname = \"app\"\n[services.a]\n",
+    )
+    .unwrap();
+    let output = in_dir(dir.path(), &["-m", "db/services.toml", "codeowners"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("no service in db/services.toml names its team"));
+
+    // A team that is no CODEOWNERS owner: the manifest's error, with its location.
+    std::fs::write(
+        &manifest,
+        "version = 1\n[database]\nname = \"app\"\n[services.a]\nteam = \"billing team\"\n",
+    )
+    .unwrap();
+    let output = in_dir(dir.path(), &["-m", "db/services.toml", "validate"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output)
+            .contains("db/services.toml:5:8: error: team `billing team` is not a GitHub team"),
+        "{}",
+        stderr(&output)
+    );
+}
