@@ -21,7 +21,7 @@ pub enum IntrospectError {
     Query {
         query: &'static str,
         #[source]
-        source: tokio_postgres::Error,
+        source: crate::pg::error::ServerError,
     },
     #[error("catalog query `{query}` returned an unexpected value: {detail}")]
     Unexpected { query: &'static str, detail: String },
@@ -103,7 +103,7 @@ async fn run(db: &impl Queryer, query: &Query) -> Result<Vec<Row>, IntrospectErr
         .await
         .map_err(|source| IntrospectError::Query {
             query: query.name,
-            source,
+            source: source.into(),
         })
 }
 

@@ -25,16 +25,11 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let manifest = super::load_manifest(path)?;
     let desired = desired_state(&manifest);
-    let saved = args.plan_file.as_deref().map(SavedPlan::read).transpose()?;
-    if let Some(saved) = &saved {
-        if saved.plan.database != manifest.database.name {
-            bail!(
-                "the saved plan is for database {}, the manifest manages {}",
-                saved.plan.database,
-                manifest.database.name
-            );
-        }
-    }
+    let saved = args
+        .plan_file
+        .as_deref()
+        .map(|file| SavedPlan::read(file, &desired))
+        .transpose()?;
     let options = ApplyOptions {
         lock_timeout: args.lock_timeout,
         prune: args.prune,
