@@ -63,7 +63,27 @@ pub struct Introspection {
     pub database_owner: String,
 }
 
+/// The session is connected to another database than the manifest's: everything read would
+/// be about the wrong database.
+#[derive(Debug, thiserror::Error)]
+#[error("connected to database {connected}, but the manifest manages database {managed}")]
+pub struct WrongDatabase {
+    pub connected: String,
+    pub managed: String,
+}
+
 impl Introspection {
+    /// Refuses an introspection of another database than `managed`.
+    pub fn expect_database(&self, managed: &str) -> Result<(), WrongDatabase> {
+        if self.database == managed {
+            return Ok(());
+        }
+        Err(WrongDatabase {
+            connected: self.database.clone(),
+            managed: managed.to_string(),
+        })
+    }
+
     /// Whether the server has PostgreSQL 16's membership options (INHERIT, SET per grant).
     pub fn membership_options(&self) -> bool {
         self.server_version >= 160_000

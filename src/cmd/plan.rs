@@ -44,13 +44,7 @@ pub fn run(
         let (plan, live) = apply::plan(&client, &manifest, &desired, &options)
             .await
             .context("cannot read the cluster's catalogs")?;
-        if live.database != manifest.database.name {
-            bail!(
-                "connected to database {}, but the manifest manages database {}",
-                live.database,
-                manifest.database.name
-            );
-        }
+        live.expect_database(&manifest.database.name)?;
         anyhow::Ok((plan, live))
     })?;
     let refused = preflight::refusals(&desired, &state);

@@ -431,3 +431,51 @@ fn an_unanswered_connection_gives_up_after_10_seconds_by_default() {
     );
     assert!(started.elapsed() >= std::time::Duration::from_secs(9));
 }
+
+#[test]
+fn plan_apply_and_audit_refuse_another_database_than_the_manifests() {
+    let cluster = TestCluster::start("app");
+    let created = cluster
+        .server
+        .psql("app")
+        .args(["-c", "CREATE DATABASE other"])
+        .output()
+        .expect("psql runs");
+    assert!(created.status.success(), "{created:?}");
+    for args in [&["plan"][..], &["apply", "--yes"], &["audit"]] {
+        let output = command(&cluster, args)
+            .env(
+                "DATABASE_URL",
+                cluster.server.connection_string("postgres", "other"),
+            )
+            .output()
+            .expect("dbsplit runs");
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output)
+                .contains("connected to database other, but the manifest manages database app"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    // Nothing was created in either database.
+    let schemas = |db: &str| {
+        let output = cluster
+            .server
+            .psql(db)
+            .args([
+                "-tAc",
+                "SELECT count(*) FROM pg_namespace WHERE nspname = 'billing'",
+            ])
+            .output()
+            .expect("psql runs");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    assert_eq!(schemas("app"), "0");
+    assert_eq!(schemas("other"), "0");
+}
