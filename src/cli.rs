@@ -123,6 +123,23 @@ pub enum Command {
     /// a superuser must run it). No plain-text password is written; the files are 0600 and a
     /// folder created for them 0700.
     Pooler(PoolerArgs),
+    /// Print a shell completion script.
+    ///
+    /// bash: `dbsplit completions bash > ~/.local/share/bash-completion/completions/dbsplit`;
+    /// zsh: write `_dbsplit` into a folder of $fpath; fish:
+    /// `dbsplit completions fish > ~/.config/fish/completions/dbsplit.fish`; PowerShell:
+    /// `dbsplit completions powershell | Out-String | Invoke-Expression` in $PROFILE.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to standard output.
+    ///
+    /// `dbsplit man > /usr/local/share/man/man1/dbsplit.1`, or `dbsplit man | man -l -`.
+    Man,
+    /// Print CODEOWNERS lines that give each service's migrations folder to its team.
+    ///
+    /// Each service's `team` (`@org/team`, `@user` or an email) owns migrations/<service>/, and
+    /// every team listed owns the manifest. Run it from the repository root:
+    /// `dbsplit codeowners > .github/CODEOWNERS`.
+    Codeowners,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +147,13 @@ pub struct PoolerArgs {
     /// The folder to write pgbouncer.ini and userlist.txt into.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -237,7 +261,8 @@ pub struct LintArgs {
 /// How findings are shown and which of them fail the command.
 #[derive(Debug, Args)]
 pub struct FindingsArgs {
-    /// Output format: a table per rule, JSON, SARIF 2.1.0, or GitHub Actions annotations.
+    /// Output format: a table per rule, JSON, SARIF 2.1.0, GitHub Actions annotations, or a
+    /// markdown table (for pull-request comments and job summaries).
     #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
     pub format: FindingsFormat,
 
@@ -252,6 +277,7 @@ pub enum FindingsFormat {
     Json,
     Sarif,
     Github,
+    Markdown,
 }
 
 /// How `migrate status` prints.
@@ -302,7 +328,8 @@ pub struct PlanArgs {
     #[arg(long)]
     pub offline: bool,
 
-    /// Output format: a table per service then the SQL, the SQL alone, or JSON.
+    /// Output format: a table per service then the SQL, the SQL alone, JSON, or markdown (a
+    /// table per service, for pull-request comments; passwords only as their $ENV names).
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
 
@@ -390,6 +417,7 @@ pub enum PlanFormat {
     Human,
     Sql,
     Json,
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -50,6 +50,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Lint(args) => cmd::lint::run(&cli.manifest, args, color, &mut stdout),
         Command::Pooler(args) => cmd::pooler::run(&cli.manifest, &cli.connect, args, &mut stdout),
+        Command::Completions(args) => cmd::completions::run(args.shell, &mut stdout),
+        Command::Man => cmd::man::run(&mut stdout),
+        Command::Codeowners => cmd::codeowners::run(&cli.manifest, &mut stdout),
     }
 }
 

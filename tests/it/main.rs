@@ -28,3 +28,5 @@ mod managed;
 mod privileges;
 // `pooler`: the files it writes run a real PgBouncer.
 mod pooler;
+// Completions, the man page, pre-commit hooks, markdown reports, the GitHub Action's script.
+mod ecosystem;
