@@ -115,6 +115,16 @@ pub enum Command {
     /// finding is at or above --fail-on. `-- dbsplit:allow <rule> <reason>` on the line before
     /// a statement suppresses that rule there.
     Lint(LintArgs),
+    /// Prove the boundary live, as each service role, in transactions that are rolled back.
+    ///
+    /// For each service login role and observer (SET ROLE, so the connecting role must be a
+    /// superuser or a member of each with SET): reads and writes its own schema as its access
+    /// level allows, one table of every other service (must be refused with SQLSTATE 42501),
+    /// writes to shared schemas (refused), CREATE in a locked-down public (refused) and each
+    /// declared read (read-only). Every statement touches no row (WHERE false, LIMIT 0) and runs
+    /// in a savepoint of a transaction that is rolled back. Exits 1 with a table of every hole,
+    /// 0 when the boundary holds, 2 when a role could not be verified.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -279,6 +289,24 @@ pub struct AuditArgs {
     /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub statement_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Verify only this service's roles (repeatable); observers only when none is given.
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+
+    /// Output format: tables, or JSON (`{"holds":...,"roles":[...],"holes":[...]}`).
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Human)]
+    pub format: VerifyFormat,
+}
+
+/// How `verify` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@ pub mod migrate;
 pub mod pg;
 pub mod plan;
 pub mod report;
+pub mod verify;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -46,6 +47,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cmd::migrate::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
         }
         Command::Lint(args) => cmd::lint::run(&cli.manifest, args, color, &mut stdout),
+        Command::Verify(args) => {
+            cmd::verify::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
+        }
     }
 }
 

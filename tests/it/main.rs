@@ -26,3 +26,5 @@ mod managed;
 // Privileges: reads of the owner role, the history table, default privileges across services,
 // prune, CONNECT.
 mod privileges;
+// verify: the boundary proven live as each service role, nothing written.
+mod verify;
