@@ -262,3 +262,27 @@ async fn a_login_that_cannot_set_role_is_told_so_per_role() {
         stderr(&unknown)
     );
 }
+
+#[test]
+fn the_demo_ends_with_verify() {
+    let cache = crate::support::TempDir::new("verify-demo");
+    let output = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("demo")
+        .env("NO_COLOR", "1")
+        .env("XDG_CACHE_HOME", cache.path())
+        .output()
+        .expect("dbsplit runs");
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    let verify = text
+        .split("8. Verified the boundary live")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the demo verifies: {text}"));
+    assert!(verify.contains("notifications_rw"), "{verify}");
+    // The demo's SELECT grant lacks USAGE on schema monolith: audit reports it, yet the server
+    // still refuses the read.
+    assert!(
+        verify.contains("The boundary holds") && verify.contains("Stopped the server"),
+        "{verify}"
+    );
+}
