@@ -94,8 +94,8 @@ fn main() {
 fn read(root: &Path) -> Input {
     let mut input = Input::default();
     for service in SERVICES {
-        let migrations =
-            dbsplit::migrate::discover(&root.join(service)).expect("the generated names are valid");
+        let migrations = dbsplit::migrations::discover(&root.join(service))
+            .expect("the generated names are valid");
         for migration in migrations {
             input.files.push(SqlFile {
                 text: std::fs::read_to_string(&migration.path).expect("files are readable"),

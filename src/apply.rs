@@ -23,9 +23,8 @@ use crate::plan::diff::{DiffOptions, PasswordState, diff};
 use crate::plan::preflight::{self, Blocked, Session};
 use crate::plan::{Action, Plan, sql};
 
-/// The advisory lock every apply takes: `pg_advisory_xact_lock(LOCK_CLASS, 0)`. The class is
-/// "dbsp"; `migrate` uses the same class with a per-service second key.
-pub const LOCK_CLASS: i32 = 0x6462_7370;
+/// The advisory lock every apply takes: `pg_advisory_xact_lock(LOCK_CLASS, 0)`; see `pg::locks`.
+pub use crate::pg::locks::LOCK_CLASS;
 
 /// Why an apply did not commit. In every case the transaction was rolled back.
 #[derive(Debug, thiserror::Error)]
@@ -223,7 +222,7 @@ pub async fn apply(
     if plan.changes != confirmed.plan.changes {
         return Err(ApplyError::PlanDiffers);
     }
-    check(manifest, desired, &plan, &live)?;
+    check(desired, &plan, &live)?;
     let session = Session::new(&live);
     // A non-superuser acts on a schema's contents as its owner (see `plan::preflight`).
     let mut acting_as: Option<String> = None;
@@ -313,12 +312,7 @@ fn schema_lookup(
 }
 
 /// Refuses a manifest no role may apply, and a plan with changes the session cannot make.
-pub fn check(
-    _manifest: &Manifest,
-    desired: &Desired,
-    plan: &Plan,
-    live: &Introspection,
-) -> Result<(), ApplyError> {
+pub fn check(desired: &Desired, plan: &Plan, live: &Introspection) -> Result<(), ApplyError> {
     let refused = preflight::refusals(desired, live);
     if !refused.is_empty() {
         return Err(ApplyError::Refused(refused));

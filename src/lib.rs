@@ -15,9 +15,11 @@ pub mod finding;
 pub mod lint;
 pub mod manifest;
 pub mod migrate;
+pub mod migrations;
 pub mod pg;
 pub mod plan;
 pub mod report;
+pub mod sql;
 pub mod verify;
 
 use std::io::{self, Write};

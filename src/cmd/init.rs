@@ -11,8 +11,9 @@ use anyhow::{Context, bail};
 
 use crate::cli::InitArgs;
 use crate::manifest::{Access, Manifest, PublicSchema};
-use crate::migrate::discover::discover;
-use crate::migrate::scaffold::{TEMPLATE, Timestamp, next_version, render};
+use crate::migrations::discover::discover;
+use crate::migrations::scaffold::{TEMPLATE, Timestamp, next_version, render};
+use crate::migrations::sum::rehash;
 
 /// What the manifest declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +73,7 @@ pub fn run(path: &Path, args: &InitArgs, out: &mut impl Write) -> anyhow::Result
         let file = dir.join(format!("{}_init.sql", at.version()));
         std::fs::write(&file, render(TEMPLATE, service, "init", at))
             .with_context(|| format!("cannot write {}", file.display()))?;
-        super::migrate::rehash(&dir)?;
+        rehash(&dir)?;
         writeln!(out, "wrote {}", file.display())?;
     }
     writeln!(

@@ -1,6 +1,5 @@
 //! `dbsplit lint [PATH...]`: read the migration files and sum files, lint, render, exit code.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,10 +8,10 @@ use anyhow::{Context, bail};
 
 use crate::cli::LintArgs;
 use crate::finding::any_at_or_above;
-use crate::lint::{Input, SqlFile, SumFile, lint};
+use crate::lint::lint;
 use crate::manifest::Manifest;
-use crate::migrate::discover::{SUM_FILE, discover, parse_file_name};
-use crate::migrate::sum;
+use crate::migrations::discover::parse_file_name;
+use crate::migrations::{self, Input, Selection};
 use crate::report;
 
 pub fn run(
@@ -34,9 +33,6 @@ pub fn run(
     )
 }
 
-/// Which files of which services to lint: `None` means all of the service's files.
-pub(super) type Selection = BTreeMap<String, Option<Vec<PathBuf>>>;
-
 /// Reads the files to lint and, for every service they belong to, its sum file.
 fn read_input(manifest: &Manifest, paths: &[PathBuf]) -> anyhow::Result<Input> {
     let root = manifest.migrations_dir();
@@ -45,48 +41,7 @@ fn read_input(manifest: &Manifest, paths: &[PathBuf]) -> anyhow::Result<Input> {
     } else {
         select(manifest, &root, paths)?
     };
-    read_selection(&root, selection)
-}
-
-/// Reads the selected files below the migrations folder `root`, and the services' sum files.
-pub(super) fn read_selection(root: &Path, selection: Selection) -> anyhow::Result<Input> {
-    let mut input = Input::default();
-    for (service, only) in selection {
-        let dir = root.join(&service);
-        let migrations = discover(&dir)?;
-        let mut contents = Vec::with_capacity(migrations.len());
-        for migration in &migrations {
-            let bytes = std::fs::read(&migration.path)
-                .with_context(|| format!("cannot read {}", migration.path.display()))?;
-            contents.push(bytes);
-        }
-        if !migrations.is_empty() {
-            let files = migrations.iter().zip(&contents);
-            let sum_path = dir.join(SUM_FILE);
-            input.sums.push(SumFile {
-                service: service.clone(),
-                expected: sum::render(files.map(|(m, c)| (m.file_name.as_str(), c.as_slice()))),
-                actual: read_optional(&sum_path)?,
-                path: sum_path,
-            });
-        }
-        for (migration, bytes) in migrations.iter().zip(contents) {
-            let wanted = only
-                .as_ref()
-                .is_none_or(|files| files.iter().any(|f| f == &migration.path));
-            if !wanted {
-                continue;
-            }
-            let text = String::from_utf8(bytes)
-                .with_context(|| format!("{} is not UTF-8", migration.path.display()))?;
-            input.files.push(SqlFile {
-                path: migration.path.clone(),
-                service: service.clone(),
-                text,
-            });
-        }
-    }
-    Ok(input)
+    Ok(migrations::read(&root, selection)?)
 }
 
 /// Every folder below the migrations folder; each must be a service's.
@@ -164,12 +119,4 @@ fn select(manifest: &Manifest, root: &Path, paths: &[PathBuf]) -> anyhow::Result
         }
     }
     Ok(selection)
-}
-
-fn read_optional(path: &Path) -> anyhow::Result<Option<String>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
 }

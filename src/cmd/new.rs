@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use crate::cli::NewArgs;
-use crate::migrate::discover::{discover, is_slug};
-use crate::migrate::scaffold::{PROJECT_TEMPLATE, Timestamp, next_version, render, template};
+use crate::migrations::discover::{discover, is_slug};
+use crate::migrations::scaffold::{PROJECT_TEMPLATE, Timestamp, next_version, render, template};
+use crate::migrations::sum::rehash;
 
 pub fn run(path: &Path, args: &NewArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let manifest = super::load_manifest(path)?;
@@ -38,7 +39,7 @@ pub fn run(path: &Path, args: &NewArgs, out: &mut impl Write) -> anyhow::Result<
         .open(&file)
         .and_then(|mut f| f.write_all(render(&template, service, &args.name, at).as_bytes()))
         .with_context(|| format!("cannot write {}", file.display()))?;
-    super::migrate::rehash(&dir)?;
+    rehash(&dir)?;
     writeln!(out, "{}", file.display())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -15,8 +15,8 @@ use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Query, TableFactor, Visi
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
 
-use super::lex::{Kind, Token};
-use super::lines::LineIndex;
+use crate::sql::lex::{Kind, Token};
+use crate::sql::lines::LineIndex;
 
 /// The deepest operator nesting a statement may have to be parsed: far below what the
 /// visitor and `Drop` survive on a 2 MiB thread (about 20,000 levels), far above any
@@ -231,7 +231,7 @@ mod tests {
     }
 
     fn nesting_of(sql: &str) -> usize {
-        nesting(sql, &crate::lint::lex::tokens(sql))
+        nesting(sql, &crate::sql::lex::tokens(sql))
     }
 
     /// Statements of 150,000 terms, each a left-deep tree for the parser.
@@ -272,7 +272,7 @@ mod tests {
         assert!(nesting_of(&sql) <= MAX_NESTING);
         let parsed = std::thread::Builder::new()
             .stack_size(2 << 20)
-            .spawn(move || parse(&sql, &crate::lint::lex::tokens(&sql)).is_ok())
+            .spawn(move || parse(&sql, &crate::sql::lex::tokens(&sql)).is_ok())
             .unwrap()
             .join()
             .unwrap();

@@ -5,10 +5,11 @@
 
 use std::collections::HashMap;
 
-use super::LineIndex;
-use super::lex::Directive;
 use super::scan::Hit;
 use crate::finding::RuleId;
+use crate::sql::NO_TRANSACTION;
+use crate::sql::lex::Directive;
+use crate::sql::lines::LineIndex;
 
 /// The directives of one file.
 #[derive(Debug, Default)]
@@ -52,7 +53,7 @@ pub fn read(directives: &[Directive], lines: &LineIndex<'_>) -> Directives {
         let line = lines.position(directive.offset).0;
         let mut words = directive.text.split_whitespace();
         match words.next() {
-            Some("no-transaction") if line == 1 => out.transactional = false,
+            Some(NO_TRANSACTION) if line == 1 => out.transactional = false,
             Some("no-transaction") => out.bad.push(bad(
                 directive.offset,
                 "`-- dbsplit:no-transaction` only counts on the first line of the file".into(),

@@ -11,102 +11,25 @@
 mod ast;
 mod boundary;
 mod directive;
-mod lex;
-mod lines;
 pub mod names;
 mod scan;
-mod split;
 mod statement;
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use boundary::Boundary;
-use lex::{Kind, Token};
-use lines::LineIndex;
 use scan::Hit;
-use split::PieceKind;
 
 use crate::finding::{self, Finding, Location, RuleId};
 use crate::manifest::Manifest;
-use crate::migrate::sum;
+use crate::migrations::sum;
 
-/// One migration file to lint.
-#[derive(Debug, Clone)]
-pub struct SqlFile {
-    /// As shown in findings.
-    pub path: PathBuf,
-    /// The service whose folder it is in; files of services the manifest lacks are skipped.
-    pub service: String,
-    pub text: String,
-}
-
-/// A service's `dbsplit.sum` as it is, and as the migration files say it should be.
-#[derive(Debug, Clone)]
-pub struct SumFile {
-    pub service: String,
-    pub path: PathBuf,
-    pub expected: String,
-    /// `None` when the file does not exist.
-    pub actual: Option<String>,
-}
-
-/// Everything `lint` looks at.
-#[derive(Debug, Clone, Default)]
-pub struct Input {
-    pub files: Vec<SqlFile>,
-    pub sums: Vec<SumFile>,
-}
-
-/// A migration file cut into the statements the runner sends one by one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Executable<'a> {
-    /// False when the first line is `-- dbsplit:no-transaction`.
-    pub transactional: bool,
-    pub statements: Vec<Statement<'a>>,
-}
-
-/// One statement of a migration file, as the runner sends it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Statement<'a> {
-    /// The 1-based line it starts on.
-    pub line: usize,
-    /// The statement without its `;`.
-    pub sql: &'a str,
-    /// True for a statement that cannot run in a transaction block (`CREATE INDEX
-    /// CONCURRENTLY`, `VACUUM`, ...).
-    pub autocommit: bool,
-}
-
-/// Splits a migration file as `lint` does, for running it. A psql meta-command or a
-/// `COPY ... FROM STDIN` cannot be sent as a statement: the error is its line and rule.
-pub fn executable(text: &str) -> Result<Executable<'_>, (usize, RuleId)> {
-    let lines = LineIndex::new(text);
-    let script = split::split_file(text);
-    let transactional = directive::read(&script.directives, &lines).transactional;
-    let mut statements = Vec::with_capacity(script.pieces.len());
-    for piece in &script.pieces {
-        let line = lines.position(piece.text.start).0;
-        let tokens = &script.tokens[piece.tokens.clone()];
-        match piece.kind {
-            PieceKind::MetaCommand => return Err((line, RuleId::PsqlMetaCommand)),
-            PieceKind::Statement if split::copy_from_stdin(text, tokens) => {
-                return Err((line, RuleId::CopyFromStdin));
-            }
-            PieceKind::Statement => statements.push(Statement {
-                line,
-                sql: &text[piece.text.clone()],
-                autocommit: statement::non_transactional(text, tokens).is_some(),
-            }),
-        }
-    }
-    Ok(Executable {
-        transactional,
-        statements,
-    })
-}
+pub use crate::migrations::{Input, SqlFile, SumFile};
+use crate::sql::lex::{Kind, Token};
+use crate::sql::lines::LineIndex;
+use crate::sql::split::{self, PieceKind};
 
 /// How deep function bodies inside function bodies are followed.
 const MAX_BODY_DEPTH: usize = 4;

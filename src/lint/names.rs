@@ -10,8 +10,8 @@
 use std::collections::BTreeSet;
 
 use super::ast;
-use super::lex::{Kind, Token};
-use super::split;
+use crate::sql::lex::{Kind, Token};
+use crate::sql::split;
 
 /// A relation name in a body; `schema` when it is qualified.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

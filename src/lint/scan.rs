@@ -11,9 +11,9 @@
 
 use super::ast::Parsed;
 use super::boundary::{Access, Boundary};
-use super::lex::{Kind, Token};
 use crate::finding::RuleId;
 use crate::pg::ident::split_identifiers;
+use crate::sql::lex::{Kind, Token};
 
 /// A finding inside a statement, at a byte offset of the text scanned.
 #[derive(Debug, Clone, PartialEq, Eq)]

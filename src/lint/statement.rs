@@ -3,10 +3,11 @@
 //! The runner wraps a transactional file in one transaction and sends a no-transaction file's
 //! statements one by one, so these are decided per file.
 
-use super::lex::{Kind, Token};
 use super::scan::Hit;
-use super::split::copy_from_stdin;
 use crate::finding::RuleId;
+use crate::sql::lex::Token;
+use crate::sql::split::copy_from_stdin;
+use crate::sql::{leading_words, non_transactional};
 
 /// Statement-level findings for the statement `tokens` of a file that is `transactional`.
 pub fn check(text: &str, tokens: &[Token], transactional: bool) -> Vec<Hit> {
@@ -55,46 +56,10 @@ pub fn check(text: &str, tokens: &[Token], transactional: bool) -> Vec<Hit> {
     hits
 }
 
-/// What a statement is when it cannot run in a transaction block (`CREATE INDEX CONCURRENTLY`,
-/// `VACUUM`, ...), from its leading words.
-pub fn non_transactional(text: &str, tokens: &[Token]) -> Option<&'static str> {
-    let words = leading_words(text, tokens);
-    let w = |i: usize| words.get(i).map_or("", String::as_str);
-    let has_word = |word: &str| tokens.iter().any(|t| t.is_word(text, word));
-    match w(0) {
-        "create" if w(1) == "index" || (w(1) == "unique" && w(2) == "index") => {
-            has_word("concurrently").then_some("CREATE INDEX CONCURRENTLY")
-        }
-        "drop" if w(1) == "index" => has_word("concurrently").then_some("DROP INDEX CONCURRENTLY"),
-        "reindex" if has_word("concurrently") => Some("REINDEX ... CONCURRENTLY"),
-        "reindex" if matches!(w(1), "system" | "database") => Some("REINDEX SYSTEM/DATABASE"),
-        "vacuum" => Some("VACUUM"),
-        "alter" if w(1) == "system" => Some("ALTER SYSTEM"),
-        "alter" if w(1) == "table" && has_word("detach") && has_word("concurrently") => {
-            Some("DETACH PARTITION ... CONCURRENTLY")
-        }
-        "create" | "drop" if matches!(w(1), "database" | "tablespace" | "subscription") => {
-            Some("CREATE/DROP DATABASE, TABLESPACE or SUBSCRIPTION")
-        }
-        "cluster" if tokens.len() == 1 => Some("CLUSTER without a table"),
-        _ => None,
-    }
-}
-
-/// The first (up to four) words of a statement, lowercase.
-fn leading_words(text: &str, tokens: &[Token]) -> Vec<String> {
-    tokens
-        .iter()
-        .take_while(|t| t.kind == Kind::Word)
-        .take(4)
-        .map(|t| text[t.range()].to_ascii_lowercase())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::lex::tokens;
+    use crate::sql::lex::tokens;
 
     fn rules(sql: &str, transactional: bool) -> Vec<&'static str> {
         check(sql, &tokens(sql), transactional)

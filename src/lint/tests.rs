@@ -148,35 +148,6 @@ fn garbage_never_panics() {
 }
 
 #[test]
-fn executable_statements_carry_their_lines_and_refuse_what_is_not_sql() {
-    let text =
-        "-- dbsplit:no-transaction\ncreate index concurrently i on t (a);\n\nselect ';'\n  ;";
-    let file = super::executable(text).unwrap();
-    assert!(!file.transactional);
-    let statements: Vec<_> = file
-        .statements
-        .iter()
-        .map(|s| (s.line, s.sql, s.autocommit))
-        .collect();
-    assert_eq!(
-        statements,
-        [
-            (2, "create index concurrently i on t (a)", true),
-            (4, "select ';'", false)
-        ]
-    );
-    assert!(super::executable("select 1;").unwrap().transactional);
-    assert_eq!(
-        super::executable("select 1;\n\\connect other\n"),
-        Err((2, RuleId::PsqlMetaCommand))
-    );
-    assert_eq!(
-        super::executable("select 1;\ncopy t from stdin;\nx\n\\.\n"),
-        Err((2, RuleId::CopyFromStdin))
-    );
-}
-
-#[test]
 fn statements_nested_too_deeply_for_the_parser_are_unparsed_not_a_crash() {
     let deep = format!(
         "select 1 from monolith.users where {};\ncreate function f() returns int language sql as $$ select {} $$;\n",

@@ -1,14 +1,12 @@
-//! Migration files: finding them on disk (`discover`), the checksums the
-//! runner records, the directory hash in `dbsplit.sum` (`sum`), and the next file `new` writes
-//! (`scaffold`); comparing the history table with the files (`verify`, pure) and running the
-//! pending ones against a cluster (`run`).
+//! Running migrations against a cluster: comparing the history table with the files
+//! (`verify`, pure), the session they run in (`session`: the login checked, the owner role, the
+//! lock), the guard of trusted runs (`guard`), the history table (`history`) and the run itself
+//! (`run`). The files themselves are `crate::migrations`'.
 
-pub mod discover;
+pub mod error;
 pub mod guard;
+pub mod history;
+pub mod progress;
 pub mod run;
-pub mod scaffold;
 pub mod session;
-pub mod sum;
 pub mod verify;
-
-pub use discover::{DiscoverError, Migration, checksum, discover, normalize};

@@ -13,34 +13,20 @@
 //! The session setup and the lock live in `session`. Nothing here decides what to print or
 //! which services run; `cmd::migrate` does.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tokio_postgres::Client;
 
+use super::error::{RunError, describe};
 use super::guard::Guard;
-use super::session::{Session, check_session, enter, lock};
-use super::verify::{Applied, Local, Owner, VerifyError, verify};
-use crate::apply::{LOCK_CLASS, server_message};
-use crate::finding::RuleId;
-use crate::lint::Statement;
+use super::history::{create, history, mark_done};
+use super::progress::Progress;
+use super::session::{Session, check_session, enter, lock, unlock};
+use super::verify::{Applied, Owner, verify};
 use crate::manifest::Service;
-use crate::pg::ident::{Ident, ident_list};
-
-pub use super::session::lock_key;
-
-/// The history table in each service's schema.
-pub const HISTORY_TABLE: &str = "dbsplit_migrations";
-
-/// A migration file, read.
-#[derive(Debug, Clone)]
-pub struct File {
-    /// Version, name and checksum, as `verify` compares them.
-    pub local: Local,
-    /// As shown in errors, with the line of the failing statement.
-    pub path: PathBuf,
-    pub text: String,
-}
+use crate::migrations::{File, HISTORY_TABLE, Local};
+use crate::pg::ident::Ident;
+use crate::sql::{Statement, executable};
 
 /// How to run.
 #[derive(Debug, Clone, Copy)]
@@ -52,135 +38,6 @@ pub struct RunOptions {
     /// Run through a login that could leave the owner role (a superuser, an admin): every
     /// statement goes through the [`Guard`], and the session is checked after each.
     pub trust: bool,
-}
-
-/// What happens while a service migrates, as it happens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Progress {
-    /// Another session holds the service's lock; its pid when it is known.
-    Waiting {
-        holder: Option<i32>,
-    },
-    Applied {
-        name: String,
-        millis: u64,
-    },
-    /// With `--dry-run`: this file would run.
-    WouldApply {
-        name: String,
-        transactional: bool,
-    },
-}
-
-/// Why the migrations of a service stopped. Files applied before the error stay applied.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("role `{role}` does not exist; run `dbsplit apply` first")]
-    NoOwner { role: String },
-    #[error("schema `{schema}` does not exist; run `dbsplit apply` first")]
-    NoSchema { schema: String },
-    #[error(
-        "login role `{login}` is not a member of `{owner}`; connect as a role with `access = \"owner\"` in the service"
-    )]
-    NotMember { login: String, owner: String },
-    #[error(
-        "login role `{login}` {reason}: a migration run through it could leave `{owner}` (RESET ROLE, or SET ROLE in a DO block) and act as that; {}, or pass --trust-migrations to run every statement guarded and checked",
-        login_hint(service, migrators)
-    )]
-    Untrusted {
-        login: String,
-        reason: String,
-        service: String,
-        owner: String,
-        migrators: Vec<String>,
-    },
-    #[error(
-        "another session holds the migration lock of `{service}`{}; gave up after {waited:?}",
-        holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
-    )]
-    Locked {
-        service: String,
-        waited: Duration,
-        holder: Option<i32>,
-    },
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-    Verify(Vec<VerifyError>),
-    #[error("{}:{line}: {} ({rule})", path.display(), refusal(*rule))]
-    Refused {
-        path: PathBuf,
-        line: usize,
-        rule: RuleId,
-    },
-    #[error("{}:{line}: {message}; {consequence}", path.display())]
-    Statement {
-        path: PathBuf,
-        line: usize,
-        message: String,
-        consequence: String,
-    },
-    #[error(
-        "{} changed the session to {found} (expected {expected}): migrations must not use SET ROLE, RESET ROLE or SET search_path; {consequence}",
-        path.display()
-    )]
-    SessionChanged {
-        path: PathBuf,
-        found: String,
-        expected: String,
-        consequence: String,
-    },
-    #[error(
-        "{} replaced or dropped dbsplit's guard function: migrations must not touch `dbsplit_migration_step`; {consequence}",
-        path.display()
-    )]
-    GuardChanged { path: PathBuf, consequence: String },
-    #[error(
-        "login role `{login}` may not read {schema}.{HISTORY_TABLE}; log in as the service's migrator"
-    )]
-    Unreadable { login: String, schema: String },
-    /// The server's message (with its detail) says it all; the client error adds nothing.
-    #[error("{0}")]
-    Database(String),
-}
-
-impl From<tokio_postgres::Error> for RunError {
-    fn from(error: tokio_postgres::Error) -> Self {
-        RunError::Database(describe(&error))
-    }
-}
-
-/// The server's message with its SQLSTATE, and its detail when there is one.
-fn describe(error: &tokio_postgres::Error) -> String {
-    let message = server_message(error);
-    match error.as_db_error().and_then(|db| db.detail()) {
-        Some(detail) => format!("{message}: {}", detail.trim_end_matches('.')),
-        None => message,
-    }
-}
-
-/// How to log in as the service's migrator instead.
-fn login_hint(service: &str, migrators: &[String]) -> String {
-    match migrators {
-        [] => format!(
-            "declare a login role with `access = \"owner\"` in service `{service}`, apply, and log in as it"
-        ),
-        [one] => format!("log in as `{one}`, the migrator of `{service}` (`access = \"owner\"`)"),
-        many => format!(
-            "log in as one of {}, the migrators of `{service}` (`access = \"owner\"`)",
-            many.iter()
-                .map(|m| format!("`{m}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-fn refusal(rule: RuleId) -> &'static str {
-    match rule {
-        RuleId::CopyFromStdin => {
-            "COPY ... FROM STDIN needs psql's copy protocol and cannot run as a migration"
-        }
-        _ => "a psql meta-command is not SQL and cannot run as a migration",
-    }
 }
 
 /// Runs the pending `files` of `service`; returns the names of the files applied (or, with
@@ -197,8 +54,7 @@ pub async fn migrate(
         let applied = history(client, service).await?;
         let pending = pending(service, files, &applied)?;
         for file in &pending {
-            let transactional =
-                crate::lint::executable(&file.text).map_or(true, |e| e.transactional);
+            let transactional = executable(&file.text).map_or(true, |e| e.transactional);
             progress(Progress::WouldApply {
                 name: file.local.file_name.clone(),
                 transactional,
@@ -207,53 +63,7 @@ pub async fn migrate(
         return Ok(pending.iter().map(|f| f.local.file_name.clone()).collect());
     }
     lock(client, service, options.lock_timeout, progress).await?;
-    // Created only when missing, without IF NOT EXISTS: its notice would reach the user on
-    // every run, among the notices of the migrations.
-    if !history_exists(client, service).await? {
-        client
-            .batch_execute(&format!(
-                "CREATE TABLE {}.{} (
-                version bigint PRIMARY KEY,
-                name text NOT NULL,
-                sha256 text NOT NULL,
-                success boolean NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now(),
-                applied_as text NOT NULL DEFAULT current_user,
-                duration_ms bigint
-            )",
-                Ident(&service.schema),
-                Ident(HISTORY_TABLE)
-            ))
-            .await?;
-    }
-    // The owner's default privileges just gave this table to the service's other roles and to
-    // every reader of the schema (observers too): the history is the owner's alone, or another
-    // role could read or rewrite it. Revoked from whoever holds anything on it.
-    let holders: Vec<String> = client
-        .query(
-            "SELECT DISTINCT r.rolname::text
-             FROM pg_catalog.pg_class c
-             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-             CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
-             JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
-             WHERE n.nspname = $1 AND c.relname = $2 AND a.grantee <> c.relowner
-             ORDER BY 1",
-            &[&service.schema, &HISTORY_TABLE],
-        )
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    let mut revoke = format!(
-        "REVOKE ALL ON TABLE {}.{} FROM PUBLIC",
-        Ident(&service.schema),
-        Ident(HISTORY_TABLE)
-    );
-    if !holders.is_empty() {
-        revoke.push_str(", ");
-        revoke.push_str(&ident_list(holders.iter().map(String::as_str)));
-    }
-    client.batch_execute(&revoke).await?;
+    create(client, service).await?;
     let applied = history(client, service).await?;
     let mut done = Vec::new();
     for file in pending(service, files, &applied)? {
@@ -267,12 +77,7 @@ pub async fn migrate(
         });
         done.push(name);
     }
-    client
-        .execute(
-            "SELECT pg_catalog.pg_advisory_unlock($1, $2)",
-            &[&LOCK_CLASS, &lock_key(&service.schema)],
-        )
-        .await?;
+    unlock(client, service).await?;
     Ok(done)
 }
 
@@ -287,120 +92,7 @@ pub async fn resolve(
     // Resolving runs no migration SQL: any login that may act as the owner may do it.
     enter(client, service, true).await?;
     lock(client, service, lock_timeout, progress).await?;
-    let row = client
-        .query_opt(
-            &format!(
-                "UPDATE {}.{} SET success = true WHERE version = $1 AND NOT success RETURNING name",
-                Ident(&service.schema),
-                Ident(HISTORY_TABLE)
-            ),
-            &[&db_version(version)],
-        )
-        .await?;
-    Ok(row.map(|row| row.get(0)))
-}
-
-/// The rows of the history table, or none when it does not exist yet.
-pub async fn history(client: &Client, service: &Service) -> Result<Vec<Applied>, RunError> {
-    Ok(history_rows(client, service)
-        .await?
-        .into_iter()
-        .map(|row| row.applied)
-        .collect())
-}
-
-/// A history row with when it ran.
-#[derive(Debug, Clone)]
-pub struct HistoryRow {
-    pub applied: Applied,
-    /// `applied_at` in UTC, `YYYY-MM-DD HH:MM:SS`.
-    pub applied_at: String,
-}
-
-/// The history table's rows in version order, or none when it does not exist.
-pub async fn history_rows(client: &Client, service: &Service) -> Result<Vec<HistoryRow>, RunError> {
-    if !history_exists(client, service).await? {
-        return Ok(Vec::new());
-    }
-    let rows = client
-        .query(
-            &format!(
-                "SELECT version, name, sha256, success,
-                    to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
-                 FROM {}.{} ORDER BY version",
-                Ident(&service.schema),
-                Ident(HISTORY_TABLE)
-            ),
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| HistoryRow {
-            applied: Applied {
-                version: u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
-                name: row.get(1),
-                sha256: row.get(2),
-                success: row.get(3),
-            },
-            applied_at: row.get(4),
-        })
-        .collect())
-}
-
-/// The history table's rows for `migrate status`, read as the service's owner when the login
-/// may become it (so a migrator whose membership does not inherit reads its own), else as the
-/// login. A history the login may not read (another service's) is [`RunError::Unreadable`].
-pub async fn status_rows(client: &Client, service: &Service) -> Result<Vec<HistoryRow>, RunError> {
-    let row = client
-        .query_one(
-            "SELECT session_user::text, EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $1)
-                AND pg_catalog.pg_has_role(session_user, $1::text::name, 'MEMBER')",
-            &[&service.owner],
-        )
-        .await?;
-    let login: String = row.get(0);
-    let owner: bool = row.get(1);
-    if owner {
-        client
-            .batch_execute(&format!("SET ROLE {}", Ident(&service.owner)))
-            .await?;
-    }
-    let readable: bool = client
-        .query_one(
-            "SELECT n.oid IS NULL OR (pg_catalog.has_schema_privilege(n.oid, 'USAGE')
-                AND (c.oid IS NULL OR pg_catalog.has_table_privilege(c.oid, 'SELECT')))
-             FROM (SELECT) AS one
-             LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = $1
-             LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = $2",
-            &[&service.schema, &HISTORY_TABLE],
-        )
-        .await?
-        .get(0);
-    let rows = match readable {
-        true => history_rows(client, service).await,
-        false => Err(RunError::Unreadable {
-            login,
-            schema: service.schema.clone(),
-        }),
-    };
-    if owner {
-        client.batch_execute("RESET ROLE").await?;
-    }
-    rows
-}
-
-/// Whether the service's history table exists.
-async fn history_exists(client: &Client, service: &Service) -> Result<bool, RunError> {
-    Ok(client
-        .query_one(
-            "SELECT EXISTS (SELECT FROM pg_catalog.pg_class c
-                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                WHERE n.nspname = $1 AND c.relname = $2)",
-            &[&service.schema, &HISTORY_TABLE],
-        )
-        .await?
-        .get(0))
+    mark_done(client, service, db_version(version)).await
 }
 
 /// The files that still have to run, after verifying the history against them.
@@ -432,12 +124,11 @@ async fn run_file(
     started: Instant,
     trust: bool,
 ) -> Result<(), RunError> {
-    let executable =
-        crate::lint::executable(&file.text).map_err(|(line, rule)| RunError::Refused {
-            path: file.path.clone(),
-            line,
-            rule,
-        })?;
+    let executable = executable(&file.text).map_err(|(line, rule)| RunError::Refused {
+        path: file.path.clone(),
+        line,
+        rule,
+    })?;
     let table = format!("{}.{}", Ident(&service.schema), Ident(HISTORY_TABLE));
     let version = db_version(file.local.version);
     if executable.transactional {
@@ -560,7 +251,7 @@ async fn execute(
 }
 
 /// A 14-digit version as the `bigint` it is stored as.
-fn db_version(version: u64) -> i64 {
+pub(super) fn db_version(version: u64) -> i64 {
     i64::try_from(version).unwrap_or(i64::MAX)
 }
 

@@ -6,22 +6,15 @@
 
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
+use super::error::RunError;
 use super::guard::Guard;
-use super::run::{File, Progress, RunError};
-use crate::apply::LOCK_CLASS;
+use super::progress::Progress;
 use crate::manifest::{Access, Service};
+use crate::migrations::File;
 use crate::pg::ident::{Ident, ident_list};
-
-/// The second key of a service's advisory lock: `pg_try_advisory_lock(LOCK_CLASS, key)`. A hash
-/// of the schema name, so services lock independently; `apply` uses key 0, which this never is.
-pub fn lock_key(schema: &str) -> i32 {
-    let digest = Sha256::digest(schema.as_bytes());
-    let key = i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) & 0x7fff_ffff;
-    key.max(1)
-}
+use crate::pg::locks::{LOCK_CLASS, service_key};
 
 /// Predefined roles whose members reach beyond one schema: every table, or the server's files
 /// and programs. Other predefined roles (`pg_monitor`, `pg_signal_backend`, ...) are harmless
@@ -230,7 +223,7 @@ pub async fn lock(
     timeout: Duration,
     progress: &(impl Fn(Progress) + ?Sized),
 ) -> Result<(), RunError> {
-    let key = lock_key(&service.schema);
+    let key = service_key(&service.schema);
     let started = Instant::now();
     let mut pause = Duration::from_millis(25);
     let mut reported = false;
@@ -263,6 +256,17 @@ pub async fn lock(
     }
 }
 
+/// Releases the service's lock.
+pub async fn unlock(client: &Client, service: &Service) -> Result<(), RunError> {
+    client
+        .execute(
+            "SELECT pg_catalog.pg_advisory_unlock($1, $2)",
+            &[&LOCK_CLASS, &service_key(&service.schema)],
+        )
+        .await?;
+    Ok(())
+}
+
 /// The pid of the session holding the service's lock, when it is visible.
 async fn holder(client: &Client, key: i32) -> Result<Option<i32>, RunError> {
     let row = client
@@ -275,17 +279,4 @@ async fn holder(client: &Client, key: i32) -> Result<Option<i32>, RunError> {
         )
         .await?;
     Ok(row.and_then(|row| row.get(0)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lock_keys_are_positive_distinct_and_stable() {
-        let billing = lock_key("billing");
-        assert!(billing > 0);
-        assert_eq!(billing, lock_key("billing"));
-        assert_ne!(billing, lock_key("monolith"));
-    }
 }

@@ -14,14 +14,7 @@
 //!
 //! Otherwise it returns the pending files, in version order.
 
-/// A migration file as the runner sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Local {
-    pub version: u64,
-    pub file_name: String,
-    /// Hex SHA-256 of the normalized file.
-    pub sha256: String,
-}
+use crate::migrations::Local;
 
 /// A row of `<schema>.dbsplit_migrations`.
 #[derive(Debug, Clone, PartialEq, Eq)]

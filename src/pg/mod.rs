@@ -5,6 +5,7 @@ pub mod connect;
 pub mod conninfo;
 pub mod ident;
 pub mod local;
+pub mod locks;
 pub mod options;
 pub mod pgpass;
 pub mod scram;

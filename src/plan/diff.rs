@@ -427,6 +427,8 @@ impl Differ<'_> {
         let version = self.desired.password_versions.get(role).copied();
         let mark = self.live_role(role).and_then(Role::mark);
         let applied = mark.as_ref().and_then(|m| m.password_version);
+        // The version is recorded in dbsplit's mark, which only roles dbsplit creates carry.
+        let recordable = created || mark.is_some();
         let send = match state {
             PasswordState::Unset | PasswordState::Empty => {
                 let how = if state == PasswordState::Unset {
@@ -446,8 +448,13 @@ impl Differ<'_> {
             PasswordState::Unknown if created => true,
             // Without pg_authid, the manifest's password_version decides.
             PasswordState::Unknown => match version {
-                Some(version) if applied.is_none_or(|a| version > a) => true,
-                Some(_) => false,
+                Some(_) if !recordable => {
+                    self.notes.push(format!(
+                        "the stored password of {role} cannot be read (not a superuser), and {role} was not created by dbsplit, so its password_version cannot be recorded: the password is left as it is"
+                    ));
+                    false
+                }
+                Some(version) => applied.is_none_or(|a| version > a),
                 None => {
                     self.notes.push(format!(
                         "the stored password of {role} cannot be read (not a superuser): it is set only when the role is created, or when its password_version rises"
@@ -466,16 +473,31 @@ impl Differ<'_> {
                 env: env.to_string(),
             },
         );
-        if let Some(version) = version.filter(|v| applied != Some(*v)) {
-            let mut mark = mark.unwrap_or_default();
-            mark.password_version = Some(version);
-            self.push(
-                scope.clone(),
-                Action::MarkRole {
-                    role: role.to_string(),
-                    mark,
-                },
-            );
+        let Some(version) = version.filter(|v| recordable && applied != Some(*v)) else {
+            return;
+        };
+        // One mark per role: the one `mark` planned gets the version too.
+        let planned = self
+            .changes
+            .iter_mut()
+            .rev()
+            .find_map(|c| match &mut c.action {
+                Action::MarkRole { role: r, mark } if r == role => Some(mark),
+                _ => None,
+            });
+        match planned {
+            Some(planned) => planned.password_version = Some(version),
+            None => {
+                let mut mark = mark.unwrap_or_default();
+                mark.password_version = Some(version);
+                self.push(
+                    scope.clone(),
+                    Action::MarkRole {
+                        role: role.to_string(),
+                        mark,
+                    },
+                );
+            }
         }
     }
 
@@ -912,7 +934,7 @@ pub fn object_acl(desired_db: &Database, schema: &str, owner: &str, object: &Sch
     let kind = object.kind;
     // The migration history is the owner's alone: an application role that could write it
     // could hide or replay migrations.
-    if object.name == crate::migrate::run::HISTORY_TABLE && object.args.is_none() {
+    if object.name == crate::migrations::HISTORY_TABLE && object.args.is_none() {
         return Acl::new();
     }
     let key = DefaultAclKey {

@@ -244,7 +244,7 @@ fn schemas_and_objects_drift_is_fixed() {
 fn the_history_table_is_the_owners_alone() {
     let (_, desired) = setup();
     let mut live = with_invoices(&desired);
-    let mut history = table(crate::migrate::run::HISTORY_TABLE, "billing_owner");
+    let mut history = table(crate::migrations::HISTORY_TABLE, "billing_owner");
     history.acl.insert(
         Grantee::Role("billing_rw".into()),
         [Privilege::Select].into(),

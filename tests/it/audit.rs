@@ -7,13 +7,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use dbsplit::apply::{ApplyOptions, Confirmed, apply, plan};
-use dbsplit::audit::read::{begin, join_snapshot};
-use dbsplit::audit::{Report, Services, audit};
+use dbsplit::audit::Report;
+use dbsplit::audit::read::{audit_state, begin, join_snapshot};
 use dbsplit::catalog::introspect::{Depth, introspect, introspect_split};
 use dbsplit::desired::desired_state;
 use dbsplit::finding::Finding;
 use dbsplit::manifest::Manifest;
-use dbsplit::plan::diff::{DiffOptions, diff};
 
 use crate::support::pg::TestCluster;
 use crate::support::{root, stdout};
@@ -59,24 +58,11 @@ async fn converged(cluster: &TestCluster) {
 }
 
 async fn audit_with_manifest(cluster: &TestCluster) -> Report {
-    let manifest = example();
     let client = cluster.superuser("app").await;
     let live = introspect(&client, Depth::Dependencies)
         .await
         .expect("the test cluster answers");
-    let drift = diff(
-        &manifest,
-        &desired_state(&manifest),
-        &live.state,
-        &live.database,
-        &DiffOptions::default(),
-    );
-    audit(
-        &live.state,
-        "app",
-        &Services::from_manifest(&manifest),
-        Some(&drift),
-    )
+    audit_state(Some(&example()), &live).expect("the manifest's database")
 }
 
 async fn audit_inferred(cluster: &TestCluster, database: &str) -> Report {
@@ -84,8 +70,7 @@ async fn audit_inferred(cluster: &TestCluster, database: &str) -> Report {
     let live = introspect(&client, Depth::Dependencies)
         .await
         .expect("the test cluster answers");
-    let services = Services::infer(&live.state, &live.state.databases[database]);
-    audit(&live.state, database, &services, None)
+    audit_state(None, &live).expect("the current database was read")
 }
 
 /// The findings of `rule`, as `object | schema -> target | role` lines.
@@ -686,4 +671,41 @@ async fn two_sessions_on_one_snapshot_read_the_same_state_as_one() {
         write.unwrap_err().code(),
         Some(&tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION)
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_membership_granted_without_inherit_writes_nothing_on_16_and_later() {
+    let cluster = TestCluster::start("supa");
+    let version: String = cluster
+        .superuser("supa")
+        .await
+        .query_one("SHOW server_version_num", &[])
+        .await
+        .unwrap()
+        .get(0);
+    if version.parse::<i32>().unwrap() < 160_000 {
+        return; // Per-grant INHERIT is PostgreSQL 16's.
+    }
+    cluster.psql_ok("supa", SUPABASE);
+    cluster.psql_ok(
+        "supa",
+        "CREATE ROLE ops LOGIN;
+         CREATE ROLE w_auth;
+         CREATE ROLE w_storage;
+         GRANT UPDATE ON auth.users TO w_auth;
+         GRANT INSERT ON storage.buckets TO w_storage;
+         GRANT w_auth TO ops;
+         GRANT w_storage TO ops WITH INHERIT FALSE, SET TRUE;",
+    );
+    let audit = || {
+        run_audit_in(
+            &cluster,
+            "postgres",
+            "supa",
+            &["--no-manifest", "--format", "json"],
+        )
+    };
+    assert_eq!(json_lines(&audit()), Vec::<String>::new());
+    cluster.psql_ok("supa", "GRANT w_storage TO ops WITH INHERIT TRUE;");
+    assert_eq!(json_lines(&audit()), ["shared-role ops | - -> - | ops"]);
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use dbsplit::apply::{ApplyOptions, Confirmed, LOCK_CLASS, apply, plan};
 use dbsplit::desired::desired_state;
 use dbsplit::manifest::Manifest;
-use dbsplit::migrate::run::lock_key;
+use dbsplit::pg::locks::service_key as lock_key;
 
 use crate::support::pg::TestCluster;
 use crate::support::{TempDir, fixture, stderr, stdout};
@@ -88,6 +88,52 @@ impl Setup {
     }
 }
 
+/// The two halves of a barrier: a migration with `barrier(First)` and one with
+/// `barrier(Second)` both pass only when they run at the same time; alone, either fails after
+/// 60 s. Advisory locks are cluster-wide and need no privilege. The first holds lock 1 and
+/// waits until lock 2 is held, then queues for lock 2; the second holds lock 2, waits until
+/// lock 1 is held and someone queues for lock 2, then lets it go. Every condition waited for
+/// lasts until the other side acts on it, so neither side can miss the other.
+fn barrier(side: Side) -> String {
+    let wait = |condition: &str| {
+        format!(
+            "met := false;
+    FOR i IN 1..1200 LOOP
+        met := EXISTS (SELECT FROM pg_catalog.pg_locks WHERE locktype = 'advisory'
+                       AND classid = 4242 AND objsubid = 2 AND {condition});
+        EXIT WHEN met;
+        PERFORM pg_catalog.pg_sleep(0.05);
+    END LOOP;
+    IF NOT met THEN RAISE EXCEPTION 'barrier: no other migration reached it'; END IF;"
+        )
+    };
+    let steps = match side {
+        Side::First => format!(
+            "PERFORM pg_catalog.pg_advisory_lock(4242, 1);
+    {}
+    PERFORM pg_catalog.pg_advisory_lock(4242, 2);
+    PERFORM pg_catalog.pg_advisory_unlock(4242, 2);
+    PERFORM pg_catalog.pg_advisory_unlock(4242, 1);",
+            wait("objid = 2 AND granted")
+        ),
+        Side::Second => format!(
+            "PERFORM pg_catalog.pg_advisory_lock(4242, 2);
+    {}
+    {}
+    PERFORM pg_catalog.pg_advisory_unlock(4242, 2);",
+            wait("objid = 1 AND granted"),
+            wait("objid = 2 AND NOT granted")
+        ),
+    };
+    format!("DO $$\nDECLARE met boolean;\nBEGIN\n    {steps}\nEND\n$$;\n")
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    First,
+    Second,
+}
+
 /// Asserts that `text` contains `part`, showing the text when it does not.
 fn assert_has(text: &str, part: &str) {
     assert!(text.contains(part), "expected {part:?} in:\n{text}");
@@ -106,11 +152,16 @@ fn assert_code(output: &Output, code: i32) {
 #[tokio::test(flavor = "multi_thread")]
 async fn services_migrate_concurrently_as_their_owner_and_a_rerun_is_a_no_op() {
     let setup = Setup::new().await;
+    // Each service's first migration waits at a barrier for the other's: run one after the
+    // other, the first would wait for a service that has not started and fail.
     setup.write(
         "billing",
         V1,
         "invoices",
-        "create table invoices (id bigserial primary key, amount numeric);\n",
+        &format!(
+            "{}create table invoices (id bigserial primary key, amount numeric);\n",
+            barrier(Side::First)
+        ),
     );
     setup.write(
         "billing",
@@ -122,7 +173,10 @@ async fn services_migrate_concurrently_as_their_owner_and_a_rerun_is_a_no_op() {
         "monolith",
         V1,
         "customers",
-        "create table customers (id bigint primary key);\n",
+        &format!(
+            "{}create table customers (id bigint primary key);\n",
+            barrier(Side::Second)
+        ),
     );
     let output = setup.dbsplit("postgres", &["migrate", "--trust-migrations"]);
     assert_code(&output, 0);

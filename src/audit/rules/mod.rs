@@ -1,5 +1,7 @@
-//! The audit rules, grouped by the part of the catalog they read. Each is a pure function over
-//! the introspected state and the service map, adding findings and declared exceptions.
+//! The audit rules, one file per rule named as its id (`cross_schema_fk.rs` is
+//! `cross-schema-fk`), each with its database-free unit tests over a hand-built state
+//! (`crate::audit::testing`). Each `check` is a pure function over the introspected state and
+//! the service map, adding findings and declared exceptions; what several rules share is here.
 
 pub mod cross_schema_dependency;
 pub mod cross_schema_fk;

@@ -11,7 +11,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
-use super::discover::normalize;
+use std::path::{Path, PathBuf};
+
+use super::discover::{DiscoverError, SUM_FILE, discover, normalize, read_bytes};
 
 /// Renders the sum file for migrations given as `(file name, contents)` in version order.
 pub fn render<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
@@ -32,6 +34,25 @@ pub fn render<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Strin
         out.push_str(&format!("{name} h1:{hash}\n"));
     }
     out
+}
+
+/// Rewrites `dir/dbsplit.sum` from the migrations in `dir`; returns its path and how many
+/// migrations it covers.
+pub fn rehash(dir: &Path) -> Result<(PathBuf, usize), DiscoverError> {
+    let migrations = discover(dir)?;
+    let mut files = Vec::with_capacity(migrations.len());
+    for migration in &migrations {
+        files.push((migration.file_name.as_str(), read_bytes(&migration.path)?));
+    }
+    let text = render(files.iter().map(|(name, bytes)| (*name, bytes.as_slice())));
+    let sum_path = dir.join(SUM_FILE);
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&sum_path, text))
+        .map_err(|source| DiscoverError::Write {
+            path: sum_path.clone(),
+            source,
+        })?;
+    Ok((sum_path, migrations.len()))
 }
 
 /// The line (1-based) of `actual` to fix, if it differs from `expected`: the first migration's

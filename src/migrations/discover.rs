@@ -25,7 +25,7 @@ pub struct Migration {
     pub path: PathBuf,
 }
 
-/// Why the migrations of a folder cannot be listed.
+/// Why the migrations of a folder cannot be listed, read or hashed.
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoverError {
     #[error("cannot read {}", path.display())]
@@ -41,6 +41,14 @@ pub enum DiscoverError {
     BadName { path: PathBuf },
     #[error("{} has the same version as {}: versions must be strictly increasing", path.display(), other.display())]
     DuplicateVersion { path: PathBuf, other: PathBuf },
+    #[error("{} is not UTF-8", path.display())]
+    NotUtf8 { path: PathBuf },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Splits `<14-digit version>_<slug>.sql` into its version and slug.
@@ -99,6 +107,14 @@ pub fn discover(dir: &Path) -> Result<Vec<Migration>, DiscoverError> {
         });
     }
     Ok(migrations)
+}
+
+/// The bytes of a file.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, DiscoverError> {
+    std::fs::read(path).map_err(|source| DiscoverError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The bytes a checksum is taken of: a UTF-8 byte order mark stripped and CRLF turned into LF,
