@@ -345,6 +345,34 @@ mod tests {
     }
 
     #[test]
+    fn an_observer_reads_what_it_names_and_writes_nothing() {
+        let text = format!(
+            "{}\n[observers.analytics]\nreads = [\"billing\"]\nreason = \"reports\"\n",
+            include_str!("../../services.toml.example")
+        );
+        let manifest = Manifest::parse(Path::new("services.toml"), &text).expect("valid");
+        let found = found_everywhere(&manifest);
+        let all = subjects(&manifest, &[], &found);
+        let observer = all.last().expect("the observer is verified");
+        assert_eq!(
+            (observer.role.as_str(), observer.access),
+            ("analytics", "observer")
+        );
+        let allowed: Vec<(&str, Kind)> = observer
+            .probes
+            .iter()
+            .filter(|p| p.expected == Outcome::Allowed)
+            .map(|p| (p.schema.as_str(), p.kind))
+            .collect();
+        assert_eq!(allowed, [("billing", Kind::Select)]);
+        let named = subjects(&manifest, &["billing".to_string()], &found);
+        assert!(
+            named.iter().all(|s| s.access != "observer"),
+            "--service leaves observers out"
+        );
+    }
+
+    #[test]
     fn a_schema_without_a_table_gets_the_create_probe_only() {
         let manifest = example();
         let subjects = subjects(&manifest, &[], &BTreeMap::new());
