@@ -9,17 +9,17 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use crate::catalog::introspect::{Depth, IntrospectError, Introspection, Queryer, introspect};
-use crate::catalog::model::ClusterState;
 use crate::desired::Desired;
 use crate::manifest::Manifest;
+use crate::pg::error::server_message;
 use crate::pg::ident::Ident;
 use crate::plan::change::Object;
 use crate::plan::diff::{DiffOptions, PasswordState, diff};
+use crate::plan::file::{Fingerprint, Stale};
 use crate::plan::preflight::{self, Blocked, Session};
 use crate::plan::{Action, Plan, sql};
 
@@ -31,8 +31,8 @@ pub use crate::pg::locks::LOCK_CLASS;
 pub enum ApplyError {
     #[error("another dbsplit apply holds the lock; gave up after waiting {0:?}")]
     Locked(Duration),
-    #[error("the cluster changed since the plan was made; run plan again")]
-    Changed,
+    #[error(transparent)]
+    Stale(#[from] Stale),
     #[error(
         "the plan under the lock differs from the one confirmed; the cluster changed meanwhile, run plan again"
     )]
@@ -40,9 +40,10 @@ pub enum ApplyError {
     #[error("statement failed: {message}\n  statement: {statement}")]
     Statement {
         statement: String,
+        /// The server's message (`server_message`): the error itself is not in the cause
+        /// chain, which would repeat it.
         message: String,
-        #[source]
-        source: tokio_postgres::Error,
+        cause: tokio_postgres::Error,
     },
     #[error("after applying, {} change(s) are still pending; rolled back. First: {}", .0.changes.len(), .0.changes.first().map(|c| sql::statements(&c.action).join(" ")).unwrap_or_default())]
     NotConverged(Box<Plan>),
@@ -55,32 +56,15 @@ pub enum ApplyError {
     #[error("database error: {message}")]
     Database {
         message: String,
-        #[source]
-        source: tokio_postgres::Error,
+        cause: tokio_postgres::Error,
     },
 }
 
-fn database_error(source: tokio_postgres::Error) -> ApplyError {
+fn database_error(cause: tokio_postgres::Error) -> ApplyError {
     ApplyError::Database {
-        message: server_message(&source),
-        source,
+        message: server_message(&cause),
+        cause,
     }
-}
-
-/// The server's own message when there is one, else the client's.
-pub fn server_message(error: &tokio_postgres::Error) -> String {
-    match error.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => error.to_string(),
-    }
-}
-
-/// A digest of an introspected state, saved with a plan so that applying it later can tell
-/// whether the cluster changed. Derived `Debug` output over ordered maps is deterministic for a
-/// given dbsplit version, which is all a saved plan needs.
-pub fn fingerprint(state: &ClusterState) -> String {
-    let digest = Sha256::digest(format!("{state:?}").as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What the caller confirmed.
@@ -89,7 +73,7 @@ pub struct Confirmed {
     /// The plan shown to the user; the plan under the lock must be the same.
     pub plan: Plan,
     /// For a saved plan: the fingerprint of the state it was made from.
-    pub fingerprint: Option<String>,
+    pub fingerprint: Option<Fingerprint>,
 }
 
 /// Settings of an apply.
@@ -207,9 +191,7 @@ pub async fn apply(
     }
     let (plan, live) = plan(&tx, manifest, desired, options).await?;
     if let Some(expected) = &confirmed.fingerprint {
-        if &fingerprint(&live.state) != expected {
-            return Err(ApplyError::Changed);
-        }
+        expected.check(&live.state, &plan)?;
     }
     if plan.changes.is_empty() {
         // Another apply got there first: nothing left to do.
@@ -235,11 +217,11 @@ pub async fn apply(
                 Some(role) => format!("SET ROLE {}", Ident(role)),
                 None => "RESET ROLE".to_string(),
             };
-            if let Err(source) = tx.batch_execute(&set).await {
+            if let Err(cause) = tx.batch_execute(&set).await {
                 return Err(ApplyError::Statement {
-                    message: server_message(&source),
+                    message: server_message(&cause),
                     statement: set,
-                    source,
+                    cause,
                 });
             }
             acting_as = actor;
@@ -251,9 +233,9 @@ pub async fn apply(
             list.push(after);
         }
         for statement in list {
-            if let Err(source) = tx.batch_execute(&statement).await {
-                let mut message = server_message(&source);
-                if source.code() == Some(&SqlState::OUT_OF_MEMORY) {
+            if let Err(cause) = tx.batch_execute(&statement).await {
+                let mut message = server_message(&cause);
+                if cause.code() == Some(&SqlState::OUT_OF_MEMORY) {
                     // 53200 here is the lock table: the one transaction holds a lock on every
                     // object whose owner or privileges it changes.
                     message.push_str(&format!(
@@ -264,7 +246,7 @@ pub async fn apply(
                 return Err(ApplyError::Statement {
                     statement: redact(&change.action, &statement),
                     message,
-                    source,
+                    cause,
                 });
             }
             statements += 1;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use tokio_postgres::{Client, IsolationLevel, Transaction};
 
 use crate::catalog::introspect::{Depth, Introspection, introspect_split};
@@ -96,13 +96,7 @@ pub async fn read_live(
 pub fn audit_state(manifest: Option<&Manifest>, live: &Introspection) -> anyhow::Result<Report> {
     let report = match manifest {
         Some(manifest) => {
-            if live.database != manifest.database.name {
-                bail!(
-                    "connected to database {}, but the manifest manages database {}",
-                    live.database,
-                    manifest.database.name
-                );
-            }
+            live.expect_database(&manifest.database.name)?;
             let desired = desired_state(manifest);
             let options = DiffOptions {
                 membership_options: live.membership_options(),

@@ -21,7 +21,7 @@ pub enum IntrospectError {
     Query {
         query: &'static str,
         #[source]
-        source: tokio_postgres::Error,
+        source: crate::pg::error::ServerError,
     },
     #[error("catalog query `{query}` returned an unexpected value: {detail}")]
     Unexpected { query: &'static str, detail: String },
@@ -63,7 +63,27 @@ pub struct Introspection {
     pub database_owner: String,
 }
 
+/// The session is connected to another database than the manifest's: everything read would
+/// be about the wrong database.
+#[derive(Debug, thiserror::Error)]
+#[error("connected to database {connected}, but the manifest manages database {managed}")]
+pub struct WrongDatabase {
+    pub connected: String,
+    pub managed: String,
+}
+
 impl Introspection {
+    /// Refuses an introspection of another database than `managed`.
+    pub fn expect_database(&self, managed: &str) -> Result<(), WrongDatabase> {
+        if self.database == managed {
+            return Ok(());
+        }
+        Err(WrongDatabase {
+            connected: self.database.clone(),
+            managed: managed.to_string(),
+        })
+    }
+
     /// Whether the server has PostgreSQL 16's membership options (INHERIT, SET per grant).
     pub fn membership_options(&self) -> bool {
         self.server_version >= 160_000
@@ -103,7 +123,7 @@ async fn run(db: &impl Queryer, query: &Query) -> Result<Vec<Row>, IntrospectErr
         .await
         .map_err(|source| IntrospectError::Query {
             query: query.name,
-            source,
+            source: source.into(),
         })
 }
 

@@ -25,16 +25,11 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let manifest = super::load_manifest(path)?;
     let desired = desired_state(&manifest);
-    let saved = args.plan_file.as_deref().map(SavedPlan::read).transpose()?;
-    if let Some(saved) = &saved {
-        if saved.plan.database != manifest.database.name {
-            bail!(
-                "the saved plan is for database {}, the manifest manages {}",
-                saved.plan.database,
-                manifest.database.name
-            );
-        }
-    }
+    let saved = args
+        .plan_file
+        .as_deref()
+        .map(|file| SavedPlan::read(file, &desired))
+        .transpose()?;
     let options = ApplyOptions {
         lock_timeout: args.lock_timeout,
         prune: args.prune,
@@ -54,13 +49,7 @@ pub fn run(
                 let (plan, live) = apply::plan(&client, &manifest, &desired, &options)
                     .await
                     .context("cannot read the cluster's catalogs")?;
-                if live.database != manifest.database.name {
-                    bail!(
-                        "connected to database {}, but the manifest manages database {}",
-                        live.database,
-                        manifest.database.name
-                    );
-                }
+                live.expect_database(&manifest.database.name)?;
                 let refused = preflight::refusals(&desired, &live);
                 if !refused.is_empty() {
                     bail!("refusing this manifest: {}", refused.join("; "));

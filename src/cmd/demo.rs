@@ -15,11 +15,12 @@ use std::time::Instant;
 use anyhow::Context;
 use tokio_postgres::{Client, NoTls};
 
-use crate::apply::{self, ApplyOptions, Confirmed, server_message};
+use crate::apply::{self, ApplyOptions, Confirmed};
 use crate::catalog::introspect::{Depth, introspect};
 use crate::cmd::audit::audit_state;
 use crate::desired::desired_state;
 use crate::manifest::Manifest;
+use crate::pg::error::server_message;
 use crate::pg::local::{LocalConfig, LocalServer, SUPERUSER};
 
 use super::live;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::apply::{self, ApplyOptions, fingerprint};
+use crate::apply::{self, ApplyOptions};
 use crate::cli::{ConnectArgs, PlanArgs, PlanFormat};
 use crate::desired::desired_state;
 use crate::plan::bootstrap::bootstrap;
@@ -44,13 +44,7 @@ pub fn run(
         let (plan, live) = apply::plan(&client, &manifest, &desired, &options)
             .await
             .context("cannot read the cluster's catalogs")?;
-        if live.database != manifest.database.name {
-            bail!(
-                "connected to database {}, but the manifest manages database {}",
-                live.database,
-                manifest.database.name
-            );
-        }
+        live.expect_database(&manifest.database.name)?;
         anyhow::Ok((plan, live))
     })?;
     let refused = preflight::refusals(&desired, &state);
@@ -60,7 +54,7 @@ pub fn run(
     let blocked = preflight::blocked(&plan, &desired, &state);
     let who = preflight::Session::new(&state).describe();
     if let Some(file) = &args.out {
-        SavedPlan::new(plan.clone(), fingerprint(&state.state)).write(file)?;
+        SavedPlan::new(plan.clone(), &desired, &state.state).write(file)?;
     }
     if args.format == PlanFormat::Json && !blocked.is_empty() {
         // The plan's JSON, with what the connecting role cannot do next to the changes.

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::verify::VerifyError;
-use crate::apply::server_message;
 use crate::finding::RuleId;
 use crate::migrations::HISTORY_TABLE;
+use crate::pg::error::server_message;
 
 /// Why the migrations of a service stopped. Files applied before the error stay applied.
 #[derive(Debug, thiserror::Error)]

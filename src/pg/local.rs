@@ -205,13 +205,57 @@ impl LocalServer {
         command
     }
 
+    /// Keeps the server for the rest of this process, for tests that share one server: a
+    /// watchdog process stops it and deletes its folder once this process has exited (statics
+    /// are never dropped, and a killed test binary runs no destructor either).
+    pub fn until_process_exit(mut self) -> Result<&'static LocalServer, LocalServerError> {
+        let stop = |program: &str| -> String {
+            let mut words = Vec::new();
+            if let Some(user) = self.run_as {
+                words.extend(["runuser".to_string(), "-u".into(), user.into(), "--".into()]);
+            }
+            words.push(self.bin.join(program).display().to_string());
+            words
+                .iter()
+                .map(|w| shell_quote(w))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {pg_ctl} stop -m immediate -w -D {data} >/dev/null 2>&1; rm -rf {dir}",
+            pid = std::process::id(),
+            pg_ctl = stop("pg_ctl"),
+            data = shell_quote(&self.data_dir().display().to_string()),
+            dir = shell_quote(&self.dir.display().to_string()),
+        );
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| LocalServerError(format!("cannot start the server's watchdog: {e}")))?;
+        // The watchdog stops it; this value is never dropped.
+        self.stopped = true;
+        let dir = std::mem::take(&mut self.dir);
+        Ok(Box::leak(Box::new(LocalServer {
+            dir,
+            port: self.port,
+            bin: self.bin.clone(),
+            run_as: self.run_as,
+            stopped: true,
+        })))
+    }
+
     /// Stops the server and deletes its folder. Called by `Drop` too.
     pub fn stop(&mut self) {
         if !self.stopped {
             self.stopped = true;
             let _ = self.pg_ctl(&["stop", "-m", "immediate", "-w"], None);
         }
-        let _ = fs::remove_dir_all(&self.dir);
+        if !self.dir.as_os_str().is_empty() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -530,6 +574,11 @@ fn find_bin_dir() -> Result<PathBuf, LocalServerError> {
 
 fn free_port() -> Result<u16, LocalServerError> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A word for `sh`, single-quoted.
+fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
 }
 
 /// Escapes a value for a single-quoted libpq conninfo value.

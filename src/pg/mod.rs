@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod conninfo;
+pub mod error;
 pub mod ident;
 pub mod local;
 pub mod locks;

@@ -114,3 +114,19 @@ fn lint_findings_exit_1_even_when_the_reader_of_stdout_is_gone() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(with_closed_stdout(&mut lint()).code(), Some(1));
 }
+
+#[test]
+fn demo_refuses_a_manifest_it_would_ignore() {
+    for args in [
+        &["-m", "mine.toml", "demo"][..],
+        &["demo", "--manifest", "mine.toml"],
+    ] {
+        let output = dbsplit(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            stderr(&output),
+            "error: demo runs the built-in example manifest (services.toml.example) on a throwaway server and takes no --manifest; to see your manifest's changes, run `dbsplit plan --offline -m mine.toml`\n"
+        );
+        assert!(stdout(&output).is_empty(), "no server was started");
+    }
+}

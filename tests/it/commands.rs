@@ -12,11 +12,15 @@ fn run(cluster: &TestCluster, args: &[&str]) -> std::process::Output {
 
 /// The command `run` runs.
 fn command(cluster: &TestCluster, args: &[&str]) -> Command {
-    let example = root().join("services.toml.example");
+    command_with(cluster, &root().join("services.toml.example"), args)
+}
+
+/// dbsplit against `cluster` with `manifest`; stdin is not a terminal.
+fn command_with(cluster: &TestCluster, manifest: &std::path::Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dbsplit"));
     command
         .arg("-m")
-        .arg(&example)
+        .arg(manifest)
         .args(args)
         .env(
             "DATABASE_URL",
@@ -105,31 +109,98 @@ fn plan_exit_code_then_apply_then_nothing_pending() {
 }
 
 #[test]
-fn a_saved_plan_is_refused_when_the_cluster_changed() {
+fn a_saved_plan_is_refused_saying_what_differs() {
     let cluster = TestCluster::start("app");
-    let dir = std::env::temp_dir().join(format!("dbsplit-plan-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("plan.json");
+    let dir = crate::support::TempDir::new("saved-plan");
+    let file = dir.path().join("plan.json");
     let file = file.to_str().unwrap();
     let saved = run(&cluster, &["plan", "--out", file]);
     assert_eq!(saved.status.code(), Some(0), "{}", stderr(&saved));
     let text = std::fs::read_to_string(file).unwrap();
     assert!(text.contains("fingerprint") && !text.contains("billing-secret"));
 
+    // Another manifest: the example with another connection limit for monolith_rw.
+    let example = std::fs::read_to_string(root().join("services.toml.example")).unwrap();
+    assert!(example.contains("connection_limit = 30"));
+    let other = dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        example.replace("connection_limit = 30", "connection_limit = 31"),
+    )
+    .unwrap();
+    let refused = command_with(&cluster, &other, &["apply", "--yes", file])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert_eq!(
+        stderr(&refused),
+        format!(
+            "error: {file} was made for another manifest (it changed since, or -m names another file): run `dbsplit plan --out` again\n"
+        )
+    );
+
     cluster.psql_ok("app", "CREATE ROLE intruder");
     let refused = run(&cluster, &["apply", "--yes", file]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(
-        stderr(&refused).contains("the cluster changed since the plan was made"),
+        stderr(&refused).contains(
+            "the cluster changed since the plan was made: role intruder appeared; run `dbsplit plan --out` again"
+        ),
         "{}",
         stderr(&refused)
     );
 
     let fresh = run(&cluster, &["plan", "--out", file]);
     assert_eq!(fresh.status.code(), Some(0));
+    // A password set again to the same value (a new salt, a new verifier) changes nothing
+    // the plan depends on: stored verifiers are no part of the fingerprint.
+    cluster.psql_ok("app", "ALTER ROLE intruder PASSWORD 'same'");
+    let fresh = run(&cluster, &["plan", "--out", file]);
+    assert_eq!(fresh.status.code(), Some(0));
+    cluster.psql_ok("app", "ALTER ROLE intruder PASSWORD 'same'");
     let applied = run(&cluster, &["apply", "--yes", file]);
     assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
-    std::fs::remove_dir_all(&dir).unwrap();
+
+    let again = run(&cluster, &["apply", "--yes", file]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains(
+            "the saved plan is already applied: the cluster matches the manifest; nothing to do"
+        ),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn a_failed_statement_shows_the_server_message_once() {
+    let cluster = TestCluster::start("app");
+    let applied = run(&cluster, &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    // Drift that apply repairs with ALTER TABLE ... OWNER, which waits for the table's lock.
+    cluster.psql_ok(
+        "app",
+        "CREATE TABLE monolith.customers (id bigint PRIMARY KEY);",
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let holder = runtime.block_on(cluster.superuser("app"));
+    runtime
+        .block_on(
+            holder.batch_execute("BEGIN; LOCK TABLE monolith.customers IN ACCESS EXCLUSIVE MODE"),
+        )
+        .unwrap();
+    let failed = run(&cluster, &["apply", "--yes", "--lock-timeout", "1s"]);
+    assert_eq!(failed.status.code(), Some(2), "{}", stdout(&failed));
+    let message = stderr(&failed);
+    assert_eq!(
+        message
+            .matches("canceling statement due to lock timeout")
+            .count(),
+        1,
+        "{message}"
+    );
+    assert!(message.contains("(SQLSTATE 55P03)"), "{message}");
+    assert!(!message.contains("db error"), "{message}");
 }
 
 #[test]
@@ -359,4 +430,52 @@ fn an_unanswered_connection_gives_up_after_10_seconds_by_default() {
         stderr(&output)
     );
     assert!(started.elapsed() >= std::time::Duration::from_secs(9));
+}
+
+#[test]
+fn plan_apply_and_audit_refuse_another_database_than_the_manifests() {
+    let cluster = TestCluster::start("app");
+    let created = cluster
+        .server
+        .psql("app")
+        .args(["-c", "CREATE DATABASE other"])
+        .output()
+        .expect("psql runs");
+    assert!(created.status.success(), "{created:?}");
+    for args in [&["plan"][..], &["apply", "--yes"], &["audit"]] {
+        let output = command(&cluster, args)
+            .env(
+                "DATABASE_URL",
+                cluster.server.connection_string("postgres", "other"),
+            )
+            .output()
+            .expect("dbsplit runs");
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output)
+                .contains("connected to database other, but the manifest manages database app"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    // Nothing was created in either database.
+    let schemas = |db: &str| {
+        let output = cluster
+            .server
+            .psql(db)
+            .args([
+                "-tAc",
+                "SELECT count(*) FROM pg_namespace WHERE nspname = 'billing'",
+            ])
+            .output()
+            .expect("psql runs");
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    assert_eq!(schemas("app"), "0");
+    assert_eq!(schemas("other"), "0");
 }

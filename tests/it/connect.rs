@@ -14,6 +14,7 @@ use tokio_postgres::Client;
 
 use crate::support::TempDir;
 use crate::support::certs::Certs;
+use crate::support::pg::shared_server;
 
 /// Settings from `conninfo` and `vars` only: never the process's environment.
 fn options(conninfo: &str, vars: &[(&str, &str)]) -> ConnectOptions {
@@ -203,7 +204,7 @@ async fn plain_connections_are_turned_away_by_a_hostssl_only_server() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn require_fails_clearly_when_the_server_has_no_tls() {
-    let server = LocalServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let server = shared_server();
     let url = format!(
         "postgres://postgres@127.0.0.1:{}/postgres?sslmode=require",
         server.port()
@@ -324,7 +325,7 @@ async fn passwords_from_pgpassword_and_the_password_file_log_in_with_scram() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unix_sockets_never_use_tls() {
-    let server = LocalServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let server = shared_server();
     let socket_dir = server.socket_dir().display().to_string();
     let port = server.port().to_string();
     let env = [
@@ -445,7 +446,7 @@ async fn a_service_that_is_not_postgresql_is_named_as_such() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_database_is_named() {
-    let server = LocalServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let server = shared_server();
     let url = format!("postgres://postgres@127.0.0.1:{}/nope", server.port());
     let error = failure(&options(&url, &[])).await;
     assert_eq!(

@@ -5,11 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use dbsplit::apply::{ApplyError, ApplyOptions, Confirmed, LOCK_CLASS, apply, fingerprint, plan};
+use dbsplit::apply::{ApplyError, ApplyOptions, Confirmed, LOCK_CLASS, apply, plan};
 use dbsplit::catalog::introspect::{Depth, introspect};
 use dbsplit::desired::{Desired, desired_state};
 use dbsplit::manifest::Manifest;
 use dbsplit::plan::Plan;
+use dbsplit::plan::file::Fingerprint;
 use dbsplit::plan::sql::statements;
 use tokio_postgres::Client;
 
@@ -395,8 +396,8 @@ async fn two_hundred_services_apply_and_replan_empty() {
     assert!(again.changes.is_empty(), "{:#?}", lines(&again));
     let live = introspect(&admin, Depth::Dependencies).await.unwrap();
     assert_eq!(
-        fingerprint(&live.state),
-        fingerprint(&introspect(&admin, Depth::Dependencies).await.unwrap().state)
+        Fingerprint::of(&live.state),
+        Fingerprint::of(&introspect(&admin, Depth::Dependencies).await.unwrap().state)
     );
 }
 

@@ -1,6 +1,8 @@
-//! A real PostgreSQL server per test: each test gets its own cluster, copied from a template
-//! made once, because roles are cluster-wide and tests create the same role names.
-//! The server stops when the `TestCluster` is dropped, also when the test panics.
+//! Real PostgreSQL servers for the tests. A test that creates roles gets its own cluster
+//! (`TestCluster`), copied from a template made once, because roles are cluster-wide and tests
+//! create the same role names; it stops when the `TestCluster` is dropped, also when the test
+//! panics. Read-only tests share one server per test binary (`shared_server`), which saves a
+//! start per test.
 
 use std::io::Write;
 use std::process::Stdio;
@@ -8,6 +10,18 @@ use std::process::Stdio;
 use dbsplit::pg::local::{LocalServer, SUPERUSER};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
+
+/// The server the read-only tests of this binary share: started by the first that asks,
+/// stopped after the test binary exits. Tests using it must not create roles or change
+/// settings; a test may create a database of a name no other test uses.
+pub fn shared_server() -> &'static LocalServer {
+    static SHARED: std::sync::OnceLock<&'static LocalServer> = std::sync::OnceLock::new();
+    SHARED.get_or_init(|| {
+        LocalServer::start()
+            .and_then(LocalServer::until_process_exit)
+            .unwrap_or_else(|e| panic!("{e}"))
+    })
+}
 
 pub struct TestCluster {
     pub server: LocalServer,
