@@ -33,6 +33,8 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum VerifyError {
     #[error("cannot read the tables to probe from the catalog")]
     Catalog(#[source] tokio_postgres::Error),
+    #[error(transparent)]
+    WrongDatabase(#[from] crate::catalog::introspect::WrongDatabase),
     #[error("cannot verify {role}: the session failed")]
     Session {
         role: String,
@@ -107,6 +109,18 @@ pub async fn verify(
     manifest: &Manifest,
     services: &[String],
 ) -> Result<Report, VerifyError> {
+    let session = client
+        .query_one("SELECT current_user::text, current_database()::text", &[])
+        .await
+        .map_err(VerifyError::Catalog)?;
+    let (connected_as, database): (String, String) = (session.get(0), session.get(1));
+    if database != manifest.database.name {
+        return Err(crate::catalog::introspect::WrongDatabase {
+            connected: database,
+            managed: manifest.database.name.clone(),
+        }
+        .into());
+    }
     let schemas: Vec<String> = manifest
         .managed_schemas()
         .chain(["public"])
@@ -149,11 +163,6 @@ pub async fn verify(
             Some((schema.to_string(), why.to_string()))
         })
         .collect();
-    let connected_as: String = client
-        .query_one("SELECT current_user::text", &[])
-        .await
-        .map_err(VerifyError::Catalog)?
-        .get(0);
 
     let mut roles = Vec::new();
     for subject in probes::subjects(manifest, services, &found) {

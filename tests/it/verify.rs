@@ -254,6 +254,22 @@ async fn a_login_that_cannot_set_role_is_told_so_per_role() {
     assert!(errors.contains("verify needs a superuser"), "{errors}");
     assert!(text.contains("not verified"), "{text}");
 
+    // The probes run in the manifest's database or not at all.
+    let elsewhere = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(root().join("services.toml.example"))
+        .args(["verify", "--database-url"])
+        .arg(cluster.server.connection_string("postgres", "postgres"))
+        .output()
+        .expect("dbsplit runs");
+    assert_eq!(elsewhere.status.code(), Some(2), "{}", stdout(&elsewhere));
+    assert!(
+        stderr(&elsewhere)
+            .contains("connected to database postgres, but the manifest manages database app"),
+        "{}",
+        stderr(&elsewhere)
+    );
+
     let unknown = run(&cluster, &["verify", "--service", "payments"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(
