@@ -260,8 +260,8 @@ pub const RULES: &[Rule] = &[
         id: RuleId::PrivilegedServiceRole,
         name: "privileged-service-role",
         severity: Severity::Error,
-        description: "a service role with SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB, or a member of a predefined role that reaches every schema (pg_read_all_data, pg_write_all_data, pg_read_server_files, pg_write_server_files, pg_execute_server_program)",
-        fix: "ALTER ROLE ... NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB and REVOKE the predefined role (`dbsplit apply` does)",
+        description: "a service role with SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB, or a member of a predefined role that reaches every schema (pg_read_all_data, pg_write_all_data, pg_read_server_files, pg_write_server_files, pg_execute_server_program), or one holding ADMIN OPTION on a membership",
+        fix: "ALTER ROLE ... NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB, REVOKE the predefined role and REVOKE ADMIN OPTION FOR the role (`dbsplit apply` does)",
     },
     Rule {
         id: RuleId::Drift,

@@ -609,6 +609,7 @@ async fn predefined_roles_reaching_every_schema_and_foreign_default_privileges_a
          GRANT readers TO billing_ro;
          GRANT pg_write_server_files TO notifications_rw;
          GRANT pg_signal_backend TO monolith_rw;
+         GRANT billing_owner TO billing_migrator WITH ADMIN OPTION;
          ALTER DEFAULT PRIVILEGES FOR ROLE postgres GRANT SELECT ON TABLES TO billing_rw;
          ALTER DEFAULT PRIVILEGES FOR ROLE monolith_owner IN SCHEMA monolith
              GRANT SELECT ON TABLES TO notifications_rw;",
@@ -622,6 +623,7 @@ async fn predefined_roles_reaching_every_schema_and_foreign_default_privileges_a
     assert_eq!(
         lines,
         [
+            "privileged-service-role billing_migrator | billing -> - | billing_migrator",
             "privileged-service-role billing_ro | billing -> - | billing_ro",
             "cross-schema-grant default privileges for monolith_owner in monolith on tables | notifications -> monolith | notifications_rw",
             "cross-schema-grant default privileges for postgres on tables | billing -> - | billing_rw",

@@ -1,6 +1,7 @@
 //! `privileged-service-role`: a service role that can step over any boundary privileges draw:
 //! SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB, or membership (direct or through other roles,
-//! inherited or not) in a predefined role that reaches every schema.
+//! inherited or not) in a predefined role that reaches every schema, or ADMIN OPTION on a
+//! membership (it may hand the role, its owner role included, to any other role).
 
 use crate::audit::{Audit, services};
 use crate::finding::{Finding, Location, RuleId};
@@ -42,6 +43,16 @@ pub fn check(audit: &mut Audit<'_>) {
                 held.push(format!("membership in `{predefined}`{how}"));
             }
         }
+        let mut administered: Vec<&str> = member
+            .memberships
+            .iter()
+            .filter(|m| m.admin)
+            .map(|m| m.group.as_str())
+            .collect();
+        administered.dedup();
+        for group in administered {
+            held.push(format!("ADMIN OPTION on `{group}`"));
+        }
         if held.is_empty() {
             continue;
         }
@@ -63,6 +74,7 @@ pub fn check(audit: &mut Audit<'_>) {
 #[cfg(test)]
 mod tests {
     use crate::audit::testing::{Cluster, lines};
+    use crate::catalog::model::Membership;
 
     #[test]
     fn attributes_and_predefined_roles_reaching_every_schema_are_found() {
@@ -101,6 +113,33 @@ mod tests {
                 &"service billing's role `billing_rw` has membership in `pg_write_all_data`"
             ),
             "{messages:#?}"
+        );
+    }
+
+    #[test]
+    fn admin_option_on_a_membership_is_found() {
+        let cluster = Cluster::new()
+            .schema("billing", "billing_owner")
+            .member("billing_migrator", "billing_owner")
+            .member("billing_rw", "billing_owner")
+            .role_with("billing_migrator", |r| {
+                r.memberships.push(Membership {
+                    admin: true,
+                    ..Membership::wanted("billing_owner")
+                })
+            })
+            .role_with("billing_rw", |r| {
+                r.memberships.push(Membership::wanted("billing_owner"))
+            });
+        let report = cluster.audit_inferred();
+        assert_eq!(
+            lines(&report, "privileged-service-role"),
+            ["billing_migrator | billing -> - | billing_migrator"],
+            "a plain membership is no privilege"
+        );
+        assert_eq!(
+            report.findings[0].message,
+            "service billing's role `billing_migrator` has ADMIN OPTION on `billing_owner`"
         );
     }
 }
