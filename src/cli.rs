@@ -125,6 +125,30 @@ pub enum Command {
     /// in a savepoint of a transaction that is rolled back. Exits 1 with a table of every hole,
     /// 0 when the boundary holds, 2 when a role could not be verified.
     Verify(VerifyArgs),
+    /// Print a shell completion script.
+    ///
+    /// bash: `dbsplit completions bash > ~/.local/share/bash-completion/completions/dbsplit`;
+    /// zsh: write `_dbsplit` into a folder of $fpath; fish:
+    /// `dbsplit completions fish > ~/.config/fish/completions/dbsplit.fish`; PowerShell:
+    /// `dbsplit completions powershell | Out-String | Invoke-Expression` in $PROFILE.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to standard output.
+    ///
+    /// `dbsplit man > /usr/local/share/man/man1/dbsplit.1`, or `dbsplit man | man -l -`.
+    Man,
+    /// Print CODEOWNERS lines that give each service's migrations folder to its team.
+    ///
+    /// Each service's `team` (`@org/team`, `@user` or an email) owns migrations/<service>/, and
+    /// every team listed owns the manifest. Run it from the repository root:
+    /// `dbsplit codeowners > .github/CODEOWNERS`.
+    Codeowners,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -232,7 +256,8 @@ pub struct LintArgs {
 /// How findings are shown and which of them fail the command.
 #[derive(Debug, Args)]
 pub struct FindingsArgs {
-    /// Output format: a table per rule, JSON, SARIF 2.1.0, or GitHub Actions annotations.
+    /// Output format: a table per rule, JSON, SARIF 2.1.0, GitHub Actions annotations, or a
+    /// markdown table (for pull-request comments and job summaries).
     #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
     pub format: FindingsFormat,
 
@@ -247,6 +272,7 @@ pub enum FindingsFormat {
     Json,
     Sarif,
     Github,
+    Markdown,
 }
 
 /// How `migrate status` prints.
@@ -315,7 +341,8 @@ pub struct PlanArgs {
     #[arg(long)]
     pub offline: bool,
 
-    /// Output format: a table per service then the SQL, the SQL alone, or JSON.
+    /// Output format: a table per service then the SQL, the SQL alone, JSON, or markdown (a
+    /// table per service, for pull-request comments; passwords only as their $ENV names).
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
 
@@ -403,6 +430,7 @@ pub enum PlanFormat {
     Human,
     Sql,
     Json,
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

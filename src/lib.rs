@@ -52,6 +52,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => {
             cmd::verify::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
         }
+        Command::Completions(args) => cmd::completions::run(args.shell, &mut stdout),
+        Command::Man => cmd::man::run(&mut stdout),
+        Command::Codeowners => cmd::codeowners::run(&cli.manifest, &mut stdout),
     }
 }
 

@@ -2,10 +2,13 @@
 
 pub mod apply;
 pub mod audit;
+pub mod codeowners;
+pub mod completions;
 pub mod demo;
 pub mod init;
 pub mod lint;
 pub mod live;
+pub mod man;
 pub mod migrate;
 pub mod new;
 pub mod plan;

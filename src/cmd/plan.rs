@@ -103,5 +103,6 @@ fn render(
         PlanFormat::Human => report::plan::human(plan, color, out),
         PlanFormat::Sql => report::plan::sql(plan, out),
         PlanFormat::Json => report::plan::json(plan, out),
+        PlanFormat::Markdown => report::markdown::plan(plan, out),
     }
 }

@@ -71,6 +71,10 @@ pub struct Service {
     pub roles: Vec<ServiceRole>,
     pub search_path: Vec<String>,
     pub reads: Vec<Read>,
+    /// Who answers for the service, as a CODEOWNERS owner: `@org/team`, `@user` or an email.
+    pub team: Option<String>,
+    /// How to reach them (a channel, an email, a URL): free text on one line.
+    pub contact: Option<String>,
 }
 
 /// A login role of a service.

@@ -45,6 +45,8 @@ pub struct RawService {
     pub roles: Vec<RawRole>,
     pub search_path: Option<Sp<Vec<Sp<String>>>>,
     pub reads: Vec<RawRead>,
+    pub team: Option<Sp<String>>,
+    pub contact: Option<Sp<String>>,
 }
 
 #[derive(Debug)]
@@ -90,7 +92,15 @@ const DATABASE_KEYS: &[&str] = &[
     "revoke_public_connect",
     "migrations_dir",
 ];
-const SERVICE_KEYS: &[&str] = &["schema", "owner", "roles", "search_path", "reads"];
+const SERVICE_KEYS: &[&str] = &[
+    "schema",
+    "owner",
+    "roles",
+    "search_path",
+    "reads",
+    "team",
+    "contact",
+];
 const ROLE_KEYS: &[&str] = &[
     "access",
     "password_env",
@@ -219,6 +229,8 @@ impl Reader<'_> {
             roles: Vec::new(),
             search_path: None,
             reads: Vec::new(),
+            team: None,
+            contact: None,
         };
         for (k, v) in self.known(table, SERVICE_KEYS, &context) {
             match k.get_ref().as_ref() {
@@ -233,6 +245,8 @@ impl Reader<'_> {
                     }
                 }
                 "reads" => raw.reads = self.reads(v, &context),
+                "team" => raw.team = self.string(v, "team"),
+                "contact" => raw.contact = self.string(v, "contact"),
                 _ => unreachable!("known() only yields listed keys"),
             }
         }

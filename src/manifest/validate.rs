@@ -269,6 +269,11 @@ impl Validator<'_> {
                 reads.push(Read { schema, reason });
             }
         }
+        let team = raw.team.as_ref().and_then(|team| self.team(team));
+        let contact = raw
+            .contact
+            .as_ref()
+            .and_then(|contact| self.contact(contact));
         Some(Service {
             name: name?,
             schema: schema?,
@@ -276,6 +281,8 @@ impl Validator<'_> {
             roles,
             search_path,
             reads,
+            team,
+            contact,
         })
     }
 
@@ -489,6 +496,48 @@ impl Validator<'_> {
                 declared.join(", ")
             )),
         );
+    }
+
+    /// A service's `team`: a CODEOWNERS owner (`@org/team`, `@user` or an email address).
+    fn team(&mut self, team: &Sp<String>) -> Option<String> {
+        if is_code_owner(&team.value) {
+            return Some(team.value.clone());
+        }
+        self.error(
+            team.span.clone(),
+            format!(
+                "team `{}` is not a GitHub team, user or email address",
+                team.value.escape_debug()
+            ),
+            Some(
+                r#"write team = "@org/team" (or "@user", or "name@example.com"), as CODEOWNERS names owners"#
+                    .into(),
+            ),
+        );
+        None
+    }
+
+    /// A service's `contact`: free text, on one line, not empty.
+    fn contact(&mut self, contact: &Sp<String>) -> Option<String> {
+        let value = &contact.value;
+        let problem = if value.trim().is_empty() {
+            "`contact` is empty".to_string()
+        } else if value.chars().any(char::is_control) {
+            format!(
+                "contact `{}` contains a control character",
+                value.escape_debug()
+            )
+        } else if value.chars().count() > MAX_CONTACT_CHARS {
+            format!("contact is longer than {MAX_CONTACT_CHARS} characters")
+        } else {
+            return Some(value.trim().to_string());
+        };
+        self.error(
+            contact.span.clone(),
+            problem,
+            Some(r##"write one line, e.g. contact = "#billing-oncall on Slack""##.into()),
+        );
+        None
     }
 
     fn reason(&mut self, reason: Option<&Sp<String>>, fallback: Range<usize>) -> Option<String> {
@@ -710,5 +759,47 @@ impl Validator<'_> {
         }
         registry.insert(name.to_string(), (span, what.to_string()));
         Some(name.to_string())
+    }
+}
+
+/// The longest `contact` accepted.
+const MAX_CONTACT_CHARS: usize = 200;
+
+/// Whether `owner` is a CODEOWNERS owner: `@user` or `@org/team` (GitHub's characters: an
+/// organisation or user of letters, digits and single inner hyphens, up to 39; a team slug of
+/// letters, digits, `-` and `_`), or an email address.
+pub fn is_code_owner(owner: &str) -> bool {
+    fn account(name: &str) -> bool {
+        (1..=39).contains(&name.len())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !name.starts_with('-')
+            && !name.ends_with('-')
+            && !name.contains("--")
+    }
+    fn slug(name: &str) -> bool {
+        (1..=100).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    }
+    if let Some(handle) = owner.strip_prefix('@') {
+        return match handle.split_once('/') {
+            Some((org, team)) => account(org) && slug(team),
+            None => account(handle),
+        };
+    }
+    match owner.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && owner.chars().all(|c| {
+                    c.is_ascii_graphic()
+                        && !matches!(c, '<' | '>' | '(' | ')' | ',' | ';' | '"' | '\\')
+                })
+                && !domain.contains('@')
+        }
+        None => false,
     }
 }

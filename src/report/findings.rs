@@ -22,6 +22,7 @@ pub fn render(
         FindingsFormat::Json => json(findings, out),
         FindingsFormat::Sarif => super::sarif::sarif(findings, out),
         FindingsFormat::Github => super::github::github(findings, out),
+        FindingsFormat::Markdown => super::markdown::findings(findings, out),
     }
 }
 

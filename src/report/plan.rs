@@ -6,7 +6,7 @@ use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
 use crate::plan::change::Marker;
-use crate::plan::{Plan, Scope, sql};
+use crate::plan::{Change, Plan, Scope, sql};
 
 /// The JSON form of a plan: `{"changes":[{"service","kind","object","sql"}]}`.
 #[derive(Serialize)]
@@ -53,20 +53,7 @@ pub fn human(plan: &Plan, color: bool, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "No changes: the cluster matches the manifest.")?;
         return notes(plan, out);
     }
-    let mut scopes: Vec<&Scope> = Vec::new();
-    for change in &plan.changes {
-        if !scopes.contains(&&change.scope) {
-            scopes.push(&change.scope);
-        }
-    }
-    scopes.sort_by_key(|scope| match scope {
-        Scope::Service(_) => 0,
-        Scope::Shared(_) => 1,
-        Scope::Observer(_) => 2,
-        Scope::Database(_) => 3,
-    });
-    for scope in scopes {
-        let changes: Vec<_> = plan.changes.iter().filter(|c| &c.scope == scope).collect();
+    for (scope, changes) in by_scope(plan) {
         writeln!(
             out,
             "{scope}: {} change{}",
@@ -102,6 +89,30 @@ pub fn human(plan: &Plan, color: bool, out: &mut impl Write) -> io::Result<()> {
     notes(plan, out)?;
     writeln!(out, "SQL:\n")?;
     sql(plan, out)
+}
+
+/// The changes grouped by scope: services first (in manifest order), then shared schemas,
+/// observers and the database; changes keep their order within a scope.
+pub(super) fn by_scope(plan: &Plan) -> Vec<(&Scope, Vec<&Change>)> {
+    let mut scopes: Vec<&Scope> = Vec::new();
+    for change in &plan.changes {
+        if !scopes.contains(&&change.scope) {
+            scopes.push(&change.scope);
+        }
+    }
+    scopes.sort_by_key(|scope| match scope {
+        Scope::Service(_) => 0,
+        Scope::Shared(_) => 1,
+        Scope::Observer(_) => 2,
+        Scope::Database(_) => 3,
+    });
+    scopes
+        .into_iter()
+        .map(|scope| {
+            let changes = plan.changes.iter().filter(|c| &c.scope == scope).collect();
+            (scope, changes)
+        })
+        .collect()
 }
 
 fn notes(plan: &Plan, out: &mut impl Write) -> io::Result<()> {

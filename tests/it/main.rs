@@ -28,3 +28,5 @@ mod managed;
 mod privileges;
 // verify: the boundary proven live as each service role, nothing written.
 mod verify;
+// Completions, the man page, pre-commit hooks, markdown reports, the GitHub Action's script.
+mod ecosystem;

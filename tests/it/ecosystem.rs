@@ -1,0 +1,676 @@
+//! Fitting the ecosystem: shell completions, the man page, pre-commit hooks, markdown reports and
+//! the GitHub Action's script, each run the way its host runs it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::pg::TestCluster;
+use crate::support::{TempDir, dbsplit, root, stderr, stdout};
+
+/// Whether `program` runs here.
+fn installed(program: &str) -> bool {
+    Command::new(program).arg("--version").output().is_ok()
+}
+
+#[test]
+fn bash_completion_parses_and_completes_every_command() {
+    let output = dbsplit(&["completions", "bash"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let script = stdout(&output);
+    for command in ["plan", "apply", "audit", "lint", "completions", "man"] {
+        assert!(script.contains(command), "{command} is completed");
+    }
+    let dir = TempDir::new("bash-completion");
+    let file = dir.path().join("dbsplit.bash");
+    std::fs::write(&file, &script).unwrap();
+    let check = Command::new("bash").arg("-n").arg(&file).output().unwrap();
+    assert!(check.status.success(), "bash -n: {}", stderr(&check));
+    // Sourcing it defines the completion function and registers it for dbsplit.
+    let source = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p dbsplit", file.display()))
+        .output()
+        .unwrap();
+    assert!(source.status.success(), "{}", stderr(&source));
+    assert!(stdout(&source).contains("_dbsplit"), "{}", stdout(&source));
+}
+
+#[test]
+fn every_shell_gets_a_completion_script() {
+    for (shell, marker) in [
+        ("zsh", "#compdef dbsplit"),
+        ("fish", "complete -c dbsplit"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let output = dbsplit(&["completions", shell]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{shell}: {}",
+            stderr(&output)
+        );
+        assert!(stdout(&output).contains(marker), "{shell}");
+    }
+    let output = dbsplit(&["completions", "tcsh"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn the_man_page_is_roff_that_man_renders() {
+    let output = dbsplit(&["man"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let roff = stdout(&output);
+    // The structure of a section-1 page, checked with or without `man`.
+    assert!(roff.starts_with(".ie \\n(.g"), "roff preamble: {roff}");
+    let headers: Vec<&str> = roff
+        .lines()
+        .filter(|l| l.starts_with(".TH ") || l.starts_with(".SH "))
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            ".TH dbsplit 1  \"dbsplit 0.1.0\" ",
+            ".SH NAME",
+            ".SH SYNOPSIS",
+            ".SH DESCRIPTION",
+            ".SH OPTIONS",
+            ".SH SUBCOMMANDS",
+            ".SH VERSION",
+        ]
+    );
+    for command in ["dbsplit\\-plan", "dbsplit\\-audit", "dbsplit\\-completions"] {
+        assert!(roff.contains(command), "{command} in the man page");
+    }
+    if !installed("man") {
+        // Debian's man-db is not on this machine: the structure above is the check.
+        eprintln!("man is not installed: checked the roff structure only");
+        return;
+    }
+    let dir = TempDir::new("man");
+    let page = dir.path().join("dbsplit.1");
+    std::fs::write(&page, &roff).unwrap();
+    let rendered = Command::new("man")
+        .args(["--warnings", "-l"])
+        .arg(&page)
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "80")
+        .output()
+        .unwrap();
+    assert!(rendered.status.success(), "{}", stderr(&rendered));
+    assert_eq!(stderr(&rendered), "", "groff warnings");
+    let text = stdout(&rendered);
+    assert!(text.contains("NAME"), "{text}");
+    assert!(text.contains("one schema per service"), "{text}");
+    assert!(text.contains("--manifest"), "{text}");
+}
+
+/// A lint-only project in a temp dir: the lint corpus manifest, a clean migration of `billing`
+/// and, when `coupled`, one with a foreign key into `monolith`; dbsplit.sum up to date.
+fn project(coupled: bool) -> TempDir {
+    let dir = TempDir::new("eco-project");
+    std::fs::copy(
+        root().join("tests/lint/services.toml"),
+        dir.path().join("services.toml"),
+    )
+    .expect("the manifest is copied");
+    let mut files = vec![(
+        "migrations/billing/20250101000000_create_invoices.sql",
+        "CREATE TABLE invoices (id bigint PRIMARY KEY, user_id bigint NOT NULL);\n",
+    )];
+    if coupled {
+        files.push((
+            "migrations/billing/20250102000000_link_users.sql",
+            "ALTER TABLE invoices ADD FOREIGN KEY (user_id) REFERENCES monolith.users (id);\n",
+        ));
+    }
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("folders are made");
+        std::fs::write(path, text).expect("the migration is written");
+    }
+    let hash = in_dir(dir.path(), &["migrate", "hash"]);
+    assert_eq!(hash.status.code(), Some(0), "{}", stderr(&hash));
+    dir
+}
+
+/// Runs dbsplit in `dir`, where its services.toml is.
+fn in_dir(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DBSPLIT_MANIFEST")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the dbsplit binary runs")
+}
+
+/// The hooks of .pre-commit-hooks.yaml, each as its `key: value` pairs (the file is a flat list).
+fn hooks() -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(root().join(".pre-commit-hooks.yaml"))
+        .expect(".pre-commit-hooks.yaml is read");
+    let mut hooks: Vec<BTreeMap<String, String>> = Vec::new();
+    for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        let (started, pair) = match line.strip_prefix("- ") {
+            Some(rest) => (true, rest),
+            None if line.starts_with("  ") => (false, line.trim()),
+            None => continue,
+        };
+        let Some((key, value)) = pair.split_once(": ") else {
+            continue;
+        };
+        if started {
+            hooks.push(BTreeMap::new());
+        }
+        hooks
+            .last_mut()
+            .expect("a hook starts with `- `")
+            .insert(key.to_string(), value.to_string());
+    }
+    hooks
+}
+
+/// Runs `hook` as pre-commit does in `project` with `staged` changed: skipped (None) when no
+/// staged file matches its `files` pattern, else its entry with the matching files when
+/// `pass_filenames`. The pattern is matched by `grep -E`, the same ERE as Python's re here.
+fn run_hook(hook: &BTreeMap<String, String>, project: &Path, staged: &[&str]) -> Option<Output> {
+    let mut grep = Command::new("grep")
+        .args(["-E", &hook["files"]])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("grep runs");
+    let mut input = staged.join("\n");
+    input.push('\n');
+    std::io::Write::write_all(&mut grep.stdin.take().expect("a stdin"), input.as_bytes())
+        .expect("grep reads the files");
+    let matched =
+        String::from_utf8_lossy(&grep.wait_with_output().expect("grep ends").stdout).into_owned();
+    let matched: Vec<&str> = matched.lines().collect();
+    if matched.is_empty() {
+        return None;
+    }
+    let mut entry = hook["entry"].split_whitespace();
+    assert_eq!(entry.next(), Some("dbsplit"), "the entry runs dbsplit");
+    let mut args: Vec<&str> = entry.collect();
+    if hook.get("pass_filenames").map(String::as_str) != Some("false") {
+        args.extend(&matched);
+    }
+    Some(in_dir(project, &args))
+}
+
+#[test]
+fn pre_commit_hooks_lint_staged_migrations_and_validate_the_manifest() {
+    let hooks = hooks();
+    let ids: Vec<&str> = hooks.iter().map(|h| h["id"].as_str()).collect();
+    assert_eq!(ids, ["dbsplit-lint", "dbsplit-validate"]);
+    for hook in &hooks {
+        for key in ["name", "entry", "language", "files"] {
+            assert!(hook.contains_key(key), "{key} in {hook:?}");
+        }
+        // pre-commit builds the hook from this repository's Cargo.toml.
+        assert_eq!(hook["language"], "rust");
+    }
+    let (lint, validate) = (&hooks[0], &hooks[1]);
+
+    let clean = project(false);
+    let first = "migrations/billing/20250101000000_create_invoices.sql";
+    let output = run_hook(lint, clean.path(), &[first, "README.md"]).expect("lint runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(run_hook(lint, clean.path(), &["README.md", "services.toml"]).is_none());
+
+    let coupled = project(true);
+    let second = "migrations/billing/20250102000000_link_users.sql";
+    let output = run_hook(lint, coupled.path(), &[first, second]).expect("lint runs");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("cross-schema-fk"),
+        "{}",
+        stdout(&output)
+    );
+    // Only the staged files are linted: the clean one alone passes.
+    let output = run_hook(lint, coupled.path(), &[first]).expect("lint runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+
+    assert!(run_hook(validate, clean.path(), &[first]).is_none());
+    let output = run_hook(validate, clean.path(), &["services.toml"]).expect("validate runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    std::fs::write(
+        clean.path().join("services.toml"),
+        "version = 1\n[database]\nname = \"app\"\nbogus = 1\n",
+    )
+    .unwrap();
+    let output = run_hook(validate, clean.path(), &["services.toml"]).expect("validate runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("services.toml:4:1"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Two services, one password from the environment.
+const TWO_SERVICES: &str = r#"version = 1
+
+[database]
+name = "app"
+
+[services.billing]
+roles.billing_rw = { access = "readwrite", password_env = "BILLING_DB_PASSWORD" }
+
+[services.notifications]
+roles.notifications_rw = { access = "readwrite" }
+"#;
+
+/// A secret the markdown must never show.
+const SECRET: &str = "s3cret-Pa55word";
+
+/// Runs dbsplit in `dir` against `cluster`'s database app as postgres.
+fn against(cluster: &TestCluster, dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DBSPLIT_MANIFEST")
+        .env("NO_COLOR", "1")
+        .env("BILLING_DB_PASSWORD", SECRET)
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string("postgres", "app"),
+        )
+        .output()
+        .expect("the dbsplit binary runs")
+}
+
+#[test]
+fn plan_and_audit_render_markdown_for_pull_requests_without_secrets() {
+    let cluster = TestCluster::start("app");
+    let dir = TempDir::new("markdown");
+    std::fs::write(dir.path().join("services.toml"), TWO_SERVICES).unwrap();
+
+    let offline = against(
+        &cluster,
+        dir.path(),
+        &["plan", "--offline", "--format", "markdown"],
+    );
+    assert_eq!(offline.status.code(), Some(0), "{}", stderr(&offline));
+    let live = against(
+        &cluster,
+        dir.path(),
+        &["plan", "--format", "markdown", "--exit-code"],
+    );
+    assert_eq!(live.status.code(), Some(1), "{}", stderr(&live));
+    for output in [&offline, &live] {
+        let text = stdout(output);
+        assert!(
+            text.starts_with("### dbsplit plan: database `app`\n"),
+            "{text}"
+        );
+        assert!(text.contains("#### service billing: "), "{text}");
+        assert!(text.contains("#### service notifications: "), "{text}");
+        assert!(text.contains("| | kind | object | change |"), "{text}");
+        assert!(
+            text.contains("password from \\$BILLING\\_DB\\_PASSWORD"),
+            "{text}"
+        );
+        assert!(!text.contains(SECRET), "no password in markdown: {text}");
+        assert!(!stderr(output).contains(SECRET));
+    }
+
+    let apply = against(&cluster, dir.path(), &["apply", "--yes"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", stderr(&apply));
+    let clean = against(&cluster, dir.path(), &["audit", "--format", "markdown"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+    assert_eq!(stdout(&clean), "No findings.\n");
+
+    cluster.psql_ok(
+        "app",
+        "CREATE TABLE notifications.outbox (id int); \
+         GRANT USAGE ON SCHEMA notifications TO billing_rw; \
+         GRANT SELECT ON notifications.outbox TO billing_rw;",
+    );
+    let audit = against(&cluster, dir.path(), &["audit", "--format", "markdown"]);
+    assert_eq!(audit.status.code(), Some(1), "{}", stderr(&audit));
+    let text = stdout(&audit);
+    assert!(
+        text.starts_with("| | rule | location | schema | role | message |\n|---|"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l
+            .starts_with("| error | `cross-schema-grant` | notifications.outbox |")
+            && l.contains("billing\\_rw")),
+        "{text}"
+    );
+    assert!(text.contains("error"), "{text}");
+    let drift = against(&cluster, dir.path(), &["plan", "--format", "markdown"]);
+    assert_eq!(drift.status.code(), Some(0), "{}", stderr(&drift));
+    assert!(
+        stdout(&drift).contains("| `-` | revoke |"),
+        "{}",
+        stdout(&drift)
+    );
+}
+
+/// What a run of action/run.sh left: its output, the job summary, the step outputs.
+struct ActionRun {
+    output: Output,
+    summary: String,
+    outputs: String,
+}
+
+/// Runs the GitHub Action's script in `project` as a runner does: GITHUB_STEP_SUMMARY and
+/// GITHUB_OUTPUT are files, RUNNER_TEMP a folder, the inputs INPUT_* variables, and the built
+/// binary is on PATH instead of being installed.
+fn run_action(project: &Path, inputs: &[(&str, &str)]) -> ActionRun {
+    let runner = TempDir::new("runner");
+    let summary = runner.path().join("step_summary.md");
+    let outputs = runner.path().join("output");
+    std::fs::write(&summary, "").expect("the summary file is made");
+    std::fs::write(&outputs, "").expect("the output file is made");
+    let temp = runner.path().join("temp");
+    std::fs::create_dir(&temp).expect("RUNNER_TEMP is made");
+    let bin = Path::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .parent()
+        .expect("the binary's folder");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = Command::new("bash");
+    command
+        .arg(root().join("action/run.sh"))
+        .current_dir(project)
+        .env_remove("DBSPLIT_MANIFEST")
+        .env_remove("DATABASE_URL")
+        .env("PATH", path)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("RUNNER_TEMP", &temp);
+    for (name, value) in inputs {
+        command.env(
+            format!("INPUT_{}", name.to_uppercase().replace('-', "_")),
+            value,
+        );
+    }
+    let output = command.output().expect("bash runs the script");
+    // The script cleans up after itself.
+    assert_eq!(
+        std::fs::read_dir(&temp)
+            .expect("RUNNER_TEMP is read")
+            .count(),
+        0,
+        "RUNNER_TEMP is left clean"
+    );
+    ActionRun {
+        output,
+        summary: std::fs::read_to_string(&summary).expect("the summary is read"),
+        outputs: std::fs::read_to_string(&outputs).expect("the outputs are read"),
+    }
+}
+
+#[test]
+fn the_action_lints_with_annotations_and_a_job_summary() {
+    let action = std::fs::read_to_string(root().join("action.yml")).unwrap();
+    assert!(action.contains("using: composite"));
+    for input in ["command", "manifest", "database-url", "fail-on", "args"] {
+        assert!(action.contains(&format!("\n  {input}:\n")), "input {input}");
+        let variable = format!(
+            "INPUT_{}: ${{{{ inputs.{input} }}}}",
+            input.to_uppercase().replace('-', "_")
+        );
+        assert!(action.contains(&variable), "{variable}");
+    }
+    assert!(action.contains("$GITHUB_ACTION_PATH/action/run.sh"));
+    assert!(action.contains("$GITHUB_ACTION_PATH/action/install.sh"));
+
+    // Coupled migrations: an annotation on the file's line, the table in the summary, exit 1.
+    let coupled = project(true);
+    let run = run_action(coupled.path(), &[]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", stderr(&run.output));
+    let log = stdout(&run.output);
+    assert!(
+        log.contains("::error file=migrations/billing/20250102000000_link_users.sql,line=1,col="),
+        "{log}"
+    );
+    assert!(log.contains("title=cross-schema-fk::"), "{log}");
+    assert!(
+        run.summary.starts_with("### dbsplit lint\n\n| | rule |"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("| error | `cross-schema-fk` |"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("1 error, 0 warnings"),
+        "{}",
+        run.summary
+    );
+    assert_eq!(run.outputs, "lint=1\nexit-code=1\n");
+
+    // Clean migrations: no annotation, "No findings." in the summary, exit 0.
+    let clean = project(false);
+    let run = run_action(
+        clean.path(),
+        &[("command", "check"), ("fail-on", "warning")],
+    );
+    assert_eq!(run.output.status.code(), Some(0), "{}", stderr(&run.output));
+    assert!(
+        !stdout(&run.output).contains("::error"),
+        "{}",
+        stdout(&run.output)
+    );
+    assert_eq!(run.summary, "### dbsplit lint\n\nNo findings.\n\n");
+    assert_eq!(run.outputs, "lint=0\nexit-code=0\n");
+
+    // A manifest elsewhere, through the input.
+    let nested = TempDir::new("nested");
+    let moved = nested.path().join("db");
+    std::fs::rename(clean.path(), &moved)
+        .unwrap_or_else(|_| panic!("move {} to {}", clean.path().display(), moved.display()));
+    let run = run_action(
+        nested.path(),
+        &[("manifest", "db/services.toml"), ("command", "validate")],
+    );
+    assert_eq!(run.output.status.code(), Some(0), "{}", stderr(&run.output));
+    assert_eq!(run.outputs, "validate=0\nexit-code=0\n");
+
+    // Trouble: the messages in the summary and an annotation, exit 2.
+    std::fs::write(moved.join("services.toml"), "version = 1\nbogus = 1\n").unwrap();
+    let run = run_action(nested.path(), &[("manifest", "db/services.toml")]);
+    assert_eq!(run.output.status.code(), Some(2));
+    assert!(
+        run.summary
+            .starts_with("### dbsplit lint: failed (exit 2)\n"),
+        "{}",
+        run.summary
+    );
+    assert!(run.summary.contains("db/services.toml"), "{}", run.summary);
+    assert!(
+        stdout(&run.output).contains("::error title=dbsplit lint::"),
+        "{}",
+        stdout(&run.output)
+    );
+    assert_eq!(run.outputs, "lint=2\nexit-code=2\n");
+
+    // Inputs it cannot use.
+    let run = run_action(coupled.path(), &[("command", "plan")]);
+    assert_eq!(run.output.status.code(), Some(2));
+    assert!(stdout(&run.output).contains("plan needs the database-url input"));
+    let run = run_action(coupled.path(), &[("fail-on", "never")]);
+    assert_eq!(run.output.status.code(), Some(2));
+}
+
+#[test]
+fn the_action_plans_and_audits_when_given_a_database_url() {
+    let cluster = TestCluster::start("app");
+    let dir = TempDir::new("action-live");
+    std::fs::write(dir.path().join("services.toml"), TWO_SERVICES).unwrap();
+    let url = cluster.server.connection_string("postgres", "app");
+
+    // An empty cluster: changes pending, so the step fails; the plan is in the summary.
+    let run = run_action(dir.path(), &[("database-url", &url)]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", stderr(&run.output));
+    assert!(stdout(&run.output).contains(&format!("::add-mask::{url}")));
+    assert!(stdout(&run.output).contains("::error title=dbsplit plan::"));
+    assert!(
+        run.summary.contains("### dbsplit lint\n\nNo findings."),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("### dbsplit plan: database `app`"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("#### service billing: "),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary.contains("### dbsplit audit\n"),
+        "{}",
+        run.summary
+    );
+    assert!(!run.summary.contains(&url), "no URL in the summary");
+    assert!(
+        run.outputs.starts_with("lint=0\nplan=1\naudit="),
+        "{}",
+        run.outputs
+    );
+    assert!(run.outputs.ends_with("exit-code=1\n"), "{}", run.outputs);
+
+    // Applied: in sync and clean.
+    let apply = against(&cluster, dir.path(), &["apply", "--yes"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", stderr(&apply));
+    let run = run_action(dir.path(), &[("database-url", &url)]);
+    assert_eq!(
+        run.output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&run.output),
+        run.summary
+    );
+    assert!(
+        run.summary
+            .contains("No changes: the cluster matches the manifest.")
+    );
+    assert_eq!(run.outputs, "lint=0\nplan=0\naudit=0\nexit-code=0\n");
+
+    // A cross-service grant: the audit command alone finds it.
+    cluster.psql_ok(
+        "app",
+        "CREATE TABLE notifications.outbox (id int); \
+         GRANT USAGE ON SCHEMA notifications TO billing_rw; \
+         GRANT SELECT ON notifications.outbox TO billing_rw;",
+    );
+    let run = run_action(dir.path(), &[("database-url", &url), ("command", "audit")]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", stderr(&run.output));
+    assert!(
+        stdout(&run.output).contains("title=cross-schema-grant::"),
+        "{}",
+        stdout(&run.output)
+    );
+    assert!(
+        run.summary.contains("| error | `cross-schema-grant` |"),
+        "{}",
+        run.summary
+    );
+    assert_eq!(run.outputs, "audit=1\nexit-code=1\n");
+}
+
+#[test]
+fn the_installer_keeps_a_dbsplit_already_on_path() {
+    let runner = TempDir::new("install");
+    let github_path = runner.path().join("path");
+    let bin = Path::new(env!("CARGO_BIN_EXE_dbsplit")).parent().unwrap();
+    let output = Command::new("bash")
+        .arg(root().join("action/install.sh"))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("GITHUB_PATH", &github_path)
+        .env("RUNNER_TEMP", runner.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("dbsplit is installed: dbsplit 0.1.0"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(!github_path.exists(), "nothing added to PATH");
+}
+
+#[test]
+fn codeowners_gives_each_migrations_folder_to_its_team() {
+    let dir = TempDir::new("codeowners");
+    std::fs::create_dir(dir.path().join("db")).unwrap();
+    let manifest = dir.path().join("db/services.toml");
+    std::fs::write(
+        &manifest,
+        "version = 1\n[database]\nname = \"app\"\n\
+         [services.billing]\nteam = \"@acme/billing\"\ncontact = \"#billing-oncall\"\n\
+         [services.notifications]\nteam = \"@acme/platform\"\n\
+         [services.monolith]\n",
+    )
+    .unwrap();
+    let expected = "/db/services.toml @acme/billing @acme/platform\n\
+                    /db/migrations/billing/ @acme/billing\n\
+                    /db/migrations/notifications/ @acme/platform\n\
+                    # /db/migrations/monolith/: service monolith has no team\n";
+    for path in ["db/services.toml", manifest.to_str().unwrap()] {
+        let output = in_dir(dir.path(), &["-m", path, "codeowners"]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let text = stdout(&output);
+        assert!(
+            text.starts_with("# Written by `dbsplit codeowners`"),
+            "{text}"
+        );
+        let lines: String = text.lines().skip(2).map(|l| format!("{l}\n")).collect();
+        assert_eq!(lines, expected);
+    }
+
+    // Run from elsewhere than the repository root: refused rather than wrong paths.
+    let output = in_dir(
+        &dir.path().join("db"),
+        &["-m", "../db/services.toml", "codeowners"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("run dbsplit codeowners from the repository root"));
+
+    // No team anywhere: nothing to write.
+    std::fs::write(
+        &manifest,
+        "version = 1\n[database]\nname = \"app\"\n[services.a]\n",
+    )
+    .unwrap();
+    let output = in_dir(dir.path(), &["-m", "db/services.toml", "codeowners"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("no service in db/services.toml names its team"));
+
+    // A team that is no CODEOWNERS owner: the manifest's error, with its location.
+    std::fs::write(
+        &manifest,
+        "version = 1\n[database]\nname = \"app\"\n[services.a]\nteam = \"billing team\"\n",
+    )
+    .unwrap();
+    let output = in_dir(dir.path(), &["-m", "db/services.toml", "validate"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output)
+            .contains("db/services.toml:5:8: error: team `billing team` is not a GitHub team"),
+        "{}",
+        stderr(&output)
+    );
+}
