@@ -123,6 +123,16 @@ pub enum Command {
     /// a superuser must run it). No plain-text password is written; the files are 0600 and a
     /// folder created for them 0700.
     Pooler(PoolerArgs),
+    /// Prove the boundary live, as each service role, in transactions that are rolled back.
+    ///
+    /// For each service login role and observer (SET ROLE, so the connecting role must be a
+    /// superuser or a member of each with SET): reads and writes its own schema as its access
+    /// level allows, one table of every other service (must be refused with SQLSTATE 42501),
+    /// writes to shared schemas (refused), CREATE in a locked-down public (refused) and each
+    /// declared read (read-only). Every statement touches no row (WHERE false, LIMIT 0) and runs
+    /// in a savepoint of a transaction that is rolled back. Exits 1 with a table of every hole,
+    /// 0 when the boundary holds, 2 when a role could not be verified.
+    Verify(VerifyArgs),
     /// Print a shell completion script.
     ///
     /// bash: `dbsplit completions bash > ~/.local/share/bash-completion/completions/dbsplit`;
@@ -320,6 +330,24 @@ pub struct AuditArgs {
     /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub statement_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Verify only this service's roles (repeatable); observers only when none is given.
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+
+    /// Output format: tables, or JSON (`{"holds":...,"roles":[...],"holes":[...]}`).
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Human)]
+    pub format: VerifyFormat,
+}
+
+/// How `verify` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyFormat {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Args)]

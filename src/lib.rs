@@ -21,6 +21,7 @@ pub mod plan;
 pub mod pooler;
 pub mod report;
 pub mod sql;
+pub mod verify;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -50,6 +51,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Lint(args) => cmd::lint::run(&cli.manifest, args, color, &mut stdout),
         Command::Pooler(args) => cmd::pooler::run(&cli.manifest, &cli.connect, args, &mut stdout),
+        Command::Verify(args) => {
+            cmd::verify::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
+        }
         Command::Completions(args) => cmd::completions::run(args.shell, &mut stdout),
         Command::Man => cmd::man::run(&mut stdout),
         Command::Codeowners => cmd::codeowners::run(&cli.manifest, &mut stdout),

@@ -193,6 +193,7 @@ async fn demo(color: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let live = introspect(&admin, Depth::Dependencies).await?;
     let report = audit_state(Some(&manifest), &live)?;
     crate::report::findings::human(&report.findings, color, out)?;
+    super::verify::demo_step(&admin, &manifest, color, out).await?;
     drop(billing);
     drop(admin);
     drop(server);

@@ -14,6 +14,7 @@ pub mod new;
 pub mod plan;
 pub mod pooler;
 pub mod validate;
+pub mod verify;
 
 /// Exit code 2: trouble (bad manifest, usage, connection, SQL error).
 pub const TROUBLE: u8 = 2;

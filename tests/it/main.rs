@@ -28,5 +28,7 @@ mod managed;
 mod privileges;
 // `pooler`: the files it writes run a real PgBouncer.
 mod pooler;
+// verify: the boundary proven live as each service role, nothing written.
+mod verify;
 // Completions, the man page, pre-commit hooks, markdown reports, the GitHub Action's script.
 mod ecosystem;
