@@ -110,7 +110,8 @@ impl Bouncer {
 
 impl Drop for Bouncer {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        // SIGTERM, which runuser passes on to PgBouncer; a SIGKILL would stop runuser alone.
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
         let _ = self.0.wait();
     }
 }
