@@ -70,6 +70,15 @@ impl Bouncer {
             .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
             .unwrap_or(false);
         let ini = dir.join("pgbouncer.ini");
+        // The written file listens on every address, as a deployed pooler does; the test's
+        // PgBouncer stays on loopback.
+        let text = std::fs::read_to_string(&ini).expect("pgbouncer.ini is written");
+        assert!(text.contains("listen_addr = *\n"), "{text}");
+        std::fs::write(
+            &ini,
+            text.replace("listen_addr = *\n", "listen_addr = 127.0.0.1\n"),
+        )
+        .expect("pgbouncer.ini is rewritten");
         let mut command = if root {
             let chown = Command::new("chown")
                 .args(["-R", "postgres:"])
