@@ -694,14 +694,7 @@ impl Differ<'_> {
         scope: &Scope,
     ) {
         let (grants, revokes) = acl_delta(have, want, owner, new_owner);
-        let mut groups: BTreeMap<(Scope, Privileges), Vec<Grantee>> = BTreeMap::new();
-        for (grantee, privileges) in grants {
-            groups
-                .entry((self.scopes.of_grantee(&grantee), privileges))
-                .or_default()
-                .push(grantee);
-        }
-        for ((grant_scope, privileges), to) in groups {
+        for ((grant_scope, privileges), to) in self.group_by_scope(grants) {
             self.push(
                 grant_scope,
                 Action::Grant {
@@ -721,6 +714,18 @@ impl Differ<'_> {
                 },
             );
         }
+    }
+
+    /// Grants grouped into one statement per scope of the grantees and privilege set.
+    fn group_by_scope(&self, grants: Delta) -> BTreeMap<(Scope, Privileges), Vec<Grantee>> {
+        let mut groups: BTreeMap<(Scope, Privileges), Vec<Grantee>> = BTreeMap::new();
+        for (grantee, privileges) in grants {
+            groups
+                .entry((self.scopes.of_grantee(&grantee), privileges))
+                .or_default()
+                .push(grantee);
+        }
+        groups
     }
 
     /// The manifest gives no grant option: a grantee that keeps a privilege loses the option
@@ -862,15 +867,7 @@ impl Differ<'_> {
                 want.retain(|g, _| service_role(g));
             }
             let (grants, revokes) = acl_delta(&have, &want, Some(&key.owner), Some(&key.owner));
-            // One statement per scope of the grantees and privilege set, as for grants.
-            let mut groups: BTreeMap<(Scope, Privileges), Vec<Grantee>> = BTreeMap::new();
-            for (grantee, privileges) in grants {
-                groups
-                    .entry((self.scopes.of_grantee(&grantee), privileges))
-                    .or_default()
-                    .push(grantee);
-            }
-            for ((scope, privileges), grantees) in groups {
+            for ((scope, privileges), grantees) in self.group_by_scope(grants) {
                 self.push(scope, default_privileges(key, true, privileges, grantees));
             }
             for (privileges, grantees) in group_by_privileges(revokes) {
