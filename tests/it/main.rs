@@ -32,3 +32,5 @@ mod pooler;
 mod verify;
 // Completions, the man page, pre-commit hooks, markdown reports, the GitHub Action's script.
 mod ecosystem;
+// The source's shape: no import cycles between the top-level modules of src/.
+mod layout;
