@@ -56,3 +56,16 @@ pub fn service<'m>(
         )
     })
 }
+
+/// The findings format the command line asked for, in the renderers' terms.
+pub fn findings_format(format: crate::cli::FindingsFormat) -> crate::report::findings::Format {
+    use crate::cli::FindingsFormat;
+    use crate::report::findings::Format;
+    match format {
+        FindingsFormat::Human => Format::Human,
+        FindingsFormat::Json => Format::Json,
+        FindingsFormat::Sarif => Format::Sarif,
+        FindingsFormat::Github => Format::Github,
+        FindingsFormat::Markdown => Format::Markdown,
+    }
+}

@@ -34,3 +34,5 @@ mod verify;
 mod ecosystem;
 // usage: pg_stat_statements read back as cross-service reads and writes per role.
 mod usage;
+// The source's shape: no import cycles between the top-level modules of src/.
+mod layout;
