@@ -32,3 +32,5 @@ mod pooler;
 mod verify;
 // Completions, the man page, pre-commit hooks, markdown reports, the GitHub Action's script.
 mod ecosystem;
+// Fleets: services across databases and clusters, on two servers at once.
+mod fleet;
