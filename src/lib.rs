@@ -12,6 +12,7 @@ pub mod cli;
 mod cmd;
 pub mod desired;
 pub mod finding;
+pub mod fleet;
 pub mod lint;
 pub mod manifest;
 pub mod migrate;

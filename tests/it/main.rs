@@ -36,3 +36,5 @@ mod ecosystem;
 mod usage;
 // The source's shape: no import cycles between the top-level modules of src/.
 mod layout;
+// Fleets: services across databases and clusters, on two servers at once.
+mod fleet;
