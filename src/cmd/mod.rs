@@ -5,6 +5,7 @@ pub mod audit;
 pub mod codeowners;
 pub mod completions;
 pub mod demo;
+pub mod dump;
 pub mod init;
 pub mod lint;
 pub mod live;
@@ -13,6 +14,9 @@ pub mod migrate;
 pub mod new;
 pub mod plan;
 pub mod pooler;
+#[path = "move.rs"]
+pub mod relocate;
+pub mod restore;
 pub mod validate;
 pub mod verify;
 
@@ -39,4 +43,18 @@ pub fn load_manifest(path: &std::path::Path) -> anyhow::Result<crate::manifest::
             Err(anyhow::anyhow!("{:#}{hint}", anyhow::Error::new(error)))
         }
     }
+}
+
+/// The manifest's service of this name, or an error listing the services it declares.
+pub fn service<'m>(
+    manifest: &'m crate::manifest::Manifest,
+    name: &str,
+) -> anyhow::Result<&'m crate::manifest::Service> {
+    manifest.service(name).ok_or_else(|| {
+        let known: Vec<&str> = manifest.services.iter().map(|s| s.name.as_str()).collect();
+        anyhow::anyhow!(
+            "service `{name}` is not in the manifest (it declares {})",
+            known.join(", ")
+        )
+    })
 }

@@ -32,3 +32,5 @@ mod pooler;
 mod verify;
 // Completions, the man page, pre-commit hooks, markdown reports, the GitHub Action's script.
 mod ecosystem;
+// `dump` and `restore`: a service's schema round-trips into another database, boundary included.
+mod dump;
