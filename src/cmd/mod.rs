@@ -5,6 +5,7 @@ pub mod audit;
 pub mod codeowners;
 pub mod completions;
 pub mod demo;
+pub mod dump;
 pub mod init;
 pub mod lint;
 pub mod live;
@@ -13,6 +14,9 @@ pub mod migrate;
 pub mod new;
 pub mod plan;
 pub mod pooler;
+#[path = "move.rs"]
+pub mod relocate;
+pub mod restore;
 pub mod validate;
 pub mod verify;
 

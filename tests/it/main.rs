@@ -38,3 +38,5 @@ mod usage;
 mod layout;
 // Fleets: services across databases and clusters, on two servers at once.
 mod fleet;
+// `dump` and `restore`: a service's schema round-trips into another database, boundary included.
+mod dump;
