@@ -20,6 +20,7 @@ pub mod pg;
 pub mod plan;
 pub mod pooler;
 pub mod report;
+pub mod schema;
 pub mod sql;
 pub mod verify;
 
@@ -57,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions(args) => cmd::completions::run(args.shell, &mut stdout),
         Command::Man => cmd::man::run(&mut stdout),
         Command::Codeowners => cmd::codeowners::run(&cli.manifest, &mut stdout),
+        Command::Schema => cmd::schema::run(&mut stdout),
     }
 }
 
