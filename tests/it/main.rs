@@ -32,3 +32,5 @@ mod pooler;
 mod verify;
 // Completions, the man page, pre-commit hooks, markdown reports, the GitHub Action's script.
 mod ecosystem;
+// usage: pg_stat_statements read back as cross-service reads and writes per role.
+mod usage;
