@@ -150,6 +150,13 @@ pub enum Command {
     /// every team listed owns the manifest. Run it from the repository root:
     /// `dbsplit codeowners > .github/CODEOWNERS`.
     Codeowners,
+    /// Print the JSON Schema of services.toml (every key, allowed value, default, description).
+    ///
+    /// For editors: `dbsplit schema > services.schema.json` next to the manifest, whose first
+    /// line `#:schema ./services.schema.json` lets taplo and Even Better TOML (VS Code) complete
+    /// and check it. `init` writes both. `dbsplit validate` still checks what a schema cannot
+    /// (names declared twice, reads of undeclared schemas).
+    Schema,
     /// Back up one service's schema: a pg_dump custom-format archive behind a header.
     ///
     /// Connects to the manifest's database, finds pg_dump (PG_BIN, then

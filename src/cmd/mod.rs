@@ -17,6 +17,7 @@ pub mod pooler;
 #[path = "move.rs"]
 pub mod relocate;
 pub mod restore;
+pub mod schema;
 pub mod validate;
 pub mod verify;
 
