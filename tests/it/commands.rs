@@ -160,6 +160,11 @@ fn a_saved_plan_is_refused_saying_what_differs() {
     cluster.psql_ok("app", "ALTER ROLE intruder PASSWORD 'same'");
     let applied = run(&cluster, &["apply", "--yes", file]);
     assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    // The saved plan, applied, leaves nothing to plan.
+    let replanned = run(&cluster, &["plan", "--exit-code", "--format", "json"]);
+    assert_eq!(replanned.status.code(), Some(0), "{}", stdout(&replanned));
+    let json: serde_json::Value = serde_json::from_slice(&replanned.stdout).unwrap();
+    assert_eq!(json["changes"].as_array().map(Vec::len), Some(0), "{json}");
 
     let again = run(&cluster, &["apply", "--yes", file]);
     assert_eq!(again.status.code(), Some(2));
