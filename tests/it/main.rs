@@ -32,5 +32,7 @@ mod pooler;
 mod verify;
 // Completions, the man page, pre-commit hooks, markdown reports, the GitHub Action's script.
 mod ecosystem;
+// usage: pg_stat_statements read back as cross-service reads and writes per role.
+mod usage;
 // The source's shape: no import cycles between the top-level modules of src/.
 mod layout;
