@@ -5,10 +5,10 @@
 
 use std::io::{self, Write};
 
-use crate::finding::{Finding, Severity};
+use crate::finding::Finding;
 use crate::plan::{Plan, sql};
 
-use super::findings::location;
+use super::findings::{counts, location, schemas};
 use super::plan::by_scope;
 
 /// Writes the plan: a heading with the count, a table per scope, the notes, the SQL in a
@@ -85,36 +85,18 @@ pub fn findings(findings: &[Finding], out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "| | rule | location | schema | role | message |")?;
     writeln!(out, "|---|---|---|---|---|---|")?;
     for f in findings {
-        let severity = match f.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        let schemas = match (&f.schema, &f.target_schema) {
-            (Some(from), Some(to)) => format!("{from} → {to}"),
-            (Some(one), None) | (None, Some(one)) => one.clone(),
-            (None, None) => String::new(),
-        };
         writeln!(
             out,
-            "| {severity} | `{}` | {} | {} | {} | {} |",
+            "| {} | `{}` | {} | {} | {} | {} |",
+            f.severity,
             f.rule.as_str(),
             cell(&location(&f.location)),
-            cell(&schemas),
+            cell(&schemas(f)),
             cell(f.role.as_deref().unwrap_or("")),
             inline(&f.message)
         )?;
     }
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
-    let warnings = findings.len() - errors;
-    writeln!(
-        out,
-        "\n{errors} error{}, {warnings} warning{}",
-        plural(errors),
-        plural(warnings)
-    )
+    writeln!(out, "\n{}", counts(findings))
 }
 
 fn plural(n: usize) -> &'static str {
@@ -176,6 +158,7 @@ mod tests {
 
     use super::*;
     use crate::desired::desired_state;
+    use crate::finding::Severity;
     use crate::finding::{Location, RuleId};
     use crate::manifest::Manifest;
     use crate::plan::bootstrap::bootstrap;
