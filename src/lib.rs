@@ -21,6 +21,7 @@ pub mod plan;
 pub mod pooler;
 pub mod report;
 pub mod sql;
+pub mod text;
 pub mod verify;
 
 use std::io::{self, Write};
