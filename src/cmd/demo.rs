@@ -135,11 +135,7 @@ async fn demo(color: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
         }
     }
     for (scope, n) in summary {
-        writeln!(
-            out,
-            "     {scope}: {n} change{}",
-            if n == 1 { "" } else { "s" }
-        )?;
+        writeln!(out, "     {scope}: {n} change{}", crate::text::plural(n))?;
     }
 
     admin.batch_execute(TABLES).await?;

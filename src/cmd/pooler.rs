@@ -76,7 +76,7 @@ pub fn run(
         dir.join("userlist.txt").display(),
         if aliases == 1 { "" } else { "es" },
         roles.len(),
-        if roles.len() == 1 { "" } else { "s" },
+        crate::text::plural(roles.len()),
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -98,7 +98,7 @@ impl fmt::Display for ManifestErrors {
             f,
             "{}: {count} error{} in manifest",
             self.path.display(),
-            if count == 1 { "" } else { "s" }
+            crate::text::plural(count)
         )
     }
 }

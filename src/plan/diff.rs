@@ -811,7 +811,7 @@ impl Differ<'_> {
             self.notes.push(format!(
                 "revoke_public_connect: {} login role{} outside the manifest {} connect to database {}: {}; grant {} CONNECT or declare {} as an observer with login = true",
                 cut.len(),
-                if cut.len() == 1 { "" } else { "s" },
+                crate::text::plural(cut.len()),
                 if public_connects { "will no longer" } else { "cannot" },
                 self.desired.database,
                 cut.join(", "),
@@ -959,7 +959,7 @@ impl Differ<'_> {
             self.notes.push(format!(
                 "{} role{} not in the manifest, left alone: {list}",
                 others.len(),
-                if others.len() == 1 { "" } else { "s" }
+                crate::text::plural(others.len())
             ));
         }
     }

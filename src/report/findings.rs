@@ -175,7 +175,7 @@ pub fn counts(findings: &[Finding]) -> String {
     let warnings = findings.len() - errors;
     format!(
         "{errors} error{}, {warnings} warning{}",
-        if errors == 1 { "" } else { "s" },
-        if warnings == 1 { "" } else { "s" }
+        crate::text::plural(errors),
+        crate::text::plural(warnings)
     )
 }

@@ -10,6 +10,7 @@ use crate::plan::{Plan, sql};
 
 use super::findings::{counts, location, schemas};
 use super::plan::by_scope;
+use crate::text::plural;
 
 /// Writes the plan: a heading with the count, a table per scope, the notes, the SQL in a
 /// collapsed `<details>` block.
@@ -97,10 +98,6 @@ pub fn findings(findings: &[Finding], out: &mut impl Write) -> io::Result<()> {
         )?;
     }
     writeln!(out, "\n{}", counts(findings))
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// Plain text in a table cell: markdown's special characters escaped, `|` and line breaks
