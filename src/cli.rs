@@ -133,6 +133,18 @@ pub enum Command {
     /// in a savepoint of a transaction that is rolled back. Exits 1 with a table of every hole,
     /// 0 when the boundary holds, 2 when a role could not be verified.
     Verify(VerifyArgs),
+    /// Propose a services.toml for a database dbsplit does not manage yet.
+    ///
+    /// Reads the catalogs (read-only) of the database the connection names and writes a
+    /// commented manifest: one service per schema, owned by its owner role (or <schema>_owner
+    /// when a superuser or a login role owns it); each login role in the service whose schema
+    /// it writes, with the highest access that adds nothing it lacks today; roles reading
+    /// several schemas as observers; schemas nobody writes and several services read as shared.
+    /// Reads across services, and levels that would add privileges, are written as commented
+    /// lines; a role writing several services is a comment naming the choices. Applied as it
+    /// is, the manifest grants no role a privilege it does not hold today. Prints to standard
+    /// output unless --out is given.
+    Import(ImportArgs),
     /// Print a shell completion script.
     ///
     /// bash: `dbsplit completions bash > ~/.local/share/bash-completion/completions/dbsplit`;
@@ -330,6 +342,17 @@ pub struct AuditArgs {
     /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub statement_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Write the manifest to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Overwrite the --out file when it exists.
+    #[arg(long, requires = "out")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ pub mod cli;
 mod cmd;
 pub mod desired;
 pub mod finding;
+pub mod import;
 pub mod lint;
 pub mod manifest;
 pub mod migrate;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => {
             cmd::verify::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
         }
+        Command::Import(args) => cmd::import::run(&cli.connect, args, &mut stdout),
         Command::Completions(args) => cmd::completions::run(args.shell, &mut stdout),
         Command::Man => cmd::man::run(&mut stdout),
         Command::Codeowners => cmd::codeowners::run(&cli.manifest, &mut stdout),
