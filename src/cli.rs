@@ -337,6 +337,10 @@ pub struct MigrateArgs {
     /// The services to migrate, as named in the manifest; default: all.
     pub services: Vec<String>,
 
+    /// A service to migrate (repeatable), like naming it after `migrate`.
+    #[arg(long = "service", value_name = "NAME")]
+    pub service: Vec<String>,
+
     /// List the migrations that would run, per service, without changing anything.
     #[arg(long)]
     pub dry_run: bool,
@@ -453,6 +457,11 @@ pub struct AuditArgs {
     #[command(flatten)]
     pub findings: FindingsArgs,
 
+    /// Only the findings about this service (repeatable): in its schema, reaching into it,
+    /// or about one of its roles.
+    #[arg(long = "service", value_name = "NAME", conflicts_with = "no_manifest")]
+    pub services: Vec<String>,
+
     /// Infer services from the cluster instead of reading the manifest.
     #[arg(long)]
     pub no_manifest: bool,
@@ -518,6 +527,11 @@ pub struct PlanArgs {
     /// Also drop roles dbsplit created that the manifest no longer names, when they own nothing.
     #[arg(long, conflicts_with = "offline")]
     pub prune: bool,
+
+    /// Only this service's roles, schemas and grants (repeatable); what belongs to the whole
+    /// database (PUBLIC's CONNECT, schema public, prune) only without it.
+    #[arg(long = "service", value_name = "NAME", conflicts_with = "prune")]
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -537,6 +551,15 @@ pub struct ApplyArgs {
     /// Also drop roles dbsplit created that the manifest no longer names, when they own nothing.
     #[arg(long)]
     pub prune: bool,
+
+    /// Only this service's roles, schemas and grants (repeatable); what belongs to the whole
+    /// database (PUBLIC's CONNECT, schema public, prune) only without it.
+    #[arg(
+        long = "service",
+        value_name = "NAME",
+        conflicts_with_all = ["prune", "plan_file"]
+    )]
+    pub services: Vec<String>,
 }
 
 /// `30s`, `500ms`, `2m`, or a number of seconds.

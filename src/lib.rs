@@ -24,6 +24,7 @@ pub mod pooler;
 pub mod relocate;
 pub mod report;
 pub mod schema;
+pub mod select;
 pub mod sql;
 pub mod verify;
 

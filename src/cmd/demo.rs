@@ -110,6 +110,7 @@ async fn demo(color: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
         plan: PlanOptions {
             prune: false,
             passwords: passwords.clone(),
+            select: None,
         },
     };
     let started = Instant::now();
