@@ -133,6 +133,16 @@ pub enum Command {
     /// in a savepoint of a transaction that is rolled back. Exits 1 with a table of every hole,
     /// 0 when the boundary holds, 2 when a role could not be verified.
     Verify(VerifyArgs),
+    /// What each role really ran across services, from pg_stat_statements.
+    ///
+    /// Reads the cluster as `audit` does and every statement pg_stat_statements recorded in the
+    /// database (the extension must be installed; it says how otherwise), resolves each
+    /// statement's relations (unqualified names through the role's search_path) and lists, per
+    /// role, the relations of other services it read or wrote with statements, calls and rows.
+    /// Service roles' and observers' undeclared ones are `cross-schema-query` warnings.
+    /// Statements of superusers and dbsplit's own are left out. Services come from the manifest,
+    /// or are inferred from the cluster without one.
+    Usage(UsageArgs),
     /// Print a shell completion script.
     ///
     /// bash: `dbsplit completions bash > ~/.local/share/bash-completion/completions/dbsplit`;
@@ -326,6 +336,25 @@ pub struct AuditArgs {
     /// and, when services are inferred, the service each role was placed in.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+
+    /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub statement_timeout: std::time::Duration,
+
+    /// Also report what roles really ran across services, from pg_stat_statements
+    /// (`cross-schema-query`, as `dbsplit usage` shows it).
+    #[arg(long)]
+    pub runtime: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    #[command(flatten)]
+    pub findings: FindingsArgs,
+
+    /// Infer services from the cluster instead of reading the manifest.
+    #[arg(long)]
+    pub no_manifest: bool,
 
     /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]

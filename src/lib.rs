@@ -21,6 +21,7 @@ pub mod plan;
 pub mod pooler;
 pub mod report;
 pub mod sql;
+pub mod usage;
 pub mod verify;
 
 use std::io::{self, Write};
@@ -53,6 +54,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pooler(args) => cmd::pooler::run(&cli.manifest, &cli.connect, args, &mut stdout),
         Command::Verify(args) => {
             cmd::verify::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
+        }
+        Command::Usage(args) => {
+            cmd::usage::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
         }
         Command::Completions(args) => cmd::completions::run(args.shell, &mut stdout),
         Command::Man => cmd::man::run(&mut stdout),

@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod new;
 pub mod plan;
 pub mod pooler;
+pub mod usage;
 pub mod validate;
 pub mod verify;
 
