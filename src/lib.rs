@@ -12,6 +12,7 @@ pub mod cli;
 mod cmd;
 pub mod desired;
 pub mod finding;
+pub mod graph;
 pub mod lint;
 pub mod manifest;
 pub mod migrate;
@@ -58,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Usage(args) => {
             cmd::usage::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
         }
+        Command::Graph(args) => cmd::graph::run(&cli.manifest, &cli.connect, args, &mut stdout),
         Command::Completions(args) => cmd::completions::run(args.shell, &mut stdout),
         Command::Man => cmd::man::run(&mut stdout),
         Command::Codeowners => cmd::codeowners::run(&cli.manifest, &mut stdout),

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod codeowners;
 pub mod completions;
 pub mod demo;
+pub mod graph;
 pub mod init;
 pub mod lint;
 pub mod live;

@@ -34,3 +34,5 @@ mod verify;
 mod ecosystem;
 // usage: pg_stat_statements read back as cross-service reads and writes per role.
 mod usage;
+// graph: the services and their couplings drawn from a live cluster.
+mod graph;
