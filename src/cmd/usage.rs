@@ -44,7 +44,12 @@ pub fn run(
             eprintln!("note: {note}");
         }
     }
-    render::render(args.findings.format, &usage, color, out)?;
+    render::render(
+        super::findings_format(args.findings.format),
+        &usage,
+        color,
+        out,
+    )?;
     Ok(
         if any_at_or_above(&usage.findings, args.findings.fail_on.severity()) {
             ExitCode::from(1)

@@ -6,21 +6,15 @@ use std::io::{self, Write};
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
-use crate::cli::FindingsFormat;
-use crate::report::findings;
+use crate::report::findings::{self, Format};
 
 use super::{Usage, plural};
 
 /// Writes `usage` in `format`.
-pub fn render(
-    format: FindingsFormat,
-    usage: &Usage,
-    color: bool,
-    out: &mut impl Write,
-) -> io::Result<()> {
+pub fn render(format: Format, usage: &Usage, color: bool, out: &mut impl Write) -> io::Result<()> {
     match format {
-        FindingsFormat::Human => human(usage, color, out),
-        FindingsFormat::Json => json(usage, out),
+        Format::Human => human(usage, color, out),
+        Format::Json => json(usage, out),
         other => findings::render(other, &usage.findings, color, out),
     }
 }
