@@ -39,6 +39,8 @@ mod service;
 mod ecosystem;
 // usage: pg_stat_statements read back as cross-service reads and writes per role.
 mod usage;
+// graph: the services and their couplings drawn from a live cluster.
+mod graph;
 // The source's shape: no import cycles between the top-level modules of src/.
 mod layout;
 // Fleets: services across databases and clusters, on two servers at once.
