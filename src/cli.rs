@@ -194,6 +194,7 @@ pub struct MoveArgs {
     /// the source.
     #[arg(
         long,
+        global = true,
         env = "DBSPLIT_MOVE_TARGET",
         hide_env_values = true,
         value_name = "URL"

@@ -31,7 +31,16 @@ impl TestCluster {
     /// Starts a server and creates `database` in it. Panics, saying what to install, when
     /// PostgreSQL is missing: a missing server must fail the suite, never skip it.
     pub fn start(database: &str) -> TestCluster {
-        let server = LocalServer::start().unwrap_or_else(|e| panic!("{e}"));
+        TestCluster::start_with(database, &[])
+    }
+
+    /// Like `start`, with lines appended to postgresql.conf (`wal_level = logical`).
+    pub fn start_with(database: &str, conf: &[&str]) -> TestCluster {
+        let config = dbsplit::pg::local::LocalConfig {
+            conf: conf.iter().map(|line| line.to_string()).collect(),
+            ..Default::default()
+        };
+        let server = LocalServer::start_with(&config).unwrap_or_else(|e| panic!("{e}"));
         let create = format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""));
         let output = server
             .psql("postgres")
