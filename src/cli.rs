@@ -150,6 +150,13 @@ pub enum Command {
     /// every team listed owns the manifest. Run it from the repository root:
     /// `dbsplit codeowners > .github/CODEOWNERS`.
     Codeowners,
+    /// Print the JSON Schema of services.toml (every key, allowed value, default, description).
+    ///
+    /// For editors: `dbsplit schema > services.schema.json` next to the manifest, whose first
+    /// line `#:schema ./services.schema.json` lets taplo and Even Better TOML (VS Code) complete
+    /// and check it. `init` writes both. `dbsplit validate` still checks what a schema cannot
+    /// (names declared twice, reads of undeclared schemas).
+    Schema,
     /// Back up one service's schema: a pg_dump custom-format archive behind a header.
     ///
     /// Connects to the manifest's database, finds pg_dump (PG_BIN, then
@@ -191,7 +198,7 @@ pub struct MoveArgs {
 
     /// The target database: a postgres:// URL or a libpq key=value string (the database
     /// defaults to the manifest's). Nothing is taken from the PG* variables, which describe
-    /// the source.
+    /// the source. Default: where a fleet manifest places the service (`database = ...`).
     #[arg(
         long,
         global = true,
@@ -200,6 +207,17 @@ pub struct MoveArgs {
         value_name = "URL"
     )]
     pub to: Option<String>,
+
+    /// The source database, when it is not the manifest's (a v1 manifest: --database-url) or
+    /// the one other database of a fleet manifest holding the service's schema.
+    #[arg(
+        long,
+        global = true,
+        env = "DBSPLIT_MOVE_SOURCE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub from: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

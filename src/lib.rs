@@ -12,6 +12,7 @@ pub mod cli;
 mod cmd;
 pub mod desired;
 pub mod finding;
+pub mod fleet;
 pub mod lint;
 pub mod manifest;
 pub mod migrate;
@@ -21,6 +22,7 @@ pub mod plan;
 pub mod pooler;
 pub mod relocate;
 pub mod report;
+pub mod schema;
 pub mod sql;
 pub mod verify;
 
@@ -61,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dump(args) => cmd::dump::run(&cli.manifest, &cli.connect, args, &mut stdout),
         Command::Restore(args) => cmd::restore::run(&cli.manifest, &cli.connect, args, &mut stdout),
         Command::Move(args) => cmd::relocate::run(&cli.manifest, &cli.connect, args, &mut stdout),
+        Command::Schema => cmd::schema::run(&mut stdout),
     }
 }
 

@@ -10,6 +10,7 @@ use tokio_postgres::Client;
 use crate::apply::{self, ApplyOptions, Confirmed};
 use crate::desired::{Desired, desired_state};
 use crate::manifest::Manifest;
+use crate::plan::live::{self, PlanOptions};
 use crate::plan::preflight;
 
 use super::error::MoveError;
@@ -46,10 +47,12 @@ pub async fn provision(
     let desired = desired_state(manifest);
     let options = ApplyOptions {
         lock_timeout: std::time::Duration::from_secs(30),
-        prune: false,
-        passwords: passwords(&desired),
+        plan: PlanOptions {
+            prune: false,
+            passwords: passwords(&desired),
+        },
     };
-    let (plan, live) = apply::plan(client, manifest, &desired, &options).await?;
+    let (plan, live) = live::plan(client, manifest, &desired, &options.plan).await?;
     live.expect_database(&manifest.database.name)
         .map_err(|e| MoveError::Refused(e.to_string()))?;
     let refused = preflight::refusals(&desired, &live);

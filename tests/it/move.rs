@@ -10,13 +10,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use dbsplit::pg::local::LocalConfig;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
 use crate::support::pg::{TestCluster, assert_denied};
 use crate::support::{root, stderr, stdout};
 
-const LOGICAL: &[&str] = &["wal_level = logical", "max_wal_senders = 10"];
+/// Two servers logical replication can run between.
+fn logical() -> TestCluster {
+    TestCluster::start_with(
+        "app",
+        &LocalConfig {
+            conf: vec!["wal_level = logical".into(), "max_wal_senders = 10".into()],
+            ..LocalConfig::default()
+        },
+    )
+}
 
 /// Runs `dbsplit move` with the example manifest from `source` to `target`, as superusers.
 fn run_move(source: &TestCluster, target: &str, args: &[&str]) -> Output {
@@ -56,6 +66,21 @@ fn apply(cluster: &TestCluster) {
         .output()
         .expect("dbsplit runs");
     assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+}
+
+/// `plan` of the example manifest on `cluster`.
+fn plan(cluster: &TestCluster) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(root().join("services.toml.example"))
+        .arg("plan")
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string("postgres", "app"),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .expect("dbsplit runs")
 }
 
 const BILLING: &str = "
@@ -183,8 +208,8 @@ async fn wait_rows(client: &Client, table: &str, rows: i64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_moves_under_load_and_back_and_for_good() {
-    let source = TestCluster::start_with("app", LOGICAL);
-    let target = TestCluster::start_with("app", LOGICAL);
+    let source = logical();
+    let target = logical();
     let to = target.server.connection_string("postgres", "app");
     apply(&source);
     source.psql_ok("app", BILLING);
@@ -209,6 +234,12 @@ async fn a_service_moves_under_load_and_back_and_for_good() {
     );
     wait_ready(&source, &to);
     eprintln!("start to ready: {:.2} s", started.elapsed().as_secs_f64());
+    let planned = plan(&source);
+    assert!(
+        stderr(&planned).contains("service `billing` is being moved to postgres@127.0.0.1:"),
+        "{}",
+        stderr(&planned)
+    );
 
     // Before cut-over the target is provisioned but refuses the service's writes.
     let early = target.connect("billing_rw", "app").await;
@@ -419,6 +450,12 @@ async fn a_service_moves_under_load_and_back_and_for_good() {
     let status = run_move(&source, &to, &["billing", "status"]);
     assert_eq!(status.status.code(), Some(0), "{}", stdout(&status));
     assert!(stdout(&status).contains("finished"), "{}", stdout(&status));
+    let planned = plan(&source);
+    assert!(
+        stderr(&planned).contains("schema `billing` was left behind by a move"),
+        "{}",
+        stderr(&planned)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -453,4 +490,134 @@ async fn start_lists_every_gap_at_once_and_changes_nothing() {
         .unwrap()
         .get(0);
     assert_eq!(publications, 0);
+}
+
+/// Runs dbsplit with the manifest at `manifest`, no connection settings from the environment.
+fn run_manifest(manifest: &std::path::Path, bin: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(manifest)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("PG_BIN", bin)
+        .env_remove("DATABASE_URL")
+        .env_remove("PGPASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .expect("dbsplit runs")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fleet_manifest_says_where_the_service_goes_and_where_it_is() {
+    let source = logical();
+    let target = TestCluster::start_with(
+        "billing",
+        &LocalConfig {
+            conf: vec!["wal_level = logical".into()],
+            ..LocalConfig::default()
+        },
+    );
+    let dir = crate::support::TempDir::new("fleet-move");
+    let services = r#"
+[services.billing]
+roles.billing_rw = { access = "readwrite" }
+[services.notifications]
+roles.notifications_rw = { access = "readwrite" }
+"#;
+    let v1 = dir.path().join("v1.toml");
+    std::fs::write(
+        &v1,
+        format!("version = 1\n[database]\nname = \"app\"\n{services}"),
+    )
+    .unwrap();
+    let bin = source.server.bin_dir().to_path_buf();
+    let applied = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(&v1)
+        .args(["apply", "--yes"])
+        .env(
+            "DATABASE_URL",
+            source.server.connection_string("postgres", "app"),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    source.psql_ok(
+        "app",
+        "SET ROLE billing_owner;
+         CREATE TABLE billing.invoices (id bigserial PRIMARY KEY, amount int);
+         INSERT INTO billing.invoices (amount) SELECT g FROM generate_series(1, 100) g;
+         RESET ROLE;",
+    );
+    // The service now lives in database billing of cluster graduate.
+    let fleet = dir.path().join("services.toml");
+    std::fs::write(
+        &fleet,
+        format!(
+            r#"version = 1
+[clusters.main]
+url = "host=127.0.0.1 port={} user=postgres"
+[clusters.graduate]
+url = "host=127.0.0.1 port={} user=postgres"
+[databases.app]
+cluster = "main"
+[databases.billing]
+cluster = "graduate"
+[services.billing]
+database = "billing"
+roles.billing_rw = {{ access = "readwrite" }}
+[services.notifications]
+database = "app"
+roles.notifications_rw = {{ access = "readwrite" }}
+"#,
+            source.server.port(),
+            target.server.port()
+        ),
+    )
+    .unwrap();
+    let start = run_manifest(&fleet, &bin, &["move", "billing", "start"]);
+    assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = run_manifest(&fleet, &bin, &["move", "billing", "status"]);
+        if status.status.code() == Some(0) {
+            assert!(stdout(&status).contains("/billing"), "{}", stdout(&status));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}{}",
+            stdout(&status),
+            stderr(&status)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let cutover = run_manifest(&fleet, &bin, &["move", "billing", "cutover"]);
+    assert_eq!(cutover.status.code(), Some(0), "{}", stderr(&cutover));
+    let finish = run_manifest(&fleet, &bin, &["move", "billing", "finish"]);
+    assert_eq!(finish.status.code(), Some(0), "{}", stderr(&finish));
+    let rw = target.connect("billing_rw", "billing").await;
+    let id: i64 = rw
+        .query_one(
+            "INSERT INTO billing.invoices (amount) VALUES (0) RETURNING id",
+            &[],
+        )
+        .await
+        .expect("billing_rw writes in its new database")
+        .get(0);
+    assert_eq!(id, 101);
+    let other = target.connect("postgres", "billing").await;
+    let notifications: bool = other
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'notifications')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        !notifications,
+        "only the services placed there are provisioned"
+    );
 }
