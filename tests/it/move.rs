@@ -411,6 +411,24 @@ async fn a_service_moves_under_load_and_back_and_for_good() {
     let start = run_move(&source, &to, &["billing", "start"]);
     assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
     wait_ready(&source, &to);
+    // A cut-over killed right after it fenced the source: status explains, a re-run completes.
+    source_db
+        .batch_execute(
+            "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA billing FROM billing_rw;
+             DO $$ BEGIN EXECUTE format('COMMENT ON PUBLICATION dbsplit_move_billing IS %L',
+               replace(obj_description((SELECT oid FROM pg_publication WHERE pubname = 'dbsplit_move_billing'), 'pg_publication'),
+                       '\"copying\"', '\"fenced\"')); END $$;",
+        )
+        .await
+        .unwrap();
+    let status = run_move(&source, &to, &["billing", "status"]);
+    assert_eq!(status.status.code(), Some(1), "{}", stdout(&status));
+    assert!(
+        stdout(&status).contains("fenced")
+            && stdout(&status).contains("a cut-over was interrupted"),
+        "{}",
+        stdout(&status)
+    );
     let cutover = run_move(&source, &to, &["billing", "cutover"]);
     assert_eq!(cutover.status.code(), Some(0), "{}", stderr(&cutover));
     let finish = run_move(&source, &to, &["billing", "finish"]);
@@ -619,5 +637,18 @@ roles.notifications_rw = {{ access = "readwrite" }}
     assert!(
         !notifications,
         "only the services placed there are provisioned"
+    );
+    // dump follows the placement too.
+    let file = dir.path().join("billing.dump");
+    let dumped = run_manifest(
+        &fleet,
+        &bin,
+        &["dump", "billing", "--out", file.to_str().unwrap()],
+    );
+    assert_eq!(dumped.status.code(), Some(0), "{}", stderr(&dumped));
+    assert!(
+        stderr(&dumped).contains(&format!("127.0.0.1:{}/billing", target.server.port())),
+        "{}",
+        stderr(&dumped)
     );
 }
