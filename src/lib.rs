@@ -24,6 +24,7 @@ pub mod relocate;
 pub mod report;
 pub mod schema;
 pub mod sql;
+pub mod text;
 pub mod verify;
 
 use std::io::{self, Write};
