@@ -133,6 +133,18 @@ pub enum Command {
     /// in a savepoint of a transaction that is rolled back. Exits 1 with a table of every hole,
     /// 0 when the boundary holds, 2 when a role could not be verified.
     Verify(VerifyArgs),
+    /// Propose a services.toml for a database dbsplit does not manage yet.
+    ///
+    /// Reads the catalogs (read-only) of the database the connection names and writes a
+    /// commented manifest: one service per schema, owned by its owner role (or <schema>_owner
+    /// when a superuser or a login role owns it); each login role in the service whose schema
+    /// it writes, with the highest access that adds nothing it lacks today; roles reading
+    /// several schemas as observers; schemas nobody writes and several services read as shared.
+    /// Reads across services, and levels that would add privileges, are written as commented
+    /// lines; a role writing several services is a comment naming the choices. Applied as it
+    /// is, the manifest grants no role a privilege it does not hold today. Prints to standard
+    /// output unless --out is given.
+    Import(ImportArgs),
     /// Print a shell completion script.
     ///
     /// bash: `dbsplit completions bash > ~/.local/share/bash-completion/completions/dbsplit`;
@@ -337,6 +349,10 @@ pub struct MigrateArgs {
     /// The services to migrate, as named in the manifest; default: all.
     pub services: Vec<String>,
 
+    /// A service to migrate (repeatable), like naming it after `migrate`.
+    #[arg(long = "service", value_name = "NAME")]
+    pub service: Vec<String>,
+
     /// List the migrations that would run, per service, without changing anything.
     #[arg(long)]
     pub dry_run: bool,
@@ -453,6 +469,11 @@ pub struct AuditArgs {
     #[command(flatten)]
     pub findings: FindingsArgs,
 
+    /// Only the findings about this service (repeatable): in its schema, reaching into it,
+    /// or about one of its roles.
+    #[arg(long = "service", value_name = "NAME", conflicts_with = "no_manifest")]
+    pub services: Vec<String>,
+
     /// Infer services from the cluster instead of reading the manifest.
     #[arg(long)]
     pub no_manifest: bool,
@@ -465,6 +486,17 @@ pub struct AuditArgs {
     /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub statement_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Write the manifest to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Overwrite the --out file when it exists.
+    #[arg(long, requires = "out")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -507,6 +539,11 @@ pub struct PlanArgs {
     /// Also drop roles dbsplit created that the manifest no longer names, when they own nothing.
     #[arg(long, conflicts_with = "offline")]
     pub prune: bool,
+
+    /// Only this service's roles, schemas and grants (repeatable); what belongs to the whole
+    /// database (PUBLIC's CONNECT, schema public, prune) only without it.
+    #[arg(long = "service", value_name = "NAME", conflicts_with = "prune")]
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -526,6 +563,15 @@ pub struct ApplyArgs {
     /// Also drop roles dbsplit created that the manifest no longer names, when they own nothing.
     #[arg(long)]
     pub prune: bool,
+
+    /// Only this service's roles, schemas and grants (repeatable); what belongs to the whole
+    /// database (PUBLIC's CONNECT, schema public, prune) only without it.
+    #[arg(
+        long = "service",
+        value_name = "NAME",
+        conflicts_with_all = ["prune", "plan_file"]
+    )]
+    pub services: Vec<String>,
 }
 
 /// `30s`, `500ms`, `2m`, or a number of seconds.

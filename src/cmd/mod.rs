@@ -6,6 +6,7 @@ pub mod codeowners;
 pub mod completions;
 pub mod demo;
 pub mod dump;
+pub mod import;
 pub mod init;
 pub mod lint;
 pub mod live;
