@@ -228,14 +228,26 @@ pub struct MoveArgs {
 
     /// The target database: a postgres:// URL or a libpq key=value string (the database
     /// defaults to the manifest's). Nothing is taken from the PG* variables, which describe
-    /// the source.
+    /// the source. Default: where a fleet manifest places the service (`database = ...`).
     #[arg(
         long,
+        global = true,
         env = "DBSPLIT_MOVE_TARGET",
         hide_env_values = true,
         value_name = "URL"
     )]
     pub to: Option<String>,
+
+    /// The source database, when it is not the manifest's (a v1 manifest: --database-url) or
+    /// the one other database of a fleet manifest holding the service's schema.
+    #[arg(
+        long,
+        global = true,
+        env = "DBSPLIT_MOVE_SOURCE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub from: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

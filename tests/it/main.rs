@@ -47,3 +47,6 @@ mod layout;
 mod fleet;
 // `dump` and `restore`: a service's schema round-trips into another database, boundary included.
 mod dump;
+// `move`: a service graduates between two servers under a writer's load; abort and finish.
+#[path = "move.rs"]
+mod relocate;
