@@ -64,6 +64,8 @@ pub enum RuleId {
     PrivilegedServiceRole,
     Drift,
     SharedRole,
+    ConnectionBudget,
+    SharedCredentials,
 }
 
 /// One row of the rule table.
@@ -277,6 +279,20 @@ pub const RULES: &[Rule] = &[
         description: "(inferred services) a role outside every service that can INSERT, UPDATE, DELETE or TRUNCATE the tables of two or more services",
         fix: "give each service its own role; a job that feeds several services goes through their APIs",
     },
+    Rule {
+        id: RuleId::ConnectionBudget,
+        name: "connection-budget",
+        severity: Severity::Error,
+        description: "the login roles' connection limits (pool_size × instances for a role without one), plus superuser_reserved_connections and reserved_connections, exceed max_connections",
+        fix: "lower connection_limit or pool_size of the roles, or raise max_connections",
+    },
+    Rule {
+        id: RuleId::SharedCredentials,
+        name: "shared-credentials",
+        severity: Severity::Warning,
+        description: "sessions of one service's role whose application_name names another service: that service logs in with these credentials",
+        fix: "give the other service its own login role in the manifest, and its own password",
+    },
 ];
 
 impl RuleId {
@@ -444,7 +460,9 @@ mod tests {
             SearchPathLeak => Some(PrivilegedServiceRole),
             PrivilegedServiceRole => Some(Drift),
             Drift => Some(SharedRole),
-            SharedRole => None,
+            SharedRole => Some(ConnectionBudget),
+            ConnectionBudget => Some(SharedCredentials),
+            SharedCredentials => None,
         }
     }
 

@@ -14,7 +14,7 @@ use crate::report;
 
 use super::live;
 
-use crate::audit::read::audit_state;
+use crate::audit::read::audit_state_with;
 
 pub fn run(
     path: &Path,
@@ -29,8 +29,8 @@ pub fn run(
         Some(super::load_manifest(path)?)
     };
     let report = live::runtime()?.block_on(async {
-        let live = read(manifest.as_ref(), connect, args).await?;
-        audit_state(manifest.as_ref(), &live)
+        let (live, connections) = read(manifest.as_ref(), connect, args).await?;
+        audit_state_with(manifest.as_ref(), &live, Some(connections))
     })?;
     match args.findings.format {
         FindingsFormat::Json => render::json(&report, args.verbose, out)?,
@@ -55,7 +55,10 @@ async fn read(
     manifest: Option<&Manifest>,
     connect: &ConnectArgs,
     args: &AuditArgs,
-) -> anyhow::Result<crate::catalog::introspect::Introspection> {
+) -> anyhow::Result<(
+    crate::catalog::introspect::Introspection,
+    crate::pooler::activity::Connections,
+)> {
     let database = manifest.map(|m| m.database.name.as_str());
     let open = || async {
         match database {
