@@ -65,6 +65,8 @@ pub enum RuleId {
     Drift,
     SharedRole,
     CrossSchemaQuery,
+    ConnectionBudget,
+    SharedCredentials,
 }
 
 /// One row of the rule table.
@@ -285,6 +287,20 @@ pub const RULES: &[Rule] = &[
         description: "(`usage`, `audit --runtime`) statements a service role or an observer ran against another service's relations, from pg_stat_statements",
         fix: "move the access behind the owning service's API, or declare the read in `reads`; then `dbsplit apply` can revoke the privilege without breaking the application",
     },
+    Rule {
+        id: RuleId::ConnectionBudget,
+        name: "connection-budget",
+        severity: Severity::Error,
+        description: "the login roles' connection limits (pool_size × instances for a role without one), plus superuser_reserved_connections and reserved_connections, exceed max_connections",
+        fix: "lower connection_limit or pool_size of the roles, or raise max_connections",
+    },
+    Rule {
+        id: RuleId::SharedCredentials,
+        name: "shared-credentials",
+        severity: Severity::Warning,
+        description: "sessions of one service's role whose application_name names another service: that service logs in with these credentials",
+        fix: "give the other service its own login role in the manifest, and its own password",
+    },
 ];
 
 impl RuleId {
@@ -453,7 +469,9 @@ mod tests {
             PrivilegedServiceRole => Some(Drift),
             Drift => Some(SharedRole),
             SharedRole => Some(CrossSchemaQuery),
-            CrossSchemaQuery => None,
+            CrossSchemaQuery => Some(ConnectionBudget),
+            ConnectionBudget => Some(SharedCredentials),
+            SharedCredentials => None,
         }
     }
 
