@@ -19,6 +19,7 @@ pub mod migrations;
 pub mod pg;
 pub mod plan;
 pub mod pooler;
+pub mod progress;
 pub mod report;
 pub mod schema;
 pub mod sql;
@@ -32,6 +33,7 @@ use cli::{Cli, Command};
 /// Runs one command and returns its exit code: 0 clean, 1 found something, 2 trouble.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let color = cli.color.enabled();
+    progress::enable(progress::wanted(false));
     let mut stdout = PipeTolerant::new(io::stdout().lock());
     match &cli.command {
         Command::Init(args) => cmd::init::run(&cli.manifest, args, &mut stdout),

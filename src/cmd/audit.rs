@@ -28,10 +28,12 @@ pub fn run(
     } else {
         Some(super::load_manifest(path)?)
     };
+    let reading = crate::progress::Progress::spinner("reading the catalogs");
     let report = live::runtime()?.block_on(async {
         let live = read(manifest.as_ref(), connect, args).await?;
         audit_state(manifest.as_ref(), &live)
     })?;
+    drop(reading);
     match args.findings.format {
         FindingsFormat::Json => render::json(&report, args.verbose, out)?,
         format => report::findings::render(format, &report.findings, color, out)?,

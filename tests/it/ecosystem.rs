@@ -854,3 +854,104 @@ fn the_example_and_init_point_at_the_schema_file_which_is_current() {
     let validator = jsonschema::validator_for(&serde_json::from_str(&written).unwrap()).unwrap();
     assert!(validator.is_valid(&toml_as_json(&dir.path().join("services.toml"))));
 }
+
+/// Runs dbsplit in `dir` against `cluster` on a pseudo-terminal (`script`), as a person at a
+/// terminal would: stdin, stdout and stderr are the terminal. Returns what the terminal showed.
+fn on_terminal(cluster: &TestCluster, dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let command = std::iter::once(env!("CARGO_BIN_EXE_dbsplit"))
+        .chain(args.iter().copied())
+        .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir)
+        .env_remove("DBSPLIT_MANIFEST")
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .env("BILLING_DB_PASSWORD", SECRET)
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string("postgres", "app"),
+        )
+        .output()
+        .expect("script (util-linux) runs");
+    (output.status.code(), stdout(&output))
+}
+
+/// A project of TWO_SERVICES with a first migration for billing.
+fn migrating_project(cluster: &TestCluster, name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    std::fs::write(dir.path().join("services.toml"), TWO_SERVICES).expect("a writable temp dir");
+    let new = against(cluster, dir.path(), &["new", "billing", "create_invoices"]);
+    assert_eq!(new.status.code(), Some(0), "{}", stderr(&new));
+    let file = stdout(&new).trim().to_string();
+    std::fs::write(
+        dir.path().join(&file),
+        "CREATE TABLE invoices (id bigint PRIMARY KEY);\n",
+    )
+    .expect("a writable temp dir");
+    let hash = against(cluster, dir.path(), &["migrate", "hash"]);
+    assert_eq!(hash.status.code(), Some(0), "{}", stderr(&hash));
+    dir
+}
+
+#[test]
+fn progress_shows_on_a_terminal_and_never_in_a_pipe() {
+    if !installed("script") {
+        panic!("script (util-linux) is needed to run dbsplit on a pseudo-terminal");
+    }
+    // On a terminal: a bar while apply runs its changes and migrate its services, a spinner
+    // while audit reads the catalogs; the summary lines as everywhere.
+    let cluster = TestCluster::start("app");
+    let dir = migrating_project(&cluster, "progress-tty");
+    let (code, screen) = on_terminal(&cluster, dir.path(), &["apply", "--yes"]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("applying changes ["), "{screen}");
+    assert!(screen.contains("Applied "), "{screen}");
+    let (code, screen) = on_terminal(&cluster, dir.path(), &["migrate", "--trust-migrations"]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("migrating services ["), "{screen}");
+    assert!(screen.contains("billing: 1 migration applied"), "{screen}");
+    let (code, screen) = on_terminal(&cluster, dir.path(), &["audit"]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("reading the catalogs"), "{screen}");
+    assert!(
+        screen.contains("0 errors, 0 warnings") || screen.contains("No findings."),
+        "{screen}"
+    );
+
+    // In pipes (CI logs): the same work, the same summaries, no progress and no escape codes.
+    let cluster = TestCluster::start("app");
+    let dir = migrating_project(&cluster, "progress-pipe");
+    for (args, summary) in [
+        (&["apply", "--yes"][..], "Applied "),
+        (
+            &["migrate", "--trust-migrations"][..],
+            "billing: 1 migration applied",
+        ),
+        (&["audit"][..], "No findings."),
+    ] {
+        let output = against(&cluster, dir.path(), args);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stdout(&output).contains(summary),
+            "{args:?}: {}",
+            stdout(&output)
+        );
+        let err = stderr(&output);
+        for progress in [
+            "applying changes",
+            "migrating services",
+            "reading the catalogs",
+            "\x1b[",
+        ] {
+            assert!(!err.contains(progress), "{args:?}: {err:?}");
+        }
+    }
+}

@@ -51,7 +51,10 @@ pub(super) fn migrate(
     // servers.
     let local = tokio::task::LocalSet::new();
     runtime()?.block_on(local.run_until(async {
-        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(String, Progress)>();
+        // `None`: the service is done (migrated or failed), for the progress bar.
+        let (sender, mut receiver) =
+            tokio::sync::mpsc::unbounded_channel::<(String, Option<Progress>)>();
+        let total = targets.len() as u64;
         let mut tasks = tokio::task::JoinSet::new();
         for (index, (service, files)) in targets.into_iter().enumerate() {
             let sender = sender.clone();
@@ -61,7 +64,7 @@ pub(super) fn migrate(
                 let name = service.name.clone();
                 let progress = |p| {
                     // The receiver lives until every task ends.
-                    let _ = sender.send((name.clone(), p));
+                    let _ = sender.send((name.clone(), Some(p)));
                 };
                 let result = async {
                     let notices = Some(show_notices(Some(&service.name)));
@@ -72,30 +75,40 @@ pub(super) fn migrate(
                     )
                 }
                 .await;
+                let _ = sender.send((name.clone(), None));
                 (index, service.name, result)
             });
         }
         drop(sender);
+        let bar = crate::progress::Progress::bar("migrating services", total);
         while let Some((service, progress)) = receiver.recv().await {
+            let Some(progress) = progress else {
+                bar.inc();
+                continue;
+            };
             match progress {
-                Progress::Waiting { .. } => waiting(&service, &progress),
+                Progress::Waiting { .. } => bar.suspend(|| waiting(&service, &progress)),
                 Progress::Applied { name, millis } => {
-                    writeln!(out, "{service}: applied {name} ({millis} ms)")?;
+                    bar.suspend(|| writeln!(out, "{service}: applied {name} ({millis} ms)"))?;
+                    bar.message(format!("{service}: applied {name}"));
                 }
                 Progress::WouldApply {
                     name,
                     transactional,
-                } => writeln!(
-                    out,
-                    "{service}: would apply {name}{}",
-                    if transactional {
-                        ""
-                    } else {
-                        " (no-transaction)"
-                    }
-                )?,
+                } => bar.suspend(|| {
+                    writeln!(
+                        out,
+                        "{service}: would apply {name}{}",
+                        if transactional {
+                            ""
+                        } else {
+                            " (no-transaction)"
+                        }
+                    )
+                })?,
             }
         }
+        drop(bar);
         let mut results = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             results.push(joined.context("a migration task stopped unexpectedly")?);
