@@ -3,6 +3,8 @@
 //! so pipes and CI logs never get one. It is cleared when the work ends; the line that sums the
 //! work up is the command's own and is printed in every case.
 //!
+//! `--quiet` turns progress off and, through [`quiet`], the notes commands print on stderr.
+//!
 //! The command line decides once ([`enable`]); the work only calls [`Progress::bar`] or
 //! [`Progress::spinner`] and [`Progress::inc`], which do nothing when progress is off (the
 //! library's default, so tests and other callers never draw).
@@ -14,6 +16,18 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Records `--quiet`: results and errors only.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// Whether `--quiet` was given: notes on stderr (what dbsplit is waiting for, warnings counted
+/// elsewhere) are left out.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
 
 /// Turns progress on or off for the rest of the process.
 pub fn enable(on: bool) {

@@ -920,6 +920,11 @@ fn progress_shows_on_a_terminal_and_never_in_a_pipe() {
         screen.contains("0 errors, 0 warnings") || screen.contains("No findings."),
         "{screen}"
     );
+    // --quiet: results only, no progress on a terminal either.
+    let (code, screen) = on_terminal(&cluster, dir.path(), &["--quiet", "audit"]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("No findings."), "{screen}");
+    assert!(!screen.contains("reading the catalogs"), "{screen}");
 
     // In pipes (CI logs): the same work, the same summaries, no progress and no escape codes.
     let cluster = TestCluster::start("app");
@@ -954,4 +959,117 @@ fn progress_shows_on_a_terminal_and_never_in_a_pipe() {
             assert!(!err.contains(progress), "{args:?}: {err:?}");
         }
     }
+}
+
+#[test]
+fn format_is_read_before_or_after_the_command() {
+    let dir = project(true);
+    let after = in_dir(dir.path(), &["lint", "--format", "json"]);
+    assert_eq!(after.status.code(), Some(1), "{}", stderr(&after));
+    assert!(stdout(&after).starts_with('{'), "{}", stdout(&after));
+    for args in [
+        &["--format", "json", "lint"][..],
+        &["--format=json", "lint"],
+        &[
+            "-m",
+            "services.toml",
+            "--format",
+            "json",
+            "--color",
+            "never",
+            "lint",
+        ],
+    ] {
+        let before = in_dir(dir.path(), args);
+        assert_eq!(
+            before.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            stderr(&before)
+        );
+        assert_eq!(stdout(&before), stdout(&after), "{args:?}");
+    }
+    // Nested commands get it too; a command without formats says so, as clap does.
+    let status = in_dir(
+        dir.path(),
+        &["--format", "sarif", "lint", "--fail-on", "warning"],
+    );
+    assert!(
+        stdout(&status).contains("\"version\": \"2.1.0\""),
+        "{}",
+        stdout(&status)
+    );
+    let refused = in_dir(dir.path(), &["--format", "json", "validate"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("unexpected argument '--format'"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
+fn quiet_and_verbose_are_accepted_by_every_command_and_exclude_each_other() {
+    let dir = project(false);
+    for flag in ["-q", "--quiet", "-v", "--verbose"] {
+        for args in [
+            &[flag, "validate"][..],
+            &["validate", flag],
+            &["lint", flag],
+            &["plan", "--offline", flag],
+            &["codeowners", flag],
+            &["migrate", "hash", flag],
+            &["schema", flag],
+        ] {
+            let output = in_dir(dir.path(), args);
+            // codeowners exits 2 here for want of a team, not for the flag.
+            assert!(
+                !stderr(&output).contains("unexpected argument"),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+        }
+    }
+    let both = in_dir(dir.path(), &["-q", "lint", "-v"]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(
+        stderr(&both).contains("cannot be used with"),
+        "{}",
+        stderr(&both)
+    );
+}
+
+/// `plan --offline` of the example, stdout a pipe, with `env` set and NO_COLOR unset.
+fn colours(args: &[&str], env: &[(&str, &str)]) -> bool {
+    let example = root().join("services.toml.example");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dbsplit"));
+    command
+        .args([
+            "plan",
+            "--offline",
+            "-m",
+            example.to_str().expect("a UTF-8 path"),
+        ])
+        .args(args)
+        .env_remove("DBSPLIT_MANIFEST")
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR")
+        .env_remove("CLICOLOR_FORCE");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("the dbsplit binary runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    stdout(&output).contains("\x1b[")
+}
+
+#[test]
+fn colour_follows_the_flag_then_no_color_then_clicolor_force() {
+    assert!(!colours(&[], &[]), "a pipe is not coloured");
+    assert!(colours(&[], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!colours(&[], &[("CLICOLOR_FORCE", "0")]));
+    assert!(!colours(&[], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]));
+    assert!(colours(&["--color", "always"], &[("NO_COLOR", "1")]));
+    assert!(!colours(&["--color", "never"], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!colours(&[], &[("CLICOLOR", "0")]));
 }

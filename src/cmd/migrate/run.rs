@@ -164,7 +164,7 @@ fn lint_first(
         );
         return Ok(false);
     }
-    if !findings.is_empty() {
+    if !findings.is_empty() && !crate::progress::quiet() {
         eprintln!(
             "lint: {} warning{}; `dbsplit lint` shows them",
             findings.len(),
@@ -176,7 +176,9 @@ fn lint_first(
 
 /// Prints that a service waits for its lock.
 pub(super) fn waiting(service: &str, progress: &Progress) {
-    if let Progress::Waiting { holder } = progress {
+    if let Progress::Waiting { holder } = progress
+        && !crate::progress::quiet()
+    {
         let by = holder
             .map(|pid| format!(" held by pid {pid}"))
             .unwrap_or_default();
