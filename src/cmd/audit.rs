@@ -27,11 +27,14 @@ pub fn run(
         Some(super::load_manifest(path)?)
     };
     let reading = crate::progress::Progress::spinner("reading the catalogs");
-    let report = live::runtime()?.block_on(async {
+    let mut report = live::runtime()?.block_on(async {
         let live = read(manifest.as_ref(), connect, args).await?;
         audit_state(manifest.as_ref(), &live)
     })?;
     drop(reading);
+    if let Some(manifest) = &manifest {
+        crate::finding::assign_owners(&mut report.findings, manifest);
+    }
     match args.findings.format {
         FindingsFormat::Json => render::json(&report, args.verbose, out)?,
         format => {

@@ -1079,3 +1079,70 @@ fn colour_follows_the_flag_then_no_color_then_clicolor_force() {
     assert!(!colours(&["--color", "never"], &[("CLICOLOR_FORCE", "1")]));
     assert!(!colours(&[], &[("CLICOLOR", "0")]));
 }
+
+#[test]
+fn findings_name_the_team_and_contact_of_their_service_in_every_format() {
+    let dir = project(true);
+    let manifest = dir.path().join("services.toml");
+    let text = std::fs::read_to_string(&manifest).expect("the manifest is readable");
+    let text = text.replacen(
+        "[services.billing]\n",
+        "[services.billing]\nteam = \"@acme/billing\"\ncontact = \"#billing-oncall\"\n",
+        1,
+    );
+    std::fs::write(&manifest, text).expect("the manifest is written");
+    let mut shown = String::new();
+    for format in ["human", "json", "sarif", "github", "markdown"] {
+        let output = in_dir(dir.path(), &["lint", "--format", format]);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{format}: {}",
+            stderr(&output)
+        );
+        let text = stdout(&output);
+        assert!(text.contains("@acme/billing"), "{format}: {text}");
+        assert!(text.contains("#billing-oncall"), "{format}: {text}");
+        // SARIF's rule table grows with every rule; its results are what carry the team.
+        let text = if format == "sarif" {
+            let log: serde_json::Value = serde_json::from_str(&text).expect("SARIF is JSON");
+            serde_json::to_string_pretty(&log["runs"][0]["results"]).expect("JSON") + "\n"
+        } else {
+            text
+        };
+        shown.push_str(&format!("--- {format}\n{text}"));
+    }
+    insta::assert_snapshot!(shown);
+
+    // audit: a finding in billing's schema names billing's team; one in notifications' none.
+    let cluster = TestCluster::start("app");
+    let dir = TempDir::new("audit-team");
+    let manifest = TWO_SERVICES.replacen(
+        "[services.billing]\n",
+        "[services.billing]\nteam = \"@acme/billing\"\ncontact = \"#billing-oncall\"\n",
+        1,
+    );
+    std::fs::write(dir.path().join("services.toml"), manifest).expect("a writable temp dir");
+    let applied = against(&cluster, dir.path(), &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    cluster.psql_ok(
+        "app",
+        "CREATE TABLE billing.invoices (id int); CREATE TABLE notifications.sent (id int);",
+    );
+    let audit = against(&cluster, dir.path(), &["audit", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&audit)).expect("JSON");
+    let findings = json["findings"].as_array().expect("findings");
+    assert!(findings.iter().any(|f| f["schema"] == "billing"), "{json}");
+    assert!(
+        findings.iter().any(|f| f["schema"] == "notifications"),
+        "{json}"
+    );
+    for finding in findings {
+        let expected = if finding["schema"] == "billing" {
+            serde_json::json!("@acme/billing")
+        } else {
+            serde_json::Value::Null
+        };
+        assert_eq!(finding["team"], expected, "{finding}");
+    }
+}
