@@ -373,6 +373,52 @@ pub struct Finding {
     pub role: Option<String>,
     /// What is wrong, lowercase, names in backticks.
     pub message: String,
+    /// Who answers for the service the finding concerns, when the manifest names them.
+    pub owner: Option<Owner>,
+}
+
+/// A service's `team` and `contact` from the manifest: at least one is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub team: Option<String>,
+    pub contact: Option<String>,
+}
+
+impl Owner {
+    /// The service's owner, when it names a team or a contact.
+    pub fn of(service: &crate::manifest::Service) -> Option<Owner> {
+        (service.team.is_some() || service.contact.is_some()).then(|| Owner {
+            team: service.team.clone(),
+            contact: service.contact.clone(),
+        })
+    }
+
+    /// `@acme/billing (#billing-oncall)`, for tables and annotations.
+    pub fn describe(&self) -> String {
+        match (&self.team, &self.contact) {
+            (Some(team), Some(contact)) => format!("{team} ({contact})"),
+            (Some(one), None) | (None, Some(one)) => one.clone(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// Sets each finding's owner: the team of the service whose schema it is in, else of the
+/// service its role belongs to.
+pub fn assign_owners(findings: &mut [Finding], manifest: &crate::manifest::Manifest) {
+    for finding in findings {
+        let service = finding
+            .schema
+            .as_deref()
+            .and_then(|schema| manifest.service_of_schema(schema))
+            .or_else(|| {
+                finding
+                    .role
+                    .as_deref()
+                    .and_then(|role| manifest.service_of_role(role))
+            });
+        finding.owner = service.and_then(Owner::of);
+    }
 }
 
 impl Finding {
@@ -386,6 +432,7 @@ impl Finding {
             target_schema: None,
             role: None,
             message: message.into(),
+            owner: None,
         }
     }
 

@@ -124,6 +124,8 @@ pub fn json(report: &Report, verbose: bool, out: &mut impl Write) -> io::Result<
             target_schema: f.target_schema.as_deref(),
             role: f.role.as_deref(),
             message: &f.message,
+            team: findings::owner(f).0,
+            contact: findings::owner(f).1,
         })
         .collect();
     let exceptions = report
@@ -168,6 +170,10 @@ struct JsonFinding<'a> {
     target_schema: Option<&'a str>,
     role: Option<&'a str>,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: Option<&'a str>,
 }
 
 #[derive(Serialize)]

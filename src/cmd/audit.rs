@@ -34,6 +34,7 @@ pub fn run(
         }
         None => None,
     };
+    let reading = crate::progress::Progress::spinner("reading the catalogs");
     let mut report = live::runtime()?.block_on(async {
         let (live, connections, client) = read(manifest.as_ref(), connect, args).await?;
         let mut report = audit_state_with(manifest.as_ref(), &live, Some(connections))?;
@@ -49,8 +50,12 @@ pub fn run(
         }
         anyhow::Ok(report)
     })?;
+    drop(reading);
     if let Some(select) = &select {
         report.findings = select.findings(std::mem::take(&mut report.findings));
+    }
+    if let Some(manifest) = &manifest {
+        crate::finding::assign_owners(&mut report.findings, manifest);
     }
     match args.findings.format {
         FindingsFormat::Json => render::json(&report, args.verbose, out)?,
