@@ -64,6 +64,7 @@ pub enum RuleId {
     PrivilegedServiceRole,
     Drift,
     SharedRole,
+    CrossSchemaQuery,
 }
 
 /// One row of the rule table.
@@ -277,6 +278,13 @@ pub const RULES: &[Rule] = &[
         description: "(inferred services) a role outside every service that can INSERT, UPDATE, DELETE or TRUNCATE the tables of two or more services",
         fix: "give each service its own role; a job that feeds several services goes through their APIs",
     },
+    Rule {
+        id: RuleId::CrossSchemaQuery,
+        name: "cross-schema-query",
+        severity: Severity::Warning,
+        description: "(`usage`, `audit --runtime`) statements a service role or an observer ran against another service's relations, from pg_stat_statements",
+        fix: "move the access behind the owning service's API, or declare the read in `reads`; then `dbsplit apply` can revoke the privilege without breaking the application",
+    },
 ];
 
 impl RuleId {
@@ -361,14 +369,6 @@ pub struct Owner {
 }
 
 impl Owner {
-    /// The service's owner, when it names a team or a contact.
-    pub fn of(service: &crate::manifest::Service) -> Option<Owner> {
-        (service.team.is_some() || service.contact.is_some()).then(|| Owner {
-            team: service.team.clone(),
-            contact: service.contact.clone(),
-        })
-    }
-
     /// `@acme/billing (#billing-oncall)`, for tables and annotations.
     pub fn describe(&self) -> String {
         match (&self.team, &self.contact) {
@@ -376,24 +376,6 @@ impl Owner {
             (Some(one), None) | (None, Some(one)) => one.clone(),
             (None, None) => String::new(),
         }
-    }
-}
-
-/// Sets each finding's owner: the team of the service whose schema it is in, else of the
-/// service its role belongs to.
-pub fn assign_owners(findings: &mut [Finding], manifest: &crate::manifest::Manifest) {
-    for finding in findings {
-        let service = finding
-            .schema
-            .as_deref()
-            .and_then(|schema| manifest.service_of_schema(schema))
-            .or_else(|| {
-                finding
-                    .role
-                    .as_deref()
-                    .and_then(|role| manifest.service_of_role(role))
-            });
-        finding.owner = service.and_then(Owner::of);
     }
 }
 
@@ -491,7 +473,8 @@ mod tests {
             SearchPathLeak => Some(PrivilegedServiceRole),
             PrivilegedServiceRole => Some(Drift),
             Drift => Some(SharedRole),
-            SharedRole => None,
+            SharedRole => Some(CrossSchemaQuery),
+            CrossSchemaQuery => None,
         }
     }
 
