@@ -385,14 +385,6 @@ pub struct Owner {
 }
 
 impl Owner {
-    /// The service's owner, when it names a team or a contact.
-    pub fn of(service: &crate::manifest::Service) -> Option<Owner> {
-        (service.team.is_some() || service.contact.is_some()).then(|| Owner {
-            team: service.team.clone(),
-            contact: service.contact.clone(),
-        })
-    }
-
     /// `@acme/billing (#billing-oncall)`, for tables and annotations.
     pub fn describe(&self) -> String {
         match (&self.team, &self.contact) {
@@ -400,24 +392,6 @@ impl Owner {
             (Some(one), None) | (None, Some(one)) => one.clone(),
             (None, None) => String::new(),
         }
-    }
-}
-
-/// Sets each finding's owner: the team of the service whose schema it is in, else of the
-/// service its role belongs to.
-pub fn assign_owners(findings: &mut [Finding], manifest: &crate::manifest::Manifest) {
-    for finding in findings {
-        let service = finding
-            .schema
-            .as_deref()
-            .and_then(|schema| manifest.service_of_schema(schema))
-            .or_else(|| {
-                finding
-                    .role
-                    .as_deref()
-                    .and_then(|role| manifest.service_of_role(role))
-            });
-        finding.owner = service.and_then(Owner::of);
     }
 }
 

@@ -51,11 +51,11 @@ pub fn run(
         anyhow::Ok(report)
     })?;
     drop(reading);
+    if let Some(manifest) = &manifest {
+        crate::report::assign_owners(&mut report.findings, manifest);
+    }
     if let Some(select) = &select {
         report.findings = select.findings(std::mem::take(&mut report.findings));
-    }
-    if let Some(manifest) = &manifest {
-        crate::finding::assign_owners(&mut report.findings, manifest);
     }
     match args.findings.format {
         FindingsFormat::Json => render::json(&report, args.verbose, out)?,

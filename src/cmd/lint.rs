@@ -23,7 +23,7 @@ pub fn run(
     let manifest = super::load_manifest(path)?;
     let input = read_input(&manifest, &args.paths)?;
     let mut findings = lint(&manifest, &input);
-    crate::finding::assign_owners(&mut findings, &manifest);
+    crate::report::assign_owners(&mut findings, &manifest);
     report::findings::render(
         super::findings_format(args.findings.format),
         &findings,
