@@ -14,6 +14,8 @@ pub struct Diagnostic {
     pub message: String,
     /// What to write instead.
     pub help: Option<String>,
+    /// Bytes of the source holding a secret (a password written in the file): shown as `*`.
+    pub secret: Option<Range<usize>>,
 }
 
 impl Diagnostic {
@@ -22,7 +24,14 @@ impl Diagnostic {
             span,
             message: message.into(),
             help: None,
+            secret: None,
         }
+    }
+
+    /// Marks bytes of the source as a secret, masked wherever the source is shown.
+    pub fn secret(mut self, span: Range<usize>) -> Self {
+        self.secret = Some(span);
+        self
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
@@ -50,9 +59,21 @@ impl ManifestErrors {
             (a.span.start, a.span.end, &a.message).cmp(&(b.span.start, b.span.end, &b.message))
         });
         diagnostics.dedup();
+        // A password written in the file must not reach a terminal or a CI log through the
+        // source lines shown: mask it, byte for byte, so every span still points right.
+        let mut bytes = source_text.as_bytes().to_vec();
+        for secret in diagnostics.iter().filter_map(|d| d.secret.clone()) {
+            for byte in bytes.get_mut(secret).into_iter().flatten() {
+                if byte.is_ascii() && !matches!(*byte, b'"' | b'\'' | b'\n') {
+                    *byte = b'*';
+                }
+            }
+        }
+        // Only ASCII bytes were replaced by ASCII: still UTF-8.
+        let source_text = String::from_utf8(bytes).unwrap_or_else(|_| source_text.to_string());
         ManifestErrors {
             path: path.to_path_buf(),
-            source_text: source_text.to_string(),
+            source_text,
             diagnostics,
         }
     }

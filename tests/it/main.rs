@@ -36,3 +36,7 @@ mod ecosystem;
 mod usage;
 // The source's shape: no import cycles between the top-level modules of src/.
 mod layout;
+// Fleets: services across databases and clusters, on two servers at once.
+mod fleet;
+// `dump` and `restore`: a service's schema round-trips into another database, boundary included.
+mod dump;
