@@ -153,6 +153,7 @@ impl Demo {
             plan: PlanOptions {
                 prune: false,
                 passwords,
+                select: None,
             },
         };
         let started = Instant::now();

@@ -30,6 +30,7 @@ fn options() -> ApplyOptions {
         plan: PlanOptions {
             prune: false,
             passwords: BTreeMap::new(),
+            select: None,
         },
     }
 }

@@ -29,7 +29,8 @@ pub(super) fn migrate(
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let chosen = choose(manifest, &args.services)?;
+    let names: Vec<String> = args.services.iter().chain(&args.service).cloned().collect();
+    let chosen = choose(manifest, &names)?;
     let input = read(manifest, &chosen)?;
     if !lint_first(manifest, &input, args.no_lint, color, out)? {
         return Ok(ExitCode::from(1));
