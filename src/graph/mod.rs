@@ -82,7 +82,7 @@ impl Edge {
             (EdgeKind::Runtime, Some(calls)) => {
                 format!(
                     "runtime: {label}, {calls} call{}",
-                    if calls == 1 { "" } else { "s" }
+                    crate::text::plural(calls)
                 )
             }
             _ => label,

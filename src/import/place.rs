@@ -199,7 +199,7 @@ impl<'a> Placer<'a> {
         let objects = self.held.schemas[schema].all_objects;
         let hands = format!(
             "apply hands the schema and its {objects} object{} to {fallback}",
-            if objects == 1 { "" } else { "s" }
+            crate::text::plural(objects)
         );
         let why = if self.superuser(current) {
             format!("owned today by {current}, a superuser: {hands}")

@@ -107,7 +107,7 @@ fn object_name(prefix: &str, service: &str) -> String {
     }
     use sha2::Digest;
     let digest = sha2::Sha256::digest(service.as_bytes());
-    let suffix: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let suffix = crate::text::hex(&digest[..4]);
     let room = 63 - prefix.len() - 1 - suffix.len();
     let kept: String = clean.chars().take(room).collect();
     format!("{prefix}{kept}_{suffix}")

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use dbsplit::pg::local::{LocalConfig, LocalServer};
 use tokio_postgres::NoTls;
 
-use crate::support::pg::{Server, TestCluster};
+use crate::support::pg::TestCluster;
 use crate::support::{TempDir, stderr, stdout};
 
 const HBA: &str = "local all all trust\n\
@@ -172,7 +172,7 @@ async fn pgbouncer_lets_each_service_role_in_with_its_password_only() {
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let cluster = TestCluster {
-        server: Server::Own(server),
+        server: server.into(),
     };
     cluster
         .server
@@ -263,7 +263,7 @@ fn scram_server(extra_hba: &str, files: Vec<(String, Vec<u8>)>) -> TestCluster {
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let cluster = TestCluster {
-        server: Server::Own(server),
+        server: server.into(),
     };
     cluster
         .server

@@ -22,7 +22,7 @@ pub fn check(audit: &mut Audit<'_>) {
             Finding::new(
                 RuleId::PublicSchemaCreate,
                 Location::Object {
-                    object: "public".into(),
+                    object: crate::pg::PUBLIC_SCHEMA.into(),
                 },
                 "PUBLIC may CREATE in schema `public`: every role can put objects there"
                     .to_string(),
@@ -44,7 +44,7 @@ pub fn check(audit: &mut Audit<'_>) {
             Finding::new(
                 RuleId::PublicSchemaCreate,
                 Location::Object {
-                    object: "public".into(),
+                    object: crate::pg::PUBLIC_SCHEMA.into(),
                 },
                 format!("service {service}'s role `{role}` may CREATE in schema `public`{through}"),
             )

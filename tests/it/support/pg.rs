@@ -36,6 +36,13 @@ pub enum Server {
     Shared(&'static LocalServer),
 }
 
+/// A test's own server, for `TestCluster { server: server.into() }`.
+impl From<LocalServer> for Server {
+    fn from(server: LocalServer) -> Server {
+        Server::Own(server)
+    }
+}
+
 impl Deref for Server {
     type Target = LocalServer;
 
