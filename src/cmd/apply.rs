@@ -11,6 +11,7 @@ use crate::apply::{self, ApplyOptions, Confirmed};
 use crate::cli::{ApplyArgs, ConnectArgs};
 use crate::desired::desired_state;
 use crate::plan::file::SavedPlan;
+use crate::plan::live::PlanOptions;
 use crate::plan::preflight;
 use crate::report;
 
@@ -32,8 +33,10 @@ pub fn run(
         .transpose()?;
     let options = ApplyOptions {
         lock_timeout: args.lock_timeout,
-        prune: args.prune,
-        passwords: live::passwords(&desired),
+        plan: PlanOptions {
+            prune: args.prune,
+            passwords: live::passwords(&desired),
+        },
     };
     live::runtime()?.block_on(async {
         let notices = Some(live::show_notices(None));
@@ -46,7 +49,7 @@ pub fn run(
                 fingerprint: Some(saved.fingerprint),
             },
             None => {
-                let (plan, live) = apply::plan(&client, &manifest, &desired, &options)
+                let (plan, live) = crate::plan::live::plan(&client, &manifest, &desired, &options.plan)
                     .await
                     .context("cannot read the cluster's catalogs")?;
                 live.expect_database(&manifest.database.name)?;
@@ -58,7 +61,7 @@ pub fn run(
                 if !blocked.is_empty() {
                     report::plan::human(&plan, color, out)?;
                     let who = preflight::Session::new(&live).describe();
-                    eprint!("{}", super::plan::blocked_text(&who, &blocked));
+                    eprint!("{}", report::plan::blocked(&who, &blocked));
                     eprintln!("error: nothing was applied");
                     return Ok(ExitCode::from(TROUBLE));
                 }

@@ -14,7 +14,7 @@ use crate::report;
 
 use super::live;
 
-pub use crate::audit::read::audit_state;
+use crate::audit::read::audit_state;
 
 pub fn run(
     path: &Path,

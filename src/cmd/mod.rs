@@ -16,6 +16,8 @@ pub mod pooler;
 pub mod validate;
 pub mod verify;
 
+use anyhow::Context;
+
 /// Exit code 2: trouble (bad manifest, usage, connection, SQL error).
 pub const TROUBLE: u8 = 2;
 
@@ -57,4 +59,18 @@ pub fn load_fleet_manifest(path: &std::path::Path) -> anyhow::Result<crate::mani
             Err(anyhow::anyhow!("{:#}{hint}", anyhow::Error::new(error)))
         }
     }
+}
+
+/// The service named `name`, or an error that lists the services there are.
+pub fn service<'m>(
+    manifest: &'m crate::manifest::Manifest,
+    name: &str,
+) -> anyhow::Result<&'m crate::manifest::Service> {
+    manifest.service(name).with_context(|| {
+        let known: Vec<&str> = manifest.services.iter().map(|s| s.name.as_str()).collect();
+        format!(
+            "unknown service `{name}`; the manifest declares {}",
+            known.join(", ")
+        )
+    })
 }

@@ -15,7 +15,6 @@ use crate::cli::{ConnectArgs, PoolerArgs};
 use crate::manifest::PoolerAuth;
 use crate::pg::connect::connect;
 use crate::pg::options::Host;
-use crate::pooler::budget::ServerLimits;
 use crate::pooler::{Upstream, pooled_roles, render_ini, render_userlist};
 
 pub fn run(
@@ -80,33 +79,6 @@ pub fn run(
         if roles.len() == 1 { "" } else { "s" },
     )?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The server's `max_connections` and reserved slots, for the connection budget.
-pub async fn server_limits(client: &tokio_postgres::Client) -> anyhow::Result<ServerLimits> {
-    let rows = client
-        .query(
-            "SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('max_connections', 'superuser_reserved_connections', 'reserved_connections')",
-            &[],
-        )
-        .await
-        .context("cannot read max_connections")?;
-    let setting = |name: &str| -> anyhow::Result<Option<i64>> {
-        match rows.iter().find(|r| r.get::<_, &str>("name") == name) {
-            Some(row) => {
-                let value: &str = row.get("setting");
-                Ok(Some(value.parse().with_context(|| {
-                    format!("the server's {name} `{value}` is not a number")
-                })?))
-            }
-            None => Ok(None),
-        }
-    };
-    Ok(ServerLimits {
-        max_connections: setting("max_connections")?.unwrap_or(100),
-        superuser_reserved_connections: setting("superuser_reserved_connections")?.unwrap_or(3),
-        reserved_connections: setting("reserved_connections")?,
-    })
 }
 
 /// Each pooled role's SCRAM verifier as the server stores it, in the manifest's order.

@@ -6,6 +6,7 @@ use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
 use crate::plan::change::Marker;
+use crate::plan::preflight::Blocked;
 use crate::plan::{Change, Plan, Scope, sql};
 
 /// The JSON form of a plan: `{"changes":[{"service","kind","object","sql"}]}`.
@@ -124,4 +125,17 @@ fn notes(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "  - {note}")?;
     }
     writeln!(out)
+}
+
+/// What `apply` would refuse, for people.
+pub fn blocked(who: &str, blocked: &[Blocked]) -> String {
+    let mut text = format!(
+        "\n{} change{} cannot be made as {who}; apply refuses until a superuser runs the statements below:\n",
+        blocked.len(),
+        if blocked.len() == 1 { "" } else { "s" }
+    );
+    for item in blocked {
+        text.push_str(&format!("  - {item}\n"));
+    }
+    text
 }

@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use dbsplit::apply::{ApplyError, ApplyOptions, Confirmed, LOCK_CLASS, apply, plan};
+use dbsplit::apply::{ApplyError, ApplyOptions, Confirmed, LOCK_CLASS, apply};
 use dbsplit::catalog::introspect::{Depth, introspect};
 use dbsplit::desired::{Desired, desired_state};
 use dbsplit::manifest::Manifest;
 use dbsplit::plan::Plan;
 use dbsplit::plan::file::Fingerprint;
+use dbsplit::plan::live::{PlanOptions, plan};
 use dbsplit::plan::sql::statements;
 use tokio_postgres::Client;
 
@@ -26,13 +27,15 @@ fn example() -> (Manifest, Desired) {
 fn options() -> ApplyOptions {
     ApplyOptions {
         lock_timeout: Duration::from_secs(30),
-        prune: false,
-        passwords: BTreeMap::new(),
+        plan: PlanOptions {
+            prune: false,
+            passwords: BTreeMap::new(),
+        },
     }
 }
 
 async fn plan_of(client: &Client, manifest: &Manifest, desired: &Desired) -> Plan {
-    plan(client, manifest, desired, &options())
+    plan(client, manifest, desired, &options().plan)
         .await
         .expect("plan")
         .0
@@ -514,10 +517,13 @@ async fn roles_dbsplit_created_are_pruned_only_on_request_and_only_when_nothing_
     );
 
     let prune = ApplyOptions {
-        prune: true,
+        plan: PlanOptions {
+            prune: true,
+            ..options().plan
+        },
         ..options()
     };
-    let (pruning, _) = plan(&admin, &manifest, &desired, &prune)
+    let (pruning, _) = plan(&admin, &manifest, &desired, &prune.plan)
         .await
         .expect("plan");
     assert_eq!(

@@ -34,3 +34,5 @@ mod verify;
 mod ecosystem;
 // Fleets: services across databases and clusters, on two servers at once.
 mod fleet;
+// usage: pg_stat_statements read back as cross-service reads and writes per role.
+mod usage;
