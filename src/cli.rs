@@ -150,6 +150,129 @@ pub enum Command {
     /// every team listed owns the manifest. Run it from the repository root:
     /// `dbsplit codeowners > .github/CODEOWNERS`.
     Codeowners,
+    /// Print the JSON Schema of services.toml (every key, allowed value, default, description).
+    ///
+    /// For editors: `dbsplit schema > services.schema.json` next to the manifest, whose first
+    /// line `#:schema ./services.schema.json` lets taplo and Even Better TOML (VS Code) complete
+    /// and check it. `init` writes both. `dbsplit validate` still checks what a schema cannot
+    /// (names declared twice, reads of undeclared schemas).
+    Schema,
+    /// Back up one service's schema: a pg_dump custom-format archive behind a header.
+    ///
+    /// Connects to the manifest's database, finds pg_dump (PG_BIN, then
+    /// /usr/lib/postgresql/N/bin, then PATH; never older than the server) and writes
+    /// `DBSPLIT-DUMP 1`, a JSON line naming the service, its schema and the source, then the
+    /// archive of that schema alone (`tail -n +3 FILE` is pg_restore's input).
+    Dump(DumpArgs),
+    /// Restore a service's dump into the connected database, after provisioning the manifest.
+    ///
+    /// Applies the manifest to the database first (roles, schemas, grants, default
+    /// privileges), then runs pg_restore of the service's schema as its owner role in one
+    /// transaction, the grants coming from the manifest. A schema that already holds anything
+    /// is refused unless --replace is given: then what the archive holds is dropped and
+    /// recreated within that transaction.
+    Restore(RestoreArgs),
+    /// Graduate a service to another database by logical replication: start, status, cutover,
+    /// abort, finish.
+    ///
+    /// `start` checks both servers (every gap listed at once), provisions the target from the
+    /// manifest, copies the schema's definitions with pg_dump, publishes the schema on the
+    /// source and subscribes the target with an initial copy; the target's service roles
+    /// cannot write there yet. `status` shows each table's sync state, rows on both sides and
+    /// the lag, and exits 0 when ready for the next step. `cutover` fences the service's writes
+    /// on the source, waits for the target to replay, sets every sequence, verifies, keeps a
+    /// reverse subscription for a rollback and opens writes on the target. `abort` undoes a
+    /// move (after cut-over, by moving writes back the same way); `finish` drops the
+    /// replication and leaves the source schema fenced. Each step can be run again after an
+    /// interruption; the state lives in the clusters.
+    Move(MoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    /// The service, as named in the manifest.
+    pub service: String,
+
+    #[command(subcommand)]
+    pub step: MoveStep,
+
+    /// The target database: a postgres:// URL or a libpq key=value string (the database
+    /// defaults to the manifest's). Nothing is taken from the PG* variables, which describe
+    /// the source.
+    #[arg(
+        long,
+        env = "DBSPLIT_MOVE_TARGET",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MoveStep {
+    /// Preflight, provision the target, copy the definitions, publish and subscribe.
+    Start,
+    /// Per table its sync state and rows on both sides, and the lag; exit 0 when ready.
+    Status {
+        /// Output format: a table, or JSON.
+        #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
+        format: StatusFormat,
+    },
+    /// Fence the source, wait for the target, set sequences, verify, open the target.
+    Cutover {
+        /// Refuse to fence while the target is further behind than this many WAL bytes.
+        #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+        max_lag: i64,
+        /// How long to wait for the target to replay the fenced position: 30s, 2m.
+        #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+        timeout: std::time::Duration,
+        /// How to check the target's rows: counts per table, or a hash of every row.
+        #[arg(long, value_enum, default_value_t = MoveVerify::Count)]
+        verify: MoveVerify,
+    },
+    /// Before cut-over, drop the replication objects; after it, move writes back.
+    Abort {
+        /// How long to wait for the source to replay the target's last writes: 30s, 2m.
+        #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+        timeout: std::time::Duration,
+        /// How to check the source's rows when moving back.
+        #[arg(long, value_enum, default_value_t = MoveVerify::Count)]
+        verify: MoveVerify,
+    },
+    /// Drop the reverse replication and the publication; the source schema stays, fenced.
+    Finish,
+}
+
+/// How `move cutover` verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MoveVerify {
+    Count,
+    Hash,
+}
+
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// The service, as named in the manifest.
+    pub service: String,
+    /// The file to write; standard output when omitted (refused on a terminal).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The service, as named in the manifest.
+    pub service: String,
+    /// A file written by `dbsplit dump`.
+    pub file: PathBuf,
+    /// The database to restore into (on the server of --database-url); default: the
+    /// manifest's.
+    #[arg(long, value_name = "DATABASE")]
+    pub target: Option<String>,
+    /// Restore over a schema that already holds objects, dropping and recreating those the
+    /// archive holds, in one transaction.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Debug, Args)]

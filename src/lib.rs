@@ -20,7 +20,9 @@ pub mod migrations;
 pub mod pg;
 pub mod plan;
 pub mod pooler;
+pub mod relocate;
 pub mod report;
+pub mod schema;
 pub mod sql;
 pub mod verify;
 
@@ -58,6 +60,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions(args) => cmd::completions::run(args.shell, &mut stdout),
         Command::Man => cmd::man::run(&mut stdout),
         Command::Codeowners => cmd::codeowners::run(&cli.manifest, &mut stdout),
+        Command::Dump(args) => cmd::dump::run(&cli.manifest, &cli.connect, args, &mut stdout),
+        Command::Restore(args) => cmd::restore::run(&cli.manifest, &cli.connect, args, &mut stdout),
+        Command::Move(args) => cmd::relocate::run(&cli.manifest, &cli.connect, args, &mut stdout),
+        Command::Schema => cmd::schema::run(&mut stdout),
     }
 }
 

@@ -505,6 +505,20 @@ pub struct FunctionBody {
     pub search_path: Option<String>,
 }
 
+/// The definition of PgBouncer's lookup function (`[pooler] auth = "auth_query"`, see
+/// `pooler::auth_query`), as the server has it or as the manifest wants it. Its owner and ACL
+/// are those of the schema object of the same name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthLookup {
+    pub language: String,
+    pub security_definer: bool,
+    /// `proconfig`: `search_path=pg_catalog, pg_temp`.
+    pub config: Vec<String>,
+    /// `pg_get_function_result`: `TABLE(usename name, passwd text)`.
+    pub result: String,
+    pub body: String,
+}
+
 /// One database: its ACL, its schemas and its default privileges.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Database {
@@ -518,6 +532,12 @@ pub struct Database {
     /// String bodies of SQL and PL/pgSQL functions (audit only), sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub function_bodies: Vec<FunctionBody>,
+    /// PgBouncer's lookup function, when it exists (or is wanted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_lookup: Option<AuthLookup>,
+    /// The roles that may read `pg_catalog.pg_shadow` (besides superusers).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub shadow_readers: BTreeSet<String>,
 }
 
 /// A whole cluster: the roles (cluster-wide) and the databases.

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::audit::read::read_live;
+use crate::audit::read::{audit_state, read_live};
 use crate::audit::render;
 use crate::cli::{AuditArgs, ConnectArgs, FindingsFormat};
 use crate::finding::any_at_or_above;
@@ -13,8 +13,6 @@ use crate::manifest::Manifest;
 use crate::report;
 
 use super::live;
-
-use crate::audit::read::audit_state;
 
 pub fn run(
     path: &Path,
@@ -34,7 +32,9 @@ pub fn run(
     })?;
     match args.findings.format {
         FindingsFormat::Json => render::json(&report, args.verbose, out)?,
-        format => report::findings::render(format, &report.findings, color, out)?,
+        format => {
+            report::findings::render(super::findings_format(format), &report.findings, color, out)?
+        }
     }
     if args.findings.format == FindingsFormat::Human {
         render::human(&report, args.verbose, out)?;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod codeowners;
 pub mod completions;
 pub mod demo;
+pub mod dump;
 pub mod init;
 pub mod lint;
 pub mod live;
@@ -13,6 +14,10 @@ pub mod migrate;
 pub mod new;
 pub mod plan;
 pub mod pooler;
+#[path = "move.rs"]
+pub mod relocate;
+pub mod restore;
+pub mod schema;
 pub mod validate;
 pub mod verify;
 
@@ -73,4 +78,17 @@ pub fn service<'m>(
             known.join(", ")
         )
     })
+}
+
+/// The findings format the command line asked for, in the renderers' terms.
+pub fn findings_format(format: crate::cli::FindingsFormat) -> crate::report::findings::Format {
+    use crate::cli::FindingsFormat;
+    use crate::report::findings::Format;
+    match format {
+        FindingsFormat::Human => Format::Human,
+        FindingsFormat::Json => Format::Json,
+        FindingsFormat::Sarif => Format::Sarif,
+        FindingsFormat::Github => Format::Github,
+        FindingsFormat::Markdown => Format::Markdown,
+    }
 }

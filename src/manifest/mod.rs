@@ -16,6 +16,7 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Diagnostic, ManifestErrors, line_column};
+pub use raw::KEY_TABLES;
 
 /// Why a manifest could not be loaded.
 #[derive(Debug, thiserror::Error)]

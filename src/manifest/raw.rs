@@ -173,6 +173,19 @@ const OBSERVER_KEYS: &[&str] = &[
     "password_version",
 ];
 
+/// Every table of the manifest with the keys the reader accepts in it: what `dbsplit schema`
+/// describes (src/schema/keys.rs says what each key means; its tests fail when one is missing).
+pub const KEY_TABLES: &[(&str, &[&str])] = &[
+    ("manifest", TOP_KEYS),
+    ("database", DATABASE_KEYS),
+    ("service", SERVICE_KEYS),
+    ("role", ROLE_KEYS),
+    ("read", READ_KEYS),
+    ("shared", SHARED_KEYS),
+    ("observer", OBSERVER_KEYS),
+    ("pooler", POOLER_KEYS),
+];
+
 /// Parses `source` into a raw manifest, adding every shape problem to `diagnostics`.
 /// Returns `None` when the text is not TOML at all.
 pub fn parse(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<RawManifest> {

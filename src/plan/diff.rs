@@ -56,21 +56,23 @@ pub fn diff(
     database: &str,
     options: &DiffOptions,
 ) -> Plan {
+    let empty = Database::default();
+    let live_db = live.databases.get(database).unwrap_or(&empty);
     let mut differ = Differ {
         scopes: Scopes::new(manifest),
         desired,
         live,
         options,
         departing: departing(desired, &live.roles),
+        auth_removal: auth_removal(desired, live_db, &live.roles),
         changes: Vec::new(),
         notes: Vec::new(),
     };
-    let empty = Database::default();
-    let live_db = live.databases.get(database).unwrap_or(&empty);
     differ.roles();
     let drops = differ.leaving();
     differ.database_acl(live_db);
     differ.schemas(live_db);
+    differ.auth_lookup(manifest, live_db);
     differ.default_privileges(live_db);
     differ.public_schema(live_db);
     differ.unmanaged(live_db);
@@ -102,6 +104,38 @@ fn departing(desired: &Desired, live: &BTreeMap<String, Role>) -> BTreeSet<Strin
         .collect()
 }
 
+/// What the plan removes of PgBouncer's lookup once the manifest no longer asks for it.
+#[derive(Debug, Clone, Copy, Default)]
+struct AuthRemoval {
+    /// The lookup function, and the owner's SELECT on pg_shadow.
+    lookup: bool,
+    /// Its schema, which holds nothing else.
+    schema: bool,
+}
+
+/// The lookup dbsplit created (its owner role carries dbsplit's mark) when the desired state
+/// has none.
+fn auth_removal(
+    desired: &Desired,
+    live_db: &Database,
+    roles: &BTreeMap<String, Role>,
+) -> AuthRemoval {
+    use crate::pooler::auth_query::{ARGS, FUNCTION, OWNER, SCHEMA};
+    let ours = roles.get(OWNER).is_some_and(|r| r.mark().is_some());
+    if desired.db().auth_lookup.is_some() || !ours {
+        return AuthRemoval::default();
+    }
+    let function = format!("{FUNCTION}({ARGS})");
+    let schema = live_db
+        .schemas
+        .get(SCHEMA)
+        .is_some_and(|s| s.owner == OWNER && s.objects.keys().all(|k| *k == function));
+    AuthRemoval {
+        lookup: live_db.auth_lookup.is_some() || live_db.shadow_readers.contains(OWNER),
+        schema,
+    }
+}
+
 struct Differ<'a> {
     scopes: Scopes<'a>,
     desired: &'a Desired,
@@ -109,6 +143,7 @@ struct Differ<'a> {
     options: &'a DiffOptions,
     /// Roles dbsplit created for this database that the manifest no longer names.
     departing: BTreeSet<String>,
+    auth_removal: AuthRemoval,
     changes: Vec<Change>,
     notes: Vec<String>,
 }
@@ -411,6 +446,15 @@ impl Differ<'_> {
     fn clears(&self, dependent: &RoleDependent) -> bool {
         if dependent.database.as_deref() != Some(self.desired.database.as_str()) {
             return false;
+        }
+        let removal = self.auth_removal;
+        let schema = dependent.schema.as_deref();
+        if removal.schema && schema == Some(crate::pooler::auth_query::SCHEMA)
+            || removal.lookup
+                && schema == Some("pg_catalog")
+                && dependent.object.as_deref() == Some("view pg_catalog.pg_shadow")
+        {
+            return true;
         }
         let managed = dependent
             .schema
@@ -923,9 +967,43 @@ impl Differ<'_> {
         }
     }
 
+    /// PgBouncer's lookup function (`[pooler] auth = "auth_query"`): created or replaced when
+    /// missing or different, or when its owner cannot read pg_shadow; the rest (schema, roles,
+    /// the function's owner and ACL) is planned like any managed schema's. Dropped, with its
+    /// schema when that holds nothing else, when the manifest no longer asks for it.
+    fn auth_lookup(&mut self, manifest: &Manifest, live_db: &Database) {
+        use crate::pooler::auth_query::{AUTH_USER, OWNER, SCHEMA, lookup_roles};
+        let scope = Scope::Database(self.desired.database.clone());
+        if let Some(want) = &self.desired.db().auth_lookup {
+            let current = live_db.auth_lookup.as_ref() == Some(want);
+            if !current || !live_db.shadow_readers.contains(OWNER) {
+                let action = Action::AuthLookup {
+                    owner: OWNER.to_string(),
+                    auth_user: AUTH_USER.to_string(),
+                    roles: lookup_roles(manifest).unwrap_or_default(),
+                };
+                self.push(scope, action);
+            }
+            return;
+        }
+        if self.auth_removal.lookup {
+            let action = Action::DropAuthLookup {
+                owner: OWNER.to_string(),
+            };
+            self.push(scope.clone(), action);
+        }
+        if self.auth_removal.schema {
+            let schema = SCHEMA.to_string();
+            self.push(scope, Action::DropSchema { schema });
+        }
+    }
+
     fn unmanaged(&mut self, live_db: &Database) {
         let desired_db = self.desired.db();
         for name in live_db.schemas.keys() {
+            if self.auth_removal.schema && name == crate::pooler::auth_query::SCHEMA {
+                continue;
+            }
             if name != "public" && !desired_db.schemas.contains_key(name) {
                 self.notes
                     .push(format!("schema {name} is not in the manifest: left alone"));

@@ -206,6 +206,12 @@ pub fn statements(action: &Action) -> Vec<String> {
             "DROP SCHEMA IF EXISTS {} RESTRICT;",
             Ident(schema)
         )],
+        Action::AuthLookup {
+            owner,
+            auth_user,
+            roles,
+        } => crate::pooler::auth_query::create_statements(owner, auth_user, roles),
+        Action::DropAuthLookup { owner } => crate::pooler::auth_query::drop_statements(owner),
     }
 }
 

@@ -131,6 +131,11 @@ pub fn budget(manifest: &Manifest, server: ServerLimits) -> Budget {
             (None, None) => unlimited.push(name.clone()),
         }
     }
+    // PgBouncer's auth_user, with auth_query.
+    if super::auth_query::lookup_roles(manifest).is_some() {
+        limits += i64::from(super::auth_query::auth_user_limit(manifest));
+        counted += 1;
+    }
     Budget {
         limits,
         counted,

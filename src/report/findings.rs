@@ -7,22 +7,31 @@ use std::io::{self, Write};
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
-use crate::cli::FindingsFormat;
 use crate::finding::{Finding, Location, RULES, Severity};
+
+/// The formats findings render in (`--format` of lint and audit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+    Sarif,
+    Github,
+    Markdown,
+}
 
 /// Writes `findings` in `format`.
 pub fn render(
-    format: FindingsFormat,
+    format: Format,
     findings: &[Finding],
     color: bool,
     out: &mut impl Write,
 ) -> io::Result<()> {
     match format {
-        FindingsFormat::Human => human(findings, color, out),
-        FindingsFormat::Json => json(findings, out),
-        FindingsFormat::Sarif => super::sarif::sarif(findings, out),
-        FindingsFormat::Github => super::github::github(findings, out),
-        FindingsFormat::Markdown => super::markdown::findings(findings, out),
+        Format::Human => human(findings, color, out),
+        Format::Json => json(findings, out),
+        Format::Sarif => super::sarif::sarif(findings, out),
+        Format::Github => super::github::github(findings, out),
+        Format::Markdown => super::markdown::findings(findings, out),
     }
 }
 

@@ -32,7 +32,11 @@ mod pooler;
 mod verify;
 // Completions, the man page, pre-commit hooks, markdown reports, the GitHub Action's script.
 mod ecosystem;
-// Fleets: services across databases and clusters, on two servers at once.
-mod fleet;
 // usage: pg_stat_statements read back as cross-service reads and writes per role.
 mod usage;
+// The source's shape: no import cycles between the top-level modules of src/.
+mod layout;
+// Fleets: services across databases and clusters, on two servers at once.
+mod fleet;
+// `dump` and `restore`: a service's schema round-trips into another database, boundary included.
+mod dump;
