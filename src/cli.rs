@@ -495,6 +495,22 @@ pub struct PlanArgs {
     /// Also drop roles dbsplit created that the manifest no longer names, when they own nothing.
     #[arg(long, conflicts_with = "offline")]
     pub prune: bool,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+}
+
+/// Which targets of a fleet manifest to work on, and how many clusters at once.
+#[derive(Debug, Clone, Args)]
+pub struct FleetArgs {
+    /// With a fleet manifest: only this database (its key, name or cluster/database);
+    /// repeatable. Default: every database.
+    #[arg(long = "target", value_name = "DATABASE")]
+    pub targets: Vec<String>,
+
+    /// With a fleet manifest: how many clusters to work on at once (the databases of one
+    /// cluster go one after another).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
 }
 
 #[derive(Debug, Args)]
@@ -514,6 +530,8 @@ pub struct ApplyArgs {
     /// Also drop roles dbsplit created that the manifest no longer names, when they own nothing.
     #[arg(long)]
     pub prune: bool,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// `30s`, `500ms`, `2m`, or a number of seconds.

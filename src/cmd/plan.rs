@@ -24,7 +24,11 @@ pub fn run(
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = super::load_manifest(path)?;
+    let manifest = super::load_fleet_manifest(path)?;
+    if manifest.fleet {
+        return super::fleet::plan::run(&manifest, connect, args, color, out);
+    }
+    super::fleet::check_v1_targets(&manifest, &args.fleet)?;
     let desired = desired_state(&manifest);
     if args.offline {
         render(&bootstrap(&manifest, &desired), args.format, color, out)?;

@@ -76,6 +76,20 @@ fn manifest_with(table: &str, key: &str, value: &str) -> String {
             ],
         ),
     ];
+    // The fleet's keys live in a fleet manifest: [clusters.*] and [databases.*] for [database].
+    if matches!(table, "cluster" | "fleet_database")
+        || (table, key) == ("manifest", "migrations_dir")
+    {
+        sections[1] = (
+            "cluster",
+            "[clusters.c]",
+            vec!["url_env = \"C_URL\"".into()],
+        );
+        sections.insert(2, ("fleet_database", "[databases.app]", vec![]));
+        if (table, key) == ("cluster", "url") {
+            sections[1].2.clear();
+        }
+    }
     for (name, _, lines) in &mut sections {
         if *name != table {
             continue;
