@@ -339,3 +339,28 @@ fn a_stopped_cluster_fails_only_its_own_targets() {
         stderr(&again)
     );
 }
+
+#[test]
+fn a_saved_plan_covers_every_target_and_is_refused_only_where_the_target_changed() {
+    let fleet = Fleet::start("fleet-saved");
+    let file = fleet.dir.path().join("plan.json");
+    let file = file.to_str().expect("a UTF-8 path");
+    let planned = fleet.run(&["plan", "--out", file]);
+    assert_eq!(planned.status.code(), Some(0), "{}", stderr(&planned));
+    // Someone creates the ledger schema on the billing cluster after the plan was saved.
+    fleet.billing.psql_ok("billing", "CREATE SCHEMA ledger");
+    let applied = fleet.run(&["apply", file, "--yes"]);
+    assert_eq!(applied.status.code(), Some(2), "{}", stdout(&applied));
+    let report = stdout(&applied);
+    assert!(report.contains("main/app: applied"), "{report}");
+    assert!(report.contains("main/reports: applied"), "{report}");
+    assert!(report.contains("billing/billing: FAILED"), "{report}");
+    let errors = stderr(&applied);
+    assert!(
+        errors.contains("billing/billing: the saved plan is stale for this target")
+            && errors.contains("schema billing.ledger"),
+        "{errors}"
+    );
+    let again = fleet.run(&["plan", "--exit-code", "--target", "main/app"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+}
