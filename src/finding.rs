@@ -64,6 +64,7 @@ pub enum RuleId {
     PrivilegedServiceRole,
     Drift,
     SharedRole,
+    CrossSchemaQuery,
 }
 
 /// One row of the rule table.
@@ -277,6 +278,13 @@ pub const RULES: &[Rule] = &[
         description: "(inferred services) a role outside every service that can INSERT, UPDATE, DELETE or TRUNCATE the tables of two or more services",
         fix: "give each service its own role; a job that feeds several services goes through their APIs",
     },
+    Rule {
+        id: RuleId::CrossSchemaQuery,
+        name: "cross-schema-query",
+        severity: Severity::Warning,
+        description: "(`usage`, `audit --runtime`) statements a service role or an observer ran against another service's relations, from pg_stat_statements",
+        fix: "move the access behind the owning service's API, or declare the read in `reads`; then `dbsplit apply` can revoke the privilege without breaking the application",
+    },
 ];
 
 impl RuleId {
@@ -444,7 +452,8 @@ mod tests {
             SearchPathLeak => Some(PrivilegedServiceRole),
             PrivilegedServiceRole => Some(Drift),
             Drift => Some(SharedRole),
-            SharedRole => None,
+            SharedRole => Some(CrossSchemaQuery),
+            CrossSchemaQuery => None,
         }
     }
 

@@ -14,6 +14,7 @@ use crate::plan::file::SavedPlan;
 use crate::plan::live::PlanOptions;
 use crate::plan::preflight;
 use crate::report;
+use crate::select::Selection;
 
 use super::{TROUBLE, live};
 
@@ -29,7 +30,11 @@ pub fn run(
         return super::fleet::apply::run(&manifest, connect, args, color, out);
     }
     super::fleet::check_v1_targets(&manifest, &args.fleet)?;
-    let desired = desired_state(&manifest);
+    let select = Selection::new(&manifest, &args.services)?;
+    let desired = select.as_ref().map_or_else(
+        || desired_state(&manifest),
+        |s| s.desired(&desired_state(&manifest)),
+    );
     let saved = args
         .plan_file
         .as_deref()
@@ -40,6 +45,7 @@ pub fn run(
         plan: PlanOptions {
             prune: args.prune,
             passwords: live::passwords(&desired),
+            select,
         },
     };
     live::runtime()?.block_on(async {

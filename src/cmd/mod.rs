@@ -7,6 +7,8 @@ pub mod completions;
 pub mod demo;
 pub mod dump;
 pub mod fleet;
+pub mod graph;
+pub mod import;
 pub mod init;
 pub mod lint;
 pub mod live;
@@ -19,6 +21,7 @@ pub mod pooler;
 pub mod relocate;
 pub mod restore;
 pub mod schema;
+pub mod usage;
 pub mod validate;
 pub mod verify;
 

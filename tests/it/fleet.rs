@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output, Stdio};
 
-use crate::support::pg::{TestCluster, assert_denied};
+use crate::support::pg::{Server, TestCluster, assert_denied};
 use crate::support::{TempDir, dbsplit, stderr, stdout};
 
 /// Writes `text` as services.toml in `dir` and returns its path as a string.
@@ -309,7 +309,10 @@ async fn two_clusters_and_three_databases_converge_and_each_boundary_holds() {
 #[test]
 fn a_stopped_cluster_fails_only_its_own_targets() {
     let mut fleet = Fleet::start("fleet-down");
-    fleet.billing.server.stop();
+    match &mut fleet.billing.server {
+        Server::Own(server) => server.stop(),
+        Server::Shared(_) => unreachable!("Fleet::start starts its own servers"),
+    }
     let applied = fleet.run(&["apply", "--yes"]);
     assert_eq!(applied.status.code(), Some(2), "{}", stdout(&applied));
     let report = stdout(&applied);

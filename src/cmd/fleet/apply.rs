@@ -49,6 +49,9 @@ pub fn run(
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
+    if !args.services.is_empty() {
+        anyhow::bail!("--service does not work with a fleet manifest yet; use --target DATABASE");
+    }
     let prepared = super::prepare(manifest, &args.fleet)?;
     let pending: Vec<(Target, Pending)> = match &args.plan_file {
         Some(file) => {
@@ -181,6 +184,7 @@ async fn apply_one(
         plan: PlanOptions {
             prune,
             passwords: live::passwords(&desired),
+            select: None,
         },
     };
     let label = target.label();

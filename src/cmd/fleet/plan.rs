@@ -45,6 +45,9 @@ pub fn run(
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
+    if !args.services.is_empty() {
+        anyhow::bail!("--service does not work with a fleet manifest yet; use --target DATABASE");
+    }
     let prepared = super::prepare(manifest, &args.fleet)?;
     if args.offline {
         for (index, (target, desired)) in prepared.iter().enumerate() {
@@ -140,6 +143,7 @@ async fn plan_one(
     let options = PlanOptions {
         prune,
         passwords: live::passwords(&desired),
+        select: None,
     };
     let (client, _connection) = super::connect_target(target, connect, None).await?;
     client
