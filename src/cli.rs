@@ -614,6 +614,23 @@ pub struct PlanArgs {
     /// database (PUBLIC's CONNECT, schema public, prune) only without it.
     #[arg(long = "service", value_name = "NAME", conflicts_with = "prune")]
     pub services: Vec<String>,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+}
+
+/// Which targets of a fleet manifest to work on, and how many clusters at once.
+#[derive(Debug, Clone, Args)]
+pub struct FleetArgs {
+    /// With a fleet manifest: only this database (its key, name or cluster/database);
+    /// repeatable. Default: every database.
+    #[arg(long = "target", value_name = "DATABASE")]
+    pub targets: Vec<String>,
+
+    /// With a fleet manifest: how many clusters to work on at once (the databases of one
+    /// cluster go one after another).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
 }
 
 #[derive(Debug, Args)]
@@ -642,6 +659,9 @@ pub struct ApplyArgs {
         conflicts_with_all = ["prune", "plan_file"]
     )]
     pub services: Vec<String>,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// `30s`, `500ms`, `2m`, or a number of seconds.

@@ -27,6 +27,14 @@ pub struct Desired {
     /// Role -> its `password_version`, when the manifest gives one.
     pub password_versions: BTreeMap<String, u32>,
     pub public_schema: PublicSchema,
+    /// In a fleet: roles whose cluster-wide state (creation, attributes, password, mark,
+    /// memberships) another target of the same cluster plans, so that each role is planned
+    /// once per cluster. This target plans only what it holds in its database (grants,
+    /// settings). Empty for a v1 manifest.
+    pub planned_elsewhere: BTreeSet<String>,
+    /// In a fleet: role -> every database of its cluster it serves, recorded in its mark by the
+    /// target that plans it (besides this target's own database). Empty for a v1 manifest.
+    pub serves: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Desired {
@@ -293,6 +301,8 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
         password_envs,
         password_versions,
         public_schema: manifest.database.public_schema,
+        planned_elsewhere: BTreeSet::new(),
+        serves: BTreeMap::new(),
     }
 }
 

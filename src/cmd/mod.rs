@@ -6,6 +6,7 @@ pub mod codeowners;
 pub mod completions;
 pub mod demo;
 pub mod dump;
+pub mod fleet;
 pub mod graph;
 pub mod import;
 pub mod init;
@@ -39,7 +40,7 @@ pub fn load_manifest(path: &std::path::Path) -> anyhow::Result<crate::manifest::
             .map(crate::fleet::Target::label)
             .collect();
         anyhow::bail!(
-            "this command works on one database and {} declares [databases.*] ({}); `validate` checks it, the per-target commands are coming",
+            "this command works on one database and {} declares [databases.*] ({}); plan, apply and validate take a fleet manifest",
             path.display(),
             targets.join(", ")
         );

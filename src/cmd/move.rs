@@ -123,7 +123,7 @@ async fn ends(
                 .into_iter()
                 .find(|t| t.key == service.database)
                 .with_context(|| format!("service `{}` is placed nowhere", service.name))?;
-            let target = fleet::connect::options(&placed, connect)?;
+            let target = fleet::connect::options(&placed, connect.database_url.as_deref())?;
             (target, placed.manifest.clone(), Some(placed.key))
         }
         (None, false) => bail!(
@@ -137,7 +137,7 @@ async fn ends(
         (None, Some(home)) => {
             let mut holders = Vec::new();
             for other in fleet::targets(manifest).iter().filter(|t| &t.key != home) {
-                let options = fleet::connect::options(other, connect)?;
+                let options = fleet::connect::options(other, connect.database_url.as_deref())?;
                 let (client, _connection) = connect_to(&options).await.with_context(|| {
                     format!(
                         "cannot look for schema `{}` in {}",

@@ -25,7 +25,11 @@ pub fn run(
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = super::load_manifest(path)?;
+    let manifest = super::load_fleet_manifest(path)?;
+    if manifest.fleet {
+        return super::fleet::plan::run(&manifest, connect, args, color, out);
+    }
+    super::fleet::check_v1_targets(&manifest, &args.fleet)?;
     let select = Selection::new(&manifest, &args.services)?;
     let desired = select.as_ref().map_or_else(
         || desired_state(&manifest),

@@ -92,6 +92,6 @@ pub fn placed(
         .into_iter()
         .find(|t| t.key == service.database)
         .with_context(|| format!("service `{}` is placed nowhere", service.name))?;
-    let options = crate::fleet::connect::options(&target, connect_args)?;
+    let options = crate::fleet::connect::options(&target, connect_args.database_url.as_deref())?;
     Ok((options, target.manifest))
 }

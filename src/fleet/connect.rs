@@ -2,7 +2,6 @@
 //! and the PG* variables) with the target's database, resolved as libpq would (`~/.pgpass`,
 //! `PGPASSWORD` supply a password the manifest never holds).
 
-use crate::cli::ConnectArgs;
 use crate::manifest::ClusterConnection;
 use crate::pg::conninfo;
 use crate::pg::options::{ConnectOptions, Env, resolve};
@@ -22,13 +21,16 @@ pub enum TargetSettingsError {
 /// cluster without one `--database-url` and the PG* variables, always with the target's
 /// database (a database in the string or in PGDATABASE is overridden). A v1 manifest's one
 /// target connects exactly as before: the database defaults to the manifest's.
-pub fn options(target: &Target, args: &ConnectArgs) -> Result<ConnectOptions, TargetSettingsError> {
+pub fn options(
+    target: &Target,
+    database_url: Option<&str>,
+) -> Result<ConnectOptions, TargetSettingsError> {
     let invalid = |message: String| TargetSettingsError::Invalid {
         cluster: target.cluster.clone(),
         message,
     };
     let text = match &target.connection {
-        ClusterConnection::Args => args.database_url.clone(),
+        ClusterConnection::Args => database_url.map(str::to_string),
         ClusterConnection::Url(url) => Some(url.clone()),
         ClusterConnection::UrlEnv(variable) => Some(
             std::env::var(variable)
@@ -80,12 +82,10 @@ mod tests {
 
     #[test]
     fn the_cluster_url_with_the_target_database() {
-        let args = ConnectArgs {
-            database_url: Some("postgres://ignored@elsewhere/x".into()),
-        };
+        let url = Some("postgres://ignored@elsewhere/x");
         let options = options(
             &target("postgres://admin@db:5433/other?sslmode=disable"),
-            &args,
+            url,
         )
         .unwrap();
         assert_eq!(options.host, Host::Tcp("db".into()));
@@ -99,7 +99,7 @@ mod tests {
         let text = "version = 1\n[clusters.c]\nurl_env = \"DBSPLIT_TEST_SURELY_UNSET_URL\"\n[databases.app]\n[services.a]\n";
         let manifest = Manifest::parse(Path::new("services.toml"), text).unwrap();
         let target = super::super::targets(&manifest).remove(0);
-        let error = options(&target, &ConnectArgs { database_url: None }).unwrap_err();
+        let error = options(&target, None).unwrap_err();
         assert_eq!(
             error.to_string(),
             "cluster `c`: environment variable `DBSPLIT_TEST_SURELY_UNSET_URL` (its url_env) is not set"

@@ -8,7 +8,13 @@
 //! which targets landed) lives here too; nothing below knows about other targets.
 
 pub mod connect;
+pub mod run;
+pub mod saved;
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::catalog::model::ClusterState;
+use crate::desired::{Desired, desired_state};
 use crate::manifest::{ClusterConnection, Manifest};
 
 /// One database of the fleet, with the manifest restricted to it.
@@ -85,6 +91,62 @@ pub fn select(targets: Vec<Target>, names: &[String]) -> anyhow::Result<Vec<Targ
 impl Target {
     fn matches(&self, name: &str) -> bool {
         name == self.key || name == self.database || name == self.label()
+    }
+}
+
+/// The desired state of each of `selected` (in its order), with each role planned once per
+/// cluster: the first selected target of a cluster holding a role plans its cluster-wide
+/// state and records in its mark every database of the cluster it serves (from `all`, the
+/// whole fleet); later targets of that cluster plan only their grants and settings for it.
+pub fn desired_states(all: &[Target], selected: &[Target]) -> Vec<Desired> {
+    let mut serves: BTreeMap<(&str, String), BTreeSet<String>> = BTreeMap::new();
+    for target in all {
+        for role in desired_state(&target.manifest).state.roles.into_keys() {
+            serves
+                .entry((target.cluster.as_str(), role))
+                .or_default()
+                .insert(target.database.clone());
+        }
+    }
+    let mut planned: BTreeSet<(&str, String)> = BTreeSet::new();
+    selected
+        .iter()
+        .map(|target| {
+            let mut desired = desired_state(&target.manifest);
+            for role in desired.state.roles.keys() {
+                let key = (target.cluster.as_str(), role.clone());
+                if !planned.insert(key.clone()) {
+                    desired.planned_elsewhere.insert(role.clone());
+                } else if let Some(databases) = serves.get(&key).filter(|d| d.len() > 1) {
+                    desired.serves.insert(role.clone(), databases.clone());
+                }
+            }
+            desired
+        })
+        .collect()
+}
+
+/// What of a target's live cluster a saved plan's fingerprint covers: the roles the target
+/// plans and its own database. Other targets of the cluster change the rest (their roles,
+/// their databases) when they land first in the same apply, which must not make this
+/// target's saved plan stale.
+pub fn own_state(state: &ClusterState, desired: &Desired) -> ClusterState {
+    ClusterState {
+        roles: state
+            .roles
+            .iter()
+            .filter(|(name, _)| {
+                desired.state.roles.contains_key(*name)
+                    && !desired.planned_elsewhere.contains(*name)
+            })
+            .map(|(name, role)| (name.clone(), role.clone()))
+            .collect(),
+        databases: state
+            .databases
+            .iter()
+            .filter(|(name, _)| **name == desired.database)
+            .map(|(name, db)| (name.clone(), db.clone()))
+            .collect(),
     }
 }
 
@@ -208,6 +270,34 @@ reason = "audit"
             targets[2].connection,
             ClusterConnection::Url("postgres://admin@db-billing.internal:5432".into())
         );
+    }
+
+    #[test]
+    fn each_role_is_planned_once_per_cluster_and_marked_with_every_database_it_serves() {
+        let all = targets(&fleet());
+        let desired = desired_states(&all, &all);
+        // warehouse reads main/app and main/reporting: main/app plans it, for both.
+        assert!(desired[0].planned_elsewhere.is_empty());
+        assert_eq!(
+            desired[0].serves["warehouse"],
+            BTreeSet::from(["app".to_string(), "reporting".to_string()])
+        );
+        assert_eq!(
+            desired[1].planned_elsewhere,
+            BTreeSet::from(["warehouse".to_string()])
+        );
+        // Another cluster plans it again: roles are per cluster.
+        assert!(desired[2].planned_elsewhere.is_empty());
+        assert!(desired[2].state.roles.contains_key("warehouse"));
+        assert!(
+            !desired[2].serves.contains_key("warehouse"),
+            "one database there"
+        );
+        // With main/app left out, main/reporting plans it, still for both databases.
+        let picked = select(all.clone(), &["reports".into()]).unwrap();
+        let desired = desired_states(&all, &picked);
+        assert!(desired[0].planned_elsewhere.is_empty());
+        assert_eq!(desired[0].serves["warehouse"].len(), 2);
     }
 
     #[test]

@@ -167,6 +167,12 @@ impl Differ<'_> {
             let enforced = desired.enforced_roles.contains(name);
             let scope = self.scopes.of_role(name);
             let have = self.live_role(name).cloned();
+            if desired.planned_elsewhere.contains(name) {
+                // A fleet plans a role once per cluster; here only its settings in this database.
+                self.search_path(name, want, have.as_ref(), enforced, database, &scope);
+                self.application_name(name, want, have.as_ref(), enforced, database, &scope);
+                continue;
+            }
             match &have {
                 None => self.push(
                     scope.clone(),
@@ -259,7 +265,11 @@ impl Differ<'_> {
                 None => return,
             },
         };
-        if mark.databases.insert(database.clone()) {
+        let before = mark.databases.len();
+        mark.databases.insert(database.clone());
+        let serves = self.desired.serves.get(name).into_iter().flatten();
+        mark.databases.extend(serves.cloned());
+        if mark.databases.len() != before {
             self.push(
                 scope.clone(),
                 Action::MarkRole {

@@ -1,5 +1,8 @@
 //! Fleet manifests: services placed across databases and clusters, against two real servers.
 
+use std::process::{Command, Output, Stdio};
+
+use crate::support::pg::{Server, TestCluster, assert_denied};
 use crate::support::{TempDir, dbsplit, stderr, stdout};
 
 /// Writes `text` as services.toml in `dir` and returns its path as a string.
@@ -49,4 +52,318 @@ fn validate_points_at_a_password_in_a_cluster_url() {
         "{text}"
     );
     assert!(!text.contains("hunter2"), "the password is masked: {text}");
+}
+
+/// Two servers, `main` holding databases app and reports, `billing` holding billing, and the
+/// manifest that places five services and an observer across them.
+struct Fleet {
+    main: TestCluster,
+    billing: TestCluster,
+    dir: TempDir,
+    manifest: String,
+}
+
+impl Fleet {
+    fn start(name: &str) -> Fleet {
+        let main = TestCluster::start("app");
+        let created = main
+            .server
+            .psql("postgres")
+            .args(["-c", "CREATE DATABASE reports"])
+            .output()
+            .expect("psql runs");
+        assert!(created.status.success(), "{created:?}");
+        let billing = TestCluster::start("billing");
+        let dir = TempDir::new(name);
+        // The billing cluster's URL is in the file (no password: trust here, ~/.pgpass in
+        // production); main's comes from a variable.
+        let manifest = write_manifest(
+            &dir,
+            &format!(
+                r#"version = 1
+[clusters.main]
+url_env = "FLEET_MAIN_URL"
+[clusters.billing]
+url = "host=127.0.0.1 port={} user=postgres"
+
+[databases.app]
+cluster = "main"
+[databases.reports]
+cluster = "main"
+[databases.billing]
+cluster = "billing"
+
+[services.monolith]
+database = "app"
+roles.monolith_rw = {{ access = "readwrite" }}
+[services.orders]
+database = "app"
+roles.orders_rw = {{ access = "readwrite" }}
+[services.analytics]
+database = "reports"
+roles.analytics_rw = {{ access = "readwrite" }}
+[services.billing]
+database = "billing"
+roles.billing_rw = {{ access = "readwrite" }}
+[services.ledger]
+database = "billing"
+roles.ledger_rw = {{ access = "readwrite" }}
+
+[observers.warehouse]
+reads = ["*"]
+reason = "nightly export"
+login = true
+"#,
+                billing.server.port()
+            ),
+        );
+        Fleet {
+            main,
+            billing,
+            dir,
+            manifest,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+            .arg("-m")
+            .arg(&self.manifest)
+            .args(args)
+            .env(
+                "FLEET_MAIN_URL",
+                format!(
+                    "host=127.0.0.1 port={} user=postgres",
+                    self.main.server.port()
+                ),
+            )
+            .env_remove("DATABASE_URL")
+            .env_remove("PGDATABASE")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("dbsplit runs")
+    }
+}
+
+/// The roles of `cluster` among `names`.
+async fn roles_present(cluster: &TestCluster, names: &[&str]) -> Vec<String> {
+    let client = cluster.superuser("postgres").await;
+    let rows = client
+        .query(
+            "SELECT rolname FROM pg_roles WHERE rolname = ANY($1) ORDER BY rolname",
+            &[&names],
+        )
+        .await
+        .expect("roles are read");
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+const ROLES: &[&str] = &[
+    "analytics_rw",
+    "billing_rw",
+    "ledger_rw",
+    "monolith_rw",
+    "orders_rw",
+    "warehouse",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_clusters_and_three_databases_converge_and_each_boundary_holds() {
+    let fleet = Fleet::start("fleet-converge");
+    let plan = fleet.run(&["plan", "--exit-code"]);
+    assert_eq!(plan.status.code(), Some(1), "{}", stderr(&plan));
+    let text = stdout(&plan);
+    for label in [
+        "=== main/app ===",
+        "=== main/reports ===",
+        "=== billing/billing ===",
+    ] {
+        assert!(text.contains(label), "{label} in:\n{text}");
+    }
+    let json = fleet.run(&["plan", "--format", "json"]);
+    assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let changes = value["changes"].as_array().expect("changes");
+    assert!(!changes.is_empty());
+    for change in changes {
+        assert!(
+            change["cluster"].is_string() && change["database"].is_string(),
+            "{change}"
+        );
+    }
+    let create = |role: &str, cluster: &str| {
+        changes.iter().any(|c| {
+            c["kind"] == "create-role"
+                && c["object"].as_str().unwrap_or("").contains(role)
+                && c["cluster"] == cluster
+        })
+    };
+    assert!(create("billing_rw", "billing") && !create("billing_rw", "main"));
+    // The observer is created once per cluster it reads, by the first database there.
+    let warehouse: Vec<&serde_json::Value> = changes
+        .iter()
+        .filter(|c| {
+            c["kind"] == "create-role" && c["object"].as_str().unwrap_or("").contains("warehouse")
+        })
+        .collect();
+    assert_eq!(warehouse.len(), 2, "{warehouse:?}");
+
+    let applied = fleet.run(&["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let report = stdout(&applied);
+    for label in [
+        "main/app: applied",
+        "main/reports: applied",
+        "billing/billing: applied",
+    ] {
+        assert!(report.contains(label), "{label} in:\n{report}");
+    }
+    let again = fleet.run(&["plan", "--exit-code"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "second plan: {}\n{}",
+        stdout(&again),
+        stderr(&again)
+    );
+
+    // Roles exist only on the clusters of their services; the observer on both.
+    assert_eq!(
+        roles_present(&fleet.main, ROLES).await,
+        ["analytics_rw", "monolith_rw", "orders_rw", "warehouse"]
+    );
+    assert_eq!(
+        roles_present(&fleet.billing, ROLES).await,
+        ["billing_rw", "ledger_rw", "warehouse"]
+    );
+    let client = fleet.main.superuser("postgres").await;
+    let comment: String = client
+        .query_one(
+            "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = 'warehouse'",
+            &[],
+        )
+        .await
+        .expect("the mark is read")
+        .get(0);
+    assert!(
+        comment.contains(r#""databases": ["app", "reports"]"#),
+        "{comment}"
+    );
+
+    // A cross-service query fails with 42501 on each cluster.
+    fleet.main.psql_ok(
+        "app",
+        "SET ROLE monolith_owner; CREATE TABLE monolith.customers (id int); INSERT INTO monolith.customers VALUES (1);",
+    );
+    fleet.billing.psql_ok(
+        "billing",
+        "SET ROLE billing_owner; CREATE TABLE billing.invoices (id int); INSERT INTO billing.invoices VALUES (1);",
+    );
+    let orders = fleet.main.connect("orders_rw", "app").await;
+    assert_denied(
+        orders.query("SELECT * FROM monolith.customers", &[]).await,
+        "orders_rw reads monolith on main/app",
+    );
+    let monolith = fleet.main.connect("monolith_rw", "app").await;
+    assert_eq!(
+        monolith
+            .query("SELECT * FROM monolith.customers", &[])
+            .await
+            .expect("own schema")
+            .len(),
+        1
+    );
+    let ledger = fleet.billing.connect("ledger_rw", "billing").await;
+    assert_denied(
+        ledger.query("SELECT * FROM billing.invoices", &[]).await,
+        "ledger_rw reads billing on billing/billing",
+    );
+    // The observer reads on both clusters.
+    let warehouse = fleet.billing.connect("warehouse", "billing").await;
+    assert_eq!(
+        warehouse
+            .query("SELECT * FROM billing.invoices", &[])
+            .await
+            .expect("the observer reads")
+            .len(),
+        1
+    );
+    // A service of reports cannot even connect to app on the same cluster.
+    let refused = tokio_postgres::connect(
+        &fleet.main.server.connection_string("analytics_rw", "app"),
+        tokio_postgres::NoTls,
+    )
+    .await;
+    match refused {
+        Ok(_) => panic!("analytics_rw connected to app"),
+        Err(error) => assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{error:?}"
+        ),
+    }
+    drop(fleet.dir);
+}
+
+#[test]
+fn a_stopped_cluster_fails_only_its_own_targets() {
+    let mut fleet = Fleet::start("fleet-down");
+    match &mut fleet.billing.server {
+        Server::Own(server) => server.stop(),
+        Server::Shared(_) => unreachable!("Fleet::start starts its own servers"),
+    }
+    let applied = fleet.run(&["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(2), "{}", stdout(&applied));
+    let report = stdout(&applied);
+    assert!(report.contains("main/app: applied"), "{report}");
+    assert!(report.contains("main/reports: applied"), "{report}");
+    assert!(report.contains("billing/billing: FAILED"), "{report}");
+    let errors = stderr(&applied);
+    assert!(
+        errors.contains("error: billing/billing: ")
+            && errors.contains("error: 1 of 3 targets failed: billing/billing"),
+        "{errors}"
+    );
+    // main converged: its targets plan empty.
+    let again = fleet.run(&[
+        "plan",
+        "--exit-code",
+        "--target",
+        "app",
+        "--target",
+        "main/reports",
+    ]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&again),
+        stderr(&again)
+    );
+}
+
+#[test]
+fn a_saved_plan_covers_every_target_and_is_refused_only_where_the_target_changed() {
+    let fleet = Fleet::start("fleet-saved");
+    let file = fleet.dir.path().join("plan.json");
+    let file = file.to_str().expect("a UTF-8 path");
+    let planned = fleet.run(&["plan", "--out", file]);
+    assert_eq!(planned.status.code(), Some(0), "{}", stderr(&planned));
+    // Someone creates the ledger schema on the billing cluster after the plan was saved.
+    fleet.billing.psql_ok("billing", "CREATE SCHEMA ledger");
+    let applied = fleet.run(&["apply", file, "--yes"]);
+    assert_eq!(applied.status.code(), Some(2), "{}", stdout(&applied));
+    let report = stdout(&applied);
+    assert!(report.contains("main/app: applied"), "{report}");
+    assert!(report.contains("main/reports: applied"), "{report}");
+    assert!(report.contains("billing/billing: FAILED"), "{report}");
+    let errors = stderr(&applied);
+    assert!(
+        errors.contains("billing/billing: the saved plan is stale for this target")
+            && errors.contains("schema billing.ledger"),
+        "{errors}"
+    );
+    let again = fleet.run(&["plan", "--exit-code", "--target", "main/app"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
 }

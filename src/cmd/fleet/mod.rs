@@ -1,0 +1,56 @@
+//! The commands over a fleet manifest: each runs today's single-database pipeline per target
+//! (`fleet::targets`), clusters concurrently, and reports per target `cluster/database`.
+//! A v1 manifest never comes here: its commands run as before.
+
+pub mod apply;
+pub mod plan;
+
+use anyhow::Context;
+use tokio_postgres::Client;
+
+use crate::cli::{ConnectArgs, FleetArgs};
+use crate::desired::Desired;
+use crate::fleet::{self, Target};
+use crate::manifest::Manifest;
+use crate::pg::connect::{Connection, Notices, connect, connect_noticing};
+
+/// The selected targets of `manifest` with their desired states (roles once per cluster).
+pub fn prepare(manifest: &Manifest, args: &FleetArgs) -> anyhow::Result<Vec<(Target, Desired)>> {
+    let all = fleet::targets(manifest);
+    let selected = fleet::select(all.clone(), &args.targets)?;
+    let desired = fleet::desired_states(&all, &selected);
+    Ok(selected.into_iter().zip(desired).collect())
+}
+
+/// Refuses `--target` names a v1 manifest does not have (its one target is its database).
+pub fn check_v1_targets(manifest: &Manifest, args: &FleetArgs) -> anyhow::Result<()> {
+    fleet::select(fleet::targets(manifest), &args.targets).map(|_| ())
+}
+
+/// A runtime whose workers let clusters progress in parallel.
+pub fn runtime(args: &FleetArgs) -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(usize::from(args.jobs).clamp(1, 16))
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Connects to a target's database.
+pub async fn connect_target(
+    target: &Target,
+    args: &ConnectArgs,
+    notices: Option<Notices>,
+) -> anyhow::Result<(Client, Connection)> {
+    let options = fleet::connect::options(target, args.database_url.as_deref())?;
+    let connected = match notices {
+        Some(notices) => connect_noticing(&options, notices).await?,
+        None => connect(&options).await?,
+    };
+    Ok(connected)
+}
+
+/// An error with its cause chain, on one line.
+pub fn chain(error: &anyhow::Error) -> String {
+    format!("{error:#}")
+}
