@@ -205,7 +205,8 @@ floor_sql() {
     printf ';\n'
   done
 }
-plan_queries=(database roles role_settings passwords schemas relations columns functions types default_acls)
+# The same names and order as catalog::introspect::query_names.
+plan_queries=(database roles role_settings passwords schemas relations columns types role_dependents functions default_acls)
 audit_queries=("${plan_queries[@]}" foreign_keys dependencies function_bodies)
 floor_sql "${plan_queries[@]}" >"$work/floor-plan.sql"
 floor_sql "${audit_queries[@]}" >"$work/floor-audit.sql"
