@@ -14,11 +14,12 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use dbsplit::apply::{ApplyOptions, Confirmed, apply, plan};
+use dbsplit::apply::{ApplyOptions, Confirmed, apply};
 use dbsplit::catalog::introspect::Queryer;
 use dbsplit::desired::desired_state;
 use dbsplit::manifest::Manifest;
 use dbsplit::pg::local::{LocalConfig, LocalServer, SUPERUSER};
+use dbsplit::plan::live::{PlanOptions, plan};
 use tokio_postgres::{Client, NoTls, Row};
 
 struct Counting<'a> {
@@ -95,8 +96,11 @@ async fn run(schemas: usize, tables: usize) {
 
     let options = ApplyOptions {
         lock_timeout: Duration::from_secs(60),
-        prune: false,
-        passwords: BTreeMap::new(),
+        plan: PlanOptions {
+            prune: false,
+            passwords: BTreeMap::new(),
+            select: None,
+        },
     };
     let (legacy_plan, legacy_queries, legacy_time) =
         timed_plan(&client, &manifest, &desired, &options).await;
@@ -263,7 +267,7 @@ async fn timed_plan(
         queries: AtomicUsize::new(0),
     };
     let started = Instant::now();
-    let (plan, _) = plan(&counting, manifest, desired, options)
+    let (plan, _) = plan(&counting, manifest, desired, &options.plan)
         .await
         .expect("plan");
     (

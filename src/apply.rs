@@ -12,14 +12,14 @@ use std::time::Duration;
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
-use crate::catalog::introspect::{Depth, IntrospectError, Introspection, Queryer, introspect};
+use crate::catalog::introspect::{IntrospectError, Introspection};
 use crate::desired::Desired;
 use crate::manifest::Manifest;
 use crate::pg::error::server_message;
 use crate::pg::ident::Ident;
 use crate::plan::change::Object;
-use crate::plan::diff::{DiffOptions, PasswordState, diff};
 use crate::plan::file::{Fingerprint, Stale};
+use crate::plan::live::PlanOptions;
 use crate::plan::preflight::{self, Blocked, Session};
 use crate::plan::{Action, Plan, sql};
 
@@ -81,9 +81,8 @@ pub struct Confirmed {
 pub struct ApplyOptions {
     /// How long to wait for the advisory lock and for each table lock.
     pub lock_timeout: Duration,
-    pub prune: bool,
-    /// Role -> password, read from the roles' `password_env` variables.
-    pub passwords: BTreeMap<String, String>,
+    /// How to re-plan under the lock; its passwords are also the ones set.
+    pub plan: PlanOptions,
 }
 
 /// What an apply did.
@@ -91,74 +90,6 @@ pub struct ApplyOptions {
 pub struct ApplyReport {
     pub plan: Plan,
     pub statements: usize,
-}
-
-/// The password states for a diff, comparing the passwords from the environment with the
-/// stored verifiers when they are readable.
-pub fn password_states(
-    desired: &Desired,
-    live: &Introspection,
-    passwords: &BTreeMap<String, String>,
-) -> BTreeMap<String, PasswordState> {
-    desired
-        .password_envs
-        .keys()
-        .map(|role| {
-            let state = match (passwords.get(role), live.state.roles.get(role)) {
-                (None, _) if env_is_empty(desired, role) => PasswordState::Empty,
-                (None, _) => PasswordState::Unset,
-                (Some(_), None) => PasswordState::Differs,
-                (Some(_), Some(_)) if !live.passwords_readable => PasswordState::Unknown,
-                (Some(password), Some(have)) => match &have.password {
-                    Some(stored) if crate::pg::scram::matches(password, stored) => {
-                        PasswordState::Matches
-                    }
-                    _ => PasswordState::Differs,
-                },
-            };
-            (role.clone(), state)
-        })
-        .collect()
-}
-
-/// Whether the role's password variable is set, but empty.
-fn env_is_empty(desired: &Desired, role: &str) -> bool {
-    desired
-        .password_envs
-        .get(role)
-        .and_then(std::env::var_os)
-        .is_some_and(|value| value.is_empty())
-}
-
-/// Introspects and plans without changing anything.
-pub async fn plan(
-    db: &impl Queryer,
-    manifest: &Manifest,
-    desired: &Desired,
-    options: &ApplyOptions,
-) -> Result<(Plan, Introspection), IntrospectError> {
-    let live = introspect(db, Depth::Privileges).await?;
-    let diff_options = DiffOptions {
-        passwords: password_states(desired, &live, &options.passwords),
-        prune: options.prune,
-        membership_options: live.membership_options(),
-    };
-    let mut plan = diff(
-        manifest,
-        desired,
-        &live.state,
-        &live.database,
-        &diff_options,
-    );
-    // What a non-superuser admin gives itself to make the other changes; not drift, so not
-    // part of the diff (audit reports the diff).
-    let scopes = crate::plan::scopes::Scopes::new(manifest);
-    let joins = preflight::self_grants(&plan.changes, desired, &live, &scopes);
-    if !joins.is_empty() {
-        plan.changes.extend(joins);
-        plan.sort();
-    }
-    Ok((plan, live))
 }
 
 /// Applies the manifest in one transaction; see the module documentation for the steps.
@@ -189,7 +120,7 @@ pub async fn apply(
             database_error(error)
         });
     }
-    let (plan, live) = plan(&tx, manifest, desired, options).await?;
+    let (plan, live) = crate::plan::live::plan(&tx, manifest, desired, &options.plan).await?;
     if let Some(expected) = &confirmed.fingerprint {
         expected.check(&live.state, &plan)?;
     }
@@ -227,7 +158,7 @@ pub async fn apply(
             acting_as = actor;
         }
         let lookup = schema_lookup(&change.action, desired, &session, &live);
-        let mut list = executable(&change.action, &options.passwords);
+        let mut list = executable(&change.action, &options.plan.passwords);
         if let Some((before, after)) = lookup {
             list.insert(0, before);
             list.push(after);
@@ -239,7 +170,7 @@ pub async fn apply(
                     // 53200 here is the lock table: the one transaction holds a lock on every
                     // object whose owner or privileges it changes.
                     message.push_str(&format!(
-                        "; this apply changes {} objects in one transaction: raise max_locks_per_transaction (a restart is needed) or apply one service at a time",
+                        "; this apply changes {} objects in one transaction: raise max_locks_per_transaction (a restart is needed) or apply one service at a time with --service NAME",
                         plan.changes.len()
                     ));
                 }
@@ -257,7 +188,7 @@ pub async fn apply(
             .await
             .map_err(database_error)?;
     }
-    let (after, _) = self::plan(&tx, manifest, desired, options).await?;
+    let (after, _) = crate::plan::live::plan(&tx, manifest, desired, &options.plan).await?;
     if !after.changes.is_empty() {
         return Err(ApplyError::NotConverged(Box::new(after)));
     }

@@ -133,6 +133,18 @@ pub enum Command {
     /// in a savepoint of a transaction that is rolled back. Exits 1 with a table of every hole,
     /// 0 when the boundary holds, 2 when a role could not be verified.
     Verify(VerifyArgs),
+    /// Propose a services.toml for a database dbsplit does not manage yet.
+    ///
+    /// Reads the catalogs (read-only) of the database the connection names and writes a
+    /// commented manifest: one service per schema, owned by its owner role (or <schema>_owner
+    /// when a superuser or a login role owns it); each login role in the service whose schema
+    /// it writes, with the highest access that adds nothing it lacks today; roles reading
+    /// several schemas as observers; schemas nobody writes and several services read as shared.
+    /// Reads across services, and levels that would add privileges, are written as commented
+    /// lines; a role writing several services is a comment naming the choices. Applied as it
+    /// is, the manifest grants no role a privilege it does not hold today. Prints to standard
+    /// output unless --out is given.
+    Import(ImportArgs),
     /// Print a shell completion script.
     ///
     /// bash: `dbsplit completions bash > ~/.local/share/bash-completion/completions/dbsplit`;
@@ -150,6 +162,129 @@ pub enum Command {
     /// every team listed owns the manifest. Run it from the repository root:
     /// `dbsplit codeowners > .github/CODEOWNERS`.
     Codeowners,
+    /// Print the JSON Schema of services.toml (every key, allowed value, default, description).
+    ///
+    /// For editors: `dbsplit schema > services.schema.json` next to the manifest, whose first
+    /// line `#:schema ./services.schema.json` lets taplo and Even Better TOML (VS Code) complete
+    /// and check it. `init` writes both. `dbsplit validate` still checks what a schema cannot
+    /// (names declared twice, reads of undeclared schemas).
+    Schema,
+    /// Back up one service's schema: a pg_dump custom-format archive behind a header.
+    ///
+    /// Connects to the manifest's database, finds pg_dump (PG_BIN, then
+    /// /usr/lib/postgresql/N/bin, then PATH; never older than the server) and writes
+    /// `DBSPLIT-DUMP 1`, a JSON line naming the service, its schema and the source, then the
+    /// archive of that schema alone (`tail -n +3 FILE` is pg_restore's input).
+    Dump(DumpArgs),
+    /// Restore a service's dump into the connected database, after provisioning the manifest.
+    ///
+    /// Applies the manifest to the database first (roles, schemas, grants, default
+    /// privileges), then runs pg_restore of the service's schema as its owner role in one
+    /// transaction, the grants coming from the manifest. A schema that already holds anything
+    /// is refused unless --replace is given: then what the archive holds is dropped and
+    /// recreated within that transaction.
+    Restore(RestoreArgs),
+    /// Graduate a service to another database by logical replication: start, status, cutover,
+    /// abort, finish.
+    ///
+    /// `start` checks both servers (every gap listed at once), provisions the target from the
+    /// manifest, copies the schema's definitions with pg_dump, publishes the schema on the
+    /// source and subscribes the target with an initial copy; the target's service roles
+    /// cannot write there yet. `status` shows each table's sync state, rows on both sides and
+    /// the lag, and exits 0 when ready for the next step. `cutover` fences the service's writes
+    /// on the source, waits for the target to replay, sets every sequence, verifies, keeps a
+    /// reverse subscription for a rollback and opens writes on the target. `abort` undoes a
+    /// move (after cut-over, by moving writes back the same way); `finish` drops the
+    /// replication and leaves the source schema fenced. Each step can be run again after an
+    /// interruption; the state lives in the clusters.
+    Move(MoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    /// The service, as named in the manifest.
+    pub service: String,
+
+    #[command(subcommand)]
+    pub step: MoveStep,
+
+    /// The target database: a postgres:// URL or a libpq key=value string (the database
+    /// defaults to the manifest's). Nothing is taken from the PG* variables, which describe
+    /// the source.
+    #[arg(
+        long,
+        env = "DBSPLIT_MOVE_TARGET",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MoveStep {
+    /// Preflight, provision the target, copy the definitions, publish and subscribe.
+    Start,
+    /// Per table its sync state and rows on both sides, and the lag; exit 0 when ready.
+    Status {
+        /// Output format: a table, or JSON.
+        #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
+        format: StatusFormat,
+    },
+    /// Fence the source, wait for the target, set sequences, verify, open the target.
+    Cutover {
+        /// Refuse to fence while the target is further behind than this many WAL bytes.
+        #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
+        max_lag: i64,
+        /// How long to wait for the target to replay the fenced position: 30s, 2m.
+        #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+        timeout: std::time::Duration,
+        /// How to check the target's rows: counts per table, or a hash of every row.
+        #[arg(long, value_enum, default_value_t = MoveVerify::Count)]
+        verify: MoveVerify,
+    },
+    /// Before cut-over, drop the replication objects; after it, move writes back.
+    Abort {
+        /// How long to wait for the source to replay the target's last writes: 30s, 2m.
+        #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+        timeout: std::time::Duration,
+        /// How to check the source's rows when moving back.
+        #[arg(long, value_enum, default_value_t = MoveVerify::Count)]
+        verify: MoveVerify,
+    },
+    /// Drop the reverse replication and the publication; the source schema stays, fenced.
+    Finish,
+}
+
+/// How `move cutover` verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MoveVerify {
+    Count,
+    Hash,
+}
+
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// The service, as named in the manifest.
+    pub service: String,
+    /// The file to write; standard output when omitted (refused on a terminal).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The service, as named in the manifest.
+    pub service: String,
+    /// A file written by `dbsplit dump`.
+    pub file: PathBuf,
+    /// The database to restore into (on the server of --database-url); default: the
+    /// manifest's.
+    #[arg(long, value_name = "DATABASE")]
+    pub target: Option<String>,
+    /// Restore over a schema that already holds objects, dropping and recreating those the
+    /// archive holds, in one transaction.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +336,10 @@ pub struct MigrateArgs {
 
     /// The services to migrate, as named in the manifest; default: all.
     pub services: Vec<String>,
+
+    /// A service to migrate (repeatable), like naming it after `migrate`.
+    #[arg(long = "service", value_name = "NAME")]
+    pub service: Vec<String>,
 
     /// List the migrations that would run, per service, without changing anything.
     #[arg(long)]
@@ -318,6 +457,11 @@ pub struct AuditArgs {
     #[command(flatten)]
     pub findings: FindingsArgs,
 
+    /// Only the findings about this service (repeatable): in its schema, reaching into it,
+    /// or about one of its roles.
+    #[arg(long = "service", value_name = "NAME", conflicts_with = "no_manifest")]
+    pub services: Vec<String>,
+
     /// Infer services from the cluster instead of reading the manifest.
     #[arg(long)]
     pub no_manifest: bool,
@@ -330,6 +474,17 @@ pub struct AuditArgs {
     /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub statement_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Write the manifest to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Overwrite the --out file when it exists.
+    #[arg(long, requires = "out")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -372,6 +527,11 @@ pub struct PlanArgs {
     /// Also drop roles dbsplit created that the manifest no longer names, when they own nothing.
     #[arg(long, conflicts_with = "offline")]
     pub prune: bool,
+
+    /// Only this service's roles, schemas and grants (repeatable); what belongs to the whole
+    /// database (PUBLIC's CONNECT, schema public, prune) only without it.
+    #[arg(long = "service", value_name = "NAME", conflicts_with = "prune")]
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -391,6 +551,15 @@ pub struct ApplyArgs {
     /// Also drop roles dbsplit created that the manifest no longer names, when they own nothing.
     #[arg(long)]
     pub prune: bool,
+
+    /// Only this service's roles, schemas and grants (repeatable); what belongs to the whole
+    /// database (PUBLIC's CONNECT, schema public, prune) only without it.
+    #[arg(
+        long = "service",
+        value_name = "NAME",
+        conflicts_with_all = ["prune", "plan_file"]
+    )]
+    pub services: Vec<String>,
 }
 
 /// `30s`, `500ms`, `2m`, or a number of seconds.

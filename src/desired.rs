@@ -137,7 +137,7 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
                 db_name.clone(),
                 BTreeMap::from([
                     (
-                        "search_path".to_string(),
+                        crate::pg::SEARCH_PATH.to_string(),
                         search_path_value(&service.search_path),
                     ),
                     ("application_name".to_string(), service.name.clone()),
@@ -231,13 +231,55 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
         }
     }
 
+    // [pooler] auth = "auth_query": PgBouncer's lookup function, its schema and roles.
+    let auth_lookup = crate::pooler::auth_query::lookup_roles(manifest);
+    if let Some(roles) = &auth_lookup {
+        use crate::pooler::auth_query::{AUTH_USER, OWNER, SCHEMA, auth_user_limit, definition};
+        add_role(&mut state, OWNER, owner_role(), true);
+        let limit = Some(auth_user_limit(manifest));
+        let auth_user = Role {
+            attributes: RoleAttributes::unprivileged(true, limit),
+            ..Role::default()
+        };
+        add_role(&mut state, AUTH_USER, auth_user, true);
+        let schema_acl = Acl::from([
+            (
+                Grantee::Role(OWNER.to_string()),
+                privileges([Usage, Create]),
+            ),
+            (Grantee::Role(AUTH_USER.to_string()), privileges([Usage])),
+        ]);
+        db.schemas.insert(
+            SCHEMA.to_string(),
+            Schema {
+                owner: OWNER.to_string(),
+                acl: schema_acl,
+                grant_options: Acl::new(),
+                objects: BTreeMap::new(),
+            },
+        );
+        let functions = Acl::from([(Grantee::Role(AUTH_USER.to_string()), privileges([Execute]))]);
+        insert_default_acls(
+            &mut db,
+            OWNER,
+            SCHEMA,
+            [(DefaultObjects::Functions, functions)],
+        );
+        db.auth_lookup = Some(definition(roles));
+        db.shadow_readers.insert(OWNER.to_string());
+    }
+
     if manifest.database.revoke_public_connect {
         db.acl.insert(Grantee::Public, BTreeSet::new());
+        let auth_user = auth_lookup
+            .as_ref()
+            .map(|_| crate::pooler::auth_query::AUTH_USER.to_string());
         let connecting = manifest
             .services
             .iter()
             .flat_map(|s| s.roles.iter().map(|r| r.name.clone()))
-            .chain(manifest.observers.iter().map(|o| o.name.clone()));
+            .chain(manifest.observers.iter().map(|o| o.name.clone()))
+            .chain(auth_user);
         for role in connecting {
             db.acl.insert(Grantee::Role(role), privileges([Connect]));
         }

@@ -12,6 +12,8 @@ pub mod cli;
 mod cmd;
 pub mod desired;
 pub mod finding;
+pub mod fleet;
+pub mod import;
 pub mod lint;
 pub mod manifest;
 pub mod migrate;
@@ -19,8 +21,12 @@ pub mod migrations;
 pub mod pg;
 pub mod plan;
 pub mod pooler;
+pub mod relocate;
 pub mod report;
+pub mod schema;
+pub mod select;
 pub mod sql;
+pub mod text;
 pub mod verify;
 
 use std::io::{self, Write};
@@ -54,9 +60,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => {
             cmd::verify::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
         }
+        Command::Import(args) => cmd::import::run(&cli.connect, args, &mut stdout),
         Command::Completions(args) => cmd::completions::run(args.shell, &mut stdout),
         Command::Man => cmd::man::run(&mut stdout),
         Command::Codeowners => cmd::codeowners::run(&cli.manifest, &mut stdout),
+        Command::Dump(args) => cmd::dump::run(&cli.manifest, &cli.connect, args, &mut stdout),
+        Command::Restore(args) => cmd::restore::run(&cli.manifest, &cli.connect, args, &mut stdout),
+        Command::Move(args) => cmd::relocate::run(&cli.manifest, &cli.connect, args, &mut stdout),
+        Command::Schema => cmd::schema::run(&mut stdout),
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tokio_postgres::{Row, Transaction};
 
 use super::model::{
-    Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Dependency, ForeignKey,
+    Acl, AuthLookup, ClusterState, Database, DefaultAclKey, DefaultObjects, Dependency, ForeignKey,
     FunctionBody, Grantee, Membership, ObjectKind, Privilege, Role, RoleAttributes, RoleDependent,
     Schema, SchemaObject,
 };
@@ -118,6 +118,7 @@ const DEFAULT_ACLS: Query = query!("default_acls");
 const FOREIGN_KEYS: Query = query!("foreign_keys");
 const DEPENDENCIES: Query = query!("dependencies");
 const FUNCTION_BODIES: Query = query!("function_bodies");
+const POOLER_AUTH: Query = query!("pooler_auth");
 
 async fn run(db: &impl Queryer, query: &Query) -> Result<Vec<Row>, IntrospectError> {
     db.query_all(query.sql)
@@ -180,6 +181,7 @@ fn second(depth: Depth) -> Vec<&'static Query> {
         &ROLE_DEPENDENTS,
         &FUNCTIONS,
         &DEFAULT_ACLS,
+        &POOLER_AUTH,
     ];
     if depth == Depth::Dependencies {
         queries.extend([&FOREIGN_KEYS, &DEPENDENCIES, &FUNCTION_BODIES]);
@@ -263,6 +265,7 @@ pub async fn introspect_split<Q: Queryer>(
     read_functions(take(&FUNCTIONS), &mut db_state)?;
     read_types(take(&TYPES), &mut db_state)?;
     read_default_acls(take(&DEFAULT_ACLS), &mut db_state)?;
+    read_pooler_auth(take(&POOLER_AUTH), &mut db_state)?;
     if depth == Depth::Dependencies {
         read_dependencies(take(&FOREIGN_KEYS), take(&DEPENDENCIES), &mut db_state)?;
         read_function_bodies(take(&FUNCTION_BODIES), &mut db_state)?;
@@ -594,6 +597,29 @@ fn read_function_bodies(rows: Vec<Row>, db_state: &mut Database) -> Result<(), I
         });
     }
     db_state.function_bodies.sort();
+    Ok(())
+}
+
+/// Who reads pg_shadow, and PgBouncer's lookup function (see `pooler::auth_query`).
+fn read_pooler_auth(rows: Vec<Row>, db_state: &mut Database) -> Result<(), IntrospectError> {
+    let q = POOLER_AUTH.name;
+    for row in rows {
+        let shadow: Option<Vec<String>> = get(&row, "shadow_acl", q)?;
+        db_state.shadow_readers = parse_acl(&shadow.unwrap_or_default())
+            .into_iter()
+            .filter(|(_, privileges)| privileges.contains(&Privilege::Select))
+            .filter_map(|(grantee, _)| grantee.role().map(str::to_string))
+            .collect();
+        if get(&row, "found", q)? {
+            db_state.auth_lookup = Some(AuthLookup {
+                language: get(&row, "language", q)?,
+                security_definer: get(&row, "security_definer", q)?,
+                config: get(&row, "config", q)?,
+                result: get(&row, "result", q)?,
+                body: get(&row, "body", q)?,
+            });
+        }
+    }
     Ok(())
 }
 

@@ -11,6 +11,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The key of [`Role::settings`] for the settings of every database (`ALTER ROLE ... SET`).
+pub const ALL_DATABASES: &str = "";
+
 /// Who a privilege is granted to: a role, or PUBLIC (every role).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Grantee {
@@ -209,7 +212,7 @@ pub struct Role {
     #[serde(default)]
     pub memberships: Vec<Membership>,
     /// Per-database settings (`ALTER ROLE ... IN DATABASE ... SET`): database -> name -> value.
-    /// The key `""` holds the settings for all databases (`ALTER ROLE ... SET`).
+    /// The key [`ALL_DATABASES`] holds the settings for all databases (`ALTER ROLE ... SET`).
     pub settings: BTreeMap<String, BTreeMap<String, String>>,
     /// `COMMENT ON ROLE`; dbsplit marks the roles it creates with [`MANAGED_COMMENT`].
     pub comment: Option<String>,
@@ -506,6 +509,20 @@ pub struct FunctionBody {
     pub search_path: Option<String>,
 }
 
+/// The definition of PgBouncer's lookup function (`[pooler] auth = "auth_query"`, see
+/// `pooler::auth_query`), as the server has it or as the manifest wants it. Its owner and ACL
+/// are those of the schema object of the same name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthLookup {
+    pub language: String,
+    pub security_definer: bool,
+    /// `proconfig`: `search_path=pg_catalog, pg_temp`.
+    pub config: Vec<String>,
+    /// `pg_get_function_result`: `TABLE(usename name, passwd text)`.
+    pub result: String,
+    pub body: String,
+}
+
 /// One database: its ACL, its schemas and its default privileges.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Database {
@@ -519,6 +536,12 @@ pub struct Database {
     /// String bodies of SQL and PL/pgSQL functions (audit only), sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub function_bodies: Vec<FunctionBody>,
+    /// PgBouncer's lookup function, when it exists (or is wanted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_lookup: Option<AuthLookup>,
+    /// The roles that may read `pg_catalog.pg_shadow` (besides superusers).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub shadow_readers: BTreeSet<String>,
 }
 
 /// A whole cluster: the roles (cluster-wide) and the databases.

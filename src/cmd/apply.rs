@@ -11,8 +11,10 @@ use crate::apply::{self, ApplyOptions, Confirmed};
 use crate::cli::{ApplyArgs, ConnectArgs};
 use crate::desired::desired_state;
 use crate::plan::file::SavedPlan;
+use crate::plan::live::PlanOptions;
 use crate::plan::preflight;
 use crate::report;
+use crate::select::Selection;
 
 use super::{TROUBLE, live};
 
@@ -24,7 +26,11 @@ pub fn run(
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let manifest = super::load_manifest(path)?;
-    let desired = desired_state(&manifest);
+    let select = Selection::new(&manifest, &args.services)?;
+    let desired = select.as_ref().map_or_else(
+        || desired_state(&manifest),
+        |s| s.desired(&desired_state(&manifest)),
+    );
     let saved = args
         .plan_file
         .as_deref()
@@ -32,8 +38,11 @@ pub fn run(
         .transpose()?;
     let options = ApplyOptions {
         lock_timeout: args.lock_timeout,
-        prune: args.prune,
-        passwords: live::passwords(&desired),
+        plan: PlanOptions {
+            prune: args.prune,
+            passwords: live::passwords(&desired),
+            select,
+        },
     };
     live::runtime()?.block_on(async {
         let notices = Some(live::show_notices(None));
@@ -46,7 +55,7 @@ pub fn run(
                 fingerprint: Some(saved.fingerprint),
             },
             None => {
-                let (plan, live) = apply::plan(&client, &manifest, &desired, &options)
+                let (plan, live) = crate::plan::live::plan(&client, &manifest, &desired, &options.plan)
                     .await
                     .context("cannot read the cluster's catalogs")?;
                 live.expect_database(&manifest.database.name)?;
@@ -58,7 +67,7 @@ pub fn run(
                 if !blocked.is_empty() {
                     report::plan::human(&plan, color, out)?;
                     let who = preflight::Session::new(&live).describe();
-                    eprint!("{}", super::plan::blocked_text(&who, &blocked));
+                    eprint!("{}", report::plan::blocked(&who, &blocked));
                     eprintln!("error: nothing was applied");
                     return Ok(ExitCode::from(TROUBLE));
                 }

@@ -5,16 +5,15 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::audit::read::read_live;
+use crate::audit::read::{audit_state, read_live};
 use crate::audit::render;
 use crate::cli::{AuditArgs, ConnectArgs, FindingsFormat};
 use crate::finding::any_at_or_above;
 use crate::manifest::Manifest;
 use crate::report;
+use crate::select::Selection;
 
 use super::live;
-
-pub use crate::audit::read::audit_state;
 
 pub fn run(
     path: &Path,
@@ -28,13 +27,25 @@ pub fn run(
     } else {
         Some(super::load_manifest(path)?)
     };
-    let report = live::runtime()?.block_on(async {
+    let select = match &manifest {
+        Some(manifest) => Selection::new(manifest, &args.services)?,
+        None if !args.services.is_empty() => {
+            anyhow::bail!("--service names services of the manifest, and there is none here")
+        }
+        None => None,
+    };
+    let mut report = live::runtime()?.block_on(async {
         let live = read(manifest.as_ref(), connect, args).await?;
         audit_state(manifest.as_ref(), &live)
     })?;
+    if let Some(select) = &select {
+        report.findings = select.findings(std::mem::take(&mut report.findings));
+    }
     match args.findings.format {
         FindingsFormat::Json => render::json(&report, args.verbose, out)?,
-        format => report::findings::render(format, &report.findings, color, out)?,
+        format => {
+            report::findings::render(super::findings_format(format), &report.findings, color, out)?
+        }
     }
     if args.findings.format == FindingsFormat::Human {
         render::human(&report, args.verbose, out)?;

@@ -76,6 +76,14 @@ pub fn run(path: &Path, args: &InitArgs, out: &mut impl Write) -> anyhow::Result
         rehash(&dir)?;
         writeln!(out, "wrote {}", file.display())?;
     }
+    // The schema the manifest's `#:schema` line names, for editors; `dbsplit schema` refreshes it.
+    let schema = path
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(crate::schema::FILE_NAME);
+    std::fs::write(&schema, crate::schema::render())
+        .with_context(|| format!("cannot write {}", schema.display()))?;
+    writeln!(out, "wrote {}", schema.display())?;
     writeln!(
         out,
         "next: `dbsplit plan` to see the changes, `dbsplit apply` to make them, then `dbsplit migrate`"
@@ -179,7 +187,8 @@ fn manifest_text(answers: &Answers) -> String {
         PublicSchema::Unmanaged => "unmanaged",
     };
     let mut text = format!(
-        "# services.toml: which service owns which schema, and which roles each service logs in as.
+        "{}
+# services.toml: which service owns which schema, and which roles each service logs in as.
 # `dbsplit validate` checks this file; `dbsplit plan` shows what `dbsplit apply` would change.
 version = 1
 
@@ -189,6 +198,7 @@ public_schema = \"{public}\"  # lockdown (revoke CREATE from PUBLIC) | drop (onl
 revoke_public_connect = true  # REVOKE CONNECT/TEMP on the database from PUBLIC; grant CONNECT to service roles
 migrations_dir = \"migrations\" # one folder per service below it
 ",
+        crate::schema::DIRECTIVE,
         toml::Value::String(answers.database.clone())
     );
     for (service, roles) in &answers.services {

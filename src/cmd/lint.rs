@@ -23,7 +23,12 @@ pub fn run(
     let manifest = super::load_manifest(path)?;
     let input = read_input(&manifest, &args.paths)?;
     let findings = lint(&manifest, &input);
-    report::findings::render(args.findings.format, &findings, color, out)?;
+    report::findings::render(
+        super::findings_format(args.findings.format),
+        &findings,
+        color,
+        out,
+    )?;
     Ok(
         if any_at_or_above(&findings, args.findings.fail_on.severity()) {
             ExitCode::from(1)

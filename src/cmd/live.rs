@@ -79,7 +79,7 @@ pub fn describe_notice(notice: &tokio_postgres::error::DbError) -> String {
 
 /// Connects exactly as psql would, the database included.
 pub async fn connect_plain(args: &ConnectArgs) -> anyhow::Result<Client> {
-    let options = ConnectOptions::from_args(args)?;
+    let options = resolve(args.database_url.as_deref(), &Env::process())?;
     let (client, _connection) = connect(&options).await?;
     Ok(client)
 }

@@ -5,6 +5,8 @@ pub mod audit;
 pub mod codeowners;
 pub mod completions;
 pub mod demo;
+pub mod dump;
+pub mod import;
 pub mod init;
 pub mod lint;
 pub mod live;
@@ -13,16 +15,40 @@ pub mod migrate;
 pub mod new;
 pub mod plan;
 pub mod pooler;
+#[path = "move.rs"]
+pub mod relocate;
+pub mod restore;
+pub mod schema;
 pub mod validate;
 pub mod verify;
+
+use anyhow::Context;
 
 /// Exit code 2: trouble (bad manifest, usage, connection, SQL error).
 pub const TROUBLE: u8 = 2;
 
-/// Loads the manifest. The problems of an invalid one are printed here, all of them with
-/// their locations, and the error returned is [`crate::Reported`]: exit code 2, nothing more
-/// to print.
+/// Loads a manifest of one database (see [`load_fleet_manifest`]); a fleet manifest (with
+/// `[clusters.*]` or `[databases.*]`) is refused, as the command does not work per target.
 pub fn load_manifest(path: &std::path::Path) -> anyhow::Result<crate::manifest::Manifest> {
+    let manifest = load_fleet_manifest(path)?;
+    if manifest.fleet {
+        let targets: Vec<String> = crate::fleet::targets(&manifest)
+            .iter()
+            .map(crate::fleet::Target::label)
+            .collect();
+        anyhow::bail!(
+            "this command works on one database and {} declares [databases.*] ({}); `validate` checks it, the per-target commands are coming",
+            path.display(),
+            targets.join(", ")
+        );
+    }
+    Ok(manifest)
+}
+
+/// Loads the manifest, a v1 one or a fleet. The problems of an invalid one are printed here,
+/// all of them with their locations, and the error returned is [`crate::Reported`]: exit code
+/// 2, nothing more to print.
+pub fn load_fleet_manifest(path: &std::path::Path) -> anyhow::Result<crate::manifest::Manifest> {
     use crate::manifest::{LoadError, Manifest};
     match Manifest::load(path) {
         Ok(manifest) => Ok(manifest),
@@ -38,5 +64,32 @@ pub fn load_manifest(path: &std::path::Path) -> anyhow::Result<crate::manifest::
             };
             Err(anyhow::anyhow!("{:#}{hint}", anyhow::Error::new(error)))
         }
+    }
+}
+
+/// The service named `name`, or an error that lists the services there are.
+pub fn service<'m>(
+    manifest: &'m crate::manifest::Manifest,
+    name: &str,
+) -> anyhow::Result<&'m crate::manifest::Service> {
+    manifest.service(name).with_context(|| {
+        let known: Vec<&str> = manifest.services.iter().map(|s| s.name.as_str()).collect();
+        format!(
+            "unknown service `{name}`; the manifest declares {}",
+            known.join(", ")
+        )
+    })
+}
+
+/// The findings format the command line asked for, in the renderers' terms.
+pub fn findings_format(format: crate::cli::FindingsFormat) -> crate::report::findings::Format {
+    use crate::cli::FindingsFormat;
+    use crate::report::findings::Format;
+    match format {
+        FindingsFormat::Human => Format::Human,
+        FindingsFormat::Json => Format::Json,
+        FindingsFormat::Sarif => Format::Sarif,
+        FindingsFormat::Github => Format::Github,
+        FindingsFormat::Markdown => Format::Markdown,
     }
 }

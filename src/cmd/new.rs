@@ -13,7 +13,7 @@ use crate::migrations::sum::rehash;
 
 pub fn run(path: &Path, args: &NewArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let manifest = super::load_manifest(path)?;
-    let service = super::migrate::service(&manifest, &args.service)?;
+    let service = super::service(&manifest, &args.service)?;
     if !is_slug(&args.name) {
         bail!(
             "`{}` is not a migration name: use lowercase letters, digits and underscores, such as `add_invoices`",

@@ -6,13 +6,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::apply::{self, ApplyOptions};
 use crate::cli::{ConnectArgs, PlanArgs, PlanFormat};
 use crate::desired::desired_state;
 use crate::plan::bootstrap::bootstrap;
 use crate::plan::file::SavedPlan;
+use crate::plan::live::PlanOptions;
 use crate::plan::{Plan, preflight};
+use crate::pooler::budget::ServerLimits;
 use crate::report;
+use crate::select::Selection;
 
 use super::live;
 
@@ -24,15 +26,19 @@ pub fn run(
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let manifest = super::load_manifest(path)?;
-    let desired = desired_state(&manifest);
+    let select = Selection::new(&manifest, &args.services)?;
+    let desired = select.as_ref().map_or_else(
+        || desired_state(&manifest),
+        |s| s.desired(&desired_state(&manifest)),
+    );
     if args.offline {
         render(&bootstrap(&manifest, &desired), args.format, color, out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let options = ApplyOptions {
-        lock_timeout: std::time::Duration::from_secs(30),
+    let options = PlanOptions {
         prune: args.prune,
         passwords: live::passwords(&desired),
+        select,
     };
     let (plan, state, limits) = live::runtime()?.block_on(async {
         let client = live::connect_to(connect, &manifest.database.name).await?;
@@ -41,11 +47,11 @@ pub fn run(
             .batch_execute("START TRANSACTION READ ONLY")
             .await
             .context("cannot start a read-only transaction")?;
-        let (plan, live) = apply::plan(&client, &manifest, &desired, &options)
+        let (plan, live) = crate::plan::live::plan(&client, &manifest, &desired, &options)
             .await
             .context("cannot read the cluster's catalogs")?;
         live.expect_database(&manifest.database.name)?;
-        let limits = super::pooler::server_limits(&client).await?;
+        let limits = ServerLimits::read(&client).await?;
         anyhow::Ok((plan, live, limits))
     })?;
     let budget = crate::pooler::budget::budget(&manifest, limits);
@@ -70,7 +76,7 @@ pub fn run(
         render(&plan, args.format, color, out)?;
     }
     if !blocked.is_empty() {
-        let text = blocked_text(&who, &blocked);
+        let text = report::plan::blocked(&who, &blocked);
         match args.format {
             PlanFormat::Human => write!(out, "{text}")?,
             _ => eprint!("{text}"),
@@ -84,19 +90,6 @@ pub fn run(
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// What `apply` would refuse, for people.
-pub fn blocked_text(who: &str, blocked: &[preflight::Blocked]) -> String {
-    let mut text = format!(
-        "\n{} change{} cannot be made as {who}; apply refuses until a superuser runs the statements below:\n",
-        blocked.len(),
-        if blocked.len() == 1 { "" } else { "s" }
-    );
-    for item in blocked {
-        text.push_str(&format!("  - {item}\n"));
-    }
-    text
 }
 
 fn render(

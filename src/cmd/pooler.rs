@@ -1,6 +1,8 @@
-//! `dbsplit pooler --out DIR`: PgBouncer's configuration for the manifest, with the server's own
-//! SCRAM verifiers read from `pg_authid`. Never a plain-text password: the files hold what the
-//! server stores, written 0600 in a folder created 0700.
+//! `dbsplit pooler --out DIR`: PgBouncer's configuration for the manifest. With a userlist, the
+//! server's own SCRAM verifiers read from `pg_authid`, or, where it is not readable (a
+//! managed-cloud admin), new verifiers of the roles' passwords set on the server in the same
+//! run; with `auth_query`, no verifier at all (PgBouncer asks the function `apply` created).
+//! Never a plain-text password: the files are written 0600 in a folder created 0700.
 
 use std::fs;
 use std::io::Write;
@@ -15,7 +17,6 @@ use crate::cli::{ConnectArgs, PoolerArgs};
 use crate::manifest::PoolerAuth;
 use crate::pg::connect::connect;
 use crate::pg::options::Host;
-use crate::pooler::budget::ServerLimits;
 use crate::pooler::{Upstream, pooled_roles, render_ini, render_userlist};
 
 pub fn run(
@@ -31,15 +32,8 @@ pub fn run(
             manifest_path.display()
         );
     };
-    if pooler.auth == PoolerAuth::AuthQuery {
-        bail!(
-            "auth = \"auth_query\" is not supported yet: use auth = \"userlist\" (the default), run as a superuser"
-        );
-    }
-    let roles: Vec<String> = pooled_roles(&manifest)
-        .iter()
-        .map(|(_, r)| r.name.clone())
-        .collect();
+    let pooled = pooled_roles(&manifest);
+    let roles: Vec<String> = pooled.iter().map(|(_, r)| r.name.clone()).collect();
     let options = super::live::options_for(connect_args, &manifest.database.name)?;
     let upstream = Upstream {
         host: match &options.host {
@@ -51,9 +45,21 @@ pub fn run(
         dbname: manifest.database.name.clone(),
     };
     let runtime = super::live::runtime()?;
-    let verifiers = runtime.block_on(async {
-        let (client, _connection) = connect(&options).await?;
-        read_verifiers(&client, &options.user, &roles).await
+    let (verifiers, source) = runtime.block_on(async {
+        let (mut client, _connection) = connect(&options).await?;
+        match pooler.auth {
+            PoolerAuth::AuthQuery => {
+                check_lookup(&client, &manifest.database.name).await?;
+                Ok((Vec::new(), Verifiers::None))
+            }
+            PoolerAuth::Userlist => {
+                let envs: Vec<(String, Option<String>)> = pooled
+                    .iter()
+                    .map(|(_, r)| (r.name.clone(), r.password_env.clone()))
+                    .collect();
+                read_verifiers(&mut client, &options.user, &envs).await
+            }
+        }
     })?;
 
     let dir = prepare_dir(&args.out)?;
@@ -65,73 +71,97 @@ pub fn run(
         render_userlist(&verifiers).as_bytes(),
     )?;
     write_private(&dir.join("pgbouncer.ini"), ini.as_bytes())?;
-    let aliases = manifest
-        .services
-        .iter()
-        .filter(|s| s.roles.iter().any(|r| r.pool_size.is_some()))
-        .count();
+    let aliases = crate::pooler::pooled_aliases(&manifest);
+    let how = match source {
+        Verifiers::None => format!(
+            "{} role{} looked up by auth_query as {} (userlist.txt is empty)",
+            roles.len(),
+            crate::text::plural(roles.len()),
+            crate::pooler::auth_query::AUTH_USER
+        ),
+        Verifiers::Read => format!(
+            "{} role{} with the server's SCRAM verifiers",
+            roles.len(),
+            crate::text::plural(roles.len()),
+        ),
+        Verifiers::Set => format!(
+            "{} role{} with new SCRAM verifiers of their passwords, set on the server too (pg_authid is not readable as {})",
+            roles.len(),
+            crate::text::plural(roles.len()),
+            options.user
+        ),
+    };
     writeln!(
         out,
-        "wrote {} and {} (mode 0600): {aliases} service alias{}, {} role{} with the server's SCRAM verifiers",
+        "wrote {} and {} (mode 0600): {aliases} service alias{}, {how}",
         dir.join("pgbouncer.ini").display(),
         dir.join("userlist.txt").display(),
         if aliases == 1 { "" } else { "es" },
-        roles.len(),
-        if roles.len() == 1 { "" } else { "s" },
     )?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The server's `max_connections` and reserved slots, for the connection budget.
-pub async fn server_limits(client: &tokio_postgres::Client) -> anyhow::Result<ServerLimits> {
-    let rows = client
-        .query(
-            "SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('max_connections', 'superuser_reserved_connections', 'reserved_connections')",
-            &[],
-        )
-        .await
-        .context("cannot read max_connections")?;
-    let setting = |name: &str| -> anyhow::Result<Option<i64>> {
-        match rows.iter().find(|r| r.get::<_, &str>("name") == name) {
-            Some(row) => {
-                let value: &str = row.get("setting");
-                Ok(Some(value.parse().with_context(|| {
-                    format!("the server's {name} `{value}` is not a number")
-                })?))
-            }
-            None => Ok(None),
-        }
-    };
-    Ok(ServerLimits {
-        max_connections: setting("max_connections")?.unwrap_or(100),
-        superuser_reserved_connections: setting("superuser_reserved_connections")?.unwrap_or(3),
-        reserved_connections: setting("reserved_connections")?,
-    })
+/// Where the verifiers in userlist.txt come from.
+enum Verifiers {
+    /// auth_query: none are written.
+    None,
+    /// Read from pg_authid: the server's own.
+    Read,
+    /// Computed from the passwords in the environment and set on the server in the same run.
+    Set,
 }
 
-/// Each pooled role's SCRAM verifier as the server stores it, in the manifest's order.
+/// `auth_query` needs the lookup function `apply` creates.
+async fn check_lookup(client: &tokio_postgres::Client, database: &str) -> anyhow::Result<()> {
+    let signature = format!(
+        "{}.{}(text)",
+        crate::pooler::auth_query::SCHEMA,
+        crate::pooler::auth_query::FUNCTION
+    );
+    let row = client
+        .query_one(
+            "SELECT pg_catalog.to_regprocedure($1) IS NOT NULL",
+            &[&signature],
+        )
+        .await
+        .context("cannot look for PgBouncer's lookup function")?;
+    if !row.get::<_, bool>(0) {
+        bail!(
+            "database {database} has no function {signature}, which auth = \"auth_query\" calls: run `dbsplit apply` first"
+        );
+    }
+    Ok(())
+}
+
+/// Each pooled role's SCRAM verifier as the server stores it, in the manifest's order. When
+/// pg_authid is not readable (a managed-cloud admin), the verifiers are made from the roles'
+/// passwords in the environment and set on the server in one transaction, so both sides hold
+/// the same ones.
 async fn read_verifiers(
-    client: &tokio_postgres::Client,
+    client: &mut tokio_postgres::Client,
     user: &str,
-    roles: &[String],
-) -> anyhow::Result<Vec<(String, String)>> {
+    roles: &[(String, Option<String>)],
+) -> anyhow::Result<(Vec<(String, String)>, Verifiers)> {
+    let names: Vec<&str> = roles.iter().map(|(r, _)| r.as_str()).collect();
     let rows = match client
         .query(
             "SELECT rolname::text AS rolname, rolpassword FROM pg_catalog.pg_authid WHERE rolname = ANY($1::text[])",
-            &[&roles],
+            &[&names],
         )
         .await
     {
         Ok(rows) => rows,
-        Err(error) if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => bail!(
-            "cannot read the roles' SCRAM verifiers from pg_authid as `{user}`: userlist.txt needs them, and only a superuser may read them: run `dbsplit pooler` as a superuser (auth = \"auth_query\", which needs no userlist, is not supported yet)"
-        ),
+        Err(error) if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+            let verifiers = set_verifiers(client, user, roles).await?;
+            return Ok((verifiers, Verifiers::Set));
+        }
         Err(error) => {
             return Err(anyhow::Error::new(error).context("cannot read pg_authid"));
         }
     };
     let mut verifiers = Vec::new();
-    for role in roles {
+    for role in names {
+        let role = role.to_string();
         let row = rows.iter().find(|r| r.get::<_, String>("rolname") == *role);
         let Some(row) = row else {
             bail!("role `{role}` does not exist on the server; run `dbsplit apply` first");
@@ -149,6 +179,58 @@ async fn read_verifiers(
             ),
         }
     }
+    Ok((verifiers, Verifiers::Read))
+}
+
+/// New SCRAM verifiers of the roles' passwords (from their `password_env`), set on the server
+/// in one transaction and returned for userlist.txt. Refuses, naming what to do, when a
+/// password is missing.
+async fn set_verifiers(
+    client: &mut tokio_postgres::Client,
+    user: &str,
+    roles: &[(String, Option<String>)],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut passwords = Vec::new();
+    let mut missing = Vec::new();
+    for (role, env) in roles {
+        let password = env
+            .as_ref()
+            .and_then(|env| std::env::var(env).ok())
+            .filter(|p| !p.is_empty());
+        match (password, env) {
+            (Some(password), _) => passwords.push((role.clone(), password)),
+            (None, Some(env)) => missing.push(format!("${env} (for {role})")),
+            (None, None) => missing.push(format!("a password_env for {role}")),
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "cannot read the roles' SCRAM verifiers from pg_authid as `{user}` (only a superuser may read them), and userlist.txt must hold the server's own: set {} so that `dbsplit pooler` sets each role's password on the server to the verifier it writes, or run it as a superuser, or use auth = \"auth_query\"",
+            missing.join(", ")
+        );
+    }
+    let transaction = client
+        .transaction()
+        .await
+        .context("cannot open a transaction")?;
+    let mut verifiers = Vec::new();
+    for (role, password) in passwords {
+        let verifier = crate::pg::scram::random_verifier(&password);
+        let statement = format!(
+            "ALTER ROLE {} PASSWORD {}",
+            crate::pg::ident::Ident(&role),
+            crate::pg::ident::Literal(&verifier)
+        );
+        transaction
+            .batch_execute(&statement)
+            .await
+            .with_context(|| format!("cannot set the password of role `{role}` as `{user}`"))?;
+        verifiers.push((role, verifier));
+    }
+    transaction
+        .commit()
+        .await
+        .context("cannot commit the new passwords")?;
     Ok(verifiers)
 }
 

@@ -48,19 +48,3 @@ pub fn run(
         ExitCode::SUCCESS
     })
 }
-
-/// The demo's last step: verify as the superuser of the throwaway server, and show the table.
-pub async fn demo_step(
-    client: &tokio_postgres::Client,
-    manifest: &crate::manifest::Manifest,
-    color: bool,
-    out: &mut impl Write,
-) -> anyhow::Result<()> {
-    writeln!(
-        out,
-        "\n8. Verified the boundary live (dbsplit verify): audit reads the grants, verify runs a\n   statement as each service role and sees what the server allows now:\n"
-    )?;
-    let report = verify(client, manifest, &[]).await?;
-    render::human(&report, color, out)?;
-    Ok(())
-}

@@ -14,6 +14,8 @@ pub struct Diagnostic {
     pub message: String,
     /// What to write instead.
     pub help: Option<String>,
+    /// Bytes of the source holding a secret (a password written in the file): shown as `*`.
+    pub secret: Option<Range<usize>>,
 }
 
 impl Diagnostic {
@@ -22,7 +24,14 @@ impl Diagnostic {
             span,
             message: message.into(),
             help: None,
+            secret: None,
         }
+    }
+
+    /// Marks bytes of the source as a secret, masked wherever the source is shown.
+    pub fn secret(mut self, span: Range<usize>) -> Self {
+        self.secret = Some(span);
+        self
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
@@ -31,21 +40,9 @@ impl Diagnostic {
     }
 }
 
-/// A 1-based line and column (in characters) of a byte offset.
+/// A 1-based line and column (in characters) of a byte offset, as lint counts them in SQL.
 pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
-    let offset = floor_char_boundary(source, offset.min(source.len()));
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = source[line_start..offset].chars().count() + 1;
-    (line, column)
-}
-
-fn floor_char_boundary(s: &str, mut index: usize) -> usize {
-    while index > 0 && !s.is_char_boundary(index) {
-        index -= 1;
-    }
-    index
+    crate::sql::lines::LineIndex::new(source).position(offset)
 }
 
 /// Every problem of one manifest file. Its `Display` renders all of them, sorted by position.
@@ -62,9 +59,21 @@ impl ManifestErrors {
             (a.span.start, a.span.end, &a.message).cmp(&(b.span.start, b.span.end, &b.message))
         });
         diagnostics.dedup();
+        // A password written in the file must not reach a terminal or a CI log through the
+        // source lines shown: mask it, byte for byte, so every span still points right.
+        let mut bytes = source_text.as_bytes().to_vec();
+        for secret in diagnostics.iter().filter_map(|d| d.secret.clone()) {
+            for byte in bytes.get_mut(secret).into_iter().flatten() {
+                if byte.is_ascii() && !matches!(*byte, b'"' | b'\'' | b'\n') {
+                    *byte = b'*';
+                }
+            }
+        }
+        // Only ASCII bytes were replaced by ASCII: still UTF-8.
+        let source_text = String::from_utf8(bytes).unwrap_or_else(|_| source_text.to_string());
         ManifestErrors {
             path: path.to_path_buf(),
-            source_text: source_text.to_string(),
+            source_text,
             diagnostics,
         }
     }
@@ -110,7 +119,7 @@ impl fmt::Display for ManifestErrors {
             f,
             "{}: {count} error{} in manifest",
             self.path.display(),
-            if count == 1 { "" } else { "s" }
+            crate::text::plural(count)
         )
     }
 }

@@ -3,6 +3,11 @@
 //! Loading is two steps: `raw` reads the TOML's shape (keys, types) with spans, `validate` checks
 //! its meaning and fills in defaults. Both collect every problem of the file, so a user fixes them
 //! all in one round. The result is a [`Manifest`] whose names are all checked identifiers.
+//!
+//! A manifest is always a fleet: `[clusters.*]` and `[databases.*]` name them, and a v1 manifest
+//! (one `[database]`, the cluster from `--database-url` or the PG* variables) is a fleet of one
+//! cluster, [`DEFAULT_CLUSTER`], holding one database. Every service and shared schema is placed
+//! in one database ([`Manifest::placement`]).
 
 mod diagnostic;
 mod raw;
@@ -11,6 +16,7 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Diagnostic, ManifestErrors, line_column};
+pub use raw::KEY_TABLES;
 
 /// Why a manifest could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +47,56 @@ pub struct Manifest {
     pub pooler: Option<Pooler>,
     /// What is allowed but probably a mistake, as `file:line:column: warning: message`.
     pub warnings: Vec<String>,
+    /// Whether the file declares `[clusters.*]` or `[databases.*]`; `false` for a v1 manifest,
+    /// whose output keeps the v1 shape (no `cluster`/`database` per change).
+    pub fleet: bool,
+    /// The clusters, in the order of the file; a v1 manifest's one is [`DEFAULT_CLUSTER`].
+    pub clusters: Vec<Cluster>,
+    /// The databases, in the order of the file; a v1 manifest's one is its `[database]`, under
+    /// its name as the key.
+    pub databases: Vec<FleetDatabase>,
+}
+
+/// The name of the one cluster of a manifest without `[clusters.*]`: the server that
+/// `--database-url` or the PG* variables name.
+pub const DEFAULT_CLUSTER: &str = "default";
+
+/// `[clusters.<name>]`: one PostgreSQL server (or primary) of the fleet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub name: String,
+    pub connection: ClusterConnection,
+}
+
+/// Where the connection settings of a cluster come from. None of them holds a password:
+/// validation refuses a URL with one, and `~/.pgpass` or `PGPASSWORD` supply it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterConnection {
+    /// `--database-url` or the PG* variables, as psql would (the cluster of a v1 manifest, or
+    /// of `[databases.*]` without `[clusters.*]`).
+    Args,
+    /// `url = "..."`: a URL or `key=value` string, without password.
+    Url(String),
+    /// `url_env = "VAR"`: a variable holding a URL or `key=value` string.
+    UrlEnv(String),
+}
+
+/// `[databases.<key>]`: one database of the fleet, on one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetDatabase {
+    /// The key services name in `database = "<key>"`.
+    pub key: String,
+    /// The name of its cluster.
+    pub cluster: String,
+    /// Its name on the cluster and what dbsplit does with it.
+    pub settings: DatabaseSettings,
+}
+
+/// Where a service or shared schema lives: its cluster and database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement<'a> {
+    pub cluster: &'a Cluster,
+    pub database: &'a FleetDatabase,
 }
 
 /// `[database]`.
@@ -77,6 +133,8 @@ pub struct Service {
     pub team: Option<String>,
     /// How to reach them (a channel, an email, a URL): free text on one line.
     pub contact: Option<String>,
+    /// The key of the database it is placed in ([`Manifest::placement`]).
+    pub database: String,
 }
 
 /// A login role of a service.
@@ -167,6 +225,8 @@ pub struct SharedSchema {
     pub name: String,
     pub schema: String,
     pub owner: String,
+    /// The key of the database it is placed in.
+    pub database: String,
 }
 
 /// A role outside every service with read access where named (`[observers.*]`).
@@ -209,6 +269,49 @@ impl Manifest {
         base.join(&self.database.migrations_dir)
     }
 
+    /// The database with this key.
+    pub fn database_by_key(&self, key: &str) -> Option<&FleetDatabase> {
+        self.databases.iter().find(|d| d.key == key)
+    }
+
+    /// The cluster with this name.
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+
+    /// Where the service `service` is placed: its cluster and database.
+    pub fn placement(&self, service: &str) -> Option<Placement<'_>> {
+        self.place(&self.service(service)?.database)
+    }
+
+    /// Where the shared schema with this key (`[shared.<key>]`) is placed.
+    pub fn shared_placement(&self, shared: &str) -> Option<Placement<'_>> {
+        self.place(&self.shared.iter().find(|s| s.name == shared)?.database)
+    }
+
+    /// The cluster and database of the database with this key.
+    pub fn place(&self, database: &str) -> Option<Placement<'_>> {
+        let database = self.database_by_key(database)?;
+        Some(Placement {
+            cluster: self.cluster(&database.cluster)?,
+            database,
+        })
+    }
+
+    /// The key of the database holding `schema` (a service's or a shared schema).
+    pub fn database_of_schema(&self, schema: &str) -> Option<&str> {
+        self.services
+            .iter()
+            .find(|s| s.schema == schema)
+            .map(|s| s.database.as_str())
+            .or_else(|| {
+                self.shared
+                    .iter()
+                    .find(|s| s.schema == schema)
+                    .map(|s| s.database.as_str())
+            })
+    }
+
     /// The service with this name.
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
@@ -248,3 +351,6 @@ impl Manifest {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fleet_tests;

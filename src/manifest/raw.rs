@@ -26,6 +26,30 @@ pub struct RawManifest {
     pub shared: Vec<RawShared>,
     pub observers: Vec<RawObserver>,
     pub pooler: Option<RawPooler>,
+    /// `[clusters.*]`, in file order; `None` when the table is absent.
+    pub clusters: Option<Sp<Vec<RawCluster>>>,
+    /// `[databases.*]`, in file order; `None` when the table is absent.
+    pub databases: Option<Sp<Vec<RawFleetDatabase>>>,
+    /// The top-level `migrations_dir` of a fleet manifest.
+    pub migrations_dir: Option<Sp<String>>,
+}
+
+/// `[clusters.<key>]`: one PostgreSQL server of a fleet.
+#[derive(Debug)]
+pub struct RawCluster {
+    pub key: Sp<String>,
+    pub url: Option<Sp<String>>,
+    pub url_env: Option<Sp<String>>,
+}
+
+/// `[databases.<key>]`: one database of a fleet, on one of its clusters.
+#[derive(Debug)]
+pub struct RawFleetDatabase {
+    pub key: Sp<String>,
+    pub cluster: Option<Sp<String>>,
+    pub name: Option<Sp<String>>,
+    pub public_schema: Option<Sp<String>>,
+    pub revoke_public_connect: Option<Sp<bool>>,
 }
 
 /// `[pooler]`: PgBouncer in front of the database.
@@ -58,6 +82,8 @@ pub struct RawService {
     pub reads: Vec<RawRead>,
     pub team: Option<Sp<String>>,
     pub contact: Option<Sp<String>>,
+    /// `database = "<key>"`: the fleet database the service is placed in.
+    pub database: Option<Sp<String>>,
 }
 
 #[derive(Debug)]
@@ -84,6 +110,7 @@ pub struct RawShared {
     pub key: Sp<String>,
     pub schema: Option<Sp<String>>,
     pub owner: Option<Sp<String>>,
+    pub database: Option<Sp<String>>,
 }
 
 #[derive(Debug)]
@@ -104,7 +131,12 @@ const TOP_KEYS: &[&str] = &[
     "shared",
     "observers",
     "pooler",
+    "clusters",
+    "databases",
+    "migrations_dir",
 ];
+const CLUSTER_KEYS: &[&str] = &["url", "url_env"];
+const FLEET_DATABASE_KEYS: &[&str] = &["cluster", "name", "public_schema", "revoke_public_connect"];
 const POOLER_KEYS: &[&str] = &["instances", "pool_mode", "listen_port", "auth"];
 const DATABASE_KEYS: &[&str] = &[
     "name",
@@ -120,6 +152,7 @@ const SERVICE_KEYS: &[&str] = &[
     "reads",
     "team",
     "contact",
+    "database",
 ];
 const ROLE_KEYS: &[&str] = &[
     "access",
@@ -130,7 +163,7 @@ const ROLE_KEYS: &[&str] = &[
     "pool_size",
 ];
 const READ_KEYS: &[&str] = &["schema", "reason"];
-const SHARED_KEYS: &[&str] = &["schema", "owner"];
+const SHARED_KEYS: &[&str] = &["schema", "owner", "database"];
 const OBSERVER_KEYS: &[&str] = &[
     "reads",
     "reason",
@@ -138,6 +171,21 @@ const OBSERVER_KEYS: &[&str] = &[
     "password_env",
     "connection_limit",
     "password_version",
+];
+
+/// Every table of the manifest with the keys the reader accepts in it: what `dbsplit schema`
+/// describes (src/schema/keys.rs says what each key means; its tests fail when one is missing).
+pub const KEY_TABLES: &[(&str, &[&str])] = &[
+    ("manifest", TOP_KEYS),
+    ("database", DATABASE_KEYS),
+    ("service", SERVICE_KEYS),
+    ("role", ROLE_KEYS),
+    ("read", READ_KEYS),
+    ("shared", SHARED_KEYS),
+    ("observer", OBSERVER_KEYS),
+    ("pooler", POOLER_KEYS),
+    ("cluster", CLUSTER_KEYS),
+    ("fleet_database", FLEET_DATABASE_KEYS),
 ];
 
 /// Parses `source` into a raw manifest, adding every shape problem to `diagnostics`.
@@ -204,6 +252,29 @@ impl Reader<'_> {
                     }
                 }
                 "pooler" => raw.pooler = self.pooler(value),
+                "clusters" => {
+                    let clusters = self
+                        .entries(value, "clusters")
+                        .into_iter()
+                        .filter_map(|(key, value)| self.cluster(key, value))
+                        .collect();
+                    raw.clusters = Some(Sp {
+                        value: clusters,
+                        span: key.span(),
+                    });
+                }
+                "databases" => {
+                    let databases = self
+                        .entries(value, "databases")
+                        .into_iter()
+                        .filter_map(|(key, value)| self.fleet_database(key, value))
+                        .collect();
+                    raw.databases = Some(Sp {
+                        value: databases,
+                        span: key.span(),
+                    });
+                }
+                "migrations_dir" => raw.migrations_dir = self.string(value, "migrations_dir"),
                 _ => unreachable!("known() only yields listed keys"),
             }
         }
@@ -225,6 +296,56 @@ impl Reader<'_> {
                 "pool_mode" => raw.pool_mode = self.string(value, "pool_mode"),
                 "listen_port" => raw.listen_port = self.integer(value, "listen_port"),
                 "auth" => raw.auth = self.string(value, "auth"),
+                _ => unreachable!("known() only yields listed keys"),
+            }
+        }
+        Some(raw)
+    }
+
+    fn cluster(
+        &mut self,
+        key: &Spanned<std::borrow::Cow<'_, str>>,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Option<RawCluster> {
+        let context = format!("cluster `{}`", key.get_ref());
+        let table = self.table(value, &format!("clusters.{}", key.get_ref()))?;
+        let mut raw = RawCluster {
+            key: spanned_string(key),
+            url: None,
+            url_env: None,
+        };
+        for (k, v) in self.known(table, CLUSTER_KEYS, &context) {
+            match k.get_ref().as_ref() {
+                "url" => raw.url = self.string(v, "url"),
+                "url_env" => raw.url_env = self.string(v, "url_env"),
+                _ => unreachable!("known() only yields listed keys"),
+            }
+        }
+        Some(raw)
+    }
+
+    fn fleet_database(
+        &mut self,
+        key: &Spanned<std::borrow::Cow<'_, str>>,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Option<RawFleetDatabase> {
+        let context = format!("database `{}`", key.get_ref());
+        let table = self.table(value, &format!("databases.{}", key.get_ref()))?;
+        let mut raw = RawFleetDatabase {
+            key: spanned_string(key),
+            cluster: None,
+            name: None,
+            public_schema: None,
+            revoke_public_connect: None,
+        };
+        for (k, v) in self.known(table, FLEET_DATABASE_KEYS, &context) {
+            match k.get_ref().as_ref() {
+                "cluster" => raw.cluster = self.string(v, "cluster"),
+                "name" => raw.name = self.string(v, "name"),
+                "public_schema" => raw.public_schema = self.string(v, "public_schema"),
+                "revoke_public_connect" => {
+                    raw.revoke_public_connect = self.boolean(v, "revoke_public_connect")
+                }
                 _ => unreachable!("known() only yields listed keys"),
             }
         }
@@ -274,6 +395,7 @@ impl Reader<'_> {
             reads: Vec::new(),
             team: None,
             contact: None,
+            database: None,
         };
         for (k, v) in self.known(table, SERVICE_KEYS, &context) {
             match k.get_ref().as_ref() {
@@ -290,6 +412,7 @@ impl Reader<'_> {
                 "reads" => raw.reads = self.reads(v, &context),
                 "team" => raw.team = self.string(v, "team"),
                 "contact" => raw.contact = self.string(v, "contact"),
+                "database" => raw.database = self.string(v, "database"),
                 _ => unreachable!("known() only yields listed keys"),
             }
         }
@@ -372,11 +495,13 @@ impl Reader<'_> {
             key: spanned_string(key),
             schema: None,
             owner: None,
+            database: None,
         };
         for (k, v) in self.known(table, SHARED_KEYS, &context) {
             match k.get_ref().as_ref() {
                 "schema" => raw.schema = self.string(v, "schema"),
                 "owner" => raw.owner = self.string(v, "owner"),
+                "database" => raw.database = self.string(v, "database"),
                 _ => unreachable!("known() only yields listed keys"),
             }
         }
@@ -431,9 +556,11 @@ impl Reader<'_> {
                         key.span(),
                         format!("a password in plain text is not allowed in {context}"),
                     )
-                    .help(
-                        "name an environment variable instead: password_env = \"BILLING_DB_PASSWORD\"",
-                    ),
+                    .help(if context.starts_with("cluster") {
+                        "leave it out: ~/.pgpass or PGPASSWORD supply it, or name a variable holding the whole URL with url_env"
+                    } else {
+                        "name an environment variable instead: password_env = \"BILLING_DB_PASSWORD\""
+                    }),
                 );
             } else {
                 let help = match closest(name, allowed) {

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use super::diagnostic::{Diagnostic, line_column};
 use super::raw::{RawManifest, RawObserver, RawPooler, RawService, RawShared, Sp};
+
+mod placement;
 use super::{
     Access, DatabaseSettings, Manifest, Observer, PoolMode, Pooler, PoolerAuth, PublicSchema, Read,
     Service, ServiceRole, SharedSchema,
@@ -52,13 +54,59 @@ pub fn validate(
         schemas: HashMap::new(),
         warnings: Vec::new(),
         instances: 1,
+        cluster: None,
+        role_clusters: HashMap::new(),
     };
     v.version(&raw);
-    let database = v.database(&raw);
+    let fleet = raw.clusters.is_some() || raw.databases.is_some();
+    let (database, clusters, databases) = if fleet {
+        let (clusters, databases) = v.fleet(&raw);
+        let first = databases.first().map(|d| d.settings.clone());
+        (first, clusters, databases)
+    } else {
+        if let Some(dir) = &raw.migrations_dir {
+            v.error(
+                dir.span.clone(),
+                "a top-level `migrations_dir` belongs to a manifest with [databases.*]".into(),
+                Some("move it into [database]".into()),
+            );
+        }
+        let database = v.database(&raw);
+        let (clusters, databases) = placement::single(database.as_ref());
+        (database, clusters, databases)
+    };
     let pooler = raw.pooler.as_ref().map(|p| v.pooler(p));
     v.instances = pooler.as_ref().map_or(1, |p| p.instances);
-    let checked: Vec<Option<Service>> = raw.services.iter().map(|s| v.service(s)).collect();
-    let shared: Vec<SharedSchema> = raw.shared.iter().filter_map(|s| v.shared(s)).collect();
+    let checked: Vec<Option<Service>> = raw
+        .services
+        .iter()
+        .map(|s| {
+            let what = format!("service `{}`", s.key.value);
+            let placed = v.place(s.database.as_ref(), &s.key, &what, &raw, &databases);
+            v.cluster = placed.as_ref().map(|p| p.1.clone());
+            let service = v.service(s);
+            v.cluster = None;
+            Some(Service {
+                database: placed?.0,
+                ..service?
+            })
+        })
+        .collect();
+    let shared: Vec<SharedSchema> = raw
+        .shared
+        .iter()
+        .filter_map(|s| {
+            let what = format!("shared schema `{}`", s.key.value);
+            let placed = v.place(s.database.as_ref(), &s.key, &what, &raw, &databases);
+            v.cluster = placed.as_ref().map(|p| p.1.clone());
+            let shared = v.shared(s);
+            v.cluster = None;
+            Some(SharedSchema {
+                database: placed?.0,
+                ..shared?
+            })
+        })
+        .collect();
     let services: Vec<Service> = checked.iter().flatten().cloned().collect();
     let all_schemas: Vec<String> = services
         .iter()
@@ -72,6 +120,7 @@ pub fn validate(
         .collect();
     for raw in &raw.services {
         v.references(raw, &services, &shared, database.as_ref());
+        v.across_databases(raw, &services, &shared, &databases);
     }
     if let Some(pooler) = &raw.pooler {
         let pooled = services
@@ -102,6 +151,9 @@ pub fn validate(
         observers,
         pooler,
         warnings,
+        fleet,
+        clusters,
+        databases,
     })
 }
 
@@ -116,6 +168,10 @@ struct Validator<'a> {
     warnings: Vec<(Range<usize>, String)>,
     /// PgBouncer instances (`[pooler] instances`; 1 without a pooler): each opens its own pools.
     instances: u32,
+    /// The cluster of the service or shared schema being checked, when its placement is known.
+    cluster: Option<String>,
+    /// Role -> the cluster of the service that declared it.
+    role_clusters: HashMap<String, String>,
 }
 
 impl Validator<'_> {
@@ -163,7 +219,19 @@ impl Validator<'_> {
                 None
             }
         };
-        let public_schema = match db.public_schema.as_ref().map(|p| (p.value.as_str(), p)) {
+        let public_schema = self.public_schema(db.public_schema.as_ref());
+        let migrations_dir = self.migrations_dir(db.migrations_dir.as_ref());
+        Some(DatabaseSettings {
+            name: name?,
+            public_schema,
+            revoke_public_connect: db.revoke_public_connect.as_ref().is_none_or(|b| b.value),
+            migrations_dir,
+        })
+    }
+
+    /// `public_schema`: lockdown (the default), drop or unmanaged.
+    fn public_schema(&mut self, raw: Option<&Sp<String>>) -> PublicSchema {
+        match raw.map(|p| (p.value.as_str(), p)) {
             None | Some(("lockdown", _)) => PublicSchema::Lockdown,
             Some(("drop", _)) => PublicSchema::Drop,
             Some(("unmanaged", _)) => PublicSchema::Unmanaged,
@@ -175,8 +243,12 @@ impl Validator<'_> {
                 );
                 PublicSchema::Lockdown
             }
-        };
-        let migrations_dir = match &db.migrations_dir {
+        }
+    }
+
+    /// `migrations_dir`, as written; `migrations` unless given.
+    fn migrations_dir(&mut self, raw: Option<&Sp<String>>) -> PathBuf {
+        match raw {
             Some(dir) if dir.value.trim().is_empty() => {
                 self.error(
                     dir.span.clone(),
@@ -187,13 +259,7 @@ impl Validator<'_> {
             }
             Some(dir) => PathBuf::from(&dir.value),
             None => PathBuf::from("migrations"),
-        };
-        Some(DatabaseSettings {
-            name: name?,
-            public_schema,
-            revoke_public_connect: db.revoke_public_connect.as_ref().is_none_or(|b| b.value),
-            migrations_dir,
-        })
+        }
     }
 
     fn service(&mut self, raw: &RawService) -> Option<Service> {
@@ -306,6 +372,7 @@ impl Validator<'_> {
             reads,
             team,
             contact,
+            database: String::new(),
         })
     }
 
@@ -323,6 +390,7 @@ impl Validator<'_> {
             name: name?,
             schema: schema?,
             owner: owner?,
+            database: String::new(),
         })
     }
 
@@ -491,13 +559,13 @@ impl Validator<'_> {
                 );
             }
             let drops_public = database.is_some_and(|d| d.public_schema == PublicSchema::Drop);
-            if schema == "public" && !drops_public {
+            if schema == crate::pg::PUBLIC_SCHEMA && !drops_public {
                 self.warnings.push((
                     entry.span.clone(),
                     format!("search_path of service `{name}` names `public`: its roles resolve unqualified names in a schema every role can use; leave `public` out"),
                 ));
             }
-            if schema == "public" && drops_public {
+            if schema == crate::pg::PUBLIC_SCHEMA && drops_public {
                 self.error(
                     entry.span.clone(),
                     "search_path names `public`, which public_schema = \"drop\" removes".into(),
@@ -841,7 +909,10 @@ impl Validator<'_> {
     fn schema_name(&mut self, name: &Sp<String>, what: &str) -> Option<String> {
         let value = self.identifier(name, "schema name")?;
         let lower = value.to_lowercase();
-        if lower.starts_with("pg_") || lower == "information_schema" || value == "public" {
+        if lower.starts_with("pg_")
+            || lower == "information_schema"
+            || value == crate::pg::PUBLIC_SCHEMA
+        {
             self.error(
                 name.span.clone(),
                 format!("schema name `{value}` is reserved"),
@@ -883,6 +954,20 @@ impl Validator<'_> {
         };
         if let Some((first, first_what)) = registry.get(name).cloned() {
             let (line, column) = line_column(self.source, first.start);
+            let clusters = (self.cluster.as_ref(), self.role_clusters.get(name));
+            if let (false, Some(here), Some(there)) = (schema, clusters.0, clusters.1)
+                && here != there
+            {
+                let message = format!(
+                    "role `{name}` is used on two clusters for different services: as {what} on cluster `{here}` and as {first_what} on cluster `{there}` (line {line}, column {column})"
+                );
+                self.error(
+                    span,
+                    message,
+                    Some("a role name means one service across the fleet (audit, pooler and move find a service by its roles); rename one of them".into()),
+                );
+                return None;
+            }
             let kind = if schema { "schema" } else { "role" };
             self.error(
                 span,
@@ -892,6 +977,9 @@ impl Validator<'_> {
             return None;
         }
         registry.insert(name.to_string(), (span, what.to_string()));
+        if let (false, Some(cluster)) = (schema, &self.cluster) {
+            self.role_clusters.insert(name.to_string(), cluster.clone());
+        }
         Some(name.to_string())
     }
 }

@@ -285,11 +285,6 @@ pub fn resolve(database_url: Option<&str>, env: &Env<'_>) -> Result<ConnectOptio
 }
 
 impl ConnectOptions {
-    /// Resolves `args` with this process's environment and password file.
-    pub fn from_args(args: &crate::cli::ConnectArgs) -> Result<ConnectOptions, SettingsError> {
-        resolve(args.database_url.as_deref(), &Env::process())
-    }
-
     /// `user@host:port/dbname`, for messages and logs: never a password. A unix socket shows
     /// as psql's `[local]`, or `[local:/dir]` for a folder given explicitly.
     pub fn redacted(&self) -> String {

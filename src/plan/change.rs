@@ -227,6 +227,19 @@ pub enum Action {
     DropSchema {
         schema: String,
     },
+    /// `[pooler] auth = "auth_query"`: create or replace PgBouncer's lookup function
+    /// (`pooler::auth_query`), owned by `owner`, which may read `pg_shadow`; executable by
+    /// `auth_user`; returning the verifiers of `roles` only.
+    AuthLookup {
+        owner: String,
+        auth_user: String,
+        roles: Vec<String>,
+    },
+    /// `auth_query` left the manifest: drop the lookup function; `owner` no longer reads
+    /// `pg_shadow`.
+    DropAuthLookup {
+        owner: String,
+    },
     /// `--prune`: a role dbsplit created that the manifest no longer names, owning nothing.
     DropRole {
         role: String,
@@ -272,9 +285,10 @@ impl Action {
             | Action::SetPassword { .. }
             | Action::SelfGrant { .. } => Phase::Roles,
             Action::CreateSchema { .. } | Action::AlterOwner { .. } => Phase::Schemas,
-            Action::GrantRole { .. } | Action::GrantRoleOptions { .. } | Action::Grant { .. } => {
-                Phase::Grants
-            }
+            Action::GrantRole { .. }
+            | Action::GrantRoleOptions { .. }
+            | Action::Grant { .. }
+            | Action::AuthLookup { .. } => Phase::Grants,
             Action::DefaultPrivileges { .. } => Phase::DefaultPrivileges,
             Action::SetSearchPath { .. }
             | Action::ResetSearchPath { .. }
@@ -284,6 +298,7 @@ impl Action {
             | Action::RevokeRole { .. }
             | Action::RevokeRoleOption { .. }
             | Action::DropSchema { .. }
+            | Action::DropAuthLookup { .. }
             | Action::DropRole { .. } => Phase::Revokes,
         }
     }
@@ -312,6 +327,8 @@ impl Action {
             Action::Revoke { .. } => "revoke",
             Action::RevokeGrantOption { .. } => "revoke-grant-option",
             Action::DropSchema { .. } => "drop-schema",
+            Action::AuthLookup { .. } => "auth-lookup",
+            Action::DropAuthLookup { .. } => "drop-auth-lookup",
         }
     }
 
@@ -322,6 +339,7 @@ impl Action {
             | Action::GrantRole { .. }
             | Action::SelfGrant { .. }
             | Action::Grant { .. } => Marker::Add,
+            Action::AuthLookup { .. } => Marker::Change,
             Action::DefaultPrivileges { grant: true, .. } => Marker::Add,
             Action::DefaultPrivileges { grant: false, .. } => Marker::Remove,
             Action::SetSearchPath { .. }
@@ -338,6 +356,7 @@ impl Action {
             | Action::ResetSearchPath { .. }
             | Action::ApplicationName { name: None, .. }
             | Action::DropSchema { .. }
+            | Action::DropAuthLookup { .. }
             | Action::DropRole { .. } => Marker::Remove,
         }
     }
@@ -362,6 +381,10 @@ impl Action {
                 format!("schema {schema}")
             }
             Action::GrantRole { group, .. } => format!("role {group}"),
+            Action::AuthLookup { .. } | Action::DropAuthLookup { .. } => {
+                use crate::pooler::auth_query::{ARGS, FUNCTION, SCHEMA};
+                format!("function {SCHEMA}.{FUNCTION}({ARGS})")
+            }
             Action::Grant { on, .. }
             | Action::Revoke { on, .. }
             | Action::RevokeGrantOption { on, .. } => on.to_string(),
@@ -517,6 +540,21 @@ impl Action {
                 None => format!("reset application_name in {database}"),
             },
             Action::DropSchema { .. } => "drop, only if empty".to_string(),
+            Action::AuthLookup {
+                owner,
+                auth_user,
+                roles,
+            } => format!(
+                "PgBouncer's auth_query: SECURITY DEFINER as {owner} (may read pg_shadow), executable by {auth_user}, returns the verifiers of {}",
+                if roles.is_empty() {
+                    "no role".to_string()
+                } else {
+                    roles.join(", ")
+                }
+            ),
+            Action::DropAuthLookup { owner } => {
+                format!("drop PgBouncer's auth_query function; {owner} no longer reads pg_shadow")
+            }
         }
     }
 }

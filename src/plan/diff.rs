@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalog::model::{
-    Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, Membership, Privilege,
-    Privileges, Role, RoleDependent, RoleMark, Schema, SchemaObject,
+    ALL_DATABASES, Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, Membership,
+    Privilege, Privileges, Role, RoleDependent, RoleMark, Schema, SchemaObject,
 };
 use crate::desired::{Desired, parse_search_path};
 use crate::manifest::{Manifest, PublicSchema};
@@ -56,21 +56,23 @@ pub fn diff(
     database: &str,
     options: &DiffOptions,
 ) -> Plan {
+    let empty = Database::default();
+    let live_db = live.databases.get(database).unwrap_or(&empty);
     let mut differ = Differ {
         scopes: Scopes::new(manifest),
         desired,
         live,
         options,
         departing: departing(desired, &live.roles),
+        auth_removal: auth_removal(desired, live_db, &live.roles),
         changes: Vec::new(),
         notes: Vec::new(),
     };
-    let empty = Database::default();
-    let live_db = live.databases.get(database).unwrap_or(&empty);
     differ.roles();
     let drops = differ.leaving();
     differ.database_acl(live_db);
     differ.schemas(live_db);
+    differ.auth_lookup(manifest, live_db);
     differ.default_privileges(live_db);
     differ.public_schema(live_db);
     differ.unmanaged(live_db);
@@ -102,6 +104,38 @@ fn departing(desired: &Desired, live: &BTreeMap<String, Role>) -> BTreeSet<Strin
         .collect()
 }
 
+/// What the plan removes of PgBouncer's lookup once the manifest no longer asks for it.
+#[derive(Debug, Clone, Copy, Default)]
+struct AuthRemoval {
+    /// The lookup function, and the owner's SELECT on pg_shadow.
+    lookup: bool,
+    /// Its schema, which holds nothing else.
+    schema: bool,
+}
+
+/// The lookup dbsplit created (its owner role carries dbsplit's mark) when the desired state
+/// has none.
+fn auth_removal(
+    desired: &Desired,
+    live_db: &Database,
+    roles: &BTreeMap<String, Role>,
+) -> AuthRemoval {
+    use crate::pooler::auth_query::{ARGS, FUNCTION, OWNER, SCHEMA};
+    let ours = roles.get(OWNER).is_some_and(|r| r.mark().is_some());
+    if desired.db().auth_lookup.is_some() || !ours {
+        return AuthRemoval::default();
+    }
+    let function = format!("{FUNCTION}({ARGS})");
+    let schema = live_db
+        .schemas
+        .get(SCHEMA)
+        .is_some_and(|s| s.owner == OWNER && s.objects.keys().all(|k| *k == function));
+    AuthRemoval {
+        lookup: live_db.auth_lookup.is_some() || live_db.shadow_readers.contains(OWNER),
+        schema,
+    }
+}
+
 struct Differ<'a> {
     scopes: Scopes<'a>,
     desired: &'a Desired,
@@ -109,6 +143,7 @@ struct Differ<'a> {
     options: &'a DiffOptions,
     /// Roles dbsplit created for this database that the manifest no longer names.
     departing: BTreeSet<String>,
+    auth_removal: AuthRemoval,
     changes: Vec<Change>,
     notes: Vec<String>,
 }
@@ -363,7 +398,7 @@ impl Differ<'_> {
                 }
             }
             let path = role.settings.get(&database);
-            if path.is_some_and(|s| s.contains_key("search_path")) {
+            if path.is_some_and(|s| s.contains_key(crate::pg::SEARCH_PATH)) {
                 self.push(
                     scope.clone(),
                     Action::ResetSearchPath {
@@ -411,6 +446,15 @@ impl Differ<'_> {
     fn clears(&self, dependent: &RoleDependent) -> bool {
         if dependent.database.as_deref() != Some(self.desired.database.as_str()) {
             return false;
+        }
+        let removal = self.auth_removal;
+        let schema = dependent.schema.as_deref();
+        if removal.schema && schema == Some(crate::pooler::auth_query::SCHEMA)
+            || removal.lookup
+                && schema == Some("pg_catalog")
+                && dependent.object.as_deref() == Some("view pg_catalog.pg_shadow")
+        {
+            return true;
         }
         let managed = dependent
             .schema
@@ -524,11 +568,11 @@ impl Differ<'_> {
         let wanted = want
             .settings
             .get(database)
-            .and_then(|s| s.get("search_path"))
+            .and_then(|s| s.get(crate::pg::SEARCH_PATH))
             .map(|v| parse_search_path(v));
         let current = have
             .and_then(|h| h.settings.get(database))
-            .and_then(|s| s.get("search_path"))
+            .and_then(|s| s.get(crate::pg::SEARCH_PATH))
             .map(|v| parse_search_path(v));
         match (&wanted, &current) {
             (Some(wanted), current) if Some(wanted) != current.as_ref() => self.push(
@@ -550,8 +594,8 @@ impl Differ<'_> {
         }
         // A search_path set for all databases applies wherever the per-database one does not.
         let global = have
-            .and_then(|h| h.settings.get(""))
-            .is_some_and(|s| s.contains_key("search_path"));
+            .and_then(|h| h.settings.get(ALL_DATABASES))
+            .is_some_and(|s| s.contains_key(crate::pg::SEARCH_PATH));
         if enforced && global {
             self.push(
                 scope.clone(),
@@ -811,7 +855,7 @@ impl Differ<'_> {
             self.notes.push(format!(
                 "revoke_public_connect: {} login role{} outside the manifest {} connect to database {}: {}; grant {} CONNECT or declare {} as an observer with login = true",
                 cut.len(),
-                if cut.len() == 1 { "" } else { "s" },
+                crate::text::plural(cut.len()),
                 if public_connects { "will no longer" } else { "cannot" },
                 self.desired.database,
                 cut.join(", "),
@@ -882,7 +926,7 @@ impl Differ<'_> {
     }
 
     fn public_schema(&mut self, live_db: &Database) {
-        let Some(public) = live_db.schemas.get("public") else {
+        let Some(public) = live_db.schemas.get(crate::pg::PUBLIC_SCHEMA) else {
             return;
         };
         let scope = Scope::Database(self.desired.database.clone());
@@ -903,7 +947,7 @@ impl Differ<'_> {
                         scope,
                         Action::Revoke {
                             privileges: Some([Privilege::Create].into()),
-                            on: Object::Schema("public".into()),
+                            on: Object::Schema(crate::pg::PUBLIC_SCHEMA.into()),
                             from,
                         },
                     );
@@ -912,7 +956,7 @@ impl Differ<'_> {
             PublicSchema::Drop if public.objects.is_empty() => self.push(
                 scope,
                 Action::DropSchema {
-                    schema: "public".into(),
+                    schema: crate::pg::PUBLIC_SCHEMA.into(),
                 },
             ),
             PublicSchema::Drop => self.notes.push(format!(
@@ -923,10 +967,44 @@ impl Differ<'_> {
         }
     }
 
+    /// PgBouncer's lookup function (`[pooler] auth = "auth_query"`): created or replaced when
+    /// missing or different, or when its owner cannot read pg_shadow; the rest (schema, roles,
+    /// the function's owner and ACL) is planned like any managed schema's. Dropped, with its
+    /// schema when that holds nothing else, when the manifest no longer asks for it.
+    fn auth_lookup(&mut self, manifest: &Manifest, live_db: &Database) {
+        use crate::pooler::auth_query::{AUTH_USER, OWNER, SCHEMA, lookup_roles};
+        let scope = Scope::Database(self.desired.database.clone());
+        if let Some(want) = &self.desired.db().auth_lookup {
+            let current = live_db.auth_lookup.as_ref() == Some(want);
+            if !current || !live_db.shadow_readers.contains(OWNER) {
+                let action = Action::AuthLookup {
+                    owner: OWNER.to_string(),
+                    auth_user: AUTH_USER.to_string(),
+                    roles: lookup_roles(manifest).unwrap_or_default(),
+                };
+                self.push(scope, action);
+            }
+            return;
+        }
+        if self.auth_removal.lookup {
+            let action = Action::DropAuthLookup {
+                owner: OWNER.to_string(),
+            };
+            self.push(scope.clone(), action);
+        }
+        if self.auth_removal.schema {
+            let schema = SCHEMA.to_string();
+            self.push(scope, Action::DropSchema { schema });
+        }
+    }
+
     fn unmanaged(&mut self, live_db: &Database) {
         let desired_db = self.desired.db();
         for name in live_db.schemas.keys() {
-            if name != "public" && !desired_db.schemas.contains_key(name) {
+            if self.auth_removal.schema && name == crate::pooler::auth_query::SCHEMA {
+                continue;
+            }
+            if name != crate::pg::PUBLIC_SCHEMA && !desired_db.schemas.contains_key(name) {
                 self.notes
                     .push(format!("schema {name} is not in the manifest: left alone"));
             }
@@ -959,7 +1037,7 @@ impl Differ<'_> {
             self.notes.push(format!(
                 "{} role{} not in the manifest, left alone: {list}",
                 others.len(),
-                if others.len() == 1 { "" } else { "s" }
+                crate::text::plural(others.len())
             ));
         }
     }

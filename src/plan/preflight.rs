@@ -445,6 +445,12 @@ pub fn blocked(plan: &Plan, desired: &Desired, live: &Introspection) -> Vec<Bloc
                 format!("{who} cannot SET ROLE {owner}, whose default privileges these are"),
                 statement,
             ),
+            Action::AuthLookup { owner, .. } | Action::DropAuthLookup { owner } => block(
+                format!(
+                    "only a superuser may grant or revoke SELECT on pg_catalog.pg_shadow, which {owner} needs to look up PgBouncer's verifiers (auth = \"auth_query\")"
+                ),
+                statement,
+            ),
             Action::DropSchema { schema } => {
                 let owner = live_db
                     .and_then(|db| db.schemas.get(schema))

@@ -1,6 +1,8 @@
 //! The connection budget (`connection-budget`): what the manifest's roles may open, plus the
 //! connections the server keeps for superusers and `pg_use_reserved_connections`, must fit
-//! `max_connections`. Pure: the caller reads the server's settings.
+//! `max_connections`. Pure but for [`ServerLimits::read`], which reads the server's settings.
+
+use anyhow::Context;
 
 use crate::manifest::Manifest;
 
@@ -11,6 +13,35 @@ pub struct ServerLimits {
     pub superuser_reserved_connections: i64,
     /// `reserved_connections`, PostgreSQL 16 and later.
     pub reserved_connections: Option<i64>,
+}
+
+impl ServerLimits {
+    /// The server's `max_connections` and reserved slots, read from `pg_settings`.
+    pub async fn read(client: &tokio_postgres::Client) -> anyhow::Result<ServerLimits> {
+        let rows = client
+            .query(
+                "SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('max_connections', 'superuser_reserved_connections', 'reserved_connections')",
+                &[],
+            )
+            .await
+            .context("cannot read max_connections")?;
+        let setting = |name: &str| -> anyhow::Result<Option<i64>> {
+            match rows.iter().find(|r| r.get::<_, &str>("name") == name) {
+                Some(row) => {
+                    let value: &str = row.get("setting");
+                    Ok(Some(value.parse().with_context(|| {
+                        format!("the server's {name} `{value}` is not a number")
+                    })?))
+                }
+                None => Ok(None),
+            }
+        };
+        Ok(ServerLimits {
+            max_connections: setting("max_connections")?.unwrap_or(100),
+            superuser_reserved_connections: setting("superuser_reserved_connections")?.unwrap_or(3),
+            reserved_connections: setting("reserved_connections")?,
+        })
+    }
 }
 
 /// The budget's arithmetic, for messages.
@@ -54,7 +85,7 @@ impl Budget {
         let mut text = format!(
             "the connection limits of {} role{} ({}){reserved} = {} exceed max_connections {}",
             self.counted,
-            if self.counted == 1 { "" } else { "s" },
+            crate::text::plural(self.counted),
             self.limits,
             self.needed(),
             server.max_connections
@@ -99,6 +130,11 @@ pub fn budget(manifest: &Manifest, server: ServerLimits) -> Budget {
             }
             (None, None) => unlimited.push(name.clone()),
         }
+    }
+    // PgBouncer's auth_user, with auth_query.
+    if super::auth_query::lookup_roles(manifest).is_some() {
+        limits += i64::from(super::auth_query::auth_user_limit(manifest));
+        counted += 1;
     }
     Budget {
         limits,

@@ -7,12 +7,13 @@
 //! in `[users]`, which PgBouncer 1.18 (Debian 12's) already reads; 1.23's per-user `pool_size`
 //! would say the same for the one pool each role has (a role uses its own service's alias).
 
+pub mod auth_query;
 pub mod budget;
 
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::manifest::{Manifest, PoolMode, Pooler, Service, ServiceRole};
+use crate::manifest::{Manifest, PoolMode, Pooler, PoolerAuth, Service, ServiceRole};
 
 /// Where PgBouncer's server connections go: the manifest's database on the server dbsplit
 /// connected to.
@@ -41,6 +42,15 @@ pub fn pooled_roles(manifest: &Manifest) -> Vec<(&Service, &ServiceRole)> {
         .flat_map(|s| s.roles.iter().map(move |r| (s, r)))
         .filter(|(_, r)| r.pool_size.is_some())
         .collect()
+}
+
+/// How many database aliases `pgbouncer.ini` has: one per service with a pooled role.
+pub fn pooled_aliases(manifest: &Manifest) -> usize {
+    manifest
+        .services
+        .iter()
+        .filter(|s| s.roles.iter().any(|r| r.pool_size.is_some()))
+        .count()
 }
 
 /// `pgbouncer.ini` for `manifest`, its aliases pointing at `upstream`, its users' verifiers in
@@ -72,7 +82,7 @@ pub fn render_ini(
          ;; {instances} instance{s} of PgBouncer run with this file; each opens the pools below.",
         manifest = manifest.path.display(),
         instances = pooler.instances,
-        s = if pooler.instances == 1 { "" } else { "s" },
+        s = crate::text::plural(pooler.instances),
     );
     ini.push_str("\n[databases]\n");
     ini.push_str(
@@ -97,11 +107,19 @@ pub fn render_ini(
         );
     }
     ini.push_str("\n[users]\n");
-    ini.push_str(
-        ";; Server connections per role (its pool_size), over every database alias.\n\
-         ;; PgBouncer 1.23 and later also read a per-user pool_size; max_user_connections works on 1.18.\n",
-    );
+    let auth_query = pooler.auth == PoolerAuth::AuthQuery;
+    if !auth_query {
+        ini.push_str(
+            ";; Server connections per role (its pool_size), over every database alias.\n\
+             ;; PgBouncer 1.23 and later also read a per-user pool_size; max_user_connections works on 1.18.\n",
+        );
+    }
     for (_, role) in &pooled {
+        if auth_query {
+            // A user named in [users] is not looked up with auth_query (PgBouncer issues #59,
+            // #613): its login would fail.
+            continue;
+        }
         if let Some(size) = role.pool_size {
             let _ = writeln!(
                 ini,
@@ -110,17 +128,24 @@ pub fn render_ini(
             );
         }
     }
+    if auth_query {
+        let _ = writeln!(
+            ini,
+            ";; With auth_query the roles are not named here: PgBouncer does not look up a user it\n\
+             ;; finds in [users]. Each role's pool is capped by its alias's pool_size instead.\n\
+             ;; auth_query's own connections: one per alias.\n{} = max_user_connections={}",
+            auth_query::AUTH_USER,
+            pooled_aliases(manifest)
+        );
+    }
     let _ = write!(
         ini,
         "\n[pgbouncer]\n\
          listen_addr = *\n\
          listen_port = {port}\n\
-         ;; Clients log in with SCRAM; PgBouncer then logs in to the server with the same SCRAM\n\
-         ;; keys, which works because userlist.txt holds the server's own verifiers.\n\
-         auth_type = scram-sha-256\n\
-         auth_file = {auth_file}\n\
+         {auth}\
          pool_mode = {mode}\n\
-         ;; Every alias sets its own pool_size; a role without pool_size is not in the userlist.\n\
+         ;; Every alias sets its own pool_size; a role without pool_size cannot log in here.\n\
          default_pool_size = 1\n\
          max_client_conn = 1000\n\
          ;; Used in session mode, when a client leaves: no SET, prepared statement or temp table\n\
@@ -136,6 +161,30 @@ pub fn render_ini(
          ;; JDBC sends it at startup; PgBouncer would refuse the connection otherwise.\n\
          ignore_startup_parameters = extra_float_digits\n",
         port = pooler.listen_port,
+        auth = if auth_query {
+            format!(
+                ";; Clients log in with SCRAM against the verifier auth_query reads from the server;\n\
+                 ;; PgBouncer then logs in to the server with the same SCRAM keys. It runs the query as\n\
+                 ;; {user}, whom the server lets in by peer or cert: no password of it is written\n\
+                 ;; anywhere, and userlist.txt stays empty.\n\
+                 auth_type = scram-sha-256\n\
+                 auth_file = {auth_file}\n\
+                 auth_user = {user}\n\
+                 auth_query = {query}\n\
+                 ;; PgBouncer 1.19 and later: the database the query runs in. 1.18 refuses the key and\n\
+                 ;; runs it in each alias's database, which is {dbname} for every alias here.\n\
+                 ;auth_dbname = {dbname}\n",
+                user = auth_query::AUTH_USER,
+                query = auth_query::query(),
+            )
+        } else {
+            format!(
+                ";; Clients log in with SCRAM; PgBouncer then logs in to the server with the same SCRAM\n\
+                 ;; keys, which works because userlist.txt holds the server's own verifiers.\n\
+                 auth_type = scram-sha-256\n\
+                 auth_file = {auth_file}\n"
+            )
+        },
     );
     if pooler.pool_mode != PoolMode::Session {
         ini.push_str(
@@ -207,6 +256,27 @@ mod tests {
         let manifest = manifest();
         let upstream = Upstream {
             host: "db.internal".into(),
+            port: 5432,
+            dbname: "app".into(),
+        };
+        let ini = render_ini(
+            &manifest,
+            manifest.pooler.as_ref().unwrap(),
+            &upstream,
+            Path::new("/etc/pgbouncer/userlist.txt"),
+        )
+        .unwrap();
+        insta::assert_snapshot!(ini);
+    }
+
+    #[test]
+    fn with_auth_query_the_roles_are_looked_up_not_listed() {
+        let text = "version = 1\n[database]\nname = \"app\"\n\
+            [services.billing]\nroles.billing_rw = { access = \"readwrite\", pool_size = 10 }\n\
+            [pooler]\ninstances = 2\nauth = \"auth_query\"\n";
+        let manifest = Manifest::parse(Path::new("services.toml"), text).unwrap();
+        let upstream = Upstream {
+            host: "/var/run/postgresql".into(),
             port: 5432,
             dbname: "app".into(),
         };

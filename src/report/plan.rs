@@ -6,6 +6,7 @@ use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
 use crate::plan::change::Marker;
+use crate::plan::preflight::Blocked;
 use crate::plan::{Change, Plan, Scope, sql};
 
 /// The JSON form of a plan: `{"changes":[{"service","kind","object","sql"}]}`.
@@ -58,7 +59,7 @@ pub fn human(plan: &Plan, color: bool, out: &mut impl Write) -> io::Result<()> {
             out,
             "{scope}: {} change{}",
             changes.len(),
-            if changes.len() == 1 { "" } else { "s" }
+            crate::text::plural(changes.len())
         )?;
         let mut table = Table::new();
         table
@@ -124,4 +125,17 @@ fn notes(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "  - {note}")?;
     }
     writeln!(out)
+}
+
+/// What `apply` would refuse, for people.
+pub fn blocked(who: &str, blocked: &[Blocked]) -> String {
+    let mut text = format!(
+        "\n{} change{} cannot be made as {who}; apply refuses until a superuser runs the statements below:\n",
+        blocked.len(),
+        crate::text::plural(blocked.len())
+    );
+    for item in blocked {
+        text.push_str(&format!("  - {item}\n"));
+    }
+    text
 }

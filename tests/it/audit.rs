@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use dbsplit::apply::{ApplyOptions, Confirmed, apply, plan};
+use dbsplit::apply::{ApplyOptions, Confirmed, apply};
 use dbsplit::audit::Report;
 use dbsplit::audit::read::{audit_state, begin, join_snapshot};
 use dbsplit::catalog::introspect::{Depth, introspect, introspect_split};
 use dbsplit::desired::desired_state;
 use dbsplit::finding::Finding;
 use dbsplit::manifest::Manifest;
+use dbsplit::plan::live::{PlanOptions, plan};
 
 use crate::support::pg::TestCluster;
 use crate::support::{root, stdout};
@@ -28,10 +29,13 @@ async fn converged(cluster: &TestCluster) {
     let mut admin = cluster.superuser("app").await;
     let options = ApplyOptions {
         lock_timeout: Duration::from_secs(30),
-        prune: false,
-        passwords: BTreeMap::new(),
+        plan: PlanOptions {
+            prune: false,
+            passwords: BTreeMap::new(),
+            select: None,
+        },
     };
-    let (planned, _) = plan(&admin, &manifest, &desired, &options)
+    let (planned, _) = plan(&admin, &manifest, &desired, &options.plan)
         .await
         .expect("the test cluster answers");
     let confirmed = Confirmed {

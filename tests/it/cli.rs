@@ -130,3 +130,13 @@ fn demo_refuses_a_manifest_it_would_ignore() {
         assert!(stdout(&output).is_empty(), "no server was started");
     }
 }
+
+#[test]
+fn the_connection_argument_never_shows_its_password_in_debug_output() {
+    let args = dbsplit::cli::ConnectArgs {
+        database_url: Some("postgres://u:url-hunter2@h/db".into()),
+    };
+    let text = format!("{args:?}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("ConnectArgs"), "{text}");
+}

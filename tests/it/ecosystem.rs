@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::support::pg::TestCluster;
-use crate::support::{TempDir, dbsplit, root, stderr, stdout};
+use crate::support::{TempDir, dbsplit, fixture, root, stderr, stdout};
 
 /// Whether `program` runs here.
 fn installed(program: &str) -> bool {
@@ -673,4 +673,190 @@ fn codeowners_gives_each_migrations_folder_to_its_team() {
         "{}",
         stderr(&output)
     );
+}
+
+/// `dbsplit schema`, parsed.
+fn printed_schema() -> serde_json::Value {
+    let output = dbsplit(&["schema"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).expect("dbsplit schema prints JSON")
+}
+
+/// A TOML file as the JSON instance a schema validator (and taplo) checks.
+fn toml_as_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).expect("the file is readable");
+    let value: toml::Value = toml::from_str(&text).expect("the file is TOML");
+    serde_json::to_value(value).expect("TOML without dates is JSON")
+}
+
+/// Every key path the schema declares, as `services.*.roles.*.access`.
+fn schema_paths(schema: &serde_json::Value) -> Vec<String> {
+    fn walk(root: &serde_json::Value, node: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+        let node = match node
+            .get("$ref")
+            .or_else(|| node.get("allOf").and_then(|all| all.get(0)?.get("$ref")))
+        {
+            Some(reference) => {
+                let name = reference
+                    .as_str()
+                    .expect("a $ref is a string")
+                    .trim_start_matches("#/definitions/");
+                &root["definitions"][name]
+            }
+            None => node,
+        };
+        if let Some(properties) = node.get("properties").and_then(|p| p.as_object()) {
+            for (key, value) in properties {
+                let path = if at.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{at}.{key}")
+                };
+                out.push(path.clone());
+                walk(root, value, &path, out);
+            }
+        }
+        if let Some(named) = node.get("additionalProperties").filter(|a| a.is_object()) {
+            walk(root, named, &format!("{at}.*"), out);
+        }
+        if let Some(items) = node.get("items") {
+            walk(root, items, &format!("{at}[]"), out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(schema, schema, "", &mut out);
+    out
+}
+
+/// Whether a TOML document has a value at `path` (`*` any key, `[]` any array item).
+fn has_path(value: &serde_json::Value, path: &str) -> bool {
+    let Some((head, rest)) = split_path(path) else {
+        return true;
+    };
+    let children: Vec<&serde_json::Value> = match head {
+        "*" => value
+            .as_object()
+            .map(|o| o.values().collect())
+            .unwrap_or_default(),
+        "[]" => value
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default(),
+        key => value.get(key).into_iter().collect(),
+    };
+    children.into_iter().any(|child| has_path(child, rest))
+}
+
+fn split_path(path: &str) -> Option<(&str, &str)> {
+    if path.is_empty() {
+        return None;
+    }
+    if let Some(rest) = path.strip_prefix("[]") {
+        return Some(("[]", rest.trim_start_matches('.')));
+    }
+    let end = path.find(['.', '[']).unwrap_or(path.len());
+    Some((&path[..end], path[end..].trim_start_matches('.')))
+}
+
+#[test]
+fn the_schema_validates_the_example_and_the_tricky_fixtures() {
+    let schema = printed_schema();
+    let validator = jsonschema::validator_for(&schema).expect("a valid draft-07 schema");
+    for path in [
+        root().join("services.toml.example"),
+        fixture("tricky.toml"),
+        fixture("migrate.toml"),
+        fixture("full.toml"),
+        fixture("full-fleet.toml"),
+    ] {
+        let instance = toml_as_json(&path);
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
+        let validated = dbsplit(&["validate", "-m", path.to_str().unwrap()]);
+        assert_eq!(
+            validated.status.code(),
+            Some(0),
+            "{}: {}",
+            path.display(),
+            stderr(&validated)
+        );
+    }
+    // What the validator refuses for its shape, the schema refuses too.
+    let dir = TempDir::new("schema-refuses");
+    for (name, text) in [
+        (
+            "typo",
+            "version = 1\n[database]\nname = \"app\"\n[services.a]\nroles.a_rw = { acess = \"readwrite\" }\n",
+        ),
+        (
+            "access",
+            "version = 1\n[database]\nname = \"app\"\n[services.a]\nroles.a_rw = { access = \"write\" }\n",
+        ),
+        (
+            "password",
+            "version = 1\n[database]\nname = \"app\"\n[services.a]\nroles.a_rw = { access = \"readwrite\", password = \"x\" }\n",
+        ),
+        ("version", "version = 2\n[database]\nname = \"app\"\n"),
+    ] {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        assert!(!validator.is_valid(&toml_as_json(&path)), "{name}");
+        let validated = dbsplit(&["validate", "-m", path.to_str().unwrap()]);
+        assert_eq!(validated.status.code(), Some(2), "{name}");
+    }
+}
+
+#[test]
+fn every_key_of_the_schema_is_in_the_full_fixture_which_the_validator_accepts() {
+    // The reader's key lists are the schema's properties (src/schema's unit tests hold that);
+    // here each of them is used in a manifest the validator accepts, so none is invented.
+    let paths = schema_paths(&printed_schema());
+    assert!(paths.len() > 35, "{paths:?}");
+    // A v1 manifest cannot hold the fleet's keys: full-fleet.toml holds those.
+    let full = toml_as_json(&fixture("full.toml"));
+    let fleet = toml_as_json(&fixture("full-fleet.toml"));
+    let missing: Vec<&String> = paths
+        .iter()
+        .filter(|p| !has_path(&full, p) && !has_path(&fleet, p))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in tests/fixtures/full.toml or full-fleet.toml: {missing:?}"
+    );
+}
+
+#[test]
+fn the_example_and_init_point_at_the_schema_file_which_is_current() {
+    let printed = stdout(&dbsplit(&["schema"]));
+    let committed = std::fs::read_to_string(root().join("services.schema.json")).unwrap();
+    assert!(
+        committed == printed,
+        "services.schema.json is stale: run `cargo run -- schema > services.schema.json`"
+    );
+    let example = std::fs::read_to_string(root().join("services.toml.example")).unwrap();
+    assert_eq!(
+        example.lines().next(),
+        Some("#:schema ./services.schema.json")
+    );
+
+    let dir = TempDir::new("init-schema");
+    let output = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .args(["init", "--service", "billing", "--yes"])
+        .current_dir(dir.path())
+        .env_remove("DBSPLIT_MANIFEST")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let manifest = std::fs::read_to_string(dir.path().join("services.toml")).unwrap();
+    assert_eq!(
+        manifest.lines().next(),
+        Some("#:schema ./services.schema.json")
+    );
+    let written = std::fs::read_to_string(dir.path().join("services.schema.json")).unwrap();
+    assert_eq!(written, printed);
+    let validator = jsonschema::validator_for(&serde_json::from_str(&written).unwrap()).unwrap();
+    assert!(validator.is_valid(&toml_as_json(&dir.path().join("services.toml"))));
 }

@@ -6,10 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use dbsplit::apply::{ApplyOptions, Confirmed, apply, plan};
+use dbsplit::apply::{ApplyOptions, Confirmed, apply};
 use dbsplit::desired::{Desired, desired_state};
 use dbsplit::manifest::Manifest;
 use dbsplit::plan::Plan;
+use dbsplit::plan::live::{PlanOptions, plan};
 use dbsplit::plan::sql::statements;
 use tokio_postgres::Client;
 
@@ -62,13 +63,16 @@ fn example() -> (Manifest, Desired) {
 fn options() -> ApplyOptions {
     ApplyOptions {
         lock_timeout: Duration::from_secs(30),
-        prune: false,
-        passwords: BTreeMap::new(),
+        plan: PlanOptions {
+            prune: false,
+            passwords: BTreeMap::new(),
+            select: None,
+        },
     }
 }
 
 async fn plan_of(client: &Client, manifest: &Manifest, desired: &Desired) -> Plan {
-    plan(client, manifest, desired, &options())
+    plan(client, manifest, desired, &options().plan)
         .await
         .expect("plan")
         .0

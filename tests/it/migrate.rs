@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use dbsplit::apply::{ApplyOptions, Confirmed, LOCK_CLASS, apply, plan};
+use dbsplit::apply::{ApplyOptions, Confirmed, LOCK_CLASS, apply};
 use dbsplit::desired::desired_state;
 use dbsplit::manifest::Manifest;
 use dbsplit::pg::locks::service_key as lock_key;
+use dbsplit::plan::live::{PlanOptions, plan};
 
 use crate::support::pg::TestCluster;
 use crate::support::{TempDir, fixture, stderr, stdout};
@@ -36,11 +37,14 @@ impl Setup {
         let desired = desired_state(&manifest);
         let options = ApplyOptions {
             lock_timeout: Duration::from_secs(30),
-            prune: false,
-            passwords: BTreeMap::new(),
+            plan: PlanOptions {
+                prune: false,
+                passwords: BTreeMap::new(),
+                select: None,
+            },
         };
         let mut admin = cluster.superuser("app").await;
-        let (planned, _) = plan(&admin, &manifest, &desired, &options)
+        let (planned, _) = plan(&admin, &manifest, &desired, &options.plan)
             .await
             .expect("the fixture manifest plans");
         let confirmed = Confirmed {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use dbsplit::pg::local::{LocalConfig, LocalServer};
 use tokio_postgres::NoTls;
 
-use crate::support::pg::TestCluster;
+use crate::support::pg::{Server, TestCluster};
 use crate::support::{TempDir, stderr, stdout};
 
 const HBA: &str = "local all all trust\n\
@@ -27,6 +27,10 @@ fn free_port() -> u16 {
 }
 
 fn manifest(dir: &Path, listen_port: u16) -> std::path::PathBuf {
+    manifest_with(dir, listen_port, "userlist")
+}
+
+fn manifest_with(dir: &Path, listen_port: u16, auth: &str) -> std::path::PathBuf {
     let path = dir.join("services.toml");
     let text = format!(
         "version = 1\n[database]\nname = \"app\"\n\
@@ -35,21 +39,24 @@ fn manifest(dir: &Path, listen_port: u16) -> std::path::PathBuf {
          roles.billing_ro = {{ access = \"readonly\", password_env = \"BILLING_RO_PW\", pool_size = 2 }}\n\
          [services.notifications]\n\
          roles.notifications_rw = {{ access = \"readwrite\", password_env = \"NOTIFY_PW\", pool_size = 2 }}\n\
-         [pooler]\nlisten_port = {listen_port}\n"
+         [pooler]\nlisten_port = {listen_port}\nauth = \"{auth}\"\n"
     );
     std::fs::write(&path, text).expect("write the manifest");
     path
 }
 
 fn dbsplit(cluster: &TestCluster, manifest: &Path, args: &[&str]) -> std::process::Output {
+    let url = cluster.server.connection_string("postgres", "app");
+    dbsplit_at(&url, manifest, args)
+}
+
+/// dbsplit connected with `url`, the roles' passwords in its environment.
+fn dbsplit_at(url: &str, manifest: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_dbsplit"))
         .arg("-m")
         .arg(manifest)
         .args(args)
-        .env(
-            "DATABASE_URL",
-            cluster.server.connection_string("postgres", "app"),
-        )
+        .env("DATABASE_URL", url)
         .env("NO_COLOR", "1")
         .env("BILLING_PW", "billing secret")
         .env("BILLING_RO_PW", "reader secret")
@@ -62,7 +69,7 @@ fn dbsplit(cluster: &TestCluster, manifest: &Path, args: &[&str]) -> std::proces
 
 /// A PgBouncer on `ini`, as the `postgres` OS user when the tests run as root (it refuses root);
 /// killed when dropped.
-struct Bouncer(Child);
+struct Bouncer(Child, std::path::PathBuf);
 
 impl Bouncer {
     fn start(dir: &Path, port: u16) -> Bouncer {
@@ -92,28 +99,34 @@ impl Bouncer {
         } else {
             Command::new("pgbouncer")
         };
+        // Its log goes to a file next to the folder: a pipe nobody reads would fill and stall it.
+        let log = dir.with_extension("log");
+        let log_file = std::fs::File::create(&log).expect("create pgbouncer's log");
         let child = command
             .arg(&ini)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(log_file)
             .spawn()
             .unwrap_or_else(|e| {
                 panic!("pgbouncer does not start ({e}): install it with apt-get install pgbouncer")
             });
-        let mut bouncer = Bouncer(child);
+        let mut bouncer = Bouncer(child, log);
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = bouncer.0.try_wait() {
-                let mut err = String::new();
-                if let Some(mut pipe) = bouncer.0.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut pipe, &mut err);
-                }
-                panic!("pgbouncer exited ({status}): {err}");
+                panic!("pgbouncer exited ({status}): {}", bouncer.log());
             }
             assert!(Instant::now() < deadline, "pgbouncer does not listen");
             std::thread::sleep(Duration::from_millis(100));
         }
         bouncer
+    }
+}
+
+impl Bouncer {
+    /// What PgBouncer logged so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.1).unwrap_or_default()
     }
 }
 
@@ -158,7 +171,9 @@ async fn pgbouncer_lets_each_service_role_in_with_its_password_only() {
         ..LocalConfig::default()
     })
     .unwrap_or_else(|e| panic!("{e}"));
-    let cluster = TestCluster { server };
+    let cluster = TestCluster {
+        server: Server::Own(server),
+    };
     cluster
         .server
         .psql("postgres")
@@ -237,36 +252,265 @@ async fn pgbouncer_lets_each_service_role_in_with_its_password_only() {
     assert!(owner.is_err(), "the superuser got in: {owner:?}");
 }
 
-#[test]
-fn pooler_without_pg_authid_says_a_superuser_is_needed() {
-    let cluster = TestCluster::start("app");
+/// A server that asks everyone for SCRAM over TCP, except the superuser and `admin`.
+fn scram_server(extra_hba: &str, files: Vec<(String, Vec<u8>)>) -> TestCluster {
+    let server = LocalServer::start_with(&LocalConfig {
+        hba: Some(format!(
+            "{extra_hba}host all admin 127.0.0.1/32 trust\n{HBA}"
+        )),
+        files,
+        ..LocalConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let cluster = TestCluster {
+        server: Server::Own(server),
+    };
+    cluster
+        .server
+        .psql("postgres")
+        .args(["-c", "CREATE DATABASE app"])
+        .status()
+        .expect("psql runs");
+    cluster
+}
+
+async fn assert_each_role_gets_in_with_its_password_only(port: u16, bouncer: &Bouncer) {
+    for (alias, user, password) in [
+        ("billing", "billing_rw", "billing secret"),
+        ("billing", "billing_ro", "reader secret"),
+        ("notifications", "notifications_rw", "notify secret"),
+    ] {
+        let rows = login(port, alias, user, password)
+            .await
+            .unwrap_or_else(|e| panic!("{user} through {alias}: {e:?}\n{}", bouncer.log()));
+        assert_eq!(rows, [format!("{user}@app")]);
+        let error = login(port, alias, user, "wrong password")
+            .await
+            .expect_err("a wrong password is refused");
+        assert!(
+            error.as_db_error().is_some_and(|e| e.code()
+                == &tokio_postgres::error::SqlState::PROTOCOL_VIOLATION
+                && e.message().contains("authentication failed")),
+            "{user} with a wrong password: {error:?}"
+        );
+    }
+}
+
+fn assert_no_secret_in(dir: &Path) {
+    for entry in std::fs::read_dir(dir).expect("the folder is readable") {
+        let path = entry.expect("a folder entry").path();
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for secret in ["billing secret", "reader secret", "notify secret"] {
+            assert!(!text.contains(secret), "a password in {dir:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_pg_authid_pooler_sets_the_verifiers_it_writes_on_the_server_too() {
+    let cluster = scram_server("", Vec::new());
     let dir = TempDir::new("pooler-nosuper");
-    let manifest = manifest(dir.path(), 6432);
+    let port = free_port();
+    let manifest = manifest(dir.path(), port);
     let applied = dbsplit(&cluster, &manifest, &["apply", "--yes"]);
     assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    // A managed-cloud admin: CREATEROLE, and (16+) ADMIN OPTION on the roles, as the roles it
+    // created itself would give it.
     cluster.psql_ok(
         "app",
-        "CREATE ROLE admin LOGIN CREATEROLE; GRANT CONNECT ON DATABASE app TO admin;",
+        "CREATE ROLE admin LOGIN CREATEROLE; GRANT CONNECT ON DATABASE app TO admin;\
+         GRANT billing_rw, billing_ro, notifications_rw TO admin WITH ADMIN OPTION;",
     );
+    let admin = cluster.server.connection_string("admin", "app");
     let out = dir.path().join("bouncer");
-    let output = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+    let out_arg = out.to_str().unwrap();
+    let without = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
         .arg("-m")
         .arg(&manifest)
-        .args(["pooler", "--out", out.to_str().unwrap()])
-        .env(
-            "DATABASE_URL",
-            cluster.server.connection_string("admin", "app"),
-        )
+        .args(["pooler", "--out", out_arg])
+        .env("DATABASE_URL", &admin)
         .env("NO_COLOR", "1")
+        .env("BILLING_PW", "billing secret")
+        .env_remove("BILLING_RO_PW")
+        .env_remove("NOTIFY_PW")
         .output()
         .expect("dbsplit runs");
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(without.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("only a superuser may read them"),
+        stderr(&without).contains("only a superuser may read them")
+            && stderr(&without)
+                .contains("set $BILLING_RO_PW (for billing_ro), $NOTIFY_PW (for notifications_rw)"),
         "{}",
-        stderr(&output)
+        stderr(&without)
     );
     assert!(!out.join("userlist.txt").exists());
+
+    let written = dbsplit_at(&admin, &manifest, &["pooler", "--out", out_arg]);
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    assert!(
+        stdout(&written)
+            .contains("3 roles with new SCRAM verifiers of their passwords, set on the server too"),
+        "{}",
+        stdout(&written)
+    );
+    assert_no_secret_in(&out);
+    // The server holds exactly the verifiers written, and the passwords still match them: a
+    // plan has nothing to change.
+    let userlist = std::fs::read_to_string(out.join("userlist.txt")).unwrap();
+    let client = cluster.connect("postgres", "app").await;
+    let row = client
+        .query_one(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = 'billing_rw'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let stored: String = row.get(0);
+    assert!(stored.starts_with("SCRAM-SHA-256$"), "{stored}");
+    assert!(
+        userlist.contains(&format!("\"billing_rw\" \"{stored}\"")),
+        "{userlist}"
+    );
+    let plan = dbsplit(&cluster, &manifest, &["plan", "--exit-code"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
+
+    let bouncer = Bouncer::start(&out, port);
+    assert_each_role_gets_in_with_its_password_only(port, &bouncer).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pgbouncer_looks_each_service_role_up_with_auth_query_and_nobody_else() {
+    // PgBouncer on the database host: the server lets its auth_user in by peer over the unix
+    // socket (the OS user PgBouncer runs as maps to pgbouncer_auth); every service role logs
+    // in by SCRAM.
+    let os_user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let ident = format!("pooler postgres pgbouncer_auth\npooler {os_user} pgbouncer_auth\n");
+    let cluster = scram_server(
+        "local all postgres trust\n\
+         local app pgbouncer_auth peer map=pooler\n\
+         local all all scram-sha-256\n",
+        vec![("pg_ident.conf".to_string(), ident.into_bytes())],
+    );
+    let dir = TempDir::new("auth-query");
+    let port = free_port();
+    let manifest = manifest_with(dir.path(), port, "auth_query");
+    let applied = dbsplit(&cluster, &manifest, &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let plan = dbsplit(&cluster, &manifest, &["plan", "--exit-code"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "a second plan: {}",
+        stdout(&plan)
+    );
+
+    // PgBouncer reaches the server over its unix socket, where dbsplit connected.
+    let socket = format!(
+        "host={} port={} user=postgres dbname=app",
+        cluster.server.socket_dir().display(),
+        cluster.server.port()
+    );
+    let out = dir.path().join("bouncer");
+    let written = dbsplit_at(
+        &socket,
+        &manifest,
+        &["pooler", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    assert!(
+        stdout(&written).contains("3 roles looked up by auth_query as pgbouncer_auth"),
+        "{}",
+        stdout(&written)
+    );
+    let ini = std::fs::read_to_string(out.join("pgbouncer.ini")).unwrap();
+    assert!(ini.contains("auth_user = pgbouncer_auth\n"), "{ini}");
+    assert!(
+        ini.contains("auth_query = SELECT usename, passwd FROM pgbouncer.get_auth($1)\n"),
+        "{ini}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("userlist.txt")).unwrap(),
+        ""
+    );
+    assert_no_secret_in(&out);
+
+    // Roles PgBouncer must not let in, even with their right password: a superuser, and a
+    // login role outside the manifest's pools.
+    cluster.psql_ok(
+        "app",
+        "ALTER ROLE postgres PASSWORD 'super secret';\
+         CREATE ROLE intruder LOGIN PASSWORD 'intruder secret'; GRANT CONNECT ON DATABASE app TO intruder;",
+    );
+    let bouncer = Bouncer::start(&out, port);
+    assert_each_role_gets_in_with_its_password_only(port, &bouncer).await;
+    for (user, password) in [
+        ("postgres", "super secret"),
+        ("intruder", "intruder secret"),
+    ] {
+        let refused = login(port, "billing", user, password).await;
+        assert!(
+            refused.is_err(),
+            "{user} got in through PgBouncer: {refused:?}"
+        );
+    }
+
+    // Only the auth_user may call the function; a service role is refused.
+    let client = cluster.connect("postgres", "app").await;
+    let rows = client
+        .query(
+            "SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+             WHERE n.nspname = 'pgbouncer' AND p.prosecdef \
+             AND pg_get_userbyid(p.proowner) = 'pgbouncer_owner' \
+             AND has_function_privilege('pgbouncer_auth', p.oid, 'EXECUTE') \
+             AND NOT has_function_privilege('billing_rw', p.oid, 'EXECUTE')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let (billing, connection) = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={} dbname=app user=billing_rw password='billing secret'",
+            cluster.server.port()
+        ),
+        NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let error = billing
+        .query("SELECT * FROM pgbouncer.get_auth('billing_ro')", &[])
+        .await
+        .expect_err("a service role cannot look verifiers up");
+    assert_eq!(
+        error.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+
+    // Back to a userlist: apply removes the function and its schema, --prune the roles.
+    let manifest = manifest_with(dir.path(), port, "userlist");
+    let plan = dbsplit(&cluster, &manifest, &["plan", "--prune"]);
+    assert!(
+        stdout(&plan).contains("drop PgBouncer's auth_query function"),
+        "{}",
+        stdout(&plan)
+    );
+    let applied = dbsplit(&cluster, &manifest, &["apply", "--yes", "--prune"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let left = client
+        .query(
+            "SELECT 1 FROM pg_namespace WHERE nspname = 'pgbouncer' \
+             UNION ALL SELECT 1 FROM pg_roles WHERE rolname IN ('pgbouncer_owner', 'pgbouncer_auth')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "{} left", left.len());
+    let plan = dbsplit(&cluster, &manifest, &["plan", "--exit-code"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -320,7 +564,8 @@ async fn each_login_role_gets_its_services_application_name_and_drift_is_planned
 
 #[test]
 fn plan_refuses_limits_that_do_not_fit_max_connections_and_says_the_numbers() {
-    let cluster = TestCluster::start("app");
+    // Read-only: plan only.
+    let cluster = TestCluster::shared("app");
     let dir = TempDir::new("budget");
     let path = dir.path().join("services.toml");
     let write = |billing: u32| {

@@ -10,11 +10,11 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use crate::cli::{ConnectArgs, MigrateArgs, MigrateCommand};
 use crate::manifest::{Manifest, Service};
 use crate::migrations::{self, Input};
+
+use super::service;
 
 pub fn run(
     path: &Path,
@@ -61,15 +61,4 @@ fn choose<'m>(manifest: &'m Manifest, names: &[String]) -> anyhow::Result<Vec<&'
 fn read(manifest: &Manifest, services: &[&Service]) -> anyhow::Result<Input> {
     let selection = services.iter().map(|s| (s.name.clone(), None)).collect();
     Ok(migrations::read(&manifest.migrations_dir(), selection)?)
-}
-
-/// The service named `name`, or an error that lists the services there are.
-pub fn service<'m>(manifest: &'m Manifest, name: &str) -> anyhow::Result<&'m Service> {
-    manifest.service(name).with_context(|| {
-        let known: Vec<&str> = manifest.services.iter().map(|s| s.name.as_str()).collect();
-        format!(
-            "unknown service `{name}`; the manifest declares {}",
-            known.join(", ")
-        )
-    })
 }

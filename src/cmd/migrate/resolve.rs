@@ -21,7 +21,7 @@ pub(super) fn resolve(
     lock_timeout: Duration,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let service = super::service(manifest, service)?;
+    let service = crate::cmd::service(manifest, service)?;
     runtime()?.block_on(async {
         let client = connect_to(connect, &manifest.database.name).await?;
         let progress = |p| waiting(&service.name, &p);

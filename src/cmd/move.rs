@@ -1,0 +1,172 @@
+//! `dbsplit move SERVICE start|status|cutover|abort|finish`: resolve the source (the manifest's
+//! database on --database-url) and the target (--to), run the step, render, pick the exit code.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::cli::{ConnectArgs, MoveArgs, MoveStep, MoveVerify, StatusFormat};
+use crate::pg::options::{ConnectOptions, Env, resolve};
+use crate::relocate::engine::{CutoverOptions, Move, Status, Verify};
+use crate::relocate::provision::service_slice;
+
+use super::{TROUBLE, live};
+
+pub fn run(
+    path: &Path,
+    connect: &ConnectArgs,
+    args: &MoveArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let manifest = super::load_manifest(path)?;
+    let service = super::service(&manifest, &args.service)?;
+    let source = live::options_for(connect, &manifest.database.name)?;
+    let Some(to) = &args.to else {
+        anyhow::bail!(
+            "where to move service `{}`: pass --to URL (or set DBSPLIT_MOVE_TARGET)",
+            service.name
+        );
+    };
+    let target = target_options(to, &manifest.database.name)?;
+    let slice = service_slice(&manifest, &service.name, &target.dbname);
+    let mv = Move {
+        service,
+        target_manifest: &slice,
+        source: &source,
+        target: &target,
+        passwords: live::passwords,
+    };
+    live::runtime()?.block_on(async {
+        match &args.step {
+            MoveStep::Start => {
+                mv.start(out).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            MoveStep::Status { format } => {
+                let status = mv.status().await?;
+                match format {
+                    StatusFormat::Human => human(&status, out)?,
+                    StatusFormat::Json => {
+                        serde_json::to_writer_pretty(&mut *out, &status)?;
+                        writeln!(out)?;
+                    }
+                }
+                Ok(ExitCode::from(if status.ready { 0 } else { 1 }))
+            }
+            MoveStep::Cutover {
+                max_lag,
+                timeout,
+                verify,
+            } => {
+                let options = CutoverOptions {
+                    max_lag: *max_lag,
+                    timeout: *timeout,
+                    verify: verify_of(*verify),
+                };
+                let report = mv.cutover(&options, out).await?;
+                match report.window {
+                    Some(window) => writeln!(
+                        out,
+                        "cut over: {} table(s), {} sequence(s) set; the service's writes were refused for {:.2} s",
+                        report.tables,
+                        report.sequences,
+                        window.as_secs_f64()
+                    )?,
+                    None => writeln!(
+                        out,
+                        "cut over ({} table(s)); the reverse subscription keeps the source current",
+                        report.tables
+                    )?,
+                }
+                writeln!(out, "connect the service to the target:")?;
+                for (role, conninfo) in &report.connection_strings {
+                    writeln!(out, "  {role}: {conninfo}")?;
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            MoveStep::Abort { timeout, verify } => {
+                let options = CutoverOptions {
+                    max_lag: i64::MAX,
+                    timeout: *timeout,
+                    verify: verify_of(*verify),
+                };
+                mv.abort(&options, out).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            MoveStep::Finish => {
+                mv.finish(out).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
+    .or_else(|error: anyhow::Error| {
+        eprintln!("error: {error:#}");
+        Ok(ExitCode::from(TROUBLE))
+    })
+}
+
+fn verify_of(verify: MoveVerify) -> Verify {
+    match verify {
+        MoveVerify::Count => Verify::Count,
+        MoveVerify::Hash => Verify::Hash,
+    }
+}
+
+/// The target's settings from --to alone (the PG* variables describe the source); its
+/// database defaults to the manifest's, its password may come from ~/.pgpass.
+fn target_options(url: &str, database: &str) -> anyhow::Result<ConnectOptions> {
+    let process = Env::process();
+    let var = |name: &str| match name {
+        "PGDATABASE" => Some(database.to_string()),
+        "HOME" | "PGPASSFILE" => (process.var)(name),
+        _ => None,
+    };
+    let env = Env {
+        var: &var,
+        os_user: process.os_user.clone(),
+    };
+    resolve(Some(url), &env).context("invalid --to")
+}
+
+fn human(status: &Status, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "move of service {}: {}\n  source  {}\n  target  {}",
+        status.service, status.phase, status.source, status.target
+    )?;
+    if !status.tables.is_empty() {
+        let width = status
+            .tables
+            .iter()
+            .map(|t| t.table.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        writeln!(
+            out,
+            "  {:width$}  {:13}  {:>11}  {:>11}",
+            "table", "state", "source rows", "target rows"
+        )?;
+        let rows = |n: Option<i64>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
+        for table in &status.tables {
+            writeln!(
+                out,
+                "  {:width$}  {:13}  {:>11}  {:>11}",
+                table.table,
+                table.state,
+                rows(table.source_rows),
+                rows(table.target_rows)
+            )?;
+        }
+    }
+    if let Some(bytes) = status.lag_bytes {
+        writeln!(
+            out,
+            "  lag: {bytes} bytes, {:.1} s",
+            status.lag_seconds.unwrap_or(0.0)
+        )?;
+    }
+    writeln!(out, "  next: {}", status.next)
+}

@@ -1,0 +1,95 @@
+//! Planning against a live cluster: introspect once, then diff the manifest against what was
+//! read. Nothing here writes; `cmd::plan` runs it under a read-only transaction, `apply` inside
+//! its own transaction under the advisory lock.
+
+use std::collections::BTreeMap;
+
+use crate::catalog::introspect::{Depth, IntrospectError, Introspection, Queryer, introspect};
+use crate::desired::Desired;
+use crate::manifest::Manifest;
+use crate::plan::Plan;
+use crate::plan::diff::{DiffOptions, PasswordState, diff};
+use crate::plan::preflight;
+use crate::plan::scopes::Scopes;
+use crate::select::Selection;
+
+/// Settings of a live plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Also drop what the manifest no longer declares.
+    pub prune: bool,
+    /// Role -> password, read from the roles' `password_env` variables.
+    pub passwords: BTreeMap<String, String>,
+    /// `--service`: the live state is narrowed to these services (the desired state is the
+    /// caller's to narrow).
+    pub select: Option<Selection>,
+}
+
+/// Introspects and plans without changing anything; returns the plan and what was read.
+pub async fn plan(
+    db: &impl Queryer,
+    manifest: &Manifest,
+    desired: &Desired,
+    options: &PlanOptions,
+) -> Result<(Plan, Introspection), IntrospectError> {
+    let live = introspect(db, Depth::Privileges).await?;
+    let diff_options = DiffOptions {
+        passwords: password_states(desired, &live, &options.passwords),
+        prune: options.prune,
+        membership_options: live.membership_options(),
+    };
+    let narrowed = options.select.as_ref().map(|s| s.live(&live.state));
+    let mut plan = diff(
+        manifest,
+        desired,
+        narrowed.as_ref().unwrap_or(&live.state),
+        &live.database,
+        &diff_options,
+    );
+    // What a non-superuser admin gives itself to make the other changes; not drift, so not
+    // part of the diff (audit reports the diff).
+    let scopes = Scopes::new(manifest);
+    let joins = preflight::self_grants(&plan.changes, desired, &live, &scopes);
+    if !joins.is_empty() {
+        plan.changes.extend(joins);
+        plan.sort();
+    }
+    Ok((plan, live))
+}
+
+/// The password states for a diff, comparing the passwords from the environment with the
+/// stored verifiers when they are readable.
+pub fn password_states(
+    desired: &Desired,
+    live: &Introspection,
+    passwords: &BTreeMap<String, String>,
+) -> BTreeMap<String, PasswordState> {
+    desired
+        .password_envs
+        .keys()
+        .map(|role| {
+            let state = match (passwords.get(role), live.state.roles.get(role)) {
+                (None, _) if env_is_empty(desired, role) => PasswordState::Empty,
+                (None, _) => PasswordState::Unset,
+                (Some(_), None) => PasswordState::Differs,
+                (Some(_), Some(_)) if !live.passwords_readable => PasswordState::Unknown,
+                (Some(password), Some(have)) => match &have.password {
+                    Some(stored) if crate::pg::scram::matches(password, stored) => {
+                        PasswordState::Matches
+                    }
+                    _ => PasswordState::Differs,
+                },
+            };
+            (role.clone(), state)
+        })
+        .collect()
+}
+
+/// Whether the role's password variable is set, but empty.
+fn env_is_empty(desired: &Desired, role: &str) -> bool {
+    desired
+        .password_envs
+        .get(role)
+        .and_then(std::env::var_os)
+        .is_some_and(|value| value.is_empty())
+}
