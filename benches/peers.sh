@@ -30,6 +30,7 @@
 #   APPLY_PEERS   peers whose cold apply is timed (default: PEERS; ldap2pg's takes ~45 s)
 #   APPLY_RUNS    rounds of cold applies (default 1)
 #   SKIP_APPLY=1  only the no-op plan
+#   DBSPLIT       the dbsplit binary to time (default: this repository's, built in release)
 #   DBSPLIT_BASE  another dbsplit binary (e.g. a build of main) timed next to this one
 #   KEEP=1        keep the server's folder (and print it)
 set -euo pipefail
@@ -58,9 +59,11 @@ log() { printf '%s\n' "$*" >&2; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.3f", b-a}'; }
 
-log "building dbsplit (release)"
-(cd "$repo" && cargo build --release --locked -q)
-DBSPLIT=$repo/target/release/dbsplit
+if [[ -z ${DBSPLIT:-} ]]; then
+  log "building dbsplit (release)"
+  (cd "$repo" && cargo build --release --locked -q)
+  DBSPLIT=$repo/target/release/dbsplit
+fi
 BASE=${DBSPLIT_BASE:-}
 
 # --- the server ---------------------------------------------------------------------------
@@ -205,7 +208,8 @@ floor_sql() {
     printf ';\n'
   done
 }
-plan_queries=(database roles role_settings passwords schemas relations columns functions types default_acls)
+# The same names and order as catalog::introspect::query_names.
+plan_queries=(database roles role_settings passwords schemas relations columns types role_dependents functions default_acls pooler_auth)
 audit_queries=("${plan_queries[@]}" foreign_keys dependencies function_bodies)
 floor_sql "${plan_queries[@]}" >"$work/floor-plan.sql"
 floor_sql "${audit_queries[@]}" >"$work/floor-audit.sql"

@@ -1,6 +1,6 @@
 //! Reads a live cluster into the [`ClusterState`] model with a fixed set of bulk catalog
 //! queries (`queries/*.sql`): never one query per schema or object, so the cost does not grow in
-//! round trips with the size of the cluster. Works on PostgreSQL 13 to 18 and as a
+//! round trips with the size of the cluster. Works on PostgreSQL 14 to 18 and as a
 //! non-superuser (stored passwords are then simply not read). Besides privileges it reads what
 //! `audit` needs: foreign keys and the dependencies that cross schemas.
 
@@ -10,8 +10,8 @@ use tokio_postgres::{Row, Transaction};
 
 use super::model::{
     Acl, AuthLookup, ClusterState, Database, DefaultAclKey, DefaultObjects, Dependency, ForeignKey,
-    FunctionBody, Grantee, Membership, ObjectKind, Privilege, Role, RoleAttributes, Schema,
-    SchemaObject,
+    FunctionBody, Grantee, Membership, ObjectKind, Privilege, Role, RoleAttributes, RoleDependent,
+    Schema, SchemaObject,
 };
 
 /// Why introspection failed.
@@ -107,6 +107,7 @@ macro_rules! query {
 const DATABASE: Query = query!("database");
 const ROLES: Query = query!("roles");
 const ROLE_SETTINGS: Query = query!("role_settings");
+const ROLE_DEPENDENTS: Query = query!("role_dependents");
 const PASSWORDS: Query = query!("passwords");
 const SCHEMAS: Query = query!("schemas");
 const RELATIONS: Query = query!("relations");
@@ -160,24 +161,43 @@ pub async fn introspect<Q: Queryer>(
 }
 
 /// The queries the first session runs, in order; the passwords query only when the first
-/// (`database`) says the session may read them.
-const FIRST: [&Query; 7] = [
+/// (`database`) says the session may read them. With a second session, the two lists take
+/// about the same server time on a large cluster (relations and roles here; columns, types
+/// and what roles own there).
+const FIRST: [&Query; 6] = [
     &DATABASE,
     &ROLES,
     &ROLE_SETTINGS,
     &PASSWORDS,
     &SCHEMAS,
     &RELATIONS,
-    &COLUMNS,
 ];
 
 /// The queries the second session (or the first, after its own) runs.
 fn second(depth: Depth) -> Vec<&'static Query> {
-    let mut queries = vec![&FUNCTIONS, &TYPES, &DEFAULT_ACLS, &POOLER_AUTH];
+    let mut queries = vec![
+        &COLUMNS,
+        &TYPES,
+        &ROLE_DEPENDENTS,
+        &FUNCTIONS,
+        &DEFAULT_ACLS,
+        &POOLER_AUTH,
+    ];
     if depth == Depth::Dependencies {
         queries.extend([&FOREIGN_KEYS, &DEPENDENCIES, &FUNCTION_BODIES]);
     }
     queries
+}
+
+/// The names of the catalog queries an introspection at `depth` runs, in order (for
+/// benchmarks that time the queries alone: `benches/peers.sh`).
+pub fn query_names(depth: Depth) -> Vec<&'static str> {
+    FIRST
+        .iter()
+        .copied()
+        .chain(second(depth))
+        .map(|query| query.name)
+        .collect()
 }
 
 type Fetched = BTreeMap<&'static str, Vec<Row>>;
@@ -231,24 +251,58 @@ pub async fn introspect_split<Q: Queryer>(
         }
     };
     let mut take = |query: &Query| rows.remove(query.name).unwrap_or_default();
-    let database_rows = take(&DATABASE);
-    let row = database_rows.first().ok_or(IntrospectError::Unexpected {
-        query: DATABASE.name,
+    let (mut introspection, mut db_state) = read_database(&take(&DATABASE))?;
+    let state = &mut introspection.state;
+    read_roles(take(&ROLES), state)?;
+    read_role_settings(take(&ROLE_SETTINGS), state)?;
+    read_role_dependents(take(&ROLE_DEPENDENTS), state)?;
+    if introspection.passwords_readable {
+        read_passwords(take(&PASSWORDS), state)?;
+    }
+    read_schemas(take(&SCHEMAS), &mut db_state)?;
+    read_relations(take(&RELATIONS), &mut db_state)?;
+    read_columns(take(&COLUMNS), &mut db_state)?;
+    read_functions(take(&FUNCTIONS), &mut db_state)?;
+    read_types(take(&TYPES), &mut db_state)?;
+    read_default_acls(take(&DEFAULT_ACLS), &mut db_state)?;
+    read_pooler_auth(take(&POOLER_AUTH), &mut db_state)?;
+    if depth == Depth::Dependencies {
+        read_dependencies(take(&FOREIGN_KEYS), take(&DEPENDENCIES), &mut db_state)?;
+        read_function_bodies(take(&FUNCTION_BODIES), &mut db_state)?;
+    }
+    introspection
+        .state
+        .databases
+        .insert(introspection.database.clone(), db_state);
+    Ok(introspection)
+}
+
+/// The session and the current database from the `database` query's one row; the state is
+/// empty yet, the database's own state holds its ACL.
+fn read_database(rows: &[Row]) -> Result<(Introspection, Database), IntrospectError> {
+    let q = DATABASE.name;
+    let row = rows.first().ok_or(IntrospectError::Unexpected {
+        query: q,
         detail: "no row for the current database".into(),
     })?;
-    let database: String = get(row, "datname", DATABASE.name)?;
-    let mut db_state = Database {
-        acl: parse_acl(&get::<Vec<String>, _>(row, "acl", DATABASE.name)?),
+    let db_state = Database {
+        acl: parse_acl(&get::<Vec<String>, _>(row, "acl", q)?),
         ..Database::default()
     };
-    let passwords_readable: bool = get(row, "can_read_passwords", DATABASE.name)?;
-    let server_version: i32 = get(row, "server_version_num", DATABASE.name)?;
-    let session_user: String = get(row, "session_user", DATABASE.name)?;
-    let database_owner: String = get(row, "owner", DATABASE.name)?;
+    let introspection = Introspection {
+        state: ClusterState::default(),
+        database: get(row, "datname", q)?,
+        passwords_readable: get(row, "can_read_passwords", q)?,
+        server_version: get(row, "server_version_num", q)?,
+        session_user: get(row, "session_user", q)?,
+        database_owner: get(row, "owner", q)?,
+    };
+    Ok((introspection, db_state))
+}
 
-    let mut state = ClusterState::default();
-    for row in take(&ROLES) {
-        let q = ROLES.name;
+fn read_roles(rows: Vec<Row>, state: &mut ClusterState) -> Result<(), IntrospectError> {
+    let q = ROLES.name;
+    for row in rows {
         let name: String = get(&row, "rolname", q)?;
         let role = Role {
             attributes: RoleAttributes {
@@ -268,17 +322,16 @@ pub async fn introspect_split<Q: Queryer>(
             memberships: parse_memberships(&get::<String, _>(&row, "memberships", q)?)?,
             settings: BTreeMap::new(),
             password: None,
-            dependents: serde_json::from_str(&get::<String, _>(&row, "dependents", q)?).map_err(
-                |e| IntrospectError::Unexpected {
-                    query: q,
-                    detail: format!("dependents: {e}"),
-                },
-            )?,
+            dependents: Vec::new(),
         };
         state.roles.insert(name, role);
     }
-    for row in take(&ROLE_SETTINGS) {
-        let q = ROLE_SETTINGS.name;
+    Ok(())
+}
+
+fn read_role_settings(rows: Vec<Row>, state: &mut ClusterState) -> Result<(), IntrospectError> {
+    let q = ROLE_SETTINGS.name;
+    for row in rows {
         let role: String = get(&row, "rolname", q)?;
         let database: String = get(&row, "datname", q)?;
         let config: Vec<String> = get(&row, "setconfig", q)?;
@@ -291,17 +344,48 @@ pub async fn introspect_split<Q: Queryer>(
             }
         }
     }
-    if passwords_readable {
-        for row in take(&PASSWORDS) {
-            let role: String = get(&row, "rolname", PASSWORDS.name)?;
-            if let Some(role) = state.roles.get_mut(&role) {
-                role.password = get(&row, "rolpassword", PASSWORDS.name)?;
-            }
+    Ok(())
+}
+
+/// What each role's `DROP ROLE` would trip over. The query groups a role's objects of one
+/// kind, catalog and schema; the group is named after its first object and how many more.
+fn read_role_dependents(rows: Vec<Row>, state: &mut ClusterState) -> Result<(), IntrospectError> {
+    let q = ROLE_DEPENDENTS.name;
+    for row in rows {
+        let role: String = get(&row, "rolname", q)?;
+        let catalog: String = get(&row, "catalog", q)?;
+        let others: i64 = get(&row, "others", q)?;
+        let object = match (get::<Option<String>, _>(&row, "object", q)?, others) {
+            (object, 0) => object,
+            (Some(object), others) => Some(format!("{object} and {others} more")),
+            (None, others) => Some(format!("{} objects of {catalog}", others + 1)),
+        };
+        if let Some(role) = state.roles.get_mut(&role) {
+            role.dependents.push(RoleDependent {
+                database: get(&row, "database", q)?,
+                kind: get(&row, "kind", q)?,
+                catalog,
+                object,
+                schema: get(&row, "schema", q)?,
+            });
         }
     }
+    Ok(())
+}
 
-    for row in take(&SCHEMAS) {
-        let q = SCHEMAS.name;
+fn read_passwords(rows: Vec<Row>, state: &mut ClusterState) -> Result<(), IntrospectError> {
+    for row in rows {
+        let role: String = get(&row, "rolname", PASSWORDS.name)?;
+        if let Some(role) = state.roles.get_mut(&role) {
+            role.password = get(&row, "rolpassword", PASSWORDS.name)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_schemas(rows: Vec<Row>, db_state: &mut Database) -> Result<(), IntrospectError> {
+    let q = SCHEMAS.name;
+    for row in rows {
         let name: String = get(&row, "nspname", q)?;
         let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, "acl", q)?);
         db_state.schemas.insert(
@@ -314,11 +398,15 @@ pub async fn introspect_split<Q: Queryer>(
             },
         );
     }
+    Ok(())
+}
 
-    for row in take(&RELATIONS) {
-        let q = RELATIONS.name;
+/// Relations come in groups that share schema, kind, owner, ACL and `linked`: the ACL is
+/// parsed once per group.
+fn read_relations(rows: Vec<Row>, db_state: &mut Database) -> Result<(), IntrospectError> {
+    let q = RELATIONS.name;
+    for row in rows {
         let schema: String = get(&row, "nspname", q)?;
-        let name: String = get(&row, "relname", q)?;
         let relkind: String = get(&row, "relkind", q)?;
         let kind = match relkind.as_str() {
             "r" => ObjectKind::Table,
@@ -327,6 +415,7 @@ pub async fn introspect_split<Q: Queryer>(
             "m" => ObjectKind::MaterializedView,
             "S" => ObjectKind::Sequence,
             "f" => ObjectKind::ForeignTable,
+            "c" => ObjectKind::Type,
             other => {
                 return Err(IntrospectError::Unexpected {
                     query: q,
@@ -335,20 +424,31 @@ pub async fn introspect_split<Q: Queryer>(
             }
         };
         let (acl, grant_options) = parse_acl_with_options(&get::<Vec<String>, _>(&row, "acl", q)?);
-        let object = SchemaObject {
-            kind,
-            name: name.clone(),
-            args: None,
-            owner: get(&row, "owner", q)?,
-            acl,
-            grant_options,
-            columns: BTreeMap::new(),
-            linked: get(&row, "linked", q)?,
+        let owner: String = get(&row, "owner", q)?;
+        let linked: bool = get(&row, "linked", q)?;
+        let Some(objects) = db_state.schemas.get_mut(&schema).map(|s| &mut s.objects) else {
+            continue;
         };
-        insert_object(&mut db_state, &schema, name, object);
+        for name in get::<Vec<String>, _>(&row, "names", q)? {
+            let object = SchemaObject {
+                kind,
+                name: name.clone(),
+                args: None,
+                owner: owner.clone(),
+                acl: acl.clone(),
+                grant_options: grant_options.clone(),
+                columns: BTreeMap::new(),
+                linked,
+            };
+            objects.insert(name, object);
+        }
     }
-    for row in take(&COLUMNS) {
-        let q = COLUMNS.name;
+    Ok(())
+}
+
+fn read_columns(rows: Vec<Row>, db_state: &mut Database) -> Result<(), IntrospectError> {
+    let q = COLUMNS.name;
+    for row in rows {
         let schema: String = get(&row, "nspname", q)?;
         let table: String = get(&row, "relname", q)?;
         let column: String = get(&row, "attname", q)?;
@@ -361,8 +461,12 @@ pub async fn introspect_split<Q: Queryer>(
             object.columns.insert(column, acl);
         }
     }
-    for row in take(&FUNCTIONS) {
-        let q = FUNCTIONS.name;
+    Ok(())
+}
+
+fn read_functions(rows: Vec<Row>, db_state: &mut Database) -> Result<(), IntrospectError> {
+    let q = FUNCTIONS.name;
+    for row in rows {
         let schema: String = get(&row, "nspname", q)?;
         let name: String = get(&row, "proname", q)?;
         let args: String = get(&row, "args", q)?;
@@ -383,10 +487,14 @@ pub async fn introspect_split<Q: Queryer>(
             columns: BTreeMap::new(),
             linked: false,
         };
-        insert_object(&mut db_state, &schema, key, object);
+        insert_object(db_state, &schema, key, object);
     }
-    for row in take(&TYPES) {
-        let q = TYPES.name;
+    Ok(())
+}
+
+fn read_types(rows: Vec<Row>, db_state: &mut Database) -> Result<(), IntrospectError> {
+    let q = TYPES.name;
+    for row in rows {
         let schema: String = get(&row, "nspname", q)?;
         let name: String = get(&row, "typname", q)?;
         let kind = if get::<String, _>(&row, "typtype", q)? == "d" {
@@ -405,11 +513,14 @@ pub async fn introspect_split<Q: Queryer>(
             columns: BTreeMap::new(),
             linked: false,
         };
-        insert_object(&mut db_state, &schema, name, object);
+        insert_object(db_state, &schema, name, object);
     }
+    Ok(())
+}
 
-    for row in take(&DEFAULT_ACLS) {
-        let q = DEFAULT_ACLS.name;
+fn read_default_acls(rows: Vec<Row>, db_state: &mut Database) -> Result<(), IntrospectError> {
+    let q = DEFAULT_ACLS.name;
+    for row in rows {
         let objects = match get::<String, _>(&row, "objtype", q)?.as_str() {
             "r" => DefaultObjects::Tables,
             "S" => DefaultObjects::Sequences,
@@ -428,23 +539,7 @@ pub async fn introspect_split<Q: Queryer>(
             .default_acls
             .insert(key, parse_acl(&get::<Vec<String>, _>(&row, "acl", q)?));
     }
-
-    read_pooler_auth(take(&POOLER_AUTH), &mut db_state)?;
-
-    if depth == Depth::Dependencies {
-        read_dependencies(take(&FOREIGN_KEYS), take(&DEPENDENCIES), &mut db_state)?;
-        read_function_bodies(take(&FUNCTION_BODIES), &mut db_state)?;
-    }
-
-    state.databases.insert(database.clone(), db_state);
-    Ok(Introspection {
-        state,
-        database,
-        passwords_readable,
-        server_version,
-        session_user,
-        database_owner,
-    })
+    Ok(())
 }
 
 /// The grants of a role's memberships, from the roles query's JSON column.
@@ -611,6 +706,20 @@ mod tests {
 
     fn privileges(list: &[Privilege]) -> BTreeSet<Privilege> {
         list.iter().copied().collect()
+    }
+
+    #[test]
+    fn the_benchmark_times_the_queries_plan_runs() {
+        let script = include_str!("../../benches/peers.sh");
+        let listed = script
+            .lines()
+            .find_map(|line| line.strip_prefix("plan_queries=("))
+            .and_then(|rest| rest.strip_suffix(')'))
+            .expect("benches/peers.sh lists plan_queries");
+        assert_eq!(
+            listed.split(' ').collect::<Vec<_>>(),
+            query_names(Depth::Privileges)
+        );
     }
 
     #[test]

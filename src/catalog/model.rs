@@ -235,8 +235,9 @@ pub struct RoleDependent {
     pub kind: String,
     /// The catalog of the object (`pg_class`, `pg_namespace`, `pg_default_acl`, `pg_database`).
     pub catalog: String,
-    /// The object's type and qualified name (`pg_identify_object`): `table public.t`; `None`
-    /// for objects of other databases.
+    /// The object's type and qualified name (`pg_identify_object`): `table public.t`, or
+    /// `table public.t and 49 more` when the role holds more of the same kind in that schema,
+    /// `2 objects of pg_class` in another database; `None` for one object of another database.
     pub object: Option<String>,
     /// The schema the object is in (in the current database only).
     pub schema: Option<String>,
