@@ -26,6 +26,7 @@ pub mod report;
 pub mod schema;
 pub mod select;
 pub mod sql;
+pub mod text;
 pub mod verify;
 
 use std::io::{self, Write};

@@ -184,6 +184,8 @@ pub const KEY_TABLES: &[(&str, &[&str])] = &[
     ("shared", SHARED_KEYS),
     ("observer", OBSERVER_KEYS),
     ("pooler", POOLER_KEYS),
+    ("cluster", CLUSTER_KEYS),
+    ("fleet_database", FLEET_DATABASE_KEYS),
 ];
 
 /// Parses `source` into a raw manifest, adding every shape problem to `diagnostics`.

@@ -111,6 +111,14 @@ pub const TABLE_DESCRIPTIONS: &[(&str, &str)] = &[
         "A role outside every service, read-only where named (BI, CDC, backups). dbsplit creates it when missing and never changes its other attributes or memberships.",
     ),
     (
+        "cluster",
+        "A PostgreSQL server of the fleet: how to reach it, without a password (~/.pgpass or PGPASSWORD supply it).",
+    ),
+    (
+        "fleet_database",
+        "A database of the fleet: the cluster it lives on and its settings, as [database] has them.",
+    ),
+    (
         "pooler",
         "PgBouncer in front of the database: `dbsplit pooler --out DIR` writes its configuration.",
     ),
@@ -185,6 +193,17 @@ pub const KEYS: &[Key] = &[
     key("manifest", "shared", Type::Named("shared"), "Schemas any service may read and only their owner writes, each under its name: [shared.reference]."),
     key("manifest", "observers", Type::Named("observer"), "Roles outside every service that read where named, each under the role's name: [observers.warehouse_reader]."),
     key("manifest", "pooler", Type::Table("pooler"), "PgBouncer in front of the database (see `dbsplit pooler`)."),
+    key("manifest", "clusters", Type::Named("cluster"), "The fleet's PostgreSQL servers, each under its name: [clusters.main]. Without it, one cluster from --database-url or the PG* variables."),
+    key("manifest", "databases", Type::Named("fleet_database"), "The fleet's databases, each under its name: [databases.app]. Without it, the one [database]."),
+    key("manifest", "migrations_dir", Type::Text { min: 1, max: None }, "The migrations folder of a fleet manifest, one folder per service below it; relative to the manifest's folder.").default(Default::Text("migrations")),
+    // [clusters.<name>]
+    key("cluster", "url", Type::Text { min: 1, max: None }, "A postgres:// URL or libpq key=value string without a password."),
+    key("cluster", "url_env", Type::EnvName, "The environment variable holding the cluster's URL (instead of url)."),
+    // [databases.<name>]
+    key("fleet_database", "cluster", Type::Name, "The cluster the database lives on; default: the only cluster."),
+    key("fleet_database", "name", ROLE_NAME, "The database's name on its cluster; default: the key."),
+    key("fleet_database", "public_schema", Type::OneOf(PUBLIC_SCHEMA), "What dbsplit does with schema public there.").default(Default::Text("lockdown")),
+    key("fleet_database", "revoke_public_connect", Type::Boolean, "REVOKE CONNECT and TEMPORARY on the database from PUBLIC, and grant CONNECT to the service roles.").default(Default::Boolean(true)),
     // [database]
     key("database", "name", ROLE_NAME, "The database the services share.").required(),
     key("database", "public_schema", Type::OneOf(PUBLIC_SCHEMA), "What dbsplit does with schema public.").default(Default::Text("lockdown")),
@@ -198,6 +217,7 @@ pub const KEYS: &[Key] = &[
     key("service", "reads", Type::Tables("read"), "Other schemas the service reads, each with a reason: reads = [{ schema = \"reference\", reason = \"currency codes\" }]. Read-only, for its roles and its owner role."),
     key("service", "team", Type::Text { min: 1, max: None }, "Who answers for the service, as CODEOWNERS names owners: \"@org/team\", \"@user\" or an email address. Shown with its plan changes and findings; `dbsplit codeowners` gives it migrations/<service>/."),
     key("service", "contact", Type::Text { min: 1, max: Some(200) }, "How to reach the team (a channel, an email, a URL): one line, shown with its plan changes and findings."),
+    key("service", "database", Type::Name, "The database the service is placed in (a key of [databases]); default: the only database. Another database than the one holding its schema is a pending `dbsplit move`."),
     // roles.<name>
     key("role", "access", Type::OneOf(ACCESS), "What the role may do in its service's schema (and nowhere else).").required(),
     key("role", "password_env", Type::EnvName, "The environment variable holding the role's password; dbsplit sends it as a SCRAM-SHA-256 verifier and never prints it. Without it the role's password is left alone."),
@@ -211,6 +231,7 @@ pub const KEYS: &[Key] = &[
     // [shared.<name>]
     key("shared", "schema", Type::Name, "The shared schema; default: its name."),
     key("shared", "owner", ROLE_NAME, "The NOLOGIN role owning it, the only one writing it; default: \"<name>_owner\"."),
+    key("shared", "database", Type::Name, "The database the shared schema lives in (a key of [databases]); default: the only database."),
     // [observers.<role>]
     key("observer", "reads", Type::Names, "The schemas it reads (USAGE, SELECT on tables and sequences), or [\"*\"] for every service and shared schema.").required(),
     key("observer", "reason", Type::Text { min: 1, max: None }, "Why it reads them; audit reports it.").required(),

@@ -55,32 +55,64 @@ fn every_reference_names_a_definition() {
 /// A small valid manifest with `key = value` written into `table` (replacing a line of the
 /// same key), with what the key needs next to it.
 fn manifest_with(table: &str, key: &str, value: &str) -> String {
-    let mut sections: Vec<(&str, &str, Vec<String>)> = vec![
-        ("manifest", "", vec!["version = 1".into()]),
-        ("database", "[database]", vec!["name = \"app\"".into()]),
-        ("pooler", "[pooler]", vec![]),
-        ("service", "[services.a]", vec![]),
-        (
-            "role",
-            "[services.a.roles.a_x]",
-            // [pooler] needs a role with a pool_size.
-            vec!["access = \"readonly\"".into(), "pool_size = 1".into()],
-        ),
-        (
-            "observer",
-            "[observers.o]",
-            vec![
-                "reads = [\"*\"]".into(),
-                "reason = \"r\"".into(),
-                "login = true".into(),
-            ],
-        ),
-    ];
+    let fleet = matches!(table, "cluster" | "fleet_database")
+        || matches!(
+            (table, key),
+            ("manifest", "clusters" | "databases" | "migrations_dir")
+        );
+    // A fleet manifest names its clusters and databases instead of [database] (and [pooler]).
+    let mut sections: Vec<(&str, &str, Vec<String>)> = if fleet {
+        vec![
+            ("manifest", "", vec!["version = 1".into()]),
+            (
+                "cluster",
+                "[clusters.main]",
+                vec!["url = \"postgres://db.internal/app\"".into()],
+            ),
+            (
+                "fleet_database",
+                "[databases.app]",
+                vec!["cluster = \"main\"".into()],
+            ),
+            ("service", "[services.a]", vec![]),
+            (
+                "role",
+                "[services.a.roles.a_x]",
+                vec!["access = \"readonly\"".into()],
+            ),
+        ]
+    } else {
+        vec![
+            ("manifest", "", vec!["version = 1".into()]),
+            ("database", "[database]", vec!["name = \"app\"".into()]),
+            ("pooler", "[pooler]", vec![]),
+            ("service", "[services.a]", vec![]),
+            (
+                "role",
+                "[services.a.roles.a_x]",
+                // [pooler] needs a role with a pool_size.
+                vec!["access = \"readonly\"".into(), "pool_size = 1".into()],
+            ),
+        ]
+    };
+    sections.push((
+        "observer",
+        "[observers.o]",
+        vec![
+            "reads = [\"*\"]".into(),
+            "reason = \"r\"".into(),
+            "login = true".into(),
+        ],
+    ));
     for (name, _, lines) in &mut sections {
         if *name != table {
             continue;
         }
         lines.retain(|line| !line.starts_with(&format!("{key} =")));
+        if key == "url_env" {
+            // A cluster has url or url_env, not both.
+            lines.retain(|line| !line.starts_with("url ="));
+        }
         if key == "password_version" {
             lines.push("password_env = \"PW\"".into());
         }
