@@ -262,7 +262,9 @@ fn scram_server(extra_hba: &str, files: Vec<(String, Vec<u8>)>) -> TestCluster {
         ..LocalConfig::default()
     })
     .unwrap_or_else(|e| panic!("{e}"));
-    let cluster = TestCluster { server };
+    let cluster = TestCluster {
+        server: Server::Own(server),
+    };
     cluster
         .server
         .psql("postgres")
