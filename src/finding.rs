@@ -64,6 +64,9 @@ pub enum RuleId {
     PrivilegedServiceRole,
     Drift,
     SharedRole,
+    CrossSchemaQuery,
+    ConnectionBudget,
+    SharedCredentials,
 }
 
 /// One row of the rule table.
@@ -277,6 +280,27 @@ pub const RULES: &[Rule] = &[
         description: "(inferred services) a role outside every service that can INSERT, UPDATE, DELETE or TRUNCATE the tables of two or more services",
         fix: "give each service its own role; a job that feeds several services goes through their APIs",
     },
+    Rule {
+        id: RuleId::CrossSchemaQuery,
+        name: "cross-schema-query",
+        severity: Severity::Warning,
+        description: "(`usage`, `audit --runtime`) statements a service role or an observer ran against another service's relations, from pg_stat_statements",
+        fix: "move the access behind the owning service's API, or declare the read in `reads`; then `dbsplit apply` can revoke the privilege without breaking the application",
+    },
+    Rule {
+        id: RuleId::ConnectionBudget,
+        name: "connection-budget",
+        severity: Severity::Error,
+        description: "the login roles' connection limits (pool_size × instances for a role without one), plus superuser_reserved_connections and reserved_connections, exceed max_connections",
+        fix: "lower connection_limit or pool_size of the roles, or raise max_connections",
+    },
+    Rule {
+        id: RuleId::SharedCredentials,
+        name: "shared-credentials",
+        severity: Severity::Warning,
+        description: "sessions of one service's role whose application_name names another service: that service logs in with these credentials",
+        fix: "give the other service its own login role in the manifest, and its own password",
+    },
 ];
 
 impl RuleId {
@@ -444,7 +468,10 @@ mod tests {
             SearchPathLeak => Some(PrivilegedServiceRole),
             PrivilegedServiceRole => Some(Drift),
             Drift => Some(SharedRole),
-            SharedRole => None,
+            SharedRole => Some(CrossSchemaQuery),
+            CrossSchemaQuery => Some(ConnectionBudget),
+            ConnectionBudget => Some(SharedCredentials),
+            SharedCredentials => None,
         }
     }
 

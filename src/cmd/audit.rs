@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::audit::read::{audit_state, read_live};
+use crate::audit::read::{audit_state_with, read_live};
 use crate::audit::render;
 use crate::cli::{AuditArgs, ConnectArgs, FindingsFormat};
 use crate::finding::any_at_or_above;
@@ -35,8 +35,19 @@ pub fn run(
         None => None,
     };
     let mut report = live::runtime()?.block_on(async {
-        let live = read(manifest.as_ref(), connect, args).await?;
-        audit_state(manifest.as_ref(), &live)
+        let (live, connections, client) = read(manifest.as_ref(), connect, args).await?;
+        let mut report = audit_state_with(manifest.as_ref(), &live, Some(connections))?;
+        if args.runtime {
+            let usage = super::usage::runtime(&client, manifest.as_ref(), &live).await?;
+            for note in crate::usage::render::notes(&usage) {
+                eprintln!("note: {note}");
+            }
+            report.findings.extend(usage.findings);
+            crate::finding::sort(&mut report.findings);
+            report.exceptions.extend(usage.exceptions);
+            report.exceptions.sort();
+        }
+        anyhow::Ok(report)
     })?;
     if let Some(select) = &select {
         report.findings = select.findings(std::mem::take(&mut report.findings));
@@ -61,12 +72,16 @@ pub fn run(
 
 /// Opens the sessions and reads the cluster. A second session on the same snapshot lets the
 /// server answer half of the catalog queries at once; without it (a connection limit, say)
-/// one session reads everything.
+/// one session reads everything. The first session is returned for `--runtime`.
 async fn read(
     manifest: Option<&Manifest>,
     connect: &ConnectArgs,
     args: &AuditArgs,
-) -> anyhow::Result<crate::catalog::introspect::Introspection> {
+) -> anyhow::Result<(
+    crate::catalog::introspect::Introspection,
+    crate::pooler::activity::Connections,
+    tokio_postgres::Client,
+)> {
     let database = manifest.map(|m| m.database.name.as_str());
     let open = || async {
         match database {
@@ -76,5 +91,7 @@ async fn read(
     };
     let mut client = open().await?;
     let mut second = open().await.ok();
-    read_live(&mut client, second.as_mut(), args.statement_timeout).await
+    let (live, connections) =
+        read_live(&mut client, second.as_mut(), args.statement_timeout).await?;
+    Ok((live, connections, client))
 }

@@ -6,6 +6,7 @@ pub mod codeowners;
 pub mod completions;
 pub mod demo;
 pub mod dump;
+pub mod graph;
 pub mod import;
 pub mod init;
 pub mod lint;
@@ -19,6 +20,7 @@ pub mod pooler;
 pub mod relocate;
 pub mod restore;
 pub mod schema;
+pub mod usage;
 pub mod validate;
 pub mod verify;
 

@@ -52,6 +52,9 @@ pub fn run(
             .context("cannot read the cluster's catalogs")?;
         live.expect_database(&manifest.database.name)?;
         let limits = ServerLimits::read(&client).await?;
+        for note in crate::relocate::pending::notes(&client, &manifest).await? {
+            eprintln!("note: {note}");
+        }
         anyhow::Ok((plan, live, limits))
     })?;
     let budget = crate::pooler::budget::budget(&manifest, limits);

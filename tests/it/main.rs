@@ -39,9 +39,14 @@ mod service;
 mod ecosystem;
 // usage: pg_stat_statements read back as cross-service reads and writes per role.
 mod usage;
+// graph: the services and their couplings drawn from a live cluster.
+mod graph;
 // The source's shape: no import cycles between the top-level modules of src/.
 mod layout;
 // Fleets: services across databases and clusters, on two servers at once.
 mod fleet;
 // `dump` and `restore`: a service's schema round-trips into another database, boundary included.
 mod dump;
+// `move`: a service graduates between two servers under a writer's load; abort and finish.
+#[path = "move.rs"]
+mod relocate;

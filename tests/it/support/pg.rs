@@ -66,7 +66,7 @@ impl TestCluster {
     }
 
     /// Like [`TestCluster::start`], with extra server settings.
-    fn start_with(database: &str, config: &LocalConfig) -> TestCluster {
+    pub fn start_with(database: &str, config: &LocalConfig) -> TestCluster {
         let server = LocalServer::start_with(config).unwrap_or_else(|e| panic!("{e}"));
         create_database(&server, database);
         TestCluster {
