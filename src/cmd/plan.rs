@@ -34,7 +34,7 @@ pub fn run(
         prune: args.prune,
         passwords: live::passwords(&desired),
     };
-    let (plan, state, limits) = live::runtime()?.block_on(async {
+    let (mut plan, state, limits, usage) = live::runtime()?.block_on(async {
         let client = live::connect_to(connect, &manifest.database.name).await?;
         // Planning only reads; a read-only transaction makes sure of it.
         client
@@ -46,7 +46,12 @@ pub fn run(
             .context("cannot read the cluster's catalogs")?;
         live.expect_database(&manifest.database.name)?;
         let limits = ServerLimits::read(&client).await?;
-        anyhow::Ok((plan, live, limits))
+        // What roles really ran, to warn before revoking it; last, since a failure (no
+        // pg_stat_statements) ends the transaction.
+        let usage = super::usage::runtime(&client, Some(&manifest), &live)
+            .await
+            .ok();
+        anyhow::Ok((plan, live, limits, usage))
     })?;
     let budget = crate::pooler::budget::budget(&manifest, limits);
     let refused = preflight::refusals(&desired, &state);
@@ -57,6 +62,10 @@ pub fn run(
     let who = preflight::Session::new(&state).describe();
     if let Some(file) = &args.out {
         SavedPlan::new(plan.clone(), &desired, &state.state).write(file)?;
+    }
+    if let Some(usage) = &usage {
+        plan.notes
+            .extend(crate::usage::revokes::revoke_notes(&plan, usage));
     }
     if args.format == PlanFormat::Json && !blocked.is_empty() {
         // The plan's JSON, with what the connecting role cannot do next to the changes.
