@@ -14,6 +14,7 @@ pub mod desired;
 pub mod finding;
 pub mod fleet;
 pub mod graph;
+pub mod import;
 pub mod lint;
 pub mod manifest;
 pub mod migrate;
@@ -24,7 +25,9 @@ pub mod pooler;
 pub mod relocate;
 pub mod report;
 pub mod schema;
+pub mod select;
 pub mod sql;
+pub mod text;
 pub mod usage;
 pub mod verify;
 
@@ -59,6 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => {
             cmd::verify::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
         }
+        Command::Import(args) => cmd::import::run(&cli.connect, args, &mut stdout),
         Command::Usage(args) => {
             cmd::usage::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
         }

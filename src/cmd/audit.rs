@@ -11,6 +11,7 @@ use crate::cli::{AuditArgs, ConnectArgs, FindingsFormat};
 use crate::finding::any_at_or_above;
 use crate::manifest::Manifest;
 use crate::report;
+use crate::select::Selection;
 
 use super::live;
 
@@ -26,7 +27,14 @@ pub fn run(
     } else {
         Some(super::load_manifest(path)?)
     };
-    let report = live::runtime()?.block_on(async {
+    let select = match &manifest {
+        Some(manifest) => Selection::new(manifest, &args.services)?,
+        None if !args.services.is_empty() => {
+            anyhow::bail!("--service names services of the manifest, and there is none here")
+        }
+        None => None,
+    };
+    let mut report = live::runtime()?.block_on(async {
         let (live, client) = read(manifest.as_ref(), connect, args).await?;
         let mut report = audit_state(manifest.as_ref(), &live)?;
         if args.runtime {
@@ -41,6 +49,9 @@ pub fn run(
         }
         anyhow::Ok(report)
     })?;
+    if let Some(select) = &select {
+        report.findings = select.findings(std::mem::take(&mut report.findings));
+    }
     match args.findings.format {
         FindingsFormat::Json => render::json(&report, args.verbose, out)?,
         format => {

@@ -7,6 +7,7 @@ pub mod completions;
 pub mod demo;
 pub mod dump;
 pub mod graph;
+pub mod import;
 pub mod init;
 pub mod lint;
 pub mod live;

@@ -82,7 +82,7 @@ pub fn render_ini(
          ;; {instances} instance{s} of PgBouncer run with this file; each opens the pools below.",
         manifest = manifest.path.display(),
         instances = pooler.instances,
-        s = if pooler.instances == 1 { "" } else { "s" },
+        s = crate::text::plural(pooler.instances),
     );
     ini.push_str("\n[databases]\n");
     ini.push_str(

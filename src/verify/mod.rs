@@ -123,7 +123,7 @@ pub async fn verify(
     }
     let schemas: Vec<String> = manifest
         .managed_schemas()
-        .chain(["public"])
+        .chain([crate::pg::PUBLIC_SCHEMA])
         .map(str::to_string)
         .collect();
     let rows = client
