@@ -140,6 +140,7 @@ pub async fn apply(
     // A non-superuser acts on a schema's contents as its owner (see `plan::preflight`).
     let mut acting_as: Option<String> = None;
     let mut statements = 0;
+    let progress = crate::progress::Progress::bar("applying changes", plan.changes.len() as u64);
     for change in &plan.changes {
         let actor = preflight::actor(&change.action, desired)
             .filter(|role| !session.superuser && *role != session.user);
@@ -182,7 +183,9 @@ pub async fn apply(
             }
             statements += 1;
         }
+        progress.inc();
     }
+    drop(progress);
     if acting_as.is_some() {
         tx.batch_execute("RESET ROLE")
             .await

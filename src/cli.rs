@@ -24,9 +24,19 @@ pub struct Cli {
     )]
     pub manifest: PathBuf,
 
-    /// When to colour output; NO_COLOR in the environment means never for `auto`.
+    /// When to colour output. `auto`: on a terminal, unless NO_COLOR is set (CLICOLOR_FORCE
+    /// colours a pipe too, CLICOLOR=0 turns colour off).
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+
+    /// Print results and errors only: no progress, no notes on stderr.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Say more where a command has more to say (audit: the declared exceptions and, when
+    /// services are inferred, where each role was placed).
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
 
     /// How to reach the server, for the commands that connect.
     #[command(flatten)]
@@ -496,9 +506,9 @@ pub struct AuditArgs {
     #[arg(long)]
     pub no_manifest: bool,
 
-    /// Also list the declared exceptions (reads, shared schemas, observers) with their reasons
-    /// and, when services are inferred, the service each role was placed in.
-    #[arg(long, short = 'v')]
+    /// The global --verbose: also list the declared exceptions (reads, shared schemas,
+    /// observers) with their reasons and, when services are inferred, each role's service.
+    #[arg(skip)]
     pub verbose: bool,
 
     /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
@@ -697,15 +707,145 @@ pub enum ColorChoice {
 }
 
 impl ColorChoice {
-    /// Whether to colour standard output.
+    /// Whether to colour standard output, from the flag, the environment and the terminal.
     pub fn enabled(self) -> bool {
+        let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        self.decide(
+            set("NO_COLOR").is_some(),
+            set("CLICOLOR_FORCE").is_some_and(|v| v != "0"),
+            set("CLICOLOR").is_some_and(|v| v == "0"),
+            std::io::stdout().is_terminal(),
+        )
+    }
+
+    /// The flag wins; for `auto`, NO_COLOR (https://no-color.org) over CLICOLOR_FORCE over
+    /// CLICOLOR=0 over whether stdout is a terminal (https://bixense.com/clicolors/), in the
+    /// order anstream (clap's own colouring) applies them.
+    pub fn decide(self, no_color: bool, force: bool, clicolor_off: bool, terminal: bool) -> bool {
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stdout().is_terminal()
+            ColorChoice::Auto if no_color => false,
+            ColorChoice::Auto if force => true,
+            ColorChoice::Auto => !clicolor_off && terminal,
+        }
+    }
+}
+
+/// The command line with a `--format` given before the command moved after it, where the
+/// command's own `--format` reads it: `dbsplit --format json audit` is `dbsplit audit --format
+/// json`. Each command has its own formats, so the flag cannot be one global argument.
+pub fn format_after_command(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    // The options before the command that take a value as the next word.
+    let takes_value = |word: &str| {
+        cli.get_arguments().any(|arg| {
+            arg.get_action().takes_values()
+                && (arg
+                    .get_long()
+                    .is_some_and(|long| word == format!("--{long}"))
+                    || arg
+                        .get_short()
+                        .is_some_and(|short| word == format!("-{short}")))
+        })
+    };
+    let mut before = Vec::new();
+    let mut moved = Vec::new();
+    let mut words = args.into_iter();
+    before.extend(words.next());
+    while let Some(word) = words.next() {
+        let text = word.to_string_lossy();
+        if text == "--format" {
+            moved.push(word);
+            moved.extend(words.next());
+        } else if text.starts_with("--format=") {
+            moved.push(word);
+        } else if text == "--" || !text.starts_with('-') {
+            // The command: everything from here on is left in place.
+            before.push(word);
+            break;
+        } else {
+            let value = takes_value(&text);
+            before.push(word);
+            if value {
+                before.extend(words.next());
             }
+        }
+    }
+    let mut rest: Vec<std::ffi::OsString> = words.collect();
+    // After the command's own words, before a `--` that ends its options.
+    let end = rest.iter().position(|w| w == "--").unwrap_or(rest.len());
+    rest.splice(end..end, moved);
+    before.extend(rest);
+    before
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn moved(line: &str) -> String {
+        let args = line.split(' ').map(std::ffi::OsString::from).collect();
+        format_after_command(args)
+            .iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn format_before_the_command_moves_after_it() {
+        assert_eq!(
+            moved("dbsplit --format json audit"),
+            "dbsplit audit --format json"
+        );
+        assert_eq!(
+            moved("dbsplit --format=sarif lint a.sql"),
+            "dbsplit lint a.sql --format=sarif"
+        );
+        assert_eq!(
+            moved("dbsplit -m x.toml --format json migrate status"),
+            "dbsplit -m x.toml migrate status --format json"
+        );
+        // A value that looks like a command stays with its option.
+        assert_eq!(
+            moved("dbsplit --database-url plan --format json audit"),
+            "dbsplit --database-url plan audit --format json"
+        );
+        // Before `--`, which ends the command's options.
+        assert_eq!(
+            moved("dbsplit --format json lint -- --odd.sql"),
+            "dbsplit lint --format json -- --odd.sql"
+        );
+        // After the command, nothing moves.
+        assert_eq!(
+            moved("dbsplit plan --format sql"),
+            "dbsplit plan --format sql"
+        );
+    }
+
+    #[test]
+    fn colour_decisions() {
+        use ColorChoice::*;
+        // (choice, NO_COLOR, CLICOLOR_FORCE, CLICOLOR=0, terminal) -> colour
+        let cases = [
+            (Auto, false, false, false, true, true),
+            (Auto, false, false, false, false, false),
+            (Auto, true, false, false, true, false),
+            (Auto, false, true, false, false, true),
+            (Auto, true, true, false, false, false),
+            (Auto, false, false, true, true, false),
+            (Auto, false, true, true, false, true),
+            (Always, true, false, true, false, true),
+            (Never, false, true, false, true, false),
+        ];
+        for (choice, no_color, force, off, terminal, expected) in cases {
+            assert_eq!(
+                choice.decide(no_color, force, off, terminal),
+                expected,
+                "{choice:?} no_color={no_color} force={force} clicolor=0:{off} tty={terminal}"
+            );
         }
     }
 }

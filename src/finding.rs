@@ -65,6 +65,8 @@ pub enum RuleId {
     Drift,
     SharedRole,
     CrossSchemaQuery,
+    ConnectionBudget,
+    SharedCredentials,
 }
 
 /// One row of the rule table.
@@ -285,6 +287,20 @@ pub const RULES: &[Rule] = &[
         description: "(`usage`, `audit --runtime`) statements a service role or an observer ran against another service's relations, from pg_stat_statements",
         fix: "move the access behind the owning service's API, or declare the read in `reads`; then `dbsplit apply` can revoke the privilege without breaking the application",
     },
+    Rule {
+        id: RuleId::ConnectionBudget,
+        name: "connection-budget",
+        severity: Severity::Error,
+        description: "the login roles' connection limits (pool_size × instances for a role without one), plus superuser_reserved_connections and reserved_connections, exceed max_connections",
+        fix: "lower connection_limit or pool_size of the roles, or raise max_connections",
+    },
+    Rule {
+        id: RuleId::SharedCredentials,
+        name: "shared-credentials",
+        severity: Severity::Warning,
+        description: "sessions of one service's role whose application_name names another service: that service logs in with these credentials",
+        fix: "give the other service its own login role in the manifest, and its own password",
+    },
 ];
 
 impl RuleId {
@@ -357,6 +373,52 @@ pub struct Finding {
     pub role: Option<String>,
     /// What is wrong, lowercase, names in backticks.
     pub message: String,
+    /// Who answers for the service the finding concerns, when the manifest names them.
+    pub owner: Option<Owner>,
+}
+
+/// A service's `team` and `contact` from the manifest: at least one is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub team: Option<String>,
+    pub contact: Option<String>,
+}
+
+impl Owner {
+    /// The service's owner, when it names a team or a contact.
+    pub fn of(service: &crate::manifest::Service) -> Option<Owner> {
+        (service.team.is_some() || service.contact.is_some()).then(|| Owner {
+            team: service.team.clone(),
+            contact: service.contact.clone(),
+        })
+    }
+
+    /// `@acme/billing (#billing-oncall)`, for tables and annotations.
+    pub fn describe(&self) -> String {
+        match (&self.team, &self.contact) {
+            (Some(team), Some(contact)) => format!("{team} ({contact})"),
+            (Some(one), None) | (None, Some(one)) => one.clone(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// Sets each finding's owner: the team of the service whose schema it is in, else of the
+/// service its role belongs to.
+pub fn assign_owners(findings: &mut [Finding], manifest: &crate::manifest::Manifest) {
+    for finding in findings {
+        let service = finding
+            .schema
+            .as_deref()
+            .and_then(|schema| manifest.service_of_schema(schema))
+            .or_else(|| {
+                finding
+                    .role
+                    .as_deref()
+                    .and_then(|role| manifest.service_of_role(role))
+            });
+        finding.owner = service.and_then(Owner::of);
+    }
 }
 
 impl Finding {
@@ -370,6 +432,7 @@ impl Finding {
             target_schema: None,
             role: None,
             message: message.into(),
+            owner: None,
         }
     }
 
@@ -453,7 +516,9 @@ mod tests {
             PrivilegedServiceRole => Some(Drift),
             Drift => Some(SharedRole),
             SharedRole => Some(CrossSchemaQuery),
-            CrossSchemaQuery => None,
+            CrossSchemaQuery => Some(ConnectionBudget),
+            ConnectionBudget => Some(SharedCredentials),
+            SharedCredentials => None,
         }
     }
 

@@ -22,6 +22,7 @@ pub mod migrations;
 pub mod pg;
 pub mod plan;
 pub mod pooler;
+pub mod progress;
 pub mod relocate;
 pub mod report;
 pub mod schema;
@@ -37,8 +38,13 @@ use std::process::ExitCode;
 use cli::{Cli, Command};
 
 /// Runs one command and returns its exit code: 0 clean, 1 found something, 2 trouble.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
     let color = cli.color.enabled();
+    progress::enable(progress::wanted(cli.quiet));
+    progress::set_quiet(cli.quiet);
+    if let Command::Audit(args) = &mut cli.command {
+        args.verbose = cli.verbose;
+    }
     let mut stdout = PipeTolerant::new(io::stdout().lock());
     match &cli.command {
         Command::Init(args) => cmd::init::run(&cli.manifest, args, &mut stdout),

@@ -7,8 +7,19 @@ use clap::{CommandFactory, FromArgMatches};
 use dbsplit::cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    let args = dbsplit::cli::format_after_command(std::env::args_os().collect());
+    let matches = Cli::command().get_matches_from(args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    // clap checks conflicts per command level; -q before the command and -v after it are
+    // merged only after that.
+    if cli.quiet && cli.verbose {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "the argument '--quiet' cannot be used with '--verbose'",
+            )
+            .exit();
+    }
     // `demo` always runs the built-in example; a manifest named on its command line would be
     // silently ignored, so it is refused (DBSPLIT_MANIFEST set for other commands is not).
     let manifest_given = [Some(&matches), matches.subcommand_matches("demo")]

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::catalog::model::{ClusterState, Database};
 use crate::finding::{self, Finding, RuleId};
 use crate::plan::Plan;
+use crate::pooler::activity::{self, Connections, ServiceSessions};
 
 pub use services::Services;
 
@@ -37,6 +38,12 @@ pub struct Report {
     pub inferred: bool,
     /// Role -> the service it belongs to, as the rules saw it.
     pub roles: BTreeMap<String, String>,
+    /// Per service, its login roles' sessions against their limits (when connections were
+    /// read).
+    pub sessions: Vec<ServiceSessions>,
+    /// Whether other roles' application_name was hidden from the reading role (it lacks
+    /// pg_read_all_stats): `shared-credentials` saw only its own sessions.
+    pub sessions_hidden: bool,
 }
 
 /// The state the rules share.
@@ -52,6 +59,8 @@ pub struct Audit<'a> {
     pub users: BTreeMap<String, BTreeSet<String>>,
     pub findings: Vec<Finding>,
     pub exceptions: Vec<Exception>,
+    /// The server's limits and sessions, when read (`connection-budget`, `shared-credentials`).
+    pub connections: Option<&'a Connections>,
 }
 
 /// Runs every rule over one database of `state`. `drift` is the plan `plan` would make, when
@@ -61,6 +70,17 @@ pub fn audit(
     database: &str,
     services: &Services,
     drift: Option<&Plan>,
+) -> Report {
+    audit_with(state, database, services, drift, None)
+}
+
+/// [`audit`], with the server's connection limits and sessions when they were read.
+pub fn audit_with(
+    state: &ClusterState,
+    database: &str,
+    services: &Services,
+    drift: Option<&Plan>,
+    connections: Option<&Connections>,
 ) -> Report {
     let empty = Database::default();
     let db = state.databases.get(database).unwrap_or(&empty);
@@ -90,6 +110,7 @@ pub fn audit(
         users,
         findings: Vec::new(),
         exceptions: Vec::new(),
+        connections,
     };
     rules::cross_schema_fk::check(&mut audit);
     rules::cross_schema_grant::check(&mut audit);
@@ -104,6 +125,8 @@ pub fn audit(
     rules::search_path_leak::check(&mut audit);
     rules::privileged_service_role::check(&mut audit);
     rules::shared_role::check(&mut audit);
+    rules::connection_budget::check(&mut audit);
+    rules::shared_credentials::check(&mut audit);
     if let Some(plan) = drift {
         rules::drift::check(&mut audit, plan);
     }
@@ -117,5 +140,9 @@ pub fn audit(
         exceptions,
         inferred: services.inferred,
         roles: services.role_service.clone(),
+        sessions: connections
+            .map(|c| activity::per_service(c, state, &services.role_service))
+            .unwrap_or_default(),
+        sessions_hidden: connections.is_some_and(|c| !c.all_visible),
     }
 }

@@ -13,8 +13,9 @@ use crate::desired::desired_state;
 use crate::manifest::Manifest;
 use crate::pg::ident::Literal;
 use crate::plan::diff::{DiffOptions, diff};
+use crate::pooler::activity::Connections;
 
-use super::{Report, Services, audit};
+use super::{Report, Services, audit_with};
 
 /// Starts a `REPEATABLE READ READ ONLY` transaction whose statements give up after `timeout`.
 pub async fn begin(client: &mut Client, timeout: Duration) -> anyhow::Result<Transaction<'_>> {
@@ -65,12 +66,13 @@ pub async fn join_snapshot<'a>(
 }
 
 /// Reads what the rules need in one snapshot, on `client` and, when given and it can join the
-/// snapshot, `second` too. Both transactions are rolled back: nothing is ever written.
+/// snapshot, `second` too: the catalogs, and the server's connection limits and sessions.
+/// Both transactions are rolled back: nothing is ever written.
 pub async fn read_live(
     client: &mut Client,
     second: Option<&mut Client>,
     timeout: Duration,
-) -> anyhow::Result<Introspection> {
+) -> anyhow::Result<(Introspection, Connections)> {
     let tx = begin(client, timeout).await?;
     let helper = match second {
         Some(second) => join_snapshot(&tx, second, timeout).await.ok(),
@@ -79,6 +81,7 @@ pub async fn read_live(
     let live = introspect_split(&tx, helper.as_ref(), Depth::Dependencies)
         .await
         .context("cannot read the cluster's catalogs")?;
+    let connections = Connections::read(&tx).await?;
     if let Some(helper) = helper {
         helper
             .rollback()
@@ -88,12 +91,26 @@ pub async fn read_live(
     tx.rollback()
         .await
         .context("cannot end the read-only transaction")?;
-    Ok(live)
+    Ok((live, connections))
 }
 
 /// Runs the rules over an introspected cluster, with the manifest's services and drift when
 /// there is one, inferred services otherwise.
 pub fn audit_state(manifest: Option<&Manifest>, live: &Introspection) -> anyhow::Result<Report> {
+    audit_state_with(manifest, live, None)
+}
+
+/// [`audit_state`], with the server's connection limits and sessions when they were read.
+pub fn audit_state_with(
+    manifest: Option<&Manifest>,
+    live: &Introspection,
+    connections: Option<Connections>,
+) -> anyhow::Result<Report> {
+    let connections = match (connections, manifest) {
+        (Some(connections), Some(manifest)) => Some(connections.with_manifest(manifest)),
+        (connections, _) => connections,
+    };
+    let connections = connections.as_ref();
     let report = match manifest {
         Some(manifest) => {
             live.expect_database(&manifest.database.name)?;
@@ -104,7 +121,13 @@ pub fn audit_state(manifest: Option<&Manifest>, live: &Introspection) -> anyhow:
             };
             let drift = diff(manifest, &desired, &live.state, &live.database, &options);
             let services = Services::from_manifest(manifest);
-            audit(&live.state, &live.database, &services, Some(&drift))
+            audit_with(
+                &live.state,
+                &live.database,
+                &services,
+                Some(&drift),
+                connections,
+            )
         }
         None => {
             let db = live
@@ -113,7 +136,7 @@ pub fn audit_state(manifest: Option<&Manifest>, live: &Introspection) -> anyhow:
                 .get(&live.database)
                 .context("the current database was not read")?;
             let services = Services::infer(&live.state, db);
-            audit(&live.state, &live.database, &services, None)
+            audit_with(&live.state, &live.database, &services, None, connections)
         }
     };
     Ok(report)

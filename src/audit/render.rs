@@ -12,9 +12,10 @@ use crate::report::findings;
 
 use super::Report;
 
-/// The human lines after the findings: the inferred-services line, and with `verbose` the
-/// role -> service map (inferred only) and the declared exceptions.
+/// The human lines after the findings: the sessions per service, the inferred-services line,
+/// and with `verbose` the role -> service map (inferred only) and the declared exceptions.
 pub fn human(report: &Report, verbose: bool, out: &mut impl Write) -> io::Result<()> {
+    sessions(report, out)?;
     if report.inferred {
         let services: BTreeSet<&String> = report.roles.values().collect();
         writeln!(
@@ -56,7 +57,59 @@ pub fn human(report: &Report, verbose: bool, out: &mut impl Write) -> io::Result
     Ok(())
 }
 
-/// `{"findings":[...],"inferred":bool}`, and with `verbose` `"roles":{"role":"service"}` and
+/// `Sessions per service (pg_stat_activity): in use of the connection limits`, one line per
+/// service with its login roles.
+fn sessions(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    if report.sessions.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\nSessions per service (pg_stat_activity), in use of the connection limits:"
+    )?;
+    let width = report
+        .sessions
+        .iter()
+        .map(|s| s.service.len())
+        .max()
+        .unwrap_or(0);
+    for service in &report.sessions {
+        let of = |limit: Option<i64>| match limit {
+            Some(limit) => format!(" of {limit}"),
+            None => " (no limit)".to_string(),
+        };
+        let roles: Vec<String> = service
+            .roles
+            .iter()
+            .map(|r| {
+                let pool = r.pool.map(|p| format!(", pool {p}")).unwrap_or_default();
+                format!(
+                    "{} {}{}{pool}",
+                    r.role,
+                    r.sessions,
+                    of(r.connection_limit.map(i64::from))
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "  {:width$}  {}{}: {}",
+            service.service,
+            service.sessions,
+            of(service.limit),
+            roles.join("; ")
+        )?;
+    }
+    if report.sessions_hidden {
+        writeln!(
+            out,
+            "Other roles' application_name is hidden from this role: shared-credentials needs pg_read_all_stats."
+        )?;
+    }
+    Ok(())
+}
+
+/// `{"findings":[...],"inferred":bool}`, with `"sessions":[...]` per service when read, and with `verbose` `"roles":{"role":"service"}` and
 /// `"exceptions":[{"rule","object","role","reason"}]`. Each finding is as `lint --format json`
 /// writes one on a database object.
 pub fn json(report: &Report, verbose: bool, out: &mut impl Write) -> io::Result<()> {
@@ -71,6 +124,8 @@ pub fn json(report: &Report, verbose: bool, out: &mut impl Write) -> io::Result<
             target_schema: f.target_schema.as_deref(),
             role: f.role.as_deref(),
             message: &f.message,
+            team: findings::owner(f).0,
+            contact: findings::owner(f).1,
         })
         .collect();
     let exceptions = report
@@ -88,6 +143,7 @@ pub fn json(report: &Report, verbose: bool, out: &mut impl Write) -> io::Result<
         inferred: report.inferred,
         roles: verbose.then_some(&report.roles),
         exceptions: verbose.then_some(exceptions),
+        sessions: &report.sessions,
     };
     serde_json::to_writer_pretty(&mut *out, &json)?;
     writeln!(out)
@@ -101,6 +157,8 @@ struct Json<'a> {
     roles: Option<&'a BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exceptions: Option<Vec<JsonException<'a>>>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    sessions: &'a [crate::pooler::activity::ServiceSessions],
 }
 
 #[derive(Serialize)]
@@ -112,6 +170,10 @@ struct JsonFinding<'a> {
     target_schema: Option<&'a str>,
     role: Option<&'a str>,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: Option<&'a str>,
 }
 
 #[derive(Serialize)]

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::audit::read::{audit_state, read_live};
+use crate::audit::read::{audit_state_with, read_live};
 use crate::audit::render;
 use crate::cli::{AuditArgs, ConnectArgs, FindingsFormat};
 use crate::finding::any_at_or_above;
@@ -34,9 +34,10 @@ pub fn run(
         }
         None => None,
     };
+    let reading = crate::progress::Progress::spinner("reading the catalogs");
     let mut report = live::runtime()?.block_on(async {
-        let (live, client) = read(manifest.as_ref(), connect, args).await?;
-        let mut report = audit_state(manifest.as_ref(), &live)?;
+        let (live, connections, client) = read(manifest.as_ref(), connect, args).await?;
+        let mut report = audit_state_with(manifest.as_ref(), &live, Some(connections))?;
         if args.runtime {
             let usage = super::usage::runtime(&client, manifest.as_ref(), &live).await?;
             for note in crate::usage::render::notes(&usage) {
@@ -49,8 +50,12 @@ pub fn run(
         }
         anyhow::Ok(report)
     })?;
+    drop(reading);
     if let Some(select) = &select {
         report.findings = select.findings(std::mem::take(&mut report.findings));
+    }
+    if let Some(manifest) = &manifest {
+        crate::finding::assign_owners(&mut report.findings, manifest);
     }
     match args.findings.format {
         FindingsFormat::Json => render::json(&report, args.verbose, out)?,
@@ -79,6 +84,7 @@ async fn read(
     args: &AuditArgs,
 ) -> anyhow::Result<(
     crate::catalog::introspect::Introspection,
+    crate::pooler::activity::Connections,
     tokio_postgres::Client,
 )> {
     let database = manifest.map(|m| m.database.name.as_str());
@@ -90,6 +96,7 @@ async fn read(
     };
     let mut client = open().await?;
     let mut second = open().await.ok();
-    let live = read_live(&mut client, second.as_mut(), args.statement_timeout).await?;
-    Ok((live, client))
+    let (live, connections) =
+        read_live(&mut client, second.as_mut(), args.statement_timeout).await?;
+    Ok((live, connections, client))
 }

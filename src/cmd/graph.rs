@@ -29,7 +29,7 @@ pub fn run(
             Some(database) => live::connect_to(connect, database).await?,
             None => live::connect_plain(connect).await?,
         };
-        let live = read_live(&mut client, None, args.statement_timeout).await?;
+        let (live, _) = read_live(&mut client, None, args.statement_timeout).await?;
         let report = audit_state(manifest.as_ref(), &live)?;
         let services = super::usage::services(manifest.as_ref(), &live)?;
         // Runtime edges only when the statistics are there; without them the rest still draws.

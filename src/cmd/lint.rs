@@ -22,7 +22,8 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let manifest = super::load_manifest(path)?;
     let input = read_input(&manifest, &args.paths)?;
-    let findings = lint(&manifest, &input);
+    let mut findings = lint(&manifest, &input);
+    crate::finding::assign_owners(&mut findings, &manifest);
     report::findings::render(
         super::findings_format(args.findings.format),
         &findings,

@@ -36,7 +36,7 @@ pub fn run(
             Some(database) => live::connect_to(connect, database).await?,
             None => live::connect_plain(connect).await?,
         };
-        let live = read_live(&mut client, None, args.statement_timeout).await?;
+        let (live, _) = read_live(&mut client, None, args.statement_timeout).await?;
         runtime(&client, manifest.as_ref(), &live).await
     })?;
     if args.findings.format != FindingsFormat::Human {

@@ -17,7 +17,7 @@ pub struct ServerLimits {
 
 impl ServerLimits {
     /// The server's `max_connections` and reserved slots, read from `pg_settings`.
-    pub async fn read(client: &tokio_postgres::Client) -> anyhow::Result<ServerLimits> {
+    pub async fn read(client: &impl tokio_postgres::GenericClient) -> anyhow::Result<ServerLimits> {
         let rows = client
             .query(
                 "SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('max_connections', 'superuser_reserved_connections', 'reserved_connections')",
@@ -100,26 +100,30 @@ impl Budget {
     }
 }
 
-/// The budget of `manifest` on a server with `server`'s settings.
-pub fn budget(manifest: &Manifest, server: ServerLimits) -> Budget {
-    let instances = i64::from(manifest.pooler.as_ref().map_or(1, |p| p.instances));
+/// One login role as the budget counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub role: String,
+    /// Its connection limit; `None` (or negative) for none.
+    pub limit: Option<i32>,
+    /// Its `pool_size` per PgBouncer instance.
+    pub pool: Option<u32>,
+}
+
+/// The budget's arithmetic, shared by `plan` (over the manifest) and `audit` (over the live
+/// roles): each role counts its connection limit, or without one `pool × instances`; a role
+/// with neither is listed as not counted.
+pub fn tally(
+    entries: impl IntoIterator<Item = Entry>,
+    instances: u32,
+    server: ServerLimits,
+) -> Budget {
+    let instances = i64::from(instances);
     let mut limits = 0;
     let mut counted = 0;
     let mut unlimited = Vec::new();
-    let roles = manifest
-        .services
-        .iter()
-        .flat_map(|s| &s.roles)
-        .map(|r| (&r.name, r.connection_limit, r.pool_size))
-        .chain(
-            manifest
-                .observers
-                .iter()
-                .filter(|o| o.login)
-                .map(|o| (&o.name, o.connection_limit, None)),
-        );
-    for (name, limit, pool) in roles {
-        match (limit.filter(|l| *l >= 0), pool) {
+    for entry in entries {
+        match (entry.limit.filter(|l| *l >= 0), entry.pool) {
             (Some(limit), _) => {
                 limits += i64::from(limit);
                 counted += 1;
@@ -128,13 +132,8 @@ pub fn budget(manifest: &Manifest, server: ServerLimits) -> Budget {
                 limits += i64::from(pool) * instances;
                 counted += 1;
             }
-            (None, None) => unlimited.push(name.clone()),
+            (None, None) => unlimited.push(entry.role),
         }
-    }
-    // PgBouncer's auth_user, with auth_query.
-    if super::auth_query::lookup_roles(manifest).is_some() {
-        limits += i64::from(super::auth_query::auth_user_limit(manifest));
-        counted += 1;
     }
     Budget {
         limits,
@@ -142,6 +141,45 @@ pub fn budget(manifest: &Manifest, server: ServerLimits) -> Budget {
         unlimited,
         limits_of_server: server,
     }
+}
+
+/// The login roles of `manifest` as the budget counts them: service roles, login observers
+/// and, with auth_query, PgBouncer's auth_user.
+pub fn entries(manifest: &Manifest) -> Vec<Entry> {
+    let services = manifest
+        .services
+        .iter()
+        .flat_map(|s| &s.roles)
+        .map(|r| Entry {
+            role: r.name.clone(),
+            limit: r.connection_limit,
+            pool: r.pool_size,
+        });
+    let observers = manifest
+        .observers
+        .iter()
+        .filter(|o| o.login)
+        .map(|o| Entry {
+            role: o.name.clone(),
+            limit: o.connection_limit,
+            pool: None,
+        });
+    let auth_user = super::auth_query::lookup_roles(manifest).map(|_| Entry {
+        role: super::auth_query::AUTH_USER.to_string(),
+        limit: Some(super::auth_query::auth_user_limit(manifest)),
+        pool: None,
+    });
+    services.chain(observers).chain(auth_user).collect()
+}
+
+/// PgBouncer instances: each opens its own pools.
+pub fn instances(manifest: &Manifest) -> u32 {
+    manifest.pooler.as_ref().map_or(1, |p| p.instances)
+}
+
+/// The budget of `manifest` on a server with `server`'s settings.
+pub fn budget(manifest: &Manifest, server: ServerLimits) -> Budget {
+    tally(entries(manifest), instances(manifest), server)
 }
 
 #[cfg(test)]

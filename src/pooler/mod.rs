@@ -7,6 +7,7 @@
 //! in `[users]`, which PgBouncer 1.18 (Debian 12's) already reads; 1.23's per-user `pool_size`
 //! would say the same for the one pool each role has (a role uses its own service's alias).
 
+pub mod activity;
 pub mod auth_query;
 pub mod budget;
 

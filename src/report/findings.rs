@@ -56,6 +56,10 @@ enum JsonFinding<'a> {
         schema: Option<&'a str>,
         target_schema: Option<&'a str>,
         message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        team: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        contact: Option<&'a str>,
     },
     Object {
         rule: &'static str,
@@ -65,12 +69,17 @@ enum JsonFinding<'a> {
         target_schema: Option<&'a str>,
         role: Option<&'a str>,
         message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        team: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        contact: Option<&'a str>,
     },
 }
 
 impl<'a> From<&'a Finding> for JsonFinding<'a> {
     fn from(f: &'a Finding) -> Self {
         let (rule, severity) = (f.rule.as_str(), f.severity.as_str());
+        let (team, contact) = owner(f);
         match &f.location {
             Location::File { path, line, column } => JsonFinding::File {
                 rule,
@@ -81,6 +90,8 @@ impl<'a> From<&'a Finding> for JsonFinding<'a> {
                 schema: f.schema.as_deref(),
                 target_schema: f.target_schema.as_deref(),
                 message: &f.message,
+                team,
+                contact,
             },
             Location::Object { object } => JsonFinding::Object {
                 rule,
@@ -90,8 +101,18 @@ impl<'a> From<&'a Finding> for JsonFinding<'a> {
                 target_schema: f.target_schema.as_deref(),
                 role: f.role.as_deref(),
                 message: &f.message,
+                team,
+                contact,
             },
         }
+    }
+}
+
+/// The finding's team and contact, each when the manifest names it.
+pub fn owner(f: &Finding) -> (Option<&str>, Option<&str>) {
+    match &f.owner {
+        Some(owner) => (owner.team.as_deref(), owner.contact.as_deref()),
+        None => (None, None),
     }
 }
 
@@ -108,6 +129,19 @@ pub fn location(location: &Location) -> String {
         Location::File { path, line, column } => format!("{}:{line}:{column}", path.display()),
         Location::Object { object } => object.clone(),
     }
+}
+
+/// Whether a finding names its team or contact: the tables then have a `team` column.
+pub fn any_owner(findings: &[Finding]) -> bool {
+    findings.iter().any(|f| f.owner.is_some())
+}
+
+fn header(findings: &[Finding]) -> Vec<&'static str> {
+    let mut header = vec!["", "location", "schema", "role", "message"];
+    if any_owner(findings) {
+        header.push("team");
+    }
+    header
 }
 
 /// A table per rule (in the order of the rule table), then the counts.
@@ -132,7 +166,7 @@ pub fn human(findings: &[Finding], color: bool, out: &mut impl Write) -> io::Res
         table
             .load_preset(presets::UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Disabled)
-            .set_header(vec!["", "location", "schema", "role", "message"]);
+            .set_header(header(findings));
         if color {
             table.enforce_styling();
         } else {
@@ -143,13 +177,19 @@ pub fn human(findings: &[Finding], color: bool, out: &mut impl Write) -> io::Res
                 Severity::Error => Color::Red,
                 Severity::Warning => Color::Yellow,
             };
-            table.add_row(vec![
+            let mut row = vec![
                 Cell::new(f.severity.as_str()).fg(fg),
                 Cell::new(location(&f.location)),
                 Cell::new(schemas(f)),
                 Cell::new(f.role.as_deref().unwrap_or("")),
                 Cell::new(&f.message),
-            ]);
+            ];
+            if any_owner(findings) {
+                row.push(Cell::new(
+                    f.owner.as_ref().map(|o| o.describe()).unwrap_or_default(),
+                ));
+            }
+            table.add_row(row);
         }
         writeln!(out, "{table}")?;
         writeln!(out, "fix: {}\n", rule.fix)?;

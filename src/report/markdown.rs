@@ -83,18 +83,35 @@ pub fn findings(findings: &[Finding], out: &mut impl Write) -> io::Result<()> {
     if findings.is_empty() {
         return writeln!(out, "No findings.");
     }
-    writeln!(out, "| | rule | location | schema | role | message |")?;
-    writeln!(out, "|---|---|---|---|---|---|")?;
+    let with_team = super::findings::any_owner(findings);
+    let (team_header, team_rule) = if with_team {
+        (" team |", "---|")
+    } else {
+        ("", "")
+    };
+    writeln!(
+        out,
+        "| | rule | location | schema | role | message |{team_header}"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|{team_rule}")?;
     for f in findings {
         writeln!(
             out,
-            "| {} | `{}` | {} | {} | {} | {} |",
+            "| {} | `{}` | {} | {} | {} | {} |{}",
             f.severity,
             f.rule.as_str(),
             cell(&location(&f.location)),
             cell(&schemas(f)),
             cell(f.role.as_deref().unwrap_or("")),
-            inline(&f.message)
+            inline(&f.message),
+            if with_team {
+                format!(
+                    " {} |",
+                    cell(&f.owner.as_ref().map(|o| o.describe()).unwrap_or_default())
+                )
+            } else {
+                String::new()
+            }
         )?;
     }
     writeln!(out, "\n{}", counts(findings))

@@ -61,6 +61,17 @@ struct SarifResult {
     level: &'static str,
     message: Message,
     locations: Vec<SarifLocation>,
+    /// The service's team and contact, when the manifest names them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    properties: Option<OwnerProperties>,
+}
+
+#[derive(Serialize)]
+struct OwnerProperties {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    team: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -125,6 +136,10 @@ pub fn sarif(findings: &[Finding], out: &mut impl Write) -> io::Result<()> {
             rule_id: f.rule.as_str(),
             rule_index: RULES.iter().position(|r| r.id == f.rule).unwrap_or(0),
             level: level(f.severity),
+            properties: f.owner.as_ref().map(|o| OwnerProperties {
+                team: o.team.clone(),
+                contact: o.contact.clone(),
+            }),
             message: Message {
                 text: f.message.clone(),
             },

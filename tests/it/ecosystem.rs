@@ -810,12 +810,12 @@ fn the_schema_validates_the_example_and_the_tricky_fixtures() {
 }
 
 #[test]
-fn every_key_of_the_schema_is_in_the_full_fixture_which_the_validator_accepts() {
+fn every_key_of_the_schema_is_in_the_full_fixtures_which_the_validator_accepts() {
     // The reader's key lists are the schema's properties (src/schema's unit tests hold that);
     // here each of them is used in a manifest the validator accepts, so none is invented.
     let paths = schema_paths(&printed_schema());
     assert!(paths.len() > 35, "{paths:?}");
-    // A v1 manifest cannot hold the fleet's keys: full-fleet.toml holds those.
+    // A fleet manifest names [clusters] and [databases] instead of [database]: two files.
     let full = toml_as_json(&fixture("full.toml"));
     let fleet = toml_as_json(&fixture("full-fleet.toml"));
     let missing: Vec<&String> = paths
@@ -824,7 +824,7 @@ fn every_key_of_the_schema_is_in_the_full_fixture_which_the_validator_accepts() 
         .collect();
     assert!(
         missing.is_empty(),
-        "not in tests/fixtures/full.toml or full-fleet.toml: {missing:?}"
+        "in neither tests/fixtures/full.toml nor full-fleet.toml: {missing:?}"
     );
 }
 
@@ -859,4 +859,290 @@ fn the_example_and_init_point_at_the_schema_file_which_is_current() {
     assert_eq!(written, printed);
     let validator = jsonschema::validator_for(&serde_json::from_str(&written).unwrap()).unwrap();
     assert!(validator.is_valid(&toml_as_json(&dir.path().join("services.toml"))));
+}
+
+/// Runs dbsplit in `dir` against `cluster` on a pseudo-terminal (`script`), as a person at a
+/// terminal would: stdin, stdout and stderr are the terminal. Returns what the terminal showed.
+fn on_terminal(cluster: &TestCluster, dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let command = std::iter::once(env!("CARGO_BIN_EXE_dbsplit"))
+        .chain(args.iter().copied())
+        .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir)
+        .env_remove("DBSPLIT_MANIFEST")
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .env("BILLING_DB_PASSWORD", SECRET)
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string("postgres", "app"),
+        )
+        .output()
+        .expect("script (util-linux) runs");
+    (output.status.code(), stdout(&output))
+}
+
+/// A project of TWO_SERVICES with a first migration for billing.
+fn migrating_project(cluster: &TestCluster, name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    std::fs::write(dir.path().join("services.toml"), TWO_SERVICES).expect("a writable temp dir");
+    let new = against(cluster, dir.path(), &["new", "billing", "create_invoices"]);
+    assert_eq!(new.status.code(), Some(0), "{}", stderr(&new));
+    let file = stdout(&new).trim().to_string();
+    std::fs::write(
+        dir.path().join(&file),
+        "CREATE TABLE invoices (id bigint PRIMARY KEY);\n",
+    )
+    .expect("a writable temp dir");
+    let hash = against(cluster, dir.path(), &["migrate", "hash"]);
+    assert_eq!(hash.status.code(), Some(0), "{}", stderr(&hash));
+    dir
+}
+
+#[test]
+fn progress_shows_on_a_terminal_and_never_in_a_pipe() {
+    if !installed("script") {
+        panic!("script (util-linux) is needed to run dbsplit on a pseudo-terminal");
+    }
+    // On a terminal: a bar while apply runs its changes and migrate its services, a spinner
+    // while audit reads the catalogs; the summary lines as everywhere.
+    let cluster = TestCluster::start("app");
+    let dir = migrating_project(&cluster, "progress-tty");
+    let (code, screen) = on_terminal(&cluster, dir.path(), &["apply", "--yes"]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("applying changes ["), "{screen}");
+    assert!(screen.contains("Applied "), "{screen}");
+    let (code, screen) = on_terminal(&cluster, dir.path(), &["migrate", "--trust-migrations"]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("migrating services ["), "{screen}");
+    assert!(screen.contains("billing: 1 migration applied"), "{screen}");
+    let (code, screen) = on_terminal(&cluster, dir.path(), &["audit"]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("reading the catalogs"), "{screen}");
+    assert!(
+        screen.contains("0 errors, 0 warnings") || screen.contains("No findings."),
+        "{screen}"
+    );
+    // --quiet: results only, no progress on a terminal either.
+    let (code, screen) = on_terminal(&cluster, dir.path(), &["--quiet", "audit"]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("No findings."), "{screen}");
+    assert!(!screen.contains("reading the catalogs"), "{screen}");
+
+    // In pipes (CI logs): the same work, the same summaries, no progress and no escape codes.
+    let cluster = TestCluster::start("app");
+    let dir = migrating_project(&cluster, "progress-pipe");
+    for (args, summary) in [
+        (&["apply", "--yes"][..], "Applied "),
+        (
+            &["migrate", "--trust-migrations"][..],
+            "billing: 1 migration applied",
+        ),
+        (&["audit"][..], "No findings."),
+    ] {
+        let output = against(&cluster, dir.path(), args);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stdout(&output).contains(summary),
+            "{args:?}: {}",
+            stdout(&output)
+        );
+        let err = stderr(&output);
+        for progress in [
+            "applying changes",
+            "migrating services",
+            "reading the catalogs",
+            "\x1b[",
+        ] {
+            assert!(!err.contains(progress), "{args:?}: {err:?}");
+        }
+    }
+}
+
+#[test]
+fn format_is_read_before_or_after_the_command() {
+    let dir = project(true);
+    let after = in_dir(dir.path(), &["lint", "--format", "json"]);
+    assert_eq!(after.status.code(), Some(1), "{}", stderr(&after));
+    assert!(stdout(&after).starts_with('{'), "{}", stdout(&after));
+    for args in [
+        &["--format", "json", "lint"][..],
+        &["--format=json", "lint"],
+        &[
+            "-m",
+            "services.toml",
+            "--format",
+            "json",
+            "--color",
+            "never",
+            "lint",
+        ],
+    ] {
+        let before = in_dir(dir.path(), args);
+        assert_eq!(
+            before.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            stderr(&before)
+        );
+        assert_eq!(stdout(&before), stdout(&after), "{args:?}");
+    }
+    // Nested commands get it too; a command without formats says so, as clap does.
+    let status = in_dir(
+        dir.path(),
+        &["--format", "sarif", "lint", "--fail-on", "warning"],
+    );
+    assert!(
+        stdout(&status).contains("\"version\": \"2.1.0\""),
+        "{}",
+        stdout(&status)
+    );
+    let refused = in_dir(dir.path(), &["--format", "json", "validate"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("unexpected argument '--format'"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
+fn quiet_and_verbose_are_accepted_by_every_command_and_exclude_each_other() {
+    let dir = project(false);
+    for flag in ["-q", "--quiet", "-v", "--verbose"] {
+        for args in [
+            &[flag, "validate"][..],
+            &["validate", flag],
+            &["lint", flag],
+            &["plan", "--offline", flag],
+            &["codeowners", flag],
+            &["migrate", "hash", flag],
+            &["schema", flag],
+        ] {
+            let output = in_dir(dir.path(), args);
+            // codeowners exits 2 here for want of a team, not for the flag.
+            assert!(
+                !stderr(&output).contains("unexpected argument"),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+        }
+    }
+    let both = in_dir(dir.path(), &["-q", "lint", "-v"]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(
+        stderr(&both).contains("cannot be used with"),
+        "{}",
+        stderr(&both)
+    );
+}
+
+/// `plan --offline` of the example, stdout a pipe, with `env` set and NO_COLOR unset.
+fn colours(args: &[&str], env: &[(&str, &str)]) -> bool {
+    let example = root().join("services.toml.example");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dbsplit"));
+    command
+        .args([
+            "plan",
+            "--offline",
+            "-m",
+            example.to_str().expect("a UTF-8 path"),
+        ])
+        .args(args)
+        .env_remove("DBSPLIT_MANIFEST")
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR")
+        .env_remove("CLICOLOR_FORCE");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("the dbsplit binary runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    stdout(&output).contains("\x1b[")
+}
+
+#[test]
+fn colour_follows_the_flag_then_no_color_then_clicolor_force() {
+    assert!(!colours(&[], &[]), "a pipe is not coloured");
+    assert!(colours(&[], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!colours(&[], &[("CLICOLOR_FORCE", "0")]));
+    assert!(!colours(&[], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]));
+    assert!(colours(&["--color", "always"], &[("NO_COLOR", "1")]));
+    assert!(!colours(&["--color", "never"], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!colours(&[], &[("CLICOLOR", "0")]));
+}
+
+#[test]
+fn findings_name_the_team_and_contact_of_their_service_in_every_format() {
+    let dir = project(true);
+    let manifest = dir.path().join("services.toml");
+    let text = std::fs::read_to_string(&manifest).expect("the manifest is readable");
+    let text = text.replacen(
+        "[services.billing]\n",
+        "[services.billing]\nteam = \"@acme/billing\"\ncontact = \"#billing-oncall\"\n",
+        1,
+    );
+    std::fs::write(&manifest, text).expect("the manifest is written");
+    let mut shown = String::new();
+    for format in ["human", "json", "sarif", "github", "markdown"] {
+        let output = in_dir(dir.path(), &["lint", "--format", format]);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{format}: {}",
+            stderr(&output)
+        );
+        let text = stdout(&output);
+        assert!(text.contains("@acme/billing"), "{format}: {text}");
+        assert!(text.contains("#billing-oncall"), "{format}: {text}");
+        // SARIF's rule table grows with every rule; its results are what carry the team.
+        let text = if format == "sarif" {
+            let log: serde_json::Value = serde_json::from_str(&text).expect("SARIF is JSON");
+            serde_json::to_string_pretty(&log["runs"][0]["results"]).expect("JSON") + "\n"
+        } else {
+            text
+        };
+        shown.push_str(&format!("--- {format}\n{text}"));
+    }
+    insta::assert_snapshot!(shown);
+
+    // audit: a finding in billing's schema names billing's team; one in notifications' none.
+    let cluster = TestCluster::start("app");
+    let dir = TempDir::new("audit-team");
+    let manifest = TWO_SERVICES.replacen(
+        "[services.billing]\n",
+        "[services.billing]\nteam = \"@acme/billing\"\ncontact = \"#billing-oncall\"\n",
+        1,
+    );
+    std::fs::write(dir.path().join("services.toml"), manifest).expect("a writable temp dir");
+    let applied = against(&cluster, dir.path(), &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    cluster.psql_ok(
+        "app",
+        "CREATE TABLE billing.invoices (id int); CREATE TABLE notifications.sent (id int);",
+    );
+    let audit = against(&cluster, dir.path(), &["audit", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&audit)).expect("JSON");
+    let findings = json["findings"].as_array().expect("findings");
+    assert!(findings.iter().any(|f| f["schema"] == "billing"), "{json}");
+    assert!(
+        findings.iter().any(|f| f["schema"] == "notifications"),
+        "{json}"
+    );
+    for finding in findings {
+        let expected = if finding["schema"] == "billing" {
+            serde_json::json!("@acme/billing")
+        } else {
+            serde_json::Value::Null
+        };
+        assert_eq!(finding["team"], expected, "{finding}");
+    }
 }

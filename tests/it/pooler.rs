@@ -603,3 +603,151 @@ fn plan_refuses_limits_that_do_not_fit_max_connections_and_says_the_numbers() {
         stderr(&plan)
     );
 }
+
+#[test]
+fn audit_finds_connection_limits_that_cannot_fit_a_small_max_connections() {
+    let server = LocalServer::start_with(&LocalConfig {
+        conf: vec!["max_connections = 20".to_string()],
+        ..LocalConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let cluster = TestCluster {
+        server: Server::Own(server),
+    };
+    cluster
+        .server
+        .psql("postgres")
+        .args(["-c", "CREATE DATABASE app"])
+        .status()
+        .expect("psql runs");
+    let dir = TempDir::new("audit-budget");
+    let path = dir.path().join("services.toml");
+    let write = |limit: u32| {
+        std::fs::write(
+            &path,
+            format!(
+                "version = 1\n[database]\nname = \"app\"\n\
+                 [services.billing]\n\
+                 roles.billing_rw = {{ access = \"readwrite\", connection_limit = {limit} }}\n\
+                 roles.billing_ro = {{ access = \"readonly\", pool_size = 5 }}\n\
+                 [pooler]\ninstances = 2\n"
+            ),
+        )
+        .expect("write the manifest");
+    };
+    // 5 + 5 × 2 + 3 superuser-reserved = 18 fits 20.
+    write(5);
+    let applied = dbsplit(&cluster, &path, &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let audit = dbsplit(&cluster, &path, &["audit"]);
+    assert_eq!(audit.status.code(), Some(0), "{}", stdout(&audit));
+    assert!(!stdout(&audit).contains("connection-budget"));
+
+    // Someone raises the limit by hand: 10 + 10 + 3 = 23.
+    cluster.psql_ok("app", "ALTER ROLE billing_rw CONNECTION LIMIT 10;");
+    let audit = dbsplit(&cluster, &path, &["audit", "--format", "json"]);
+    assert_eq!(audit.status.code(), Some(1), "{}", stderr(&audit));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&audit)).unwrap();
+    let budget: Vec<&serde_json::Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "connection-budget")
+        .collect();
+    assert_eq!(budget.len(), 1, "{json}");
+    assert_eq!(budget[0]["severity"], "error");
+    let message = budget[0]["message"].as_str().unwrap();
+    let reserved = if message.contains("reserved_connections 0") {
+        " + reserved_connections 0"
+    } else {
+        ""
+    };
+    assert_eq!(
+        message,
+        format!(
+            "the connection limits of 2 roles (20) + superuser_reserved_connections 3{reserved} = 23 exceed max_connections 20"
+        )
+    );
+    // plan says the same of a manifest that asks for it, and exits 2.
+    write(10);
+    let plan = dbsplit(&cluster, &path, &["plan"]);
+    assert_eq!(plan.status.code(), Some(2), "{}", stdout(&plan));
+    assert!(
+        stderr(&plan).contains(&format!("error: connection-budget: {message}")),
+        "{}",
+        stderr(&plan)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_counts_each_services_sessions_and_warns_of_a_role_used_by_another_service() {
+    let cluster = TestCluster::start("app");
+    let dir = TempDir::new("audit-sessions");
+    let manifest = manifest(dir.path(), 6432);
+    let applied = dbsplit(&cluster, &manifest, &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    // billing_rw: one session as billing (its default), two that say they are notifications.
+    let mut sessions = Vec::new();
+    for name in [None, Some("notifications"), Some("notifications")] {
+        let mut config = cluster.server.connection_string("billing_rw", "app");
+        if let Some(name) = name {
+            config.push_str(&format!(" application_name={name}"));
+        }
+        let (client, connection) = tokio_postgres::connect(&config, NoTls).await.unwrap();
+        tokio::spawn(connection);
+        sessions.push(client);
+    }
+    let notify = cluster.connect("notifications_rw", "app").await;
+
+    let audit = dbsplit(&cluster, &manifest, &["audit", "--format", "json"]);
+    assert_eq!(audit.status.code(), Some(0), "{}", stderr(&audit));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&audit)).unwrap();
+    let shared: Vec<(&str, &str)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "shared-credentials")
+        .map(|f| (f["role"].as_str().unwrap(), f["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        shared,
+        [(
+            "billing_rw",
+            "2 sessions of `billing_rw` (service billing) set application_name `notifications`: service notifications logs in with billing's credentials"
+        )]
+    );
+    let per_service: Vec<(String, i64)> = json["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["service"].as_str().unwrap().to_string(),
+                s["sessions"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        per_service,
+        [("billing".to_string(), 3), ("notifications".to_string(), 1)]
+    );
+    let billing_rw = &json["sessions"][0]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["role"] == "billing_rw")
+        .cloned()
+        .unwrap();
+    assert_eq!(billing_rw["connection_limit"], 5);
+    assert_eq!(billing_rw["sessions"], 3);
+
+    let human = dbsplit(&cluster, &manifest, &["audit"]);
+    let text = stdout(&human);
+    assert!(
+        text.contains("Sessions per service (pg_stat_activity), in use of the connection limits:")
+            && text.contains("billing_rw 3 of 5, pool 3"),
+        "{text}"
+    );
+    drop(notify);
+    drop(sessions);
+}

@@ -3,6 +3,7 @@
 //! (`crate::audit::testing`). Each `check` is a pure function over the introspected state and
 //! the service map, adding findings and declared exceptions; what several rules share is here.
 
+pub mod connection_budget;
 pub mod cross_schema_dependency;
 pub mod cross_schema_fk;
 pub mod cross_schema_grant;
@@ -15,6 +16,7 @@ pub mod public_schema_create;
 pub mod public_schema_objects;
 pub mod role_membership_leak;
 pub mod search_path_leak;
+pub mod shared_credentials;
 pub mod shared_role;
 pub mod shared_writer;
 

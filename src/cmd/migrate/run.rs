@@ -52,7 +52,10 @@ pub(super) fn migrate(
     // servers.
     let local = tokio::task::LocalSet::new();
     runtime()?.block_on(local.run_until(async {
-        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(String, Progress)>();
+        // `None`: the service is done (migrated or failed), for the progress bar.
+        let (sender, mut receiver) =
+            tokio::sync::mpsc::unbounded_channel::<(String, Option<Progress>)>();
+        let total = targets.len() as u64;
         let mut tasks = tokio::task::JoinSet::new();
         for (index, (service, files)) in targets.into_iter().enumerate() {
             let sender = sender.clone();
@@ -62,7 +65,7 @@ pub(super) fn migrate(
                 let name = service.name.clone();
                 let progress = |p| {
                     // The receiver lives until every task ends.
-                    let _ = sender.send((name.clone(), p));
+                    let _ = sender.send((name.clone(), Some(p)));
                 };
                 let result = async {
                     let notices = Some(show_notices(Some(&service.name)));
@@ -73,30 +76,40 @@ pub(super) fn migrate(
                     )
                 }
                 .await;
+                let _ = sender.send((name.clone(), None));
                 (index, service.name, result)
             });
         }
         drop(sender);
+        let bar = crate::progress::Progress::bar("migrating services", total);
         while let Some((service, progress)) = receiver.recv().await {
+            let Some(progress) = progress else {
+                bar.inc();
+                continue;
+            };
             match progress {
-                Progress::Waiting { .. } => waiting(&service, &progress),
+                Progress::Waiting { .. } => bar.suspend(|| waiting(&service, &progress)),
                 Progress::Applied { name, millis } => {
-                    writeln!(out, "{service}: applied {name} ({millis} ms)")?;
+                    bar.suspend(|| writeln!(out, "{service}: applied {name} ({millis} ms)"))?;
+                    bar.message(format!("{service}: applied {name}"));
                 }
                 Progress::WouldApply {
                     name,
                     transactional,
-                } => writeln!(
-                    out,
-                    "{service}: would apply {name}{}",
-                    if transactional {
-                        ""
-                    } else {
-                        " (no-transaction)"
-                    }
-                )?,
+                } => bar.suspend(|| {
+                    writeln!(
+                        out,
+                        "{service}: would apply {name}{}",
+                        if transactional {
+                            ""
+                        } else {
+                            " (no-transaction)"
+                        }
+                    )
+                })?,
             }
         }
+        drop(bar);
         let mut results = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             results.push(joined.context("a migration task stopped unexpectedly")?);
@@ -152,7 +165,7 @@ fn lint_first(
         );
         return Ok(false);
     }
-    if !findings.is_empty() {
+    if !findings.is_empty() && !crate::progress::quiet() {
         eprintln!(
             "lint: {} warning{}; `dbsplit lint` shows them",
             findings.len(),
@@ -164,7 +177,9 @@ fn lint_first(
 
 /// Prints that a service waits for its lock.
 pub(super) fn waiting(service: &str, progress: &Progress) {
-    if let Progress::Waiting { holder } = progress {
+    if let Progress::Waiting { holder } = progress
+        && !crate::progress::quiet()
+    {
         let by = holder
             .map(|pid| format!(" held by pid {pid}"))
             .unwrap_or_default();
