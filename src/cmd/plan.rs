@@ -44,7 +44,7 @@ pub fn run(
         passwords: live::passwords(&desired),
         select,
     };
-    let (plan, state, limits) = live::runtime()?.block_on(async {
+    let (mut plan, state, limits, usage) = live::runtime()?.block_on(async {
         let client = live::connect_to(connect, &manifest.database.name).await?;
         // Planning only reads; a read-only transaction makes sure of it.
         client
@@ -59,7 +59,12 @@ pub fn run(
         for note in crate::relocate::pending::notes(&client, &manifest).await? {
             eprintln!("note: {note}");
         }
-        anyhow::Ok((plan, live, limits))
+        // What roles really ran, to warn before revoking it; last, since a failure (no
+        // pg_stat_statements) ends the transaction.
+        let usage = super::usage::runtime(&client, Some(&manifest), &live)
+            .await
+            .ok();
+        anyhow::Ok((plan, live, limits, usage))
     })?;
     let budget = crate::pooler::budget::budget(&manifest, limits);
     let refused = preflight::refusals(&desired, &state);
@@ -70,6 +75,10 @@ pub fn run(
     let who = preflight::Session::new(&state).describe();
     if let Some(file) = &args.out {
         SavedPlan::new(plan.clone(), &desired, &state.state).write(file)?;
+    }
+    if let Some(usage) = &usage {
+        plan.notes
+            .extend(crate::usage::revokes::revoke_notes(&plan, usage));
     }
     if args.format == PlanFormat::Json && !blocked.is_empty() {
         // The plan's JSON, with what the connecting role cannot do next to the changes.

@@ -12,6 +12,7 @@
 pub mod parse;
 pub mod read;
 pub mod render;
+pub mod revokes;
 
 use std::collections::BTreeMap;
 

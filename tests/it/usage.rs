@@ -200,6 +200,30 @@ async fn usage_reports_an_application_roles_runtime_cross_service_reads_and_writ
         assert!(stdout(&output).contains("cross-schema-query"), "{format}");
     }
 
+    // plan warns before each revoke the application still uses.
+    let output = run_as(&cluster, "postgres", &["plan"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        text.contains("revoke SELECT, INSERT on table monolith.customers from billing_rw: used by 3 statements, 6 calls since the statistics were reset"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "revoke USAGE on schema monolith from billing_rw: used by 3 statements, 6 calls"
+        ),
+        "{text}"
+    );
+    let output = run_as(&cluster, "postgres", &["plan", "--format", "json"]);
+    let plan = json(&output);
+    let notes = plan["notes"].as_array().expect("notes");
+    assert!(
+        notes.iter().any(|n| n
+            .as_str()
+            .is_some_and(|n| n.contains("used by 3 statements"))),
+        "{plan:#}"
+    );
+
     // audit --runtime adds the same findings to audit's.
     let output = run_as(
         &cluster,
