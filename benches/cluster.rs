@@ -99,6 +99,7 @@ async fn run(schemas: usize, tables: usize) {
         plan: PlanOptions {
             prune: false,
             passwords: BTreeMap::new(),
+            select: None,
         },
     };
     let (legacy_plan, legacy_queries, legacy_time) =

@@ -170,7 +170,7 @@ pub async fn apply(
                     // 53200 here is the lock table: the one transaction holds a lock on every
                     // object whose owner or privileges it changes.
                     message.push_str(&format!(
-                        "; this apply changes {} objects in one transaction: raise max_locks_per_transaction (a restart is needed) or apply one service at a time",
+                        "; this apply changes {} objects in one transaction: raise max_locks_per_transaction (a restart is needed) or apply one service at a time with --service NAME",
                         plan.changes.len()
                     ));
                 }

@@ -133,6 +133,36 @@ pub enum Command {
     /// in a savepoint of a transaction that is rolled back. Exits 1 with a table of every hole,
     /// 0 when the boundary holds, 2 when a role could not be verified.
     Verify(VerifyArgs),
+    /// Propose a services.toml for a database dbsplit does not manage yet.
+    ///
+    /// Reads the catalogs (read-only) of the database the connection names and writes a
+    /// commented manifest: one service per schema, owned by its owner role (or <schema>_owner
+    /// when a superuser or a login role owns it); each login role in the service whose schema
+    /// it writes, with the highest access that adds nothing it lacks today; roles reading
+    /// several schemas as observers; schemas nobody writes and several services read as shared.
+    /// Reads across services, and levels that would add privileges, are written as commented
+    /// lines; a role writing several services is a comment naming the choices. Applied as it
+    /// is, the manifest grants no role a privilege it does not hold today. Prints to standard
+    /// output unless --out is given.
+    Import(ImportArgs),
+    /// What each role really ran across services, from pg_stat_statements.
+    ///
+    /// Reads the cluster as `audit` does and every statement pg_stat_statements recorded in the
+    /// database (the extension must be installed; it says how otherwise), resolves each
+    /// statement's relations (unqualified names through the role's search_path) and lists, per
+    /// role, the relations of other services it read or wrote with statements, calls and rows.
+    /// Service roles' and observers' undeclared ones are `cross-schema-query` warnings.
+    /// Statements of superusers and dbsplit's own are left out. Services come from the manifest,
+    /// or are inferred from the cluster without one.
+    Usage(UsageArgs),
+    /// Draw the services and what couples them, as Mermaid, Graphviz DOT or JSON.
+    ///
+    /// Nodes are the services, shared schemas and observers (from the manifest, or inferred
+    /// from the cluster without one); edges are declared reads (dashed) and what the audit
+    /// finds across services: foreign keys, grants, views, tables two services write (red),
+    /// with counts, plus the statements roles really ran when pg_stat_statements is installed.
+    /// Mermaid renders in a pull request or a README; `dot -Tsvg` draws the DOT.
+    Graph(GraphArgs),
     /// Print a shell completion script.
     ///
     /// bash: `dbsplit completions bash > ~/.local/share/bash-completion/completions/dbsplit`;
@@ -198,14 +228,26 @@ pub struct MoveArgs {
 
     /// The target database: a postgres:// URL or a libpq key=value string (the database
     /// defaults to the manifest's). Nothing is taken from the PG* variables, which describe
-    /// the source.
+    /// the source. Default: where a fleet manifest places the service (`database = ...`).
     #[arg(
         long,
+        global = true,
         env = "DBSPLIT_MOVE_TARGET",
         hide_env_values = true,
         value_name = "URL"
     )]
     pub to: Option<String>,
+
+    /// The source database, when it is not the manifest's (a v1 manifest: --database-url) or
+    /// the one other database of a fleet manifest holding the service's schema.
+    #[arg(
+        long,
+        global = true,
+        env = "DBSPLIT_MOVE_SOURCE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub from: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -325,6 +367,10 @@ pub struct MigrateArgs {
     /// The services to migrate, as named in the manifest; default: all.
     pub services: Vec<String>,
 
+    /// A service to migrate (repeatable), like naming it after `migrate`.
+    #[arg(long = "service", value_name = "NAME")]
+    pub service: Vec<String>,
+
     /// List the migrations that would run, per service, without changing anything.
     #[arg(long)]
     pub dry_run: bool,
@@ -441,6 +487,11 @@ pub struct AuditArgs {
     #[command(flatten)]
     pub findings: FindingsArgs,
 
+    /// Only the findings about this service (repeatable): in its schema, reaching into it,
+    /// or about one of its roles.
+    #[arg(long = "service", value_name = "NAME", conflicts_with = "no_manifest")]
+    pub services: Vec<String>,
+
     /// Infer services from the cluster instead of reading the manifest.
     #[arg(long)]
     pub no_manifest: bool,
@@ -453,6 +504,59 @@ pub struct AuditArgs {
     /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub statement_timeout: std::time::Duration,
+
+    /// Also report what roles really ran across services, from pg_stat_statements
+    /// (`cross-schema-query`, as `dbsplit usage` shows it).
+    #[arg(long)]
+    pub runtime: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    #[command(flatten)]
+    pub findings: FindingsArgs,
+
+    /// Infer services from the cluster instead of reading the manifest.
+    #[arg(long)]
+    pub no_manifest: bool,
+
+    /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub statement_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Output format: a Mermaid flowchart, Graphviz DOT, or JSON (`{"nodes":[...],"edges":[...]}`).
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+
+    /// Infer services from the cluster instead of reading the manifest.
+    #[arg(long)]
+    pub no_manifest: bool,
+
+    /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub statement_timeout: std::time::Duration,
+}
+
+/// How `graph` draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Write the manifest to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Overwrite the --out file when it exists.
+    #[arg(long, requires = "out")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -495,6 +599,11 @@ pub struct PlanArgs {
     /// Also drop roles dbsplit created that the manifest no longer names, when they own nothing.
     #[arg(long, conflicts_with = "offline")]
     pub prune: bool,
+
+    /// Only this service's roles, schemas and grants (repeatable); what belongs to the whole
+    /// database (PUBLIC's CONNECT, schema public, prune) only without it.
+    #[arg(long = "service", value_name = "NAME", conflicts_with = "prune")]
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -514,6 +623,15 @@ pub struct ApplyArgs {
     /// Also drop roles dbsplit created that the manifest no longer names, when they own nothing.
     #[arg(long)]
     pub prune: bool,
+
+    /// Only this service's roles, schemas and grants (repeatable); what belongs to the whole
+    /// database (PUBLIC's CONNECT, schema public, prune) only without it.
+    #[arg(
+        long = "service",
+        value_name = "NAME",
+        conflicts_with_all = ["prune", "plan_file"]
+    )]
+    pub services: Vec<String>,
 }
 
 /// `30s`, `500ms`, `2m`, or a number of seconds.

@@ -137,7 +137,7 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
                 db_name.clone(),
                 BTreeMap::from([
                     (
-                        "search_path".to_string(),
+                        crate::pg::SEARCH_PATH.to_string(),
                         search_path_value(&service.search_path),
                     ),
                     ("application_name".to_string(), service.name.clone()),

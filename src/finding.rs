@@ -64,6 +64,7 @@ pub enum RuleId {
     PrivilegedServiceRole,
     Drift,
     SharedRole,
+    CrossSchemaQuery,
     ConnectionBudget,
     SharedCredentials,
 }
@@ -280,6 +281,13 @@ pub const RULES: &[Rule] = &[
         fix: "give each service its own role; a job that feeds several services goes through their APIs",
     },
     Rule {
+        id: RuleId::CrossSchemaQuery,
+        name: "cross-schema-query",
+        severity: Severity::Warning,
+        description: "(`usage`, `audit --runtime`) statements a service role or an observer ran against another service's relations, from pg_stat_statements",
+        fix: "move the access behind the owning service's API, or declare the read in `reads`; then `dbsplit apply` can revoke the privilege without breaking the application",
+    },
+    Rule {
         id: RuleId::ConnectionBudget,
         name: "connection-budget",
         severity: Severity::Error,
@@ -460,7 +468,8 @@ mod tests {
             SearchPathLeak => Some(PrivilegedServiceRole),
             PrivilegedServiceRole => Some(Drift),
             Drift => Some(SharedRole),
-            SharedRole => Some(ConnectionBudget),
+            SharedRole => Some(CrossSchemaQuery),
+            CrossSchemaQuery => Some(ConnectionBudget),
             ConnectionBudget => Some(SharedCredentials),
             SharedCredentials => None,
         }

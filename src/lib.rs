@@ -13,6 +13,8 @@ mod cmd;
 pub mod desired;
 pub mod finding;
 pub mod fleet;
+pub mod graph;
+pub mod import;
 pub mod lint;
 pub mod manifest;
 pub mod migrate;
@@ -23,7 +25,10 @@ pub mod pooler;
 pub mod relocate;
 pub mod report;
 pub mod schema;
+pub mod select;
 pub mod sql;
+pub mod text;
+pub mod usage;
 pub mod verify;
 
 use std::io::{self, Write};
@@ -57,6 +62,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => {
             cmd::verify::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
         }
+        Command::Import(args) => cmd::import::run(&cli.connect, args, &mut stdout),
+        Command::Usage(args) => {
+            cmd::usage::run(&cli.manifest, &cli.connect, args, color, &mut stdout)
+        }
+        Command::Graph(args) => cmd::graph::run(&cli.manifest, &cli.connect, args, &mut stdout),
         Command::Completions(args) => cmd::completions::run(args.shell, &mut stdout),
         Command::Man => cmd::man::run(&mut stdout),
         Command::Codeowners => cmd::codeowners::run(&cli.manifest, &mut stdout),

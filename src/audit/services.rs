@@ -94,12 +94,12 @@ impl Services {
         let is_admin = |role: &str| is_admin(state, role);
         let mut owned: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (name, schema) in &db.schemas {
-            if name != "public" {
+            if name != crate::pg::PUBLIC_SCHEMA {
                 owned.entry(schema.owner.as_str()).or_default().push(name);
             }
         }
         for (name, schema) in &db.schemas {
-            if name == "public" {
+            if name == crate::pg::PUBLIC_SCHEMA {
                 continue;
             }
             services.schema_service.insert(name.clone(), name.clone());

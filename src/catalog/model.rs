@@ -11,6 +11,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The key of [`Role::settings`] for the settings of every database (`ALTER ROLE ... SET`).
+pub const ALL_DATABASES: &str = "";
+
 /// Who a privilege is granted to: a role, or PUBLIC (every role).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Grantee {
@@ -209,7 +212,7 @@ pub struct Role {
     #[serde(default)]
     pub memberships: Vec<Membership>,
     /// Per-database settings (`ALTER ROLE ... IN DATABASE ... SET`): database -> name -> value.
-    /// The key `""` holds the settings for all databases (`ALTER ROLE ... SET`).
+    /// The key [`ALL_DATABASES`] holds the settings for all databases (`ALTER ROLE ... SET`).
     pub settings: BTreeMap<String, BTreeMap<String, String>>,
     /// `COMMENT ON ROLE`; dbsplit marks the roles it creates with [`MANAGED_COMMENT`].
     pub comment: Option<String>,

@@ -14,6 +14,7 @@ use crate::plan::file::SavedPlan;
 use crate::plan::live::PlanOptions;
 use crate::plan::preflight;
 use crate::report;
+use crate::select::Selection;
 
 use super::{TROUBLE, live};
 
@@ -25,7 +26,11 @@ pub fn run(
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let manifest = super::load_manifest(path)?;
-    let desired = desired_state(&manifest);
+    let select = Selection::new(&manifest, &args.services)?;
+    let desired = select.as_ref().map_or_else(
+        || desired_state(&manifest),
+        |s| s.desired(&desired_state(&manifest)),
+    );
     let saved = args
         .plan_file
         .as_deref()
@@ -36,6 +41,7 @@ pub fn run(
         plan: PlanOptions {
             prune: args.prune,
             passwords: live::passwords(&desired),
+            select,
         },
     };
     live::runtime()?.block_on(async {

@@ -11,6 +11,7 @@ use crate::cli::{AuditArgs, ConnectArgs, FindingsFormat};
 use crate::finding::any_at_or_above;
 use crate::manifest::Manifest;
 use crate::report;
+use crate::select::Selection;
 
 use super::live;
 
@@ -26,10 +27,31 @@ pub fn run(
     } else {
         Some(super::load_manifest(path)?)
     };
-    let report = live::runtime()?.block_on(async {
-        let (live, connections) = read(manifest.as_ref(), connect, args).await?;
-        audit_state_with(manifest.as_ref(), &live, Some(connections))
+    let select = match &manifest {
+        Some(manifest) => Selection::new(manifest, &args.services)?,
+        None if !args.services.is_empty() => {
+            anyhow::bail!("--service names services of the manifest, and there is none here")
+        }
+        None => None,
+    };
+    let mut report = live::runtime()?.block_on(async {
+        let (live, connections, client) = read(manifest.as_ref(), connect, args).await?;
+        let mut report = audit_state_with(manifest.as_ref(), &live, Some(connections))?;
+        if args.runtime {
+            let usage = super::usage::runtime(&client, manifest.as_ref(), &live).await?;
+            for note in crate::usage::render::notes(&usage) {
+                eprintln!("note: {note}");
+            }
+            report.findings.extend(usage.findings);
+            crate::finding::sort(&mut report.findings);
+            report.exceptions.extend(usage.exceptions);
+            report.exceptions.sort();
+        }
+        anyhow::Ok(report)
     })?;
+    if let Some(select) = &select {
+        report.findings = select.findings(std::mem::take(&mut report.findings));
+    }
     match args.findings.format {
         FindingsFormat::Json => render::json(&report, args.verbose, out)?,
         format => {
@@ -50,7 +72,7 @@ pub fn run(
 
 /// Opens the sessions and reads the cluster. A second session on the same snapshot lets the
 /// server answer half of the catalog queries at once; without it (a connection limit, say)
-/// one session reads everything.
+/// one session reads everything. The first session is returned for `--runtime`.
 async fn read(
     manifest: Option<&Manifest>,
     connect: &ConnectArgs,
@@ -58,6 +80,7 @@ async fn read(
 ) -> anyhow::Result<(
     crate::catalog::introspect::Introspection,
     crate::pooler::activity::Connections,
+    tokio_postgres::Client,
 )> {
     let database = manifest.map(|m| m.database.name.as_str());
     let open = || async {
@@ -68,5 +91,7 @@ async fn read(
     };
     let mut client = open().await?;
     let mut second = open().await.ok();
-    read_live(&mut client, second.as_mut(), args.statement_timeout).await
+    let (live, connections) =
+        read_live(&mut client, second.as_mut(), args.statement_timeout).await?;
+    Ok((live, connections, client))
 }

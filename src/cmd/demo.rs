@@ -18,7 +18,7 @@ use tokio_postgres::{Client, NoTls};
 use crate::apply::{self, ApplyOptions, Confirmed};
 use crate::audit::read::audit_state;
 use crate::catalog::introspect::{Depth, introspect};
-use crate::desired::desired_state;
+use crate::desired::{Desired, desired_state};
 use crate::manifest::Manifest;
 use crate::pg::error::server_message;
 use crate::pg::local::{LocalConfig, LocalServer, SUPERUSER};
@@ -72,12 +72,49 @@ async fn demo(color: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::parse(Path::new("services.toml.example"), EXAMPLE)
         .context("the built-in example manifest is invalid")?;
     let desired = desired_state(&manifest);
-    let database = &manifest.database.name;
-
     writeln!(
         out,
         "dbsplit demo: the example manifest on a throwaway PostgreSQL server\n"
     )?;
+    let server = start_server(&manifest.database.name, out).await?;
+    let admin = connect(&server, SUPERUSER, &manifest.database.name, None).await?;
+    let mut demo = Demo {
+        manifest,
+        desired,
+        admin,
+        server,
+        color,
+    };
+    let planning = demo.apply_example(out).await?;
+    demo.admin.batch_execute(TABLES).await?;
+    writeln!(
+        out,
+        "3. Created a table per service as its owner role: monolith.customers, billing.invoices,\n   notifications.outbox, reference.currencies."
+    )?;
+    let billing = demo.try_as_billing(&planning.passwords, out).await?;
+    demo.plan_again(&planning, out).await?;
+    demo.audit(out).await?;
+    demo.take_shortcuts_and_audit(out).await?;
+    verify_step(&demo.admin, &demo.manifest, color, out).await?;
+    drop(billing);
+    // The superuser's session ends first, then the server stops and its data is deleted.
+    drop(demo);
+    writeln!(out, "\nStopped the server and deleted its data.")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the demo's steps share: the example, the superuser's session and the throwaway server
+/// (declared last, so it stops after the session ends).
+struct Demo {
+    manifest: Manifest,
+    desired: Desired,
+    admin: Client,
+    server: LocalServer,
+    color: bool,
+}
+
+/// Step 1: a throwaway server with the example's database.
+async fn start_server(database: &str, out: &mut impl Write) -> anyhow::Result<LocalServer> {
     let started = Instant::now();
     let config = LocalConfig {
         hba: Some(HBA.to_string()),
@@ -98,110 +135,140 @@ async fn demo(color: bool, out: &mut impl Write) -> anyhow::Result<ExitCode> {
         server.port(),
         started.elapsed().as_millis()
     )?;
+    Ok(server)
+}
 
-    let mut admin = connect(&server, SUPERUSER, database, None).await?;
-    let passwords: BTreeMap<String, String> = desired
-        .password_envs
-        .keys()
-        .map(|role| Ok((role.clone(), random_password()?)))
-        .collect::<anyhow::Result<_>>()?;
-    let options = ApplyOptions {
-        lock_timeout: std::time::Duration::from_secs(30),
-        plan: PlanOptions {
-            prune: false,
-            passwords: passwords.clone(),
-        },
-    };
-    let started = Instant::now();
-    let (plan, _) = live_plan(&admin, &manifest, &desired, &options.plan).await?;
-    let confirmed = Confirmed {
-        plan,
-        fingerprint: None,
-    };
-    let report = apply::apply(&mut admin, &manifest, &desired, &options, &confirmed).await?;
-    writeln!(
-        out,
-        "2. Applied services.toml.example: {} changes, {} statements, one transaction, {} ms.",
-        report.plan.changes.len(),
-        report.statements,
-        started.elapsed().as_millis()
-    )?;
-    let mut summary: Vec<(String, usize)> = Vec::new();
-    for change in &report.plan.changes {
-        let scope = change.scope.to_string();
-        match summary.iter_mut().find(|(s, _)| *s == scope) {
-            Some((_, n)) => *n += 1,
-            None => summary.push((scope, 1)),
-        }
-    }
-    for (scope, n) in summary {
+impl Demo {
+    /// Step 2: plan and apply the example with generated passwords; returns how it planned
+    /// (the passwords included), to plan again with.
+    async fn apply_example(&mut self, out: &mut impl Write) -> anyhow::Result<PlanOptions> {
+        let passwords: BTreeMap<String, String> = self
+            .desired
+            .password_envs
+            .keys()
+            .map(|role| Ok((role.clone(), random_password()?)))
+            .collect::<anyhow::Result<_>>()?;
+        let options = ApplyOptions {
+            lock_timeout: std::time::Duration::from_secs(30),
+            plan: PlanOptions {
+                prune: false,
+                passwords,
+                select: None,
+            },
+        };
+        let started = Instant::now();
+        let (plan, _) =
+            live_plan(&self.admin, &self.manifest, &self.desired, &options.plan).await?;
+        let confirmed = Confirmed {
+            plan,
+            fingerprint: None,
+        };
+        let report = apply::apply(
+            &mut self.admin,
+            &self.manifest,
+            &self.desired,
+            &options,
+            &confirmed,
+        )
+        .await?;
         writeln!(
             out,
-            "     {scope}: {n} change{}",
-            if n == 1 { "" } else { "s" }
+            "2. Applied services.toml.example: {} changes, {} statements, one transaction, {} ms.",
+            report.plan.changes.len(),
+            report.statements,
+            started.elapsed().as_millis()
         )?;
-    }
-
-    admin.batch_execute(TABLES).await?;
-    writeln!(
-        out,
-        "3. Created a table per service as its owner role: monolith.customers, billing.invoices,\n   notifications.outbox, reference.currencies."
-    )?;
-
-    let password = passwords.get("billing_rw").map(String::as_str);
-    let billing = connect(&server, "billing_rw", database, password).await?;
-    writeln!(
-        out,
-        "4. Connected as billing_rw with its generated password (scram-sha-256):"
-    )?;
-    let statements = [
-        "INSERT INTO invoices (customer_id, amount) VALUES (1, 42.00)",
-        "SELECT count(*) FROM invoices",
-        "SELECT string_agg(code, ', ') FROM reference.currencies",
-        "SELECT * FROM monolith.customers",
-        "CREATE TABLE public.sneaky (id int)",
-        "DROP TABLE invoices",
-    ];
-    for statement in statements {
-        show(&billing, statement, color, out).await?;
-    }
-
-    let (again, _) = live_plan(&admin, &manifest, &desired, &options.plan).await?;
-    writeln!(
-        out,
-        "5. Planned again: {}.",
-        if again.is_empty() {
-            "no changes, the cluster matches the manifest".to_string()
-        } else {
-            format!("{} changes pending", again.changes.len())
+        let mut summary: Vec<(String, usize)> = Vec::new();
+        for change in &report.plan.changes {
+            let scope = change.scope.to_string();
+            match summary.iter_mut().find(|(s, _)| *s == scope) {
+                Some((_, n)) => *n += 1,
+                None => summary.push((scope, 1)),
+            }
         }
-    )?;
-    let live = introspect(&admin, Depth::Dependencies).await?;
-    let report = audit_state(Some(&manifest), &live)?;
-    writeln!(
-        out,
-        "6. Audited the cluster: {} findings; {} declared exceptions (billing reads reference: {}).",
-        report.findings.len(),
-        report.exceptions.len(),
-        manifest
-            .service("billing")
-            .and_then(|s| s.reads.first())
-            .map_or("", |r| r.reason.as_str())
-    )?;
-    admin.batch_execute(SHORTCUTS).await?;
-    writeln!(
-        out,
-        "7. Took two legacy shortcuts as the superuser (a foreign key from billing.invoices to\n   monolith.customers, SELECT on monolith.customers for notifications_rw); audit again:\n"
-    )?;
-    let live = introspect(&admin, Depth::Dependencies).await?;
-    let report = audit_state(Some(&manifest), &live)?;
-    crate::report::findings::human(&report.findings, color, out)?;
-    verify_step(&admin, &manifest, color, out).await?;
-    drop(billing);
-    drop(admin);
-    drop(server);
-    writeln!(out, "\nStopped the server and deleted its data.")?;
-    Ok(ExitCode::SUCCESS)
+        for (scope, n) in summary {
+            writeln!(out, "     {scope}: {n} change{}", crate::text::plural(n))?;
+        }
+        Ok(options.plan)
+    }
+
+    /// Step 4: log in as billing_rw with its generated password and show what the database
+    /// allows it; returns the session, kept open to the end as an application's would be.
+    async fn try_as_billing(
+        &self,
+        passwords: &BTreeMap<String, String>,
+        out: &mut impl Write,
+    ) -> anyhow::Result<Client> {
+        let password = passwords.get("billing_rw").map(String::as_str);
+        let billing = connect(
+            &self.server,
+            "billing_rw",
+            &self.manifest.database.name,
+            password,
+        )
+        .await?;
+        writeln!(
+            out,
+            "4. Connected as billing_rw with its generated password (scram-sha-256):"
+        )?;
+        let statements = [
+            "INSERT INTO invoices (customer_id, amount) VALUES (1, 42.00)",
+            "SELECT count(*) FROM invoices",
+            "SELECT string_agg(code, ', ') FROM reference.currencies",
+            "SELECT * FROM monolith.customers",
+            "CREATE TABLE public.sneaky (id int)",
+            "DROP TABLE invoices",
+        ];
+        for statement in statements {
+            show(&billing, statement, self.color, out).await?;
+        }
+        Ok(billing)
+    }
+
+    /// Step 5: the plan after the apply and the tables.
+    async fn plan_again(&self, planning: &PlanOptions, out: &mut impl Write) -> anyhow::Result<()> {
+        let (again, _) = live_plan(&self.admin, &self.manifest, &self.desired, planning).await?;
+        writeln!(
+            out,
+            "5. Planned again: {}.",
+            if again.is_empty() {
+                "no changes, the cluster matches the manifest".to_string()
+            } else {
+                format!("{} changes pending", again.changes.len())
+            }
+        )?;
+        Ok(())
+    }
+
+    /// Step 6: audit the converged cluster.
+    async fn audit(&self, out: &mut impl Write) -> anyhow::Result<()> {
+        let live = introspect(&self.admin, Depth::Dependencies).await?;
+        let report = audit_state(Some(&self.manifest), &live)?;
+        writeln!(
+            out,
+            "6. Audited the cluster: {} findings; {} declared exceptions (billing reads reference: {}).",
+            report.findings.len(),
+            report.exceptions.len(),
+            self.manifest
+                .service("billing")
+                .and_then(|s| s.reads.first())
+                .map_or("", |r| r.reason.as_str())
+        )?;
+        Ok(())
+    }
+
+    /// Step 7: two legacy shortcuts, and the audit that finds them.
+    async fn take_shortcuts_and_audit(&self, out: &mut impl Write) -> anyhow::Result<()> {
+        self.admin.batch_execute(SHORTCUTS).await?;
+        writeln!(
+            out,
+            "7. Took two legacy shortcuts as the superuser (a foreign key from billing.invoices to\n   monolith.customers, SELECT on monolith.customers for notifications_rw); audit again:\n"
+        )?;
+        let live = introspect(&self.admin, Depth::Dependencies).await?;
+        let report = audit_state(Some(&self.manifest), &live)?;
+        crate::report::findings::human(&report.findings, self.color, out)?;
+        Ok(())
+    }
 }
 
 async fn connect(
@@ -256,10 +323,10 @@ fn random_password() -> anyhow::Result<String> {
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
         .context("cannot read /dev/urandom for a password")?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::text::hex(&bytes))
 }
 
-/// The demo's last step: verify as the superuser of the throwaway server, and show the table.
+/// Step 8, the last: verify as the superuser of the throwaway server, and show the table.
 async fn verify_step(
     client: &tokio_postgres::Client,
     manifest: &crate::manifest::Manifest,

@@ -18,12 +18,12 @@ pub fn run(
     args: &DumpArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = super::load_manifest(path)?;
+    let manifest = super::load_fleet_manifest(path)?;
     let service = super::service(&manifest, &args.service)?;
     if args.out.is_none() && std::io::stdout().is_terminal() {
         bail!("refusing to write a binary archive to the terminal; pass --out FILE or redirect");
     }
-    let options = live::options_for(connect_args, &manifest.database.name)?;
+    let (options, _) = super::restore::placed(&manifest, service, connect_args)?;
     live::runtime()?.block_on(async {
         let (client, _connection) = connect(&options).await?;
         match &args.out {

@@ -6,6 +6,8 @@ pub mod codeowners;
 pub mod completions;
 pub mod demo;
 pub mod dump;
+pub mod graph;
+pub mod import;
 pub mod init;
 pub mod lint;
 pub mod live;
@@ -18,6 +20,7 @@ pub mod pooler;
 pub mod relocate;
 pub mod restore;
 pub mod schema;
+pub mod usage;
 pub mod validate;
 pub mod verify;
 

@@ -5,9 +5,12 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 
 use crate::cli::{ConnectArgs, MoveArgs, MoveStep, MoveVerify, StatusFormat};
+use crate::fleet;
+use crate::manifest::{Manifest, Service};
+use crate::pg::connect::connect as connect_to;
 use crate::pg::options::{ConnectOptions, Env, resolve};
 use crate::relocate::engine::{CutoverOptions, Move, Status, Verify};
 use crate::relocate::provision::service_slice;
@@ -20,17 +23,10 @@ pub fn run(
     args: &MoveArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = super::load_manifest(path)?;
+    let manifest = super::load_fleet_manifest(path)?;
     let service = super::service(&manifest, &args.service)?;
-    let source = live::options_for(connect, &manifest.database.name)?;
-    let Some(to) = &args.to else {
-        anyhow::bail!(
-            "where to move service `{}`: pass --to URL (or set DBSPLIT_MOVE_TARGET)",
-            service.name
-        );
-    };
-    let target = target_options(to, &manifest.database.name)?;
-    let slice = service_slice(&manifest, &service.name, &target.dbname);
+    let runtime = live::runtime()?;
+    let (source, target, slice) = runtime.block_on(ends(&manifest, service, connect, args))?;
     let mv = Move {
         service,
         target_manifest: &slice,
@@ -38,7 +34,7 @@ pub fn run(
         target: &target,
         passwords: live::passwords,
     };
-    live::runtime()?.block_on(async {
+    runtime.block_on(async {
         match &args.step {
             MoveStep::Start => {
                 mv.start(out).await?;
@@ -105,6 +101,81 @@ pub fn run(
         eprintln!("error: {error:#}");
         Ok(ExitCode::from(TROUBLE))
     })
+}
+
+/// The source, the target and the target's manifest. The target is `--to`, else where a fleet
+/// manifest places the service; the source is `--from`, else the manifest's database (v1), else
+/// the one other database of the fleet that holds the service's schema.
+async fn ends(
+    manifest: &Manifest,
+    service: &Service,
+    connect: &ConnectArgs,
+    args: &MoveArgs,
+) -> anyhow::Result<(ConnectOptions, ConnectOptions, Manifest)> {
+    let (target, slice, home) = match (&args.to, manifest.fleet) {
+        (Some(to), _) => {
+            let target = target_options(to, &manifest.database.name)?;
+            let slice = service_slice(manifest, &service.name, &target.dbname);
+            (target, slice, None)
+        }
+        (None, true) => {
+            let placed = fleet::targets(manifest)
+                .into_iter()
+                .find(|t| t.key == service.database)
+                .with_context(|| format!("service `{}` is placed nowhere", service.name))?;
+            let target = fleet::connect::options(&placed, connect)?;
+            (target, placed.manifest.clone(), Some(placed.key))
+        }
+        (None, false) => bail!(
+            "where to move service `{}`: place it in another database of a fleet manifest (`database = ...`), or pass --to URL",
+            service.name
+        ),
+    };
+    let source = match (&args.from, &home) {
+        (Some(from), _) => target_options(from, &manifest.database.name)?,
+        (None, None) => live::options_for(connect, &manifest.database.name)?,
+        (None, Some(home)) => {
+            let mut holders = Vec::new();
+            for other in fleet::targets(manifest).iter().filter(|t| &t.key != home) {
+                let options = fleet::connect::options(other, connect)?;
+                let (client, _connection) = connect_to(&options).await.with_context(|| {
+                    format!(
+                        "cannot look for schema `{}` in {}",
+                        service.schema,
+                        other.label()
+                    )
+                })?;
+                let holds: bool = client
+                    .query_one(
+                        "SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1)",
+                        &[&service.schema],
+                    )
+                    .await?
+                    .get(0);
+                if holds {
+                    holders.push((other.label(), options));
+                }
+            }
+            match holders.len() {
+                1 => holders.remove(0).1,
+                0 => bail!(
+                    "no other database of the manifest holds schema `{}`: nothing to move to {} (pass --from URL if it is elsewhere)",
+                    service.schema,
+                    target.redacted()
+                ),
+                _ => bail!(
+                    "several databases hold schema `{}` ({}): pass --from URL",
+                    service.schema,
+                    holders
+                        .iter()
+                        .map(|h| h.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+    };
+    Ok((source, target, slice))
 }
 
 fn verify_of(verify: MoveVerify) -> Verify {

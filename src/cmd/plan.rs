@@ -14,6 +14,7 @@ use crate::plan::live::PlanOptions;
 use crate::plan::{Plan, preflight};
 use crate::pooler::budget::ServerLimits;
 use crate::report;
+use crate::select::Selection;
 
 use super::live;
 
@@ -25,7 +26,11 @@ pub fn run(
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let manifest = super::load_manifest(path)?;
-    let desired = desired_state(&manifest);
+    let select = Selection::new(&manifest, &args.services)?;
+    let desired = select.as_ref().map_or_else(
+        || desired_state(&manifest),
+        |s| s.desired(&desired_state(&manifest)),
+    );
     if args.offline {
         render(&bootstrap(&manifest, &desired), args.format, color, out)?;
         return Ok(ExitCode::SUCCESS);
@@ -33,6 +38,7 @@ pub fn run(
     let options = PlanOptions {
         prune: args.prune,
         passwords: live::passwords(&desired),
+        select,
     };
     let (plan, state, limits) = live::runtime()?.block_on(async {
         let client = live::connect_to(connect, &manifest.database.name).await?;
@@ -46,6 +52,9 @@ pub fn run(
             .context("cannot read the cluster's catalogs")?;
         live.expect_database(&manifest.database.name)?;
         let limits = ServerLimits::read(&client).await?;
+        for note in crate::relocate::pending::notes(&client, &manifest).await? {
+            eprintln!("note: {note}");
+        }
         anyhow::Ok((plan, live, limits))
     })?;
     let budget = crate::pooler::budget::budget(&manifest, limits);

@@ -109,18 +109,18 @@ pub fn run(
         Verifiers::None => format!(
             "{} role{} looked up by auth_query as {} (userlist.txt is empty)",
             roles.len(),
-            if roles.len() == 1 { "" } else { "s" },
+            crate::text::plural(roles.len()),
             crate::pooler::auth_query::AUTH_USER
         ),
         Verifiers::Read => format!(
             "{} role{} with the server's SCRAM verifiers",
             roles.len(),
-            if roles.len() == 1 { "" } else { "s" },
+            crate::text::plural(roles.len()),
         ),
         Verifiers::Set(user) => format!(
             "{} role{} with new SCRAM verifiers of their passwords, set on the server too (pg_authid is not readable as {user})",
             roles.len(),
-            if roles.len() == 1 { "" } else { "s" },
+            crate::text::plural(roles.len()),
         ),
     };
     writeln!(

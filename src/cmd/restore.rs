@@ -20,7 +20,7 @@ pub fn run(
     args: &RestoreArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = super::load_manifest(path)?;
+    let manifest = super::load_fleet_manifest(path)?;
     let service = super::service(&manifest, &args.service)?.clone();
     let file = std::fs::File::open(&args.file)
         .with_context(|| format!("cannot open {}", args.file.display()))?;
@@ -37,11 +37,10 @@ pub fn run(
             service.schema
         );
     }
-    let mut options = live::options_for(connect_args, &manifest.database.name)?;
+    let (mut options, mut target_manifest) = placed(&manifest, &service, connect_args)?;
     if let Some(target) = &args.target {
         options.dbname = target.clone();
     }
-    let mut target_manifest = manifest.clone();
     target_manifest.database.name = options.dbname.clone();
     let existing = if args.replace {
         Existing::Replace
@@ -72,4 +71,27 @@ pub fn run(
         )?;
         anyhow::Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Where the service lives: the connection settings of its database (a fleet manifest's
+/// placement, else the manifest's database on --database-url) and the manifest of that
+/// database.
+pub fn placed(
+    manifest: &crate::manifest::Manifest,
+    service: &crate::manifest::Service,
+    connect_args: &ConnectArgs,
+) -> anyhow::Result<(
+    crate::pg::options::ConnectOptions,
+    crate::manifest::Manifest,
+)> {
+    if !manifest.fleet {
+        let options = live::options_for(connect_args, &manifest.database.name)?;
+        return Ok((options, manifest.clone()));
+    }
+    let target = crate::fleet::targets(manifest)
+        .into_iter()
+        .find(|t| t.key == service.database)
+        .with_context(|| format!("service `{}` is placed nowhere", service.name))?;
+    let options = crate::fleet::connect::options(&target, connect_args)?;
+    Ok((options, target.manifest))
 }

@@ -1,5 +1,6 @@
 //! `dbsplit validate`: check the manifest, no database.
 
+use crate::text::plural;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -34,8 +35,4 @@ pub fn run(path: &Path, out: &mut impl Write) -> anyhow::Result<ExitCode> {
         plural(roles),
     )?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }

@@ -42,7 +42,7 @@ pub struct Boundary<'m> {
 impl<'m> Boundary<'m> {
     pub fn new(manifest: &'m Manifest, service: &'m Service) -> Self {
         let mut known: HashSet<&str> = manifest.managed_schemas().collect();
-        known.insert("public");
+        known.insert(crate::pg::PUBLIC_SCHEMA);
         let mut readable: HashSet<&str> =
             manifest.shared.iter().map(|s| s.schema.as_str()).collect();
         readable.insert(&service.schema);
@@ -105,7 +105,7 @@ impl<'m> Boundary<'m> {
                     "`{what}` reads schema `{schema}`, which `{own}` does not declare in `reads`"
                 ),
             ),
-            Access::Create if schema == "public" => (
+            Access::Create if schema == crate::pg::PUBLIC_SCHEMA => (
                 RuleId::CreateInPublic,
                 format!("`{what}` puts an object in schema `public`; create it in `{own}`"),
             ),

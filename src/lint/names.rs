@@ -28,8 +28,19 @@ const BLOCK_WORDS: &[&str] = &["begin", "then", "else", "loop", "declare", "exce
 
 /// The relation names `body` (in `language`, `sql` or `plpgsql`) mentions, sorted.
 pub fn relation_names(body: &str, language: &str) -> BTreeSet<Named> {
+    collect(body, language).0
+}
+
+/// The relation names one SQL text (a statement as `pg_stat_statements` shows it, for `usage`)
+/// mentions, and whether the parser read all of it (`false`: some names came from its tokens).
+pub fn statement_names(text: &str) -> (BTreeSet<Named>, bool) {
+    collect(text, "sql")
+}
+
+fn collect(body: &str, language: &str) -> (BTreeSet<Named>, bool) {
     let script = split::split_body(body);
     let mut found = BTreeSet::new();
+    let mut all_parsed = true;
     for piece in &script.pieces {
         let mut tokens = &script.tokens[piece.tokens.clone()];
         while tokens
@@ -52,10 +63,13 @@ pub fn relation_names(body: &str, language: &str) -> BTreeSet<Named> {
                     .into_iter()
                     .map(|name| Named { schema: None, name }),
             ),
-            None => unqualified(body, tokens, &mut found),
+            None => {
+                all_parsed = false;
+                unqualified(body, tokens, &mut found);
+            }
         }
     }
-    found
+    (found, all_parsed)
 }
 
 fn is_name(token: Option<&Token>) -> bool {

@@ -40,21 +40,9 @@ impl Diagnostic {
     }
 }
 
-/// A 1-based line and column (in characters) of a byte offset.
+/// A 1-based line and column (in characters) of a byte offset, as lint counts them in SQL.
 pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
-    let offset = floor_char_boundary(source, offset.min(source.len()));
-    let before = &source[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = source[line_start..offset].chars().count() + 1;
-    (line, column)
-}
-
-fn floor_char_boundary(s: &str, mut index: usize) -> usize {
-    while index > 0 && !s.is_char_boundary(index) {
-        index -= 1;
-    }
-    index
+    crate::sql::lines::LineIndex::new(source).position(offset)
 }
 
 /// Every problem of one manifest file. Its `Display` renders all of them, sorted by position.
@@ -131,7 +119,7 @@ impl fmt::Display for ManifestErrors {
             f,
             "{}: {count} error{} in manifest",
             self.path.display(),
-            if count == 1 { "" } else { "s" }
+            crate::text::plural(count)
         )
     }
 }

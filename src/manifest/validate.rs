@@ -559,13 +559,13 @@ impl Validator<'_> {
                 );
             }
             let drops_public = database.is_some_and(|d| d.public_schema == PublicSchema::Drop);
-            if schema == "public" && !drops_public {
+            if schema == crate::pg::PUBLIC_SCHEMA && !drops_public {
                 self.warnings.push((
                     entry.span.clone(),
                     format!("search_path of service `{name}` names `public`: its roles resolve unqualified names in a schema every role can use; leave `public` out"),
                 ));
             }
-            if schema == "public" && drops_public {
+            if schema == crate::pg::PUBLIC_SCHEMA && drops_public {
                 self.error(
                     entry.span.clone(),
                     "search_path names `public`, which public_schema = \"drop\" removes".into(),
@@ -909,7 +909,10 @@ impl Validator<'_> {
     fn schema_name(&mut self, name: &Sp<String>, what: &str) -> Option<String> {
         let value = self.identifier(name, "schema name")?;
         let lower = value.to_lowercase();
-        if lower.starts_with("pg_") || lower == "information_schema" || value == "public" {
+        if lower.starts_with("pg_")
+            || lower == "information_schema"
+            || value == crate::pg::PUBLIC_SCHEMA
+        {
             self.error(
                 name.span.clone(),
                 format!("schema name `{value}` is reserved"),

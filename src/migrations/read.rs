@@ -106,10 +106,7 @@ impl Input {
             .filter_map(|f| {
                 let file_name = f.path.file_name()?.to_string_lossy().into_owned();
                 let (version, _) = parse_file_name(&file_name)?;
-                let sha256 = checksum(f.text.as_bytes())
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
+                let sha256 = crate::text::hex(&checksum(f.text.as_bytes()));
                 Some(File {
                     local: Local {
                         version,

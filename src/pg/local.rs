@@ -498,7 +498,7 @@ fn private_dir(dir: &Path, owner: u32, run_as: Option<&str>) -> Result<(), Local
 fn template_name(version: &str, bin: &Path) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(bin.as_os_str().as_encoded_bytes());
-    let key: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let key = crate::text::hex(&digest[..6]);
     format!("template-{version}-{key}-{TEMPLATE_FORMAT}")
 }
 

@@ -11,3 +11,9 @@ pub mod options;
 pub mod pgpass;
 pub mod scram;
 pub mod tls;
+
+/// The schema every database starts with, which every role may use unless revoked.
+pub const PUBLIC_SCHEMA: &str = "public";
+
+/// The role setting that names the schemas unqualified names resolve in.
+pub const SEARCH_PATH: &str = "search_path";

@@ -45,7 +45,7 @@ pub fn empty_cluster(database: &str) -> ClusterState {
             Grantee::Public,
             [Privilege::Connect, Privilege::Temporary].into(),
         )]),
-        schemas: BTreeMap::from([("public".to_string(), public)]),
+        schemas: BTreeMap::from([(crate::pg::PUBLIC_SCHEMA.to_string(), public)]),
         ..Database::default()
     };
     ClusterState {
@@ -89,7 +89,7 @@ fn idempotent(plan: &mut Plan, manifest: &Manifest, desired: &Desired) {
                 privileges: Some(privileges),
                 on: Object::Schema(schema),
                 from,
-            } if schema == "public" && privileges.contains(&Privilege::Create) => {
+            } if schema == crate::pg::PUBLIC_SCHEMA && privileges.contains(&Privilege::Create) => {
                 let more: Vec<Grantee> = managed().filter(|g| !from.contains(g)).collect();
                 from.extend(more);
             }

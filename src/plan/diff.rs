@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalog::model::{
-    Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, Membership, Privilege,
-    Privileges, Role, RoleDependent, RoleMark, Schema, SchemaObject,
+    ALL_DATABASES, Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, Membership,
+    Privilege, Privileges, Role, RoleDependent, RoleMark, Schema, SchemaObject,
 };
 use crate::desired::{Desired, parse_search_path};
 use crate::manifest::{Manifest, PublicSchema};
@@ -398,7 +398,7 @@ impl Differ<'_> {
                 }
             }
             let path = role.settings.get(&database);
-            if path.is_some_and(|s| s.contains_key("search_path")) {
+            if path.is_some_and(|s| s.contains_key(crate::pg::SEARCH_PATH)) {
                 self.push(
                     scope.clone(),
                     Action::ResetSearchPath {
@@ -568,11 +568,11 @@ impl Differ<'_> {
         let wanted = want
             .settings
             .get(database)
-            .and_then(|s| s.get("search_path"))
+            .and_then(|s| s.get(crate::pg::SEARCH_PATH))
             .map(|v| parse_search_path(v));
         let current = have
             .and_then(|h| h.settings.get(database))
-            .and_then(|s| s.get("search_path"))
+            .and_then(|s| s.get(crate::pg::SEARCH_PATH))
             .map(|v| parse_search_path(v));
         match (&wanted, &current) {
             (Some(wanted), current) if Some(wanted) != current.as_ref() => self.push(
@@ -594,8 +594,8 @@ impl Differ<'_> {
         }
         // A search_path set for all databases applies wherever the per-database one does not.
         let global = have
-            .and_then(|h| h.settings.get(""))
-            .is_some_and(|s| s.contains_key("search_path"));
+            .and_then(|h| h.settings.get(ALL_DATABASES))
+            .is_some_and(|s| s.contains_key(crate::pg::SEARCH_PATH));
         if enforced && global {
             self.push(
                 scope.clone(),
@@ -855,7 +855,7 @@ impl Differ<'_> {
             self.notes.push(format!(
                 "revoke_public_connect: {} login role{} outside the manifest {} connect to database {}: {}; grant {} CONNECT or declare {} as an observer with login = true",
                 cut.len(),
-                if cut.len() == 1 { "" } else { "s" },
+                crate::text::plural(cut.len()),
                 if public_connects { "will no longer" } else { "cannot" },
                 self.desired.database,
                 cut.join(", "),
@@ -926,7 +926,7 @@ impl Differ<'_> {
     }
 
     fn public_schema(&mut self, live_db: &Database) {
-        let Some(public) = live_db.schemas.get("public") else {
+        let Some(public) = live_db.schemas.get(crate::pg::PUBLIC_SCHEMA) else {
             return;
         };
         let scope = Scope::Database(self.desired.database.clone());
@@ -947,7 +947,7 @@ impl Differ<'_> {
                         scope,
                         Action::Revoke {
                             privileges: Some([Privilege::Create].into()),
-                            on: Object::Schema("public".into()),
+                            on: Object::Schema(crate::pg::PUBLIC_SCHEMA.into()),
                             from,
                         },
                     );
@@ -956,7 +956,7 @@ impl Differ<'_> {
             PublicSchema::Drop if public.objects.is_empty() => self.push(
                 scope,
                 Action::DropSchema {
-                    schema: "public".into(),
+                    schema: crate::pg::PUBLIC_SCHEMA.into(),
                 },
             ),
             PublicSchema::Drop => self.notes.push(format!(
@@ -1004,7 +1004,7 @@ impl Differ<'_> {
             if self.auth_removal.schema && name == crate::pooler::auth_query::SCHEMA {
                 continue;
             }
-            if name != "public" && !desired_db.schemas.contains_key(name) {
+            if name != crate::pg::PUBLIC_SCHEMA && !desired_db.schemas.contains_key(name) {
                 self.notes
                     .push(format!("schema {name} is not in the manifest: left alone"));
             }
@@ -1037,7 +1037,7 @@ impl Differ<'_> {
             self.notes.push(format!(
                 "{} role{} not in the manifest, left alone: {list}",
                 others.len(),
-                if others.len() == 1 { "" } else { "s" }
+                crate::text::plural(others.len())
             ));
         }
     }

@@ -53,10 +53,7 @@ pub enum Stale {
 }
 
 fn digest(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::text::hex(&Sha256::digest(bytes))
 }
 
 /// The digest of a value's canonical bytes (JSON cannot take the model's ACL maps, keyed by

@@ -11,6 +11,7 @@ use crate::plan::Plan;
 use crate::plan::diff::{DiffOptions, PasswordState, diff};
 use crate::plan::preflight;
 use crate::plan::scopes::Scopes;
+use crate::select::Selection;
 
 /// Settings of a live plan.
 #[derive(Debug, Clone, Default)]
@@ -19,6 +20,9 @@ pub struct PlanOptions {
     pub prune: bool,
     /// Role -> password, read from the roles' `password_env` variables.
     pub passwords: BTreeMap<String, String>,
+    /// `--service`: the live state is narrowed to these services (the desired state is the
+    /// caller's to narrow).
+    pub select: Option<Selection>,
 }
 
 /// Introspects and plans without changing anything; returns the plan and what was read.
@@ -34,10 +38,11 @@ pub async fn plan(
         prune: options.prune,
         membership_options: live.membership_options(),
     };
+    let narrowed = options.select.as_ref().map(|s| s.live(&live.state));
     let mut plan = diff(
         manifest,
         desired,
-        &live.state,
+        narrowed.as_ref().unwrap_or(&live.state),
         &live.database,
         &diff_options,
     );

@@ -231,7 +231,7 @@ pub fn script(plan: &Plan) -> String {
         "-- dbsplit plan for database {}: {} change{}.\n",
         Ident(&plan.database),
         plan.changes.len(),
-        if plan.changes.len() == 1 { "" } else { "s" }
+        crate::text::plural(plan.changes.len())
     ));
     out.push_str("-- Run it in one transaction: psql -v ON_ERROR_STOP=1 -1 -f <this file>\n\n");
     out.push_str(&database_guard(&plan.database));

@@ -85,7 +85,7 @@ impl Budget {
         let mut text = format!(
             "the connection limits of {} role{} ({}){reserved} = {} exceed max_connections {}",
             self.counted,
-            if self.counted == 1 { "" } else { "s" },
+            crate::text::plural(self.counted),
             self.limits,
             self.needed(),
             server.max_connections

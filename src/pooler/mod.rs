@@ -86,7 +86,7 @@ pub fn render_ini(
         plural = if databases.len() == 1 { "" } else { "s" },
         dbname = databases.join(", "),
         instances = pooler.instances,
-        s = if pooler.instances == 1 { "" } else { "s" },
+        s = crate::text::plural(pooler.instances),
     );
     ini.push_str("\n[databases]\n");
     ini.push_str(

@@ -50,6 +50,7 @@ pub async fn provision(
         plan: PlanOptions {
             prune: false,
             passwords: passwords(&desired),
+            select: None,
         },
     };
     let (plan, live) = live::plan(client, manifest, &desired, &options.plan).await?;

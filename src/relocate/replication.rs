@@ -427,7 +427,7 @@ pub async fn copy_sequences(from: &Client, to: &Client, schema: &str) -> Result<
         let increment: i64 = row.get(2);
         let next = last.saturating_add(increment);
         to.execute(
-            "SELECT pg_catalog.setval($1::regclass, $2, false)",
+            "SELECT pg_catalog.setval($1::text::regclass, $2, false)",
             &[&name, &next],
         )
         .await

@@ -139,19 +139,14 @@ pub fn human(findings: &[Finding], color: bool, out: &mut impl Write) -> io::Res
             table.force_no_tty();
         }
         for f in of_rule {
-            let (symbol, fg) = match f.severity {
-                Severity::Error => ("error", Color::Red),
-                Severity::Warning => ("warning", Color::Yellow),
-            };
-            let schemas = match (&f.schema, &f.target_schema) {
-                (Some(from), Some(to)) => format!("{from} → {to}"),
-                (Some(one), None) | (None, Some(one)) => one.clone(),
-                (None, None) => String::new(),
+            let fg = match f.severity {
+                Severity::Error => Color::Red,
+                Severity::Warning => Color::Yellow,
             };
             table.add_row(vec![
-                Cell::new(symbol).fg(fg),
+                Cell::new(f.severity.as_str()).fg(fg),
                 Cell::new(location(&f.location)),
-                Cell::new(schemas),
+                Cell::new(schemas(f)),
                 Cell::new(f.role.as_deref().unwrap_or("")),
                 Cell::new(&f.message),
             ]);
@@ -159,15 +154,28 @@ pub fn human(findings: &[Finding], color: bool, out: &mut impl Write) -> io::Res
         writeln!(out, "{table}")?;
         writeln!(out, "fix: {}\n", rule.fix)?;
     }
+    writeln!(out, "{}", counts(findings))
+}
+
+/// The schemas a finding couples, `from → to`, or the one it names.
+pub fn schemas(finding: &Finding) -> String {
+    match (&finding.schema, &finding.target_schema) {
+        (Some(from), Some(to)) => format!("{from} → {to}"),
+        (Some(one), None) | (None, Some(one)) => one.clone(),
+        (None, None) => String::new(),
+    }
+}
+
+/// `N errors, M warnings`, under a table of findings.
+pub fn counts(findings: &[Finding]) -> String {
     let errors = findings
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .count();
     let warnings = findings.len() - errors;
-    writeln!(
-        out,
+    format!(
         "{errors} error{}, {warnings} warning{}",
-        if errors == 1 { "" } else { "s" },
-        if warnings == 1 { "" } else { "s" }
+        crate::text::plural(errors),
+        crate::text::plural(warnings)
     )
 }

@@ -10,6 +10,7 @@ use crate::finding::{Finding, Location, Severity};
 /// Writes one annotation per finding.
 pub fn github(findings: &[Finding], out: &mut impl Write) -> io::Result<()> {
     for f in findings {
+        // GitHub's workflow commands (::error, ::warning), not our severity words.
         let command = match f.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",

@@ -5,11 +5,12 @@
 
 use std::io::{self, Write};
 
-use crate::finding::{Finding, Severity};
+use crate::finding::Finding;
 use crate::plan::{Plan, sql};
 
-use super::findings::location;
+use super::findings::{counts, location, schemas};
 use super::plan::by_scope;
+use crate::text::plural;
 
 /// Writes the plan: a heading with the count, a table per scope, the notes, the SQL in a
 /// collapsed `<details>` block.
@@ -85,40 +86,18 @@ pub fn findings(findings: &[Finding], out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "| | rule | location | schema | role | message |")?;
     writeln!(out, "|---|---|---|---|---|---|")?;
     for f in findings {
-        let severity = match f.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        let schemas = match (&f.schema, &f.target_schema) {
-            (Some(from), Some(to)) => format!("{from} → {to}"),
-            (Some(one), None) | (None, Some(one)) => one.clone(),
-            (None, None) => String::new(),
-        };
         writeln!(
             out,
-            "| {severity} | `{}` | {} | {} | {} | {} |",
+            "| {} | `{}` | {} | {} | {} | {} |",
+            f.severity,
             f.rule.as_str(),
             cell(&location(&f.location)),
-            cell(&schemas),
+            cell(&schemas(f)),
             cell(f.role.as_deref().unwrap_or("")),
             inline(&f.message)
         )?;
     }
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
-    let warnings = findings.len() - errors;
-    writeln!(
-        out,
-        "\n{errors} error{}, {warnings} warning{}",
-        plural(errors),
-        plural(warnings)
-    )
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
+    writeln!(out, "\n{}", counts(findings))
 }
 
 /// Plain text in a table cell: markdown's special characters escaped, `|` and line breaks
@@ -176,6 +155,7 @@ mod tests {
 
     use super::*;
     use crate::desired::desired_state;
+    use crate::finding::Severity;
     use crate::finding::{Location, RuleId};
     use crate::manifest::Manifest;
     use crate::plan::bootstrap::bootstrap;

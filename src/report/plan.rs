@@ -59,7 +59,7 @@ pub fn human(plan: &Plan, color: bool, out: &mut impl Write) -> io::Result<()> {
             out,
             "{scope}: {} change{}",
             changes.len(),
-            if changes.len() == 1 { "" } else { "s" }
+            crate::text::plural(changes.len())
         )?;
         let mut table = Table::new();
         table
@@ -132,7 +132,7 @@ pub fn blocked(who: &str, blocked: &[Blocked]) -> String {
     let mut text = format!(
         "\n{} change{} cannot be made as {who}; apply refuses until a superuser runs the statements below:\n",
         blocked.len(),
-        if blocked.len() == 1 { "" } else { "s" }
+        crate::text::plural(blocked.len())
     );
     for item in blocked {
         text.push_str(&format!("  - {item}\n"));

@@ -97,6 +97,7 @@ struct LogicalLocation {
     fully_qualified_name: String,
 }
 
+/// SARIF's `level`: its own vocabulary (error, warning, note), not our severity words.
 fn level(severity: Severity) -> &'static str {
     match severity {
         Severity::Error => "error",

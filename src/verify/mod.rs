@@ -123,7 +123,7 @@ pub async fn verify(
     }
     let schemas: Vec<String> = manifest
         .managed_schemas()
-        .chain(["public"])
+        .chain([crate::pg::PUBLIC_SCHEMA])
         .map(str::to_string)
         .collect();
     let rows = client
@@ -243,7 +243,9 @@ async fn probe_as(
     let mut checks = Vec::with_capacity(subject.probes.len());
     for probe in &subject.probes {
         client.batch_execute("SAVEPOINT dbsplit_verify").await?;
-        let result = client.batch_execute(&probe.statement).await;
+        // Marked so that `usage` leaves the probes out of what the roles really ran.
+        let marked = format!("{}{}", crate::usage::MARK, probe.statement);
+        let result = client.batch_execute(&marked).await;
         client
             .batch_execute("ROLLBACK TO SAVEPOINT dbsplit_verify")
             .await?;

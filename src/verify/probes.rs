@@ -174,9 +174,11 @@ fn probes_for(
         }
         probes.push(create(schema, may.create));
     }
-    let public_present = found.get("public").is_some_and(|f| f.present);
+    let public_present = found
+        .get(crate::pg::PUBLIC_SCHEMA)
+        .is_some_and(|f| f.present);
     if manifest.database.public_schema == PublicSchema::Lockdown && public_present {
-        probes.push(create("public", false));
+        probes.push(create(crate::pg::PUBLIC_SCHEMA, false));
     }
     probes
 }

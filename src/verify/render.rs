@@ -32,9 +32,9 @@ pub fn human(report: &Report, color: bool, out: &mut impl Write) -> io::Result<(
         report.connected_as,
         report.database,
         report.roles.len(),
-        if report.roles.len() == 1 { "" } else { "s" },
+        crate::text::plural(report.roles.len()),
         report.probes(),
-        if report.probes() == 1 { "" } else { "s" },
+        crate::text::plural(report.probes()),
     )?;
     let mut roles = table(
         vec!["role", "service", "access", "statements", "result"],
@@ -50,7 +50,7 @@ pub fn human(report: &Report, color: bool, out: &mut impl Write) -> io::Result<(
         let result = if role.trouble.is_some() {
             Cell::new("not verified").fg(Color::Red)
         } else if holes > 0 {
-            Cell::new(format!("{holes} hole{}", if holes == 1 { "" } else { "s" })).fg(Color::Red)
+            Cell::new(format!("{holes} hole{}", crate::text::plural(holes))).fg(Color::Red)
         } else if errors > 0 {
             Cell::new(format!("{errors} failed")).fg(Color::Yellow)
         } else {
@@ -72,7 +72,7 @@ pub fn human(report: &Report, color: bool, out: &mut impl Write) -> io::Result<(
             out,
             "\n{} hole{} in the boundary:",
             holes.len(),
-            if holes.len() == 1 { "" } else { "s" }
+            crate::text::plural(holes.len())
         )?;
         let mut table = table(vec!["role", "statement", "expected", "got"], color);
         for (role, check) in &holes {

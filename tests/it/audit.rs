@@ -32,6 +32,7 @@ async fn converged(cluster: &TestCluster) {
         plan: PlanOptions {
             prune: false,
             passwords: BTreeMap::new(),
+            select: None,
         },
     };
     let (planned, _) = plan(&admin, &manifest, &desired, &options.plan)

@@ -30,6 +30,7 @@ fn options() -> ApplyOptions {
         plan: PlanOptions {
             prune: false,
             passwords: BTreeMap::new(),
+            select: None,
         },
     }
 }
@@ -361,7 +362,31 @@ async fn a_held_lock_makes_apply_give_up_and_concurrent_applies_serialise() {
             apply(&mut client, &m, &d, &options(), &c).await
         }));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Released only once both are seen queued behind the test's own lock: neither has begun.
+    let queued = format!(
+        "SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND classid = ({LOCK_CLASS})::oid AND objid = 0 AND objsubid = 2 AND NOT granted"
+    );
+    let mut polls = 0;
+    while holder
+        .query_one(&queued, &[])
+        .await
+        .unwrap()
+        .get::<_, i64>(0)
+        < 2
+    {
+        polls += 1;
+        assert!(polls < 1500, "the two applies never queued for the lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let waiting: i64 = holder
+        .query_one(
+            "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND datname = 'app'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(waiting, 2, "both applies wait, nothing else does");
     holder
         .execute("SELECT pg_advisory_unlock($1, 0)", &[&LOCK_CLASS])
         .await
@@ -383,7 +408,7 @@ async fn a_held_lock_makes_apply_give_up_and_concurrent_applies_serialise() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn two_hundred_services_apply_and_replan_empty() {
+async fn two_hundred_services_apply_replan_empty_and_one_drifted_grant_is_seen_and_repaired() {
     let cluster = TestCluster::start("big");
     let mut text = String::from("version = 1\n[database]\nname = \"big\"\n");
     for i in 0..200 {
@@ -397,11 +422,26 @@ async fn two_hundred_services_apply_and_replan_empty() {
     converge(&mut admin, &manifest, &desired).await;
     let again = plan_of(&admin, &manifest, &desired).await;
     assert!(again.changes.is_empty(), "{:#?}", lines(&again));
-    let live = introspect(&admin, Depth::Dependencies).await.unwrap();
+    let converged = introspect(&admin, Depth::Dependencies).await.unwrap().state;
+
+    // One grant among the 200 services taken away by hand: the fingerprint of the cluster
+    // changes, plan repairs exactly that grant, and the repaired cluster reads as before.
+    admin
+        .batch_execute("REVOKE USAGE ON SCHEMA s137 FROM s137_ro")
+        .await
+        .unwrap();
+    let drifted = introspect(&admin, Depth::Dependencies).await.unwrap().state;
+    assert_ne!(Fingerprint::of(&converged), Fingerprint::of(&drifted));
+    let repair = converge(&mut admin, &manifest, &desired).await;
     assert_eq!(
-        Fingerprint::of(&live.state),
-        Fingerprint::of(&introspect(&admin, Depth::Dependencies).await.unwrap().state)
+        lines(&repair),
+        BTreeSet::from([
+            r#"grant schema s137: GRANT USAGE ON SCHEMA "s137" TO "s137_ro";"#.to_string()
+        ])
     );
+    let repaired = introspect(&admin, Depth::Dependencies).await.unwrap().state;
+    assert_eq!(Fingerprint::of(&converged), Fingerprint::of(&repaired));
+    assert_eq!(converged, repaired);
 }
 
 /// Counts the queries introspection sends through it.

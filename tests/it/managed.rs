@@ -66,6 +66,7 @@ fn options() -> ApplyOptions {
         plan: PlanOptions {
             prune: false,
             passwords: BTreeMap::new(),
+            select: None,
         },
     }
 }

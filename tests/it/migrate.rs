@@ -40,6 +40,7 @@ impl Setup {
             plan: PlanOptions {
                 prune: false,
                 passwords: BTreeMap::new(),
+                select: None,
             },
         };
         let mut admin = cluster.superuser("app").await;

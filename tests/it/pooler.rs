@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use dbsplit::pg::local::{LocalConfig, LocalServer};
 use tokio_postgres::NoTls;
 
-use crate::support::pg::TestCluster;
+use crate::support::pg::{Server, TestCluster};
 use crate::support::{TempDir, stderr, stdout};
 
 const HBA: &str = "local all all trust\n\
@@ -171,7 +171,9 @@ async fn pgbouncer_lets_each_service_role_in_with_its_password_only() {
         ..LocalConfig::default()
     })
     .unwrap_or_else(|e| panic!("{e}"));
-    let cluster = TestCluster { server };
+    let cluster = TestCluster {
+        server: Server::Own(server),
+    };
     cluster
         .server
         .psql("postgres")
@@ -260,7 +262,9 @@ fn scram_server(extra_hba: &str, files: Vec<(String, Vec<u8>)>) -> TestCluster {
         ..LocalConfig::default()
     })
     .unwrap_or_else(|e| panic!("{e}"));
-    let cluster = TestCluster { server };
+    let cluster = TestCluster {
+        server: Server::Own(server),
+    };
     cluster
         .server
         .psql("postgres")
@@ -560,7 +564,8 @@ async fn each_login_role_gets_its_services_application_name_and_drift_is_planned
 
 #[test]
 fn plan_refuses_limits_that_do_not_fit_max_connections_and_says_the_numbers() {
-    let cluster = TestCluster::start("app");
+    // Read-only: plan only.
+    let cluster = TestCluster::shared("app");
     let dir = TempDir::new("budget");
     let path = dir.path().join("services.toml");
     let write = |billing: u32| {
@@ -606,7 +611,9 @@ fn audit_finds_connection_limits_that_cannot_fit_a_small_max_connections() {
         ..LocalConfig::default()
     })
     .unwrap_or_else(|e| panic!("{e}"));
-    let cluster = TestCluster { server };
+    let cluster = TestCluster {
+        server: Server::Own(server),
+    };
     cluster
         .server
         .psql("postgres")

@@ -8,7 +8,7 @@ use crate::finding::{Finding, Location, RuleId};
 
 /// PUBLIC, or a service role (directly or through membership), may CREATE in schema public.
 pub fn check(audit: &mut Audit<'_>) {
-    let Some(public) = audit.db.schemas.get("public") else {
+    let Some(public) = audit.db.schemas.get(crate::pg::PUBLIC_SCHEMA) else {
         return;
     };
     let creators: BTreeSet<&Grantee> = public

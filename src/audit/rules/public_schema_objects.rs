@@ -8,7 +8,7 @@ use super::qualified;
 
 /// Tables, views and routines living in schema public, where every service can reach them.
 pub fn check(audit: &mut Audit<'_>) {
-    let Some(public) = audit.db.schemas.get("public") else {
+    let Some(public) = audit.db.schemas.get(crate::pg::PUBLIC_SCHEMA) else {
         return;
     };
     for object in public.objects.values() {
@@ -18,7 +18,7 @@ pub fn check(audit: &mut Audit<'_>) {
         ) {
             continue;
         }
-        let qualified = qualified("public", object);
+        let qualified = qualified(crate::pg::PUBLIC_SCHEMA, object);
         audit.findings.push(
             Finding::new(
                 RuleId::PublicSchemaObjects,

@@ -2,6 +2,7 @@
 //! public.
 
 use crate::audit::{Audit, Exception};
+use crate::catalog::model::ALL_DATABASES;
 use crate::desired::parse_search_path;
 use crate::finding::{Finding, Location, RuleId};
 
@@ -12,14 +13,17 @@ pub fn check(audit: &mut Audit<'_>) {
         let Some(settings) = audit.state.roles.get(role).map(|r| &r.settings) else {
             continue;
         };
-        for database in [audit.database, ""] {
-            let Some(path) = settings.get(database).and_then(|s| s.get("search_path")) else {
+        for database in [audit.database, ALL_DATABASES] {
+            let Some(path) = settings
+                .get(database)
+                .and_then(|s| s.get(crate::pg::SEARCH_PATH))
+            else {
                 continue;
             };
             for schema in parse_search_path(path) {
                 let foreign = match audit.services.of_schema(&schema) {
                     Some(other) => other != service,
-                    None => schema == "public",
+                    None => schema == crate::pg::PUBLIC_SCHEMA,
                 };
                 if !foreign {
                     continue;
@@ -33,7 +37,7 @@ pub fn check(audit: &mut Audit<'_>) {
                     });
                     continue;
                 }
-                let scope = if database.is_empty() {
+                let scope = if database == ALL_DATABASES {
                     "in every database".to_string()
                 } else {
                     format!("in database {database}")

@@ -24,7 +24,7 @@ pub(super) fn hash(
             out,
             "wrote {} ({count} migration{})",
             sum_path.display(),
-            if count == 1 { "" } else { "s" }
+            crate::text::plural(count)
         )?;
     }
     Ok(ExitCode::SUCCESS)

@@ -29,7 +29,8 @@ pub(super) fn migrate(
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let chosen = choose(manifest, &args.services)?;
+    let names: Vec<String> = args.services.iter().chain(&args.service).cloned().collect();
+    let chosen = choose(manifest, &names)?;
     let input = read(manifest, &chosen)?;
     if !lint_first(manifest, &input, args.no_lint, color, out)? {
         return Ok(ExitCode::from(1));
@@ -108,7 +109,7 @@ pub(super) fn migrate(
                 Ok(names) => {
                     let verb = if args.dry_run { "would run" } else { "applied" };
                     let count = names.len();
-                    let plural = if count == 1 { "" } else { "s" };
+                    let plural = crate::text::plural(count);
                     writeln!(out, "{service}: {count} migration{plural} {verb}")?;
                 }
                 Err(error) => {
@@ -155,7 +156,7 @@ fn lint_first(
         eprintln!(
             "lint: {} warning{}; `dbsplit lint` shows them",
             findings.len(),
-            if findings.len() == 1 { "" } else { "s" }
+            crate::text::plural(findings.len())
         );
     }
     Ok(true)

@@ -1,11 +1,14 @@
 //! Real PostgreSQL servers for the tests. A test that creates roles gets its own cluster
-//! (`TestCluster`), copied from a template made once, because roles are cluster-wide and tests
-//! create the same role names; it stops when the `TestCluster` is dropped, also when the test
-//! panics. Read-only tests share one server per test binary (`shared_server`), which saves a
-//! start per test.
+//! (`TestCluster::start`), copied from a template made once, because roles are cluster-wide and
+//! tests create the same role names; it stops when the `TestCluster` is dropped, also when the
+//! test panics. Read-only tests share one server per test binary (`TestCluster::shared`,
+//! `shared_server`), which saves a start per test.
 
+use std::collections::BTreeSet;
 use std::io::Write;
+use std::ops::Deref;
 use std::process::Stdio;
+use std::sync::Mutex;
 
 use dbsplit::pg::local::{LocalConfig, LocalServer, SUPERUSER};
 use tokio_postgres::error::SqlState;
@@ -13,7 +16,7 @@ use tokio_postgres::{Client, NoTls};
 
 /// The server the read-only tests of this binary share: started by the first that asks,
 /// stopped after the test binary exits. Tests using it must not create roles or change
-/// settings; a test may create a database of a name no other test uses.
+/// settings; the databases they read are made once, by [`TestCluster::shared`].
 pub fn shared_server() -> &'static LocalServer {
     static SHARED: std::sync::OnceLock<&'static LocalServer> = std::sync::OnceLock::new();
     SHARED.get_or_init(|| {
@@ -24,7 +27,35 @@ pub fn shared_server() -> &'static LocalServer {
 }
 
 pub struct TestCluster {
-    pub server: LocalServer,
+    pub server: Server,
+}
+
+/// A test's server: its own, stopped when dropped, or the binary's shared one.
+pub enum Server {
+    Own(LocalServer),
+    Shared(&'static LocalServer),
+}
+
+impl Deref for Server {
+    type Target = LocalServer;
+
+    fn deref(&self) -> &LocalServer {
+        match self {
+            Server::Own(server) => server,
+            Server::Shared(server) => server,
+        }
+    }
+}
+
+/// Creates `database` in `server`.
+fn create_database(server: &LocalServer, database: &str) {
+    let create = format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""));
+    let output = server
+        .psql("postgres")
+        .args(["-c", &create])
+        .output()
+        .expect("psql runs");
+    assert!(output.status.success(), "{create}: {output:?}");
 }
 
 impl TestCluster {
@@ -35,16 +66,28 @@ impl TestCluster {
     }
 
     /// Like [`TestCluster::start`], with extra server settings.
-    fn start_with(database: &str, config: &LocalConfig) -> TestCluster {
+    pub fn start_with(database: &str, config: &LocalConfig) -> TestCluster {
         let server = LocalServer::start_with(config).unwrap_or_else(|e| panic!("{e}"));
-        let create = format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""));
-        let output = server
-            .psql("postgres")
-            .args(["-c", &create])
-            .output()
-            .expect("psql runs");
-        assert!(output.status.success(), "{create}: {output:?}");
-        TestCluster { server }
+        create_database(&server, database);
+        TestCluster {
+            server: Server::Own(server),
+        }
+    }
+
+    /// `database` on the server this binary's read-only tests share, made by the first test
+    /// that asks for it. For a test that creates no role, changes no setting and writes
+    /// nothing another test reads (a test that writes by mistake fails, and may fail others).
+    pub fn shared(database: &str) -> TestCluster {
+        static MADE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+        let server = shared_server();
+        let mut made = MADE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !made.contains(database) {
+            create_database(server, database);
+            made.insert(database.to_string());
+        }
+        TestCluster {
+            server: Server::Shared(server),
+        }
     }
 
     /// Like [`TestCluster::start`], with `pg_stat_statements` loaded at server start

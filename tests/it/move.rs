@@ -1,0 +1,654 @@
+//! `move` between two real servers with wal_level=logical, while a writer process keeps
+//! inserting as the service's login role and follows the service to the target when the
+//! source refuses it: nothing acknowledged is lost, no key twice, sequences continue, the
+//! source refuses writes after cut-over, abort brings writes back with nothing lost, and the
+//! source schema stays after finish.
+
+use std::collections::BTreeSet;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use dbsplit::pg::local::LocalConfig;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls};
+
+use crate::support::pg::{TestCluster, assert_denied};
+use crate::support::{root, stderr, stdout};
+
+/// Two servers logical replication can run between.
+fn logical() -> TestCluster {
+    TestCluster::start_with(
+        "app",
+        &LocalConfig {
+            conf: vec!["wal_level = logical".into(), "max_wal_senders = 10".into()],
+            ..LocalConfig::default()
+        },
+    )
+}
+
+/// Runs `dbsplit move` with the example manifest from `source` to `target`, as superusers.
+fn run_move(source: &TestCluster, target: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(root().join("services.toml.example"))
+        .arg("move")
+        .args(args)
+        .arg("--to")
+        .arg(target)
+        .env(
+            "DATABASE_URL",
+            source.server.connection_string("postgres", "app"),
+        )
+        .env("NO_COLOR", "1")
+        .env("PG_BIN", source.server.bin_dir())
+        .env_remove("PGPASSWORD")
+        .env_remove("BILLING_DB_PASSWORD")
+        .env_remove("MONOLITH_DB_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .expect("dbsplit runs")
+}
+
+fn apply(cluster: &TestCluster) {
+    let applied = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(root().join("services.toml.example"))
+        .args(["apply", "--yes"])
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string("postgres", "app"),
+        )
+        .env_remove("MONOLITH_DB_PASSWORD")
+        .env_remove("BILLING_DB_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .expect("dbsplit runs");
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+}
+
+/// `plan` of the example manifest on `cluster`.
+fn plan(cluster: &TestCluster) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(root().join("services.toml.example"))
+        .arg("plan")
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string("postgres", "app"),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .expect("dbsplit runs")
+}
+
+const BILLING: &str = "
+SET ROLE billing_owner;
+CREATE TABLE billing.events (id bigserial PRIMARY KEY, payload bigint NOT NULL UNIQUE, at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE billing.invoices (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, amount numeric NOT NULL);
+CREATE SEQUENCE billing.numbers;
+INSERT INTO billing.invoices (amount) SELECT g FROM generate_series(1, 5000) g;
+SELECT nextval('billing.numbers') FROM generate_series(1, 5);
+RESET ROLE;
+";
+
+/// Polls `move status` until it exits 0.
+fn wait_ready(source: &TestCluster, target: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let status = run_move(source, target, &["billing", "status"]);
+        if status.status.code() == Some(0) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never ready:\n{}{}",
+            stdout(&status),
+            stderr(&status)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// What the writer saw: each acknowledged payload with its id and the side that took it.
+#[derive(Debug, Default)]
+struct Acked {
+    rows: Vec<(i64, i64, &'static str)>,
+    /// From the last write the source acknowledged to the first the target did.
+    gap: Option<Duration>,
+}
+
+/// Inserts one row after another as billing_rw, following the service to the target once
+/// the source refuses (SQLSTATE 42501), until `stop`.
+async fn writer(source_url: String, target_url: String, stop: Arc<AtomicBool>) -> Acked {
+    let mut acked = Acked::default();
+    let mut side: (&'static str, &str) = ("source", &source_url);
+    let mut client: Option<Client> = None;
+    let mut payload = 0i64;
+    let mut last_source_ack = None;
+    while !stop.load(Ordering::Relaxed) {
+        if client.as_ref().is_none_or(|c| c.is_closed()) {
+            match tokio_postgres::connect(side.1, NoTls).await {
+                Ok((c, connection)) => {
+                    tokio::spawn(connection);
+                    client = Some(c);
+                }
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            }
+        }
+        payload += 1;
+        let db = client.as_ref().expect("connected above");
+        match db
+            .query_one(
+                "INSERT INTO billing.events (payload) VALUES ($1) RETURNING id",
+                &[&payload],
+            )
+            .await
+        {
+            Ok(row) => {
+                let id: i64 = row.get(0);
+                acked.rows.push((payload, id, side.0));
+                if side.0 == "source" {
+                    last_source_ack = Some(Instant::now());
+                } else if acked.gap.is_none() {
+                    acked.gap = last_source_ack.map(|at: Instant| at.elapsed());
+                }
+            }
+            Err(error) if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+                // The source refuses: the service follows its new connection string. On the
+                // target, a refusal means the cut-over is not complete yet: retry.
+                side = ("target", &target_url);
+                client = None;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(_) => {
+                client = None;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+    acked
+}
+
+async fn payloads(client: &Client) -> Vec<(i64, i64)> {
+    client
+        .query(
+            "SELECT payload, id FROM billing.events ORDER BY payload",
+            &[],
+        )
+        .await
+        .expect("read events")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+async fn wait_rows(client: &Client, table: &str, rows: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let n: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .expect("count")
+            .get(0);
+        if n >= rows {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{table} stays at {n} rows, not {rows}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_moves_under_load_and_back_and_for_good() {
+    let source = logical();
+    let target = logical();
+    let to = target.server.connection_string("postgres", "app");
+    apply(&source);
+    source.psql_ok("app", BILLING);
+
+    let none = run_move(&source, &to, &["billing", "status"]);
+    assert_eq!(none.status.code(), Some(1), "{}", stderr(&none));
+    assert!(
+        stdout(&none).contains("no move in progress"),
+        "{}",
+        stdout(&none)
+    );
+
+    let started = Instant::now();
+    let start = run_move(&source, &to, &["billing", "start"]);
+    assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    let again = run_move(&source, &to, &["billing", "start"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "start twice: {}",
+        stderr(&again)
+    );
+    wait_ready(&source, &to);
+    eprintln!("start to ready: {:.2} s", started.elapsed().as_secs_f64());
+    let planned = plan(&source);
+    assert!(
+        stderr(&planned).contains("service `billing` is being moved to postgres@127.0.0.1:"),
+        "{}",
+        stderr(&planned)
+    );
+
+    // Before cut-over the target is provisioned but refuses the service's writes.
+    let early = target.connect("billing_rw", "app").await;
+    assert_denied(
+        early
+            .execute("INSERT INTO billing.events (payload) VALUES (-1)", &[])
+            .await,
+        "billing_rw writes the target before cut-over",
+    );
+    let status = run_move(&source, &to, &["billing", "status", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&status)).unwrap();
+    assert_eq!(json["phase"], "copying");
+    assert_eq!(json["ready"], true);
+    let invoices = json["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "billing.invoices")
+        .unwrap();
+    assert_eq!(invoices["state"], "ready");
+    assert_eq!(invoices["target_rows"], 5000);
+
+    // Cut over while the writer inserts as billing_rw.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writing = tokio::spawn(writer(
+        source.server.connection_string("billing_rw", "app"),
+        target.server.connection_string("billing_rw", "app"),
+        stop.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let cutover = {
+        let to = to.clone();
+        let source_url = source.server.connection_string("postgres", "app");
+        let bin = source.server.bin_dir().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+                .arg("-m")
+                .arg(root().join("services.toml.example"))
+                .args([
+                    "move", "billing", "cutover", "--verify", "hash", "--to", &to,
+                ])
+                .env("DATABASE_URL", source_url)
+                .env("PG_BIN", bin)
+                .stdin(Stdio::null())
+                .output()
+                .expect("dbsplit runs")
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(cutover.status.code(), Some(0), "{}", stderr(&cutover));
+    let text = stdout(&cutover);
+    assert!(text.contains("writes were refused for"), "{text}");
+    assert!(text.contains("billing_rw: host="), "{text}");
+    eprintln!("{text}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let acked = writing.await.unwrap();
+    eprintln!(
+        "writer: {} inserts acknowledged, {} on the source, {} on the target; no write acknowledged for {:?}",
+        acked.rows.len(),
+        acked.rows.iter().filter(|r| r.2 == "source").count(),
+        acked.rows.iter().filter(|r| r.2 == "target").count(),
+        acked.gap
+    );
+    let on_source: Vec<_> = acked.rows.iter().filter(|r| r.2 == "source").collect();
+    let on_target: Vec<_> = acked.rows.iter().filter(|r| r.2 == "target").collect();
+    assert!(!on_source.is_empty() && !on_target.is_empty(), "{acked:?}");
+
+    // Every acknowledged insert is on the target, with its id; no key twice.
+    let target_db = target.superuser("app").await;
+    let rows = payloads(&target_db).await;
+    let ids: BTreeSet<i64> = rows.iter().map(|r| r.1).collect();
+    assert_eq!(ids.len(), rows.len(), "duplicate ids");
+    for (payload, id, side) in &acked.rows {
+        assert!(
+            rows.contains(&(*payload, *id)),
+            "acknowledged insert {payload} (id {id}, {side}) is missing on the target"
+        );
+    }
+    // Sequences continue above the source's values, owned or not.
+    let max_source_id = on_source.iter().map(|r| r.1).max().unwrap();
+    assert!(on_target.iter().all(|r| r.1 > max_source_id));
+    let number: i64 = target_db
+        .query_one("SELECT nextval('billing.numbers')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(number > 5, "unowned sequence continues: {number}");
+    // The source refuses the service's writes.
+    let late = source.connect("billing_rw", "app").await;
+    assert_denied(
+        late.execute("INSERT INTO billing.events (payload) VALUES (-2)", &[])
+            .await,
+        "billing_rw writes the source after cut-over",
+    );
+    let status = run_move(&source, &to, &["billing", "status"]);
+    assert_eq!(status.status.code(), Some(0), "{}", stdout(&status));
+    assert!(stdout(&status).contains("cut-over"), "{}", stdout(&status));
+    let twice = run_move(&source, &to, &["billing", "cutover"]);
+    assert_eq!(
+        twice.status.code(),
+        Some(0),
+        "cutover twice: {}",
+        stderr(&twice)
+    );
+
+    // The reverse subscription keeps the source current.
+    let writer_target = target.connect("billing_rw", "app").await;
+    writer_target
+        .execute("INSERT INTO billing.events (payload) VALUES (1000000)", &[])
+        .await
+        .unwrap();
+    let source_db = source.superuser("app").await;
+    let total: i64 = target_db
+        .query_one("SELECT count(*) FROM billing.events", &[])
+        .await
+        .unwrap()
+        .get(0);
+    wait_rows(&source_db, "billing.events", total).await;
+
+    // Abort after cut-over: writes go back to the source, nothing lost.
+    let abort = run_move(&source, &to, &["billing", "abort"]);
+    assert_eq!(abort.status.code(), Some(0), "{}", stderr(&abort));
+    eprintln!("{}", stdout(&abort));
+    let back = payloads(&source_db).await;
+    assert_eq!(
+        back,
+        payloads(&target_db).await,
+        "the source holds every row"
+    );
+    let source_rw = source.connect("billing_rw", "app").await;
+    let id: i64 = source_rw
+        .query_one(
+            "INSERT INTO billing.events (payload) VALUES (2000000) RETURNING id",
+            &[],
+        )
+        .await
+        .expect("the source takes writes again")
+        .get(0);
+    assert!(
+        back.iter().all(|r| r.1 < id),
+        "sequence continues on the source"
+    );
+    // abort ended the target's sessions of the service; a new one may not write.
+    assert!(
+        writer_target.is_closed(),
+        "the target's sessions were ended"
+    );
+    let writer_target = target.connect("billing_rw", "app").await;
+    assert_denied(
+        writer_target
+            .execute("INSERT INTO billing.events (payload) VALUES (3000000)", &[])
+            .await,
+        "billing_rw writes the target after abort",
+    );
+    let status = run_move(&source, &to, &["billing", "status"]);
+    assert!(
+        stdout(&status).contains("no move in progress"),
+        "{}",
+        stdout(&status)
+    );
+
+    // A person empties the target; the move runs again, to the end.
+    target_db
+        .batch_execute("DROP SCHEMA billing CASCADE")
+        .await
+        .unwrap();
+    let start = run_move(&source, &to, &["billing", "start"]);
+    assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    wait_ready(&source, &to);
+    // A cut-over killed right after it fenced the source: status explains, a re-run completes.
+    source_db
+        .batch_execute(
+            "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA billing FROM billing_rw;
+             DO $$ BEGIN EXECUTE format('COMMENT ON PUBLICATION dbsplit_move_billing IS %L',
+               replace(obj_description((SELECT oid FROM pg_publication WHERE pubname = 'dbsplit_move_billing'), 'pg_publication'),
+                       '\"copying\"', '\"fenced\"')); END $$;",
+        )
+        .await
+        .unwrap();
+    let status = run_move(&source, &to, &["billing", "status"]);
+    assert_eq!(status.status.code(), Some(1), "{}", stdout(&status));
+    assert!(
+        stdout(&status).contains("fenced")
+            && stdout(&status).contains("a cut-over was interrupted"),
+        "{}",
+        stdout(&status)
+    );
+    let cutover = run_move(&source, &to, &["billing", "cutover"]);
+    assert_eq!(cutover.status.code(), Some(0), "{}", stderr(&cutover));
+    let finish = run_move(&source, &to, &["billing", "finish"]);
+    assert_eq!(finish.status.code(), Some(0), "{}", stderr(&finish));
+    let again = run_move(&source, &to, &["billing", "finish"]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "finish twice: {}",
+        stderr(&again)
+    );
+    let left: i64 = source_db
+        .query_one("SELECT count(*) FROM billing.events", &[])
+        .await
+        .expect("the source schema stays after finish")
+        .get(0);
+    assert_eq!(left, back.len() as i64 + 1);
+    let source_rw = source.connect("billing_rw", "app").await;
+    assert_denied(
+        source_rw
+            .execute("INSERT INTO billing.events (payload) VALUES (4000000)", &[])
+            .await,
+        "billing_rw writes the source after finish",
+    );
+    let objects: i64 = source_db
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_publication) + (SELECT count(*) FROM pg_subscription) + (SELECT count(*) FROM pg_replication_slots)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        objects, 0,
+        "finish leaves no replication object on the source"
+    );
+    let status = run_move(&source, &to, &["billing", "status"]);
+    assert_eq!(status.status.code(), Some(0), "{}", stdout(&status));
+    assert!(stdout(&status).contains("finished"), "{}", stdout(&status));
+    let planned = plan(&source);
+    assert!(
+        stderr(&planned).contains("schema `billing` was left behind by a move"),
+        "{}",
+        stderr(&planned)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn start_lists_every_gap_at_once_and_changes_nothing() {
+    let source = TestCluster::start("app");
+    apply(&source);
+    source.psql_ok(
+        "app",
+        "SET ROLE billing_owner; CREATE TABLE billing.log (line text); RESET ROLE;",
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let to = format!("host=127.0.0.1 port={closed} user=postgres dbname=app");
+    let start = run_move(&source, &to, &["billing", "start"]);
+    assert_eq!(start.status.code(), Some(2), "{}", stdout(&start));
+    let text = stderr(&start);
+    for expected in [
+        "wal_level is `replica`",
+        "billing.log has no primary key",
+        "the target is unreachable",
+        "nothing was changed",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    let db = source.superuser("app").await;
+    let publications: i64 = db
+        .query_one("SELECT count(*) FROM pg_publication", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(publications, 0);
+}
+
+/// Runs dbsplit with the manifest at `manifest`, no connection settings from the environment.
+fn run_manifest(manifest: &std::path::Path, bin: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(manifest)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("PG_BIN", bin)
+        .env_remove("DATABASE_URL")
+        .env_remove("PGPASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .expect("dbsplit runs")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fleet_manifest_says_where_the_service_goes_and_where_it_is() {
+    let source = logical();
+    let target = TestCluster::start_with(
+        "billing",
+        &LocalConfig {
+            conf: vec!["wal_level = logical".into()],
+            ..LocalConfig::default()
+        },
+    );
+    let dir = crate::support::TempDir::new("fleet-move");
+    let services = r#"
+[services.billing]
+roles.billing_rw = { access = "readwrite" }
+[services.notifications]
+roles.notifications_rw = { access = "readwrite" }
+"#;
+    let v1 = dir.path().join("v1.toml");
+    std::fs::write(
+        &v1,
+        format!("version = 1\n[database]\nname = \"app\"\n{services}"),
+    )
+    .unwrap();
+    let bin = source.server.bin_dir().to_path_buf();
+    let applied = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(&v1)
+        .args(["apply", "--yes"])
+        .env(
+            "DATABASE_URL",
+            source.server.connection_string("postgres", "app"),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    source.psql_ok(
+        "app",
+        "SET ROLE billing_owner;
+         CREATE TABLE billing.invoices (id bigserial PRIMARY KEY, amount int);
+         INSERT INTO billing.invoices (amount) SELECT g FROM generate_series(1, 100) g;
+         RESET ROLE;",
+    );
+    // The service now lives in database billing of cluster graduate.
+    let fleet = dir.path().join("services.toml");
+    std::fs::write(
+        &fleet,
+        format!(
+            r#"version = 1
+[clusters.main]
+url = "host=127.0.0.1 port={} user=postgres"
+[clusters.graduate]
+url = "host=127.0.0.1 port={} user=postgres"
+[databases.app]
+cluster = "main"
+[databases.billing]
+cluster = "graduate"
+[services.billing]
+database = "billing"
+roles.billing_rw = {{ access = "readwrite" }}
+[services.notifications]
+database = "app"
+roles.notifications_rw = {{ access = "readwrite" }}
+"#,
+            source.server.port(),
+            target.server.port()
+        ),
+    )
+    .unwrap();
+    let start = run_manifest(&fleet, &bin, &["move", "billing", "start"]);
+    assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = run_manifest(&fleet, &bin, &["move", "billing", "status"]);
+        if status.status.code() == Some(0) {
+            assert!(stdout(&status).contains("/billing"), "{}", stdout(&status));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}{}",
+            stdout(&status),
+            stderr(&status)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let cutover = run_manifest(&fleet, &bin, &["move", "billing", "cutover"]);
+    assert_eq!(cutover.status.code(), Some(0), "{}", stderr(&cutover));
+    let finish = run_manifest(&fleet, &bin, &["move", "billing", "finish"]);
+    assert_eq!(finish.status.code(), Some(0), "{}", stderr(&finish));
+    let rw = target.connect("billing_rw", "billing").await;
+    let id: i64 = rw
+        .query_one(
+            "INSERT INTO billing.invoices (amount) VALUES (0) RETURNING id",
+            &[],
+        )
+        .await
+        .expect("billing_rw writes in its new database")
+        .get(0);
+    assert_eq!(id, 101);
+    let other = target.connect("postgres", "billing").await;
+    let notifications: bool = other
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'notifications')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        !notifications,
+        "only the services placed there are provisioned"
+    );
+    // dump follows the placement too.
+    let file = dir.path().join("billing.dump");
+    let dumped = run_manifest(
+        &fleet,
+        &bin,
+        &["dump", "billing", "--out", file.to_str().unwrap()],
+    );
+    assert_eq!(dumped.status.code(), Some(0), "{}", stderr(&dumped));
+    assert!(
+        stderr(&dumped).contains(&format!("127.0.0.1:{}/billing", target.server.port())),
+        "{}",
+        stderr(&dumped)
+    );
+}
