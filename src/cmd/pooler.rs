@@ -4,6 +4,7 @@
 //! run; with `auth_query`, no verifier at all (PgBouncer asks the function `apply` created).
 //! Never a plain-text password: the files are written 0600 in a folder created 0700.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -25,47 +26,79 @@ pub fn run(
     args: &PoolerArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = super::load_manifest(manifest_path)?;
+    let manifest = super::load_fleet_manifest(manifest_path)?;
     let Some(pooler) = &manifest.pooler else {
         bail!(
             "{} has no [pooler]: add [pooler] and a pool_size to each role that connects through PgBouncer",
             manifest_path.display()
         );
     };
-    let pooled = pooled_roles(&manifest);
-    let roles: Vec<String> = pooled.iter().map(|(_, r)| r.name.clone()).collect();
-    let options = super::live::options_for(connect_args, &manifest.database.name)?;
-    let upstream = Upstream {
-        host: match &options.host {
-            Host::Tcp(host) => host.clone(),
-            Host::Socket(dir) => dir.display().to_string(),
-            Host::Default => "localhost".to_string(),
-        },
-        port: options.port,
-        dbname: manifest.database.name.clone(),
-    };
+    let roles: Vec<String> = pooled_roles(&manifest)
+        .iter()
+        .map(|(_, r)| r.name.clone())
+        .collect();
+    // Each database of the fleet holding pooled roles (a v1 manifest: its one database), on
+    // its cluster as dbsplit connects to it: the aliases of its services point there, and its
+    // roles' verifiers (or its lookup function) are read there.
     let runtime = super::live::runtime()?;
-    let (verifiers, source) = runtime.block_on(async {
-        let (mut client, _connection) = connect(&options).await?;
-        match pooler.auth {
-            PoolerAuth::AuthQuery => {
-                check_lookup(&client, &manifest.database.name).await?;
-                Ok((Vec::new(), Verifiers::None))
-            }
-            PoolerAuth::Userlist => {
-                let envs: Vec<(String, Option<String>)> = pooled
-                    .iter()
-                    .map(|(_, r)| (r.name.clone(), r.password_env.clone()))
-                    .collect();
-                read_verifiers(&mut client, &options.user, &envs).await
-            }
+    let mut upstreams = BTreeMap::new();
+    let mut verifiers = Vec::new();
+    let mut source = Verifiers::None;
+    for target in crate::fleet::targets(&manifest) {
+        let here = pooled_roles(&target.manifest);
+        if here.is_empty() {
+            continue;
         }
-    })?;
+        let options = crate::fleet::connect::options(&target, connect_args)?;
+        let upstream = Upstream {
+            host: match &options.host {
+                Host::Tcp(host) => host.clone(),
+                Host::Socket(dir) => dir.display().to_string(),
+                Host::Default => "localhost".to_string(),
+            },
+            port: options.port,
+            dbname: target.database.clone(),
+        };
+        for (service, _) in &here {
+            upstreams.insert(service.name.clone(), upstream.clone());
+        }
+        let envs: Vec<(String, Option<String>)> = here
+            .iter()
+            .map(|(_, r)| (r.name.clone(), r.password_env.clone()))
+            .collect();
+        let read = runtime.block_on(async {
+            let (mut client, _connection) = connect(&options).await?;
+            match pooler.auth {
+                PoolerAuth::AuthQuery => {
+                    check_lookup(&client, &target.database).await?;
+                    Ok((Vec::new(), Verifiers::None))
+                }
+                PoolerAuth::Userlist => read_verifiers(&mut client, &options.user, &envs).await,
+            }
+        });
+        // A fleet's errors say which database they come from.
+        let (found, how) = match read {
+            Err(error) if manifest.fleet => {
+                return Err(error.context(format!("target {}", target.label())));
+            }
+            read => read?,
+        };
+        verifiers.extend(found);
+        source = match (source, how) {
+            (Verifiers::Set(user), _) | (_, Verifiers::Set(user)) => Verifiers::Set(user),
+            (_, how) => how,
+        };
+    }
 
     let dir = prepare_dir(&args.out)?;
     let absolute = fs::canonicalize(&dir)
         .with_context(|| format!("cannot resolve the folder {}", dir.display()))?;
-    let ini = render_ini(&manifest, pooler, &upstream, &absolute.join("userlist.txt"))?;
+    let ini = render_ini(
+        &manifest,
+        pooler,
+        &upstreams,
+        &absolute.join("userlist.txt"),
+    )?;
     write_private(
         &dir.join("userlist.txt"),
         render_userlist(&verifiers).as_bytes(),
@@ -84,11 +117,10 @@ pub fn run(
             roles.len(),
             crate::text::plural(roles.len()),
         ),
-        Verifiers::Set => format!(
-            "{} role{} with new SCRAM verifiers of their passwords, set on the server too (pg_authid is not readable as {})",
+        Verifiers::Set(user) => format!(
+            "{} role{} with new SCRAM verifiers of their passwords, set on the server too (pg_authid is not readable as {user})",
             roles.len(),
             crate::text::plural(roles.len()),
-            options.user
         ),
     };
     writeln!(
@@ -107,8 +139,9 @@ enum Verifiers {
     None,
     /// Read from pg_authid: the server's own.
     Read,
-    /// Computed from the passwords in the environment and set on the server in the same run.
-    Set,
+    /// Computed from the passwords in the environment and set on the server in the same run,
+    /// as this role.
+    Set(String),
 }
 
 /// `auth_query` needs the lookup function `apply` creates.
@@ -153,7 +186,7 @@ async fn read_verifiers(
         Ok(rows) => rows,
         Err(error) if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
             let verifiers = set_verifiers(client, user, roles).await?;
-            return Ok((verifiers, Verifiers::Set));
+            return Ok((verifiers, Verifiers::Set(user.to_string())));
         }
         Err(error) => {
             return Err(anyhow::Error::new(error).context("cannot read pg_authid"));

@@ -11,13 +11,14 @@ pub mod activity;
 pub mod auth_query;
 pub mod budget;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::Path;
 
 use crate::manifest::{Manifest, PoolMode, Pooler, PoolerAuth, Service, ServiceRole};
 
-/// Where PgBouncer's server connections go: the manifest's database on the server dbsplit
-/// connected to.
+/// Where PgBouncer's server connections for one service go: the database the manifest places
+/// it in, on its cluster as dbsplit connects to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
     /// A host name, an IP address or a unix socket folder (starting with `/`).
@@ -54,17 +55,17 @@ pub fn pooled_aliases(manifest: &Manifest) -> usize {
         .count()
 }
 
-/// `pgbouncer.ini` for `manifest`, its aliases pointing at `upstream`, its users' verifiers in
-/// `auth_file`.
+/// `pgbouncer.ini` for `manifest`, each service's alias pointing at its placement in
+/// `upstreams` (service name -> upstream), its users' verifiers in `auth_file`.
 pub fn render_ini(
     manifest: &Manifest,
     pooler: &Pooler,
-    upstream: &Upstream,
+    upstreams: &BTreeMap<String, Upstream>,
     auth_file: &Path,
 ) -> Result<String, RenderError> {
     let pooled = pooled_roles(manifest);
-    let host = conn_value("host", &upstream.host)?;
-    let dbname = conn_value("database name", &upstream.dbname)?;
+    let databases: BTreeSet<&str> = upstreams.values().map(|u| u.dbname.as_str()).collect();
+    let databases: Vec<&str> = databases.into_iter().collect();
     let auth_file = auth_file.to_str().filter(|p| !p.contains(['\n', '\r']));
     let Some(auth_file) = auth_file else {
         return Err(RenderError {
@@ -78,10 +79,12 @@ pub fn render_ini(
     // Writing to a String cannot fail.
     let _ = writeln!(
         ini,
-        ";; PgBouncer for database {dbname}: written by `dbsplit pooler` from {manifest}.\n\
+        ";; PgBouncer for database{plural} {dbname}: written by `dbsplit pooler` from {manifest}.\n\
          ;; Write it again after changing the manifest; do not edit it by hand.\n\
          ;; {instances} instance{s} of PgBouncer run with this file; each opens the pools below.",
         manifest = manifest.path.display(),
+        plural = if databases.len() == 1 { "" } else { "s" },
+        dbname = databases.join(", "),
         instances = pooler.instances,
         s = crate::text::plural(pooler.instances),
     );
@@ -100,11 +103,20 @@ pub fn render_ini(
             continue;
         };
         let total: u32 = sizes.iter().sum();
+        let Some(upstream) = upstreams.get(&service.name) else {
+            return Err(RenderError {
+                what: "service",
+                value: service.name.clone(),
+                why: "its database was not reached",
+            });
+        };
         let _ = writeln!(
             ini,
-            "{} = host={host} port={} dbname={dbname} pool_size={largest} max_db_connections={total}",
+            "{} = host={} port={} dbname={} pool_size={largest} max_db_connections={total}",
             ini_name(&service.name)?,
+            conn_value("host", &upstream.host)?,
             upstream.port,
+            conn_value("database name", &upstream.dbname)?,
         );
     }
     ini.push_str("\n[users]\n");
@@ -172,9 +184,9 @@ pub fn render_ini(
                  auth_file = {auth_file}\n\
                  auth_user = {user}\n\
                  auth_query = {query}\n\
-                 ;; PgBouncer 1.19 and later: the database the query runs in. 1.18 refuses the key and\n\
-                 ;; runs it in each alias's database, which is {dbname} for every alias here.\n\
-                 ;auth_dbname = {dbname}\n",
+                 ;; auth_dbname (PgBouncer 1.19 and later; 1.18 refuses it) stays unset: the query runs\n\
+                 ;; in each alias's own database, where `dbsplit apply` created the function for the\n\
+                 ;; roles of that database.\n",
                 user = auth_query::AUTH_USER,
                 query = auth_query::query(),
             )
@@ -241,6 +253,48 @@ fn conn_value(what: &'static str, value: &str) -> Result<String, RenderError> {
 mod tests {
     use super::*;
 
+    /// Every service of `manifest` at `upstream`.
+    fn everywhere(manifest: &Manifest, upstream: &Upstream) -> BTreeMap<String, Upstream> {
+        manifest
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), upstream.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn each_alias_points_at_its_services_placement() {
+        let manifest = manifest();
+        let app = Upstream {
+            host: "db-main.internal".into(),
+            port: 5432,
+            dbname: "app".into(),
+        };
+        let mut upstreams = everywhere(&manifest, &app);
+        let billing = Upstream {
+            host: "db-billing.internal".into(),
+            port: 6000,
+            dbname: "billing".into(),
+        };
+        upstreams.insert("billing".into(), billing);
+        let ini = render_ini(
+            &manifest,
+            manifest.pooler.as_ref().unwrap(),
+            &upstreams,
+            Path::new("/x/userlist.txt"),
+        )
+        .unwrap();
+        assert!(
+            ini.starts_with(";; PgBouncer for databases app, billing: "),
+            "{ini}"
+        );
+        assert!(ini.contains("\nbilling = host=db-billing.internal port=6000 dbname=billing pool_size=10 max_db_connections=14\n"), "{ini}");
+        assert!(
+            ini.contains("\n\"Notify Svc\" = host=db-main.internal port=5432 dbname=app "),
+            "{ini}"
+        );
+    }
+
     fn manifest() -> Manifest {
         let text = "version = 1\n[database]\nname = \"app\"\n\
             [services.billing]\nroles.billing_rw = { access = \"readwrite\", password_env = \"B\", pool_size = 10, connection_limit = 20 }\n\
@@ -263,7 +317,7 @@ mod tests {
         let ini = render_ini(
             &manifest,
             manifest.pooler.as_ref().unwrap(),
-            &upstream,
+            &everywhere(&manifest, &upstream),
             Path::new("/etc/pgbouncer/userlist.txt"),
         )
         .unwrap();
@@ -284,7 +338,7 @@ mod tests {
         let ini = render_ini(
             &manifest,
             manifest.pooler.as_ref().unwrap(),
-            &upstream,
+            &everywhere(&manifest, &upstream),
             Path::new("/etc/pgbouncer/userlist.txt"),
         )
         .unwrap();
@@ -317,7 +371,7 @@ mod tests {
         let error = render_ini(
             &manifest,
             manifest.pooler.as_ref().unwrap(),
-            &upstream,
+            &everywhere(&manifest, &upstream),
             Path::new("/x/userlist.txt"),
         )
         .unwrap_err();

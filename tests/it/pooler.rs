@@ -751,3 +751,72 @@ async fn audit_counts_each_services_sessions_and_warns_of_a_role_used_by_another
     drop(notify);
     drop(sessions);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_fleet_each_alias_points_at_its_services_database() {
+    let cluster = scram_server("", Vec::new());
+    cluster
+        .server
+        .psql("postgres")
+        .args(["-c", "CREATE DATABASE billing"])
+        .status()
+        .expect("psql runs");
+    let dir = TempDir::new("pooler-fleet");
+    let port = free_port();
+    let billing = "[services.billing]\n\
+        roles.billing_rw = { access = \"readwrite\", password_env = \"BILLING_PW\", pool_size = 3 }\n\
+        roles.billing_ro = { access = \"readonly\", password_env = \"BILLING_RO_PW\", pool_size = 2 }\n";
+    let notifications = "[services.notifications]\n\
+        roles.notifications_rw = { access = \"readwrite\", password_env = \"NOTIFY_PW\", pool_size = 2 }\n";
+    let pooler = format!("[pooler]\nlisten_port = {port}\n");
+    // Each database set up on its own (apply works on one database at a time).
+    for (name, services) in [("billing", billing), ("app", notifications)] {
+        let path = dir.path().join(format!("{name}.toml"));
+        let text = format!("version = 1\n[database]\nname = \"{name}\"\n{services}{pooler}");
+        std::fs::write(&path, text).unwrap();
+        let url = cluster.server.connection_string("postgres", name);
+        let applied = dbsplit_at(&url, &path, &["apply", "--yes"]);
+        assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    }
+    let fleet = dir.path().join("services.toml");
+    let text = format!(
+        "version = 1\n[databases.app]\n[databases.billing]\n{}{}{pooler}",
+        billing.replace(
+            "[services.billing]\n",
+            "[services.billing]\ndatabase = \"billing\"\n"
+        ),
+        notifications.replace(
+            "[services.notifications]\n",
+            "[services.notifications]\ndatabase = \"app\"\n"
+        ),
+    );
+    std::fs::write(&fleet, &text).unwrap();
+    let out = dir.path().join("bouncer");
+    let written = dbsplit(
+        &cluster,
+        &fleet,
+        &["pooler", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(
+        written.status.code(),
+        Some(0),
+        "{text}\n{}",
+        stderr(&written)
+    );
+    let ini = std::fs::read_to_string(out.join("pgbouncer.ini")).unwrap();
+    assert!(
+        ini.contains("\nbilling = host=127.0.0.1 ") && ini.contains(" dbname=billing pool_size=3"),
+        "{ini}"
+    );
+    assert!(ini.contains(" dbname=app pool_size=2"), "{ini}");
+    let bouncer = Bouncer::start(&out, port);
+    for (alias, user, password, database) in [
+        ("billing", "billing_rw", "billing secret", "billing"),
+        ("notifications", "notifications_rw", "notify secret", "app"),
+    ] {
+        let rows = login(port, alias, user, password)
+            .await
+            .unwrap_or_else(|e| panic!("{user} through {alias}: {e:?}\n{}", bouncer.log()));
+        assert_eq!(rows, [format!("{user}@{database}")]);
+    }
+}
