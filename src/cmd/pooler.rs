@@ -49,7 +49,8 @@ pub fn run(
         if here.is_empty() {
             continue;
         }
-        let options = crate::fleet::connect::options(&target, connect_args)?;
+        let options =
+            crate::fleet::connect::options(&target, connect_args.database_url.as_deref())?;
         let upstream = Upstream {
             host: match &options.host {
                 Host::Tcp(host) => host.clone(),

@@ -612,7 +612,7 @@ fn audit_finds_connection_limits_that_cannot_fit_a_small_max_connections() {
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let cluster = TestCluster {
-        server: Server::Own(server),
+        server: server.into(),
     };
     cluster
         .server
