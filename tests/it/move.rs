@@ -30,6 +30,16 @@ fn logical() -> TestCluster {
 
 /// Runs `dbsplit move` with the example manifest from `source` to `target`, as superusers.
 fn run_move(source: &TestCluster, target: &str, args: &[&str]) -> Output {
+    run_move_with(source, target, args, source.server.bin_dir())
+}
+
+/// Like [`run_move`], with pg_dump and pg_restore from `bin`.
+fn run_move_with(
+    source: &TestCluster,
+    target: &str,
+    args: &[&str],
+    bin: &std::path::Path,
+) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dbsplit"))
         .arg("-m")
         .arg(root().join("services.toml.example"))
@@ -42,7 +52,7 @@ fn run_move(source: &TestCluster, target: &str, args: &[&str]) -> Output {
             source.server.connection_string("postgres", "app"),
         )
         .env("NO_COLOR", "1")
-        .env("PG_BIN", source.server.bin_dir())
+        .env("PG_BIN", bin)
         .env_remove("PGPASSWORD")
         .env_remove("BILLING_DB_PASSWORD")
         .env_remove("MONOLITH_DB_PASSWORD")
@@ -1090,4 +1100,111 @@ async fn tables_without_a_key_are_all_listed_and_nothing_is_created_on_either_si
     let start = run_move(&source, &to, &["billing", "start"]);
     assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
     wait_ready(&source, &to);
+}
+
+/// The bin folder of a newer major than `source` runs (17, or 18 from 17 on; the same
+/// binaries when nothing newer exists), from install-pg.sh: `$INSTALL_PG`, else
+/// ../shared/pgbin/install-pg.sh beside the repository or beside its worktree folder.
+fn newer_major_bin(source_major: u32, source_bin: &std::path::Path) -> std::path::PathBuf {
+    let Some(major) = [17, 18].into_iter().find(|m| *m > source_major) else {
+        return source_bin.to_path_buf();
+    };
+    let script = std::env::var_os("INSTALL_PG")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain([
+            root().join("../shared/pgbin/install-pg.sh"),
+            root().join("../../shared/pgbin/install-pg.sh"),
+        ])
+        .find(|path| path.exists())
+        .expect("install-pg.sh not found: set INSTALL_PG to its path (see .ci/run)");
+    let installed = Command::new(&script)
+        .arg(major.to_string())
+        .output()
+        .expect("install-pg.sh runs");
+    assert!(
+        installed.status.success(),
+        "install-pg.sh {major}: {}",
+        stderr(&installed)
+    );
+    std::path::PathBuf::from(stdout(&installed).trim())
+}
+
+async fn server_major(cluster: &TestCluster) -> u32 {
+    let version: String = cluster
+        .superuser("postgres")
+        .await
+        .query_one("SHOW server_version_num", &[])
+        .await
+        .expect("read server_version_num")
+        .get(0);
+    version.parse::<u32>().expect("a number") / 10_000
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_moves_to_a_newer_major() {
+    let source = logical();
+    let source_major = server_major(&source).await;
+    let bin = newer_major_bin(source_major, source.server.bin_dir());
+    let config = LocalConfig {
+        conf: vec!["wal_level = logical".into()],
+        ..LocalConfig::default()
+    };
+    let server = dbsplit::pg::local::LocalServer::start_on(Some(&bin), &config)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let target = TestCluster {
+        server: server.into(),
+    };
+    target
+        .superuser("postgres")
+        .await
+        .batch_execute("CREATE DATABASE app")
+        .await
+        .expect("create database app");
+    let target_major = server_major(&target).await;
+    assert!(
+        target_major > source_major || source_major >= 18,
+        "{source_major} -> {target_major}"
+    );
+    let to = target.server.connection_string("postgres", "app");
+    apply(&source);
+    source.psql_ok("app", BILLING);
+    insert_as_billing_rw(&source, 1)
+        .await
+        .expect("the source takes writes");
+
+    // pg_dump and pg_restore of the newer major: pg_restore refuses a newer server.
+    let start = run_move_with(&source, &to, &["billing", "start"], &bin);
+    assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    wait_ready(&source, &to);
+    let cutover = run_move(&source, &to, &["billing", "cutover", "--verify", "hash"]);
+    assert_eq!(cutover.status.code(), Some(0), "{}", stderr(&cutover));
+    eprintln!("{source_major} -> {target_major}: {}", stdout(&cutover));
+
+    assert_eq!(all_payloads(&target).await, [1]);
+    let rw = target.connect("billing_rw", "app").await;
+    let id: i64 = rw
+        .query_one(
+            "INSERT INTO billing.events (payload) VALUES (2) RETURNING id",
+            &[],
+        )
+        .await
+        .expect("billing_rw writes on the newer major")
+        .get(0);
+    assert!(id > 1, "the sequence continues: {id}");
+    assert_denied(
+        insert_as_billing_rw(&source, 3).await,
+        "billing_rw writes the source after cut-over",
+    );
+    let invoices: i64 = target
+        .superuser("app")
+        .await
+        .query_one("SELECT count(*) FROM billing.invoices", &[])
+        .await
+        .expect("count invoices")
+        .get(0);
+    assert_eq!(invoices, 5000);
+    // The reverse subscription (from the newer major back to the source) keeps it current.
+    let source_db = source.superuser("app").await;
+    wait_rows(&source_db, "billing.events", 2).await;
 }
