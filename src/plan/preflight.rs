@@ -698,6 +698,20 @@ mod tests {
         (manifest, desired, live)
     }
 
+    /// The plan of `desired` over `live`, with the membership options `live`'s major has.
+    fn plan_of(manifest: &Manifest, desired: &Desired, live: &Introspection) -> Plan {
+        diff(
+            manifest,
+            desired,
+            &live.state,
+            &live.database,
+            &DiffOptions {
+                membership_options: live.membership_options(),
+                ..DiffOptions::default()
+            },
+        )
+    }
+
     fn role_changes(plan: &Plan) -> Vec<String> {
         plan.changes
             .iter()
@@ -717,16 +731,7 @@ mod tests {
     #[test]
     fn on_16_memberships_are_diffed_per_grant_with_options_and_grantors() {
         let (manifest, desired, live) = drifted(160_004, "postgres");
-        let plan = diff(
-            &manifest,
-            &desired,
-            &live.state,
-            &live.database,
-            &DiffOptions {
-                membership_options: live.membership_options(),
-                ..DiffOptions::default()
-            },
-        );
+        let plan = plan_of(&manifest, &desired, &live);
         assert_eq!(
             role_changes(&plan),
             [
@@ -742,16 +747,7 @@ mod tests {
     #[test]
     fn before_16_options_are_derived_and_revokes_name_no_grantor() {
         let (manifest, desired, live) = drifted(150_008, "postgres");
-        let plan = diff(
-            &manifest,
-            &desired,
-            &live.state,
-            &live.database,
-            &DiffOptions {
-                membership_options: live.membership_options(),
-                ..DiffOptions::default()
-            },
-        );
+        let plan = plan_of(&manifest, &desired, &live);
         assert_eq!(
             role_changes(&plan),
             [
@@ -773,16 +769,7 @@ mod tests {
     fn an_admin_without_admin_option_or_the_grantors_privileges_is_blocked_with_the_unblocking_statement()
      {
         let (manifest, desired, live) = drifted(160_004, "admin");
-        let plan = diff(
-            &manifest,
-            &desired,
-            &live.state,
-            &live.database,
-            &DiffOptions {
-                membership_options: live.membership_options(),
-                ..DiffOptions::default()
-            },
-        );
+        let plan = plan_of(&manifest, &desired, &live);
         let blocked = blocked(&plan, &desired, &live);
         let unblock: Vec<&str> = blocked.iter().map(|b| b.unblock.as_str()).collect();
         assert!(
