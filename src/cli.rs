@@ -502,6 +502,9 @@ pub struct AuditArgs {
     #[arg(long = "service", value_name = "NAME", conflicts_with = "no_manifest")]
     pub services: Vec<String>,
 
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+
     /// Infer services from the cluster instead of reading the manifest.
     #[arg(long)]
     pub no_manifest: bool,
@@ -574,6 +577,9 @@ pub struct VerifyArgs {
     /// Verify only this service's roles (repeatable); observers only when none is given.
     #[arg(long = "service", value_name = "NAME")]
     pub services: Vec<String>,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 
     /// Output format: tables, or JSON (`{"holds":...,"roles":[...],"holes":[...]}`).
     #[arg(long, value_enum, default_value_t = VerifyFormat::Human)]
