@@ -398,6 +398,9 @@ pub struct MigrateArgs {
 
     #[command(flatten)]
     pub lock: LockArgs,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// How long `migrate` waits for a service's lock.
@@ -426,6 +429,8 @@ pub enum MigrateCommand {
         /// Output format: a table, or JSON (`{"services":[...]}`).
         #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
         format: StatusFormat,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Mark a dirty no-transaction migration as done, after fixing the database by hand.
     Resolve {
