@@ -1,4 +1,4 @@
-//! `migrate` over a fleet manifest, against two real servers: each
+//! `migrate`, `usage` and `graph` over a fleet manifest, against two real servers: each
 //! service where the manifest places it, and a stopped cluster failing only its own targets.
 
 use std::process::{Command, Output, Stdio};
@@ -307,3 +307,159 @@ fn a_stopped_cluster_fails_only_its_own_services() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_and_graph_read_every_target_and_carry_its_cluster_and_database() {
+    let fleet = Fleet::start("fleet-ops-usage");
+    // A legacy coupling on main/app: orders_rw reads monolith's table.
+    fleet.main.psql_ok(
+        "app",
+        "SET ROLE monolith_owner;
+         CREATE TABLE monolith.customers (id bigint PRIMARY KEY);
+         INSERT INTO monolith.customers VALUES (1), (2);
+         RESET ROLE;
+         GRANT USAGE ON SCHEMA monolith TO orders_rw;
+         GRANT SELECT ON monolith.customers TO orders_rw;",
+    );
+    fleet.billing.psql_ok(
+        "billing",
+        "SET ROLE billing_owner; CREATE TABLE billing.invoices (id bigint PRIMARY KEY);",
+    );
+    let orders = fleet.main.connect("orders_rw", "app").await;
+    for _ in 0..3 {
+        orders
+            .query("SELECT id FROM monolith.customers", &[])
+            .await
+            .expect("the granted read runs");
+    }
+    let billing = fleet.billing.connect("billing_rw", "billing").await;
+    billing
+        .query("SELECT id FROM billing.invoices", &[])
+        .await
+        .expect("its own table");
+
+    // The read is a warning: exit 1 only with --fail-on warning.
+    let usage = fleet.run(&["usage", "--format", "json", "--fail-on", "warning"]);
+    assert_eq!(usage.status.code(), Some(1), "{}", stderr(&usage));
+    let value: serde_json::Value = serde_json::from_slice(&usage.stdout).expect("JSON");
+    let findings = value["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0]["cluster"], "main");
+    assert_eq!(findings[0]["database"], "app");
+    let role = |name: &str| {
+        value["roles"]
+            .as_array()
+            .expect("roles")
+            .iter()
+            .find(|r| r["role"] == name)
+            .unwrap_or_else(|| panic!("no role {name}: {value:#}"))
+            .clone()
+    };
+    let orders_rw = role("orders_rw");
+    assert_eq!(
+        (&orders_rw["cluster"], &orders_rw["database"]),
+        (&"main".into(), &"app".into())
+    );
+    assert_eq!(orders_rw["relations"][0]["relation"], "monolith.customers");
+    assert_eq!(orders_rw["relations"][0]["calls"], 3);
+    let billing_rw = role("billing_rw");
+    assert_eq!(
+        (&billing_rw["cluster"], &billing_rw["database"]),
+        (&"billing".into(), &"billing".into())
+    );
+    assert_eq!(billing_rw["statements"], 1);
+    let targets: Vec<String> = value["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .map(|t| {
+            format!(
+                "{}/{}",
+                t["cluster"].as_str().unwrap_or("?"),
+                t["database"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    assert_eq!(targets, ["main/app", "main/reports", "billing/billing"]);
+
+    let human = fleet.run(&["usage", "--target", "billing"]);
+    assert_eq!(human.status.code(), Some(0), "{}", stderr(&human));
+    let text = stdout(&human);
+    assert!(text.starts_with("=== billing/billing ===\n"), "{text}");
+    assert!(!text.contains("main/app"), "{text}");
+
+    let graph = fleet.run(&["graph", "--format", "json"]);
+    assert_eq!(graph.status.code(), Some(0), "{}", stderr(&graph));
+    let value: serde_json::Value = serde_json::from_slice(&graph.stdout).expect("JSON");
+    let edges = value["edges"].as_array().expect("edges");
+    let coupled: Vec<String> = edges
+        .iter()
+        .filter(|e| e["from"] == "orders" && e["to"] == "monolith")
+        .map(|e| {
+            format!(
+                "{} {}/{}",
+                e["kind"].as_str().unwrap_or("?"),
+                e["cluster"].as_str().unwrap_or("?"),
+                e["database"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    assert_eq!(coupled, ["grant main/app", "runtime main/app"]);
+    let nodes: Vec<String> = value["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| {
+            format!(
+                "{}/{}/{}",
+                n["cluster"].as_str().unwrap_or("?"),
+                n["database"].as_str().unwrap_or("?"),
+                n["name"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    assert_eq!(
+        nodes,
+        [
+            "main/app/monolith",
+            "main/app/orders",
+            "main/reports/analytics",
+            "billing/billing/billing"
+        ]
+    );
+    let mermaid = fleet.run(&["graph"]);
+    assert_eq!(mermaid.status.code(), Some(0), "{}", stderr(&mermaid));
+    let text = stdout(&mermaid);
+    for part in [
+        "subgraph c0[\"cluster main\"]",
+        "subgraph t1[\"main/reports\"]",
+        "subgraph c1[\"cluster billing\"]",
+        "t2n0[\"billing\"]",
+    ] {
+        assert!(text.contains(part), "{part} in:\n{text}");
+    }
+}
+
+#[test]
+fn usage_and_graph_name_a_stopped_cluster_and_show_the_others() {
+    let mut fleet = Fleet::start("fleet-ops-usage-down");
+    fleet.stop_billing();
+    let usage = fleet.run(&["usage", "--format", "json"]);
+    assert_eq!(usage.status.code(), Some(2), "{}", stdout(&usage));
+    assert!(
+        stderr(&usage).contains("error: billing/billing: "),
+        "{}",
+        stderr(&usage)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&usage.stdout).expect("JSON");
+    assert_eq!(value["targets"].as_array().map(Vec::len), Some(2));
+    let graph = fleet.run(&["graph", "--format", "dot"]);
+    assert_eq!(graph.status.code(), Some(2), "{}", stdout(&graph));
+    assert!(
+        stderr(&graph).contains("error: billing/billing: "),
+        "{}",
+        stderr(&graph)
+    );
+    let text = stdout(&graph);
+    assert!(text.contains("subgraph \"cluster main/app\""), "{text}");
+    assert!(!text.contains("cluster billing"), "{text}");
+}
