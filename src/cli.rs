@@ -398,6 +398,9 @@ pub struct MigrateArgs {
 
     #[command(flatten)]
     pub lock: LockArgs,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// How long `migrate` waits for a service's lock.
@@ -426,6 +429,8 @@ pub enum MigrateCommand {
         /// Output format: a table, or JSON (`{"services":[...]}`).
         #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
         format: StatusFormat,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Mark a dirty no-transaction migration as done, after fixing the database by hand.
     Resolve {
@@ -536,6 +541,9 @@ pub struct UsageArgs {
     /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub statement_timeout: std::time::Duration,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -551,6 +559,9 @@ pub struct GraphArgs {
     /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub statement_timeout: std::time::Duration,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// How `graph` draws.
