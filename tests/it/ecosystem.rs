@@ -262,6 +262,15 @@ roles.billing_rw = { access = "readwrite", password_env = "BILLING_DB_PASSWORD" 
 roles.notifications_rw = { access = "readwrite" }
 "#;
 
+/// `manifest` with `team` and `contact` on its billing service.
+fn with_billing_team(manifest: &str) -> String {
+    manifest.replacen(
+        "[services.billing]\n",
+        "[services.billing]\nteam = \"@acme/billing\"\ncontact = \"#billing-oncall\"\n",
+        1,
+    )
+}
+
 /// A secret the markdown must never show.
 const SECRET: &str = "s3cret-Pa55word";
 
@@ -509,14 +518,42 @@ fn the_action_lints_with_annotations_and_a_job_summary() {
 fn the_action_plans_and_audits_when_given_a_database_url() {
     let cluster = TestCluster::start("app");
     let dir = TempDir::new("action-live");
-    std::fs::write(dir.path().join("services.toml"), TWO_SERVICES).unwrap();
+    std::fs::write(
+        dir.path().join("services.toml"),
+        with_billing_team(TWO_SERVICES),
+    )
+    .unwrap();
     let url = cluster.server.connection_string("postgres", "app");
 
-    // An empty cluster: changes pending, so the step fails; the plan is in the summary.
+    // An empty cluster: changes pending, so the step fails; the plan is in the summary, and
+    // each change is a notice naming its service's team.
     let run = run_action(dir.path(), &[("database-url", &url)]);
     assert_eq!(run.output.status.code(), Some(1), "{}", stderr(&run.output));
     assert!(stdout(&run.output).contains(&format!("::add-mask::{url}")));
     assert!(stdout(&run.output).contains("::error title=dbsplit plan::"));
+    assert!(
+        stdout(&run.output).contains(
+            "::notice title=dbsplit plan%3A service billing::+ create-schema schema billing: \
+             create, owned by billing_owner (team @acme/billing, contact #billing-oncall)\n"
+        ),
+        "{}",
+        stdout(&run.output)
+    );
+    assert!(
+        stdout(&run.output).contains(
+            "::notice title=dbsplit plan%3A service notifications::+ create-schema schema \
+             notifications: create, owned by notifications_owner\n"
+        ),
+        "{}",
+        stdout(&run.output)
+    );
+    assert!(
+        run.summary.contains(
+            "#### service billing: 13 changes (team `@acme/billing`, contact \\#billing-oncall)"
+        ),
+        "{}",
+        run.summary
+    );
     assert!(
         run.summary.contains("### dbsplit lint\n\nNo findings."),
         "{}",
@@ -1145,4 +1182,85 @@ fn findings_name_the_team_and_contact_of_their_service_in_every_format() {
         };
         assert_eq!(finding["team"], expected, "{finding}");
     }
+}
+
+#[test]
+fn plan_changes_name_their_team_and_a_saved_plan_survives_a_new_team() {
+    let cluster = TestCluster::start("app");
+    let dir = TempDir::new("plan-team");
+    let manifest = dir.path().join("services.toml");
+    std::fs::write(&manifest, with_billing_team(TWO_SERVICES)).unwrap();
+
+    let human = against(&cluster, dir.path(), &["plan"]);
+    assert_eq!(human.status.code(), Some(0), "{}", stderr(&human));
+    let text = stdout(&human);
+    assert!(
+        text.contains(
+            "service billing: 14 changes (team @acme/billing, contact #billing-oncall)\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("service notifications: "), "{text}");
+    assert!(
+        !text.contains("service notifications: 7 changes ("),
+        "{text}"
+    );
+
+    let json = against(&cluster, dir.path(), &["plan", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("JSON");
+    let changes = json["changes"].as_array().expect("changes");
+    assert!(changes.iter().any(|c| c["service"] == "billing"), "{json}");
+    for change in changes {
+        let billing = change["service"] == "billing";
+        assert_eq!(change["team"] == "@acme/billing", billing, "{change}");
+        assert_eq!(change["contact"] == "#billing-oncall", billing, "{change}");
+    }
+
+    let github = against(&cluster, dir.path(), &["plan", "--format", "github"]);
+    let text = stdout(&github);
+    assert_eq!(text.lines().count(), changes.len(), "{text}");
+    for line in text.lines() {
+        let billing = line.starts_with("::notice title=dbsplit plan%3A service billing::");
+        assert_eq!(
+            line.ends_with(" (team @acme/billing, contact #billing-oncall)"),
+            billing,
+            "{line}"
+        );
+    }
+
+    let markdown = against(&cluster, dir.path(), &["plan", "--format", "markdown"]);
+    assert!(
+        stdout(&markdown).contains(
+            "#### service billing: 14 changes (team `@acme/billing`, contact \\#billing-oncall)\n"
+        ),
+        "{}",
+        stdout(&markdown)
+    );
+
+    // The owners are read from the manifest when shown, not saved with the plan: a plan saved
+    // before billing changed hands still applies, and shows the new team.
+    let saved = dir.path().join("plan.json");
+    let out = against(
+        &cluster,
+        dir.path(),
+        &["plan", "--out", saved.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!std::fs::read_to_string(&saved).unwrap().contains("acme"));
+    let handed_over = with_billing_team(TWO_SERVICES)
+        .replace("@acme/billing", "@acme/payments")
+        .replace("#billing-oncall", "#payments");
+    std::fs::write(&manifest, handed_over).unwrap();
+    let applied = against(
+        &cluster,
+        dir.path(),
+        &["apply", "--yes", saved.to_str().unwrap()],
+    );
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    assert!(
+        stdout(&applied)
+            .contains("service billing: 14 changes (team @acme/payments, contact #payments)\n"),
+        "{}",
+        stdout(&applied)
+    );
 }
