@@ -610,8 +610,10 @@ pub struct PlanArgs {
     #[arg(long)]
     pub offline: bool,
 
-    /// Output format: a table per service then the SQL, the SQL alone, JSON, or markdown (a
-    /// table per service, for pull-request comments; passwords only as their $ENV names).
+    /// Output format: a table per service then the SQL, the SQL alone, JSON, markdown (a
+    /// table per service, for pull-request comments; passwords only as their $ENV names), or
+    /// github (a notice per change, for GitHub Actions). Each service's changes name its team
+    /// and contact.
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
 
@@ -734,6 +736,7 @@ pub enum PlanFormat {
     Sql,
     Json,
     Markdown,
+    Github,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
