@@ -398,6 +398,9 @@ pub struct MigrateArgs {
 
     #[command(flatten)]
     pub lock: LockArgs,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// How long `migrate` waits for a service's lock.
@@ -426,6 +429,8 @@ pub enum MigrateCommand {
         /// Output format: a table, or JSON (`{"services":[...]}`).
         #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
         format: StatusFormat,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Mark a dirty no-transaction migration as done, after fixing the database by hand.
     Resolve {
@@ -502,6 +507,9 @@ pub struct AuditArgs {
     #[arg(long = "service", value_name = "NAME", conflicts_with = "no_manifest")]
     pub services: Vec<String>,
 
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+
     /// Infer services from the cluster instead of reading the manifest.
     #[arg(long)]
     pub no_manifest: bool,
@@ -533,6 +541,9 @@ pub struct UsageArgs {
     /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub statement_timeout: std::time::Duration,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -548,6 +559,9 @@ pub struct GraphArgs {
     /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub statement_timeout: std::time::Duration,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// How `graph` draws.
@@ -575,6 +589,9 @@ pub struct VerifyArgs {
     #[arg(long = "service", value_name = "NAME")]
     pub services: Vec<String>,
 
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+
     /// Output format: tables, or JSON (`{"holds":...,"roles":[...],"holes":[...]}`).
     #[arg(long, value_enum, default_value_t = VerifyFormat::Human)]
     pub format: VerifyFormat,
@@ -593,8 +610,10 @@ pub struct PlanArgs {
     #[arg(long)]
     pub offline: bool,
 
-    /// Output format: a table per service then the SQL, the SQL alone, JSON, or markdown (a
-    /// table per service, for pull-request comments; passwords only as their $ENV names).
+    /// Output format: a table per service then the SQL, the SQL alone, JSON, markdown (a
+    /// table per service, for pull-request comments; passwords only as their $ENV names), or
+    /// github (a notice per change, for GitHub Actions). Each service's changes name its team
+    /// and contact.
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
     pub format: PlanFormat,
 
@@ -723,6 +742,7 @@ pub enum PlanFormat {
     Sql,
     Json,
     Markdown,
+    Github,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -50,6 +50,7 @@ pub fn run(
             select,
         },
     };
+    let owners = report::plan::Owners::of(&manifest);
     live::runtime()?.block_on(async {
         let notices = Some(live::show_notices(None));
         let mut client =
@@ -71,7 +72,7 @@ pub fn run(
                 }
                 let blocked = preflight::blocked(&plan, &desired, &live);
                 if !blocked.is_empty() {
-                    report::plan::human(&plan, color, out)?;
+                    report::plan::human(&plan, &owners, color, out)?;
                     let who = preflight::Session::new(&live).describe();
                     eprint!("{}", report::plan::blocked(&who, &blocked));
                     eprintln!("error: nothing was applied");
@@ -83,7 +84,7 @@ pub fn run(
                 }
             }
         };
-        report::plan::human(&confirmed.plan, color, out)?;
+        report::plan::human(&confirmed.plan, &owners, color, out)?;
         if confirmed.plan.is_empty() {
             return Ok(ExitCode::SUCCESS);
         }
