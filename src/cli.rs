@@ -679,6 +679,12 @@ pub struct ApplyArgs {
     )]
     pub services: Vec<String>,
 
+    /// Apply in one transaction even when the plan needs more locks than the server's lock
+    /// table holds (then apply is split in transactions of whole services): fail instead,
+    /// before changing anything.
+    #[arg(long)]
+    pub single_transaction: bool,
+
     #[command(flatten)]
     pub fleet: FleetArgs,
 }
