@@ -104,6 +104,7 @@ fn the_man_page_is_roff_that_man_renders() {
             ".SH DESCRIPTION",
             ".SH OPTIONS",
             ".SH SUBCOMMANDS",
+            ".SH EXAMPLES",
             ".SH VERSION",
         ]
     );
@@ -131,6 +132,11 @@ fn the_man_page_is_roff_that_man_renders() {
     assert!(text.contains("NAME"), "{text}");
     assert!(text.contains("one schema per service"), "{text}");
     assert!(text.contains("--manifest"), "{text}");
+    // The examples keep their lines.
+    assert!(
+        text.contains("\n         dbsplit plan --exit-code --format markdown\n"),
+        "{text}"
+    );
 }
 
 /// A lint-only project in a temp dir: the lint corpus manifest, a clean migration of `billing`
