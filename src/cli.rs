@@ -426,6 +426,9 @@ pub struct MigrateArgs {
 
     #[command(flatten)]
     pub lock: LockArgs,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// How long `migrate` waits for a service's lock.
@@ -456,6 +459,8 @@ pub enum MigrateCommand {
         /// Output format: a table, or JSON (`{"services":[...]}`).
         #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
         format: StatusFormat,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Mark a dirty no-transaction migration as done, after fixing the database by hand.
     #[command(after_long_help = examples::MIGRATE_RESOLVE)]
@@ -533,6 +538,9 @@ pub struct AuditArgs {
     #[arg(long = "service", value_name = "NAME", conflicts_with = "no_manifest")]
     pub services: Vec<String>,
 
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+
     /// Infer services from the cluster instead of reading the manifest.
     #[arg(long)]
     pub no_manifest: bool,
@@ -564,6 +572,9 @@ pub struct UsageArgs {
     /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub statement_timeout: std::time::Duration,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -579,6 +590,9 @@ pub struct GraphArgs {
     /// Give up on any catalog query that runs longer: 60s, 500ms, 2m.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub statement_timeout: std::time::Duration,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }
 
 /// How `graph` draws.
@@ -605,6 +619,9 @@ pub struct VerifyArgs {
     /// Verify only this service's roles (repeatable); observers only when none is given.
     #[arg(long = "service", value_name = "NAME")]
     pub services: Vec<String>,
+
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 
     /// Output format: tables, or JSON (`{"holds":...,"roles":[...],"holes":[...]}`).
     #[arg(long, value_enum, default_value_t = VerifyFormat::Human)]

@@ -54,6 +54,9 @@ pub fn github(findings: &[Finding], out: &mut impl Write) -> io::Result<()> {
             }
             Location::Object { object } => message = format!("{object}: {message}"),
         }
+        if let Some(place) = &f.place {
+            message = format!("{}: {message}", place.label());
+        }
         if let Some(owner) = &f.owner {
             message = format!("{message} (team: {})", owner.describe());
         }

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use crate::finding::{Finding, Owner};
 use crate::plan::{Plan, sql};
 
-use super::findings::{counts, location, schemas};
+use super::findings::{counts, located, schemas};
 use super::plan::{Owners, by_scope};
 use crate::text::plural;
 
@@ -105,7 +105,7 @@ pub fn findings(findings: &[Finding], out: &mut impl Write) -> io::Result<()> {
             "| {} | `{}` | {} | {} | {} | {} |{}",
             f.severity,
             f.rule.as_str(),
-            cell(&location(&f.location)),
+            cell(&located(f)),
             cell(&schemas(f)),
             cell(f.role.as_deref().unwrap_or("")),
             inline(&f.message),

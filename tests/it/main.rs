@@ -45,6 +45,8 @@ mod graph;
 mod layout;
 // Fleets: services across databases and clusters, on two servers at once.
 mod fleet;
+// migrate, usage and graph over a fleet: each service in its database, on two servers.
+mod fleet_ops;
 // `dump` and `restore`: a service's schema round-trips into another database, boundary included.
 mod dump;
 // `move`: a service graduates between two servers under a writer's load; abort and finish.

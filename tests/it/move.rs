@@ -652,3 +652,91 @@ roles.notifications_rw = {{ access = "readwrite" }}
         stderr(&dumped)
     );
 }
+
+/// `plan` of the example manifest on `cluster` with `--exit-code`: exit 0 when nothing is
+/// pending.
+fn plan_exit_code(cluster: &TestCluster) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(root().join("services.toml.example"))
+        .args(["plan", "--exit-code"])
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string("postgres", "app"),
+        )
+        .env("NO_COLOR", "1")
+        .env_remove("MONOLITH_DB_PASSWORD")
+        .env_remove("BILLING_DB_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .expect("dbsplit runs")
+}
+
+async fn insert_as_billing_rw(
+    cluster: &TestCluster,
+    payload: i64,
+) -> Result<u64, tokio_postgres::Error> {
+    cluster
+        .connect("billing_rw", "app")
+        .await
+        .execute(
+            "INSERT INTO billing.events (payload) VALUES ($1)",
+            &[&payload],
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_during_a_move_leaves_the_writes_the_move_closed_alone() {
+    let source = logical();
+    let target = logical();
+    let to = target.server.connection_string("postgres", "app");
+    apply(&source);
+    source.psql_ok("app", BILLING);
+    let start = run_move(&source, &to, &["billing", "start"]);
+    assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    wait_ready(&source, &to);
+
+    // Before cut-over, an apply of the same manifest on the target keeps it closed.
+    apply(&target);
+    assert_denied(
+        insert_as_billing_rw(&target, -1).await,
+        "billing_rw writes the target after apply, before cut-over",
+    );
+    let planned = plan_exit_code(&target);
+    assert_eq!(planned.status.code(), Some(0), "{}", stdout(&planned));
+    assert!(
+        stdout(&planned).contains("the move's target, closed until cut-over"),
+        "{}",
+        stdout(&planned)
+    );
+
+    let cutover = run_move(&source, &to, &["billing", "cutover"]);
+    assert_eq!(cutover.status.code(), Some(0), "{}", stderr(&cutover));
+    // After cut-over, an apply on the source keeps it fenced; the target takes the writes.
+    apply(&source);
+    assert_denied(
+        insert_as_billing_rw(&source, -2).await,
+        "billing_rw writes the source after apply, after cut-over",
+    );
+    insert_as_billing_rw(&target, 1)
+        .await
+        .expect("billing_rw writes the target after cut-over");
+    let planned = plan_exit_code(&source);
+    assert_eq!(planned.status.code(), Some(0), "{}", stdout(&planned));
+    let text = stdout(&planned);
+    assert!(text.contains("No changes"), "{text}");
+    assert!(
+        text.contains(
+            "on schema `billing` to billing_rw alone: the move's source, fenced (phase cut-over)"
+        ),
+        "{text}"
+    );
+    let planned = plan_exit_code(&target);
+    assert_eq!(planned.status.code(), Some(0), "{}", stdout(&planned));
+    assert!(
+        !stdout(&planned).contains("dbsplit move billing"),
+        "{}",
+        stdout(&planned)
+    );
+}
