@@ -249,6 +249,7 @@ impl Move<'_> {
             )));
         }
         let pg_dump = tools::find("pg_dump", source_major)?;
+        let copying = crate::progress::Progress::spinner("copying the schema's definitions");
         let mut definitions = Vec::new();
         archive::dump_archive(
             &pg_dump,
@@ -266,6 +267,7 @@ impl Move<'_> {
             &mut definitions.as_slice(),
         )
         .await?;
+        drop(copying);
         let _ = writeln!(
             out,
             "copied the definitions of schema `{}` ({} table(s)) with {}, restored as {}",
