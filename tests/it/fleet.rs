@@ -13,7 +13,7 @@ fn write_manifest(dir: &TempDir, text: &str) -> String {
 }
 
 #[test]
-fn validate_summarises_a_fleet_and_single_database_commands_refuse_it() {
+fn validate_summarises_a_fleet() {
     let dir = TempDir::new("fleet-validate");
     let manifest = write_manifest(
         &dir,
@@ -28,12 +28,63 @@ fn validate_summarises_a_fleet_and_single_database_commands_refuse_it() {
         "{}",
         stdout(&output)
     );
-    let output = dbsplit(&["-m", &manifest, "lint"]);
-    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn new_lint_and_codeowners_take_a_fleet_and_lint_says_a_schema_in_another_database_is_unreachable()
+{
+    let dir = TempDir::new("fleet-offline");
+    write_manifest(
+        &dir,
+        "version = 1\n[databases.app]\n[databases.pay]\n[services.orders]\ndatabase = \"app\"\nteam = \"@acme/orders\"\n[services.billing]\ndatabase = \"pay\"\nteam = \"@acme/billing\"\n[shared.reference]\ndatabase = \"pay\"\n",
+    );
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+            .args(["-m", "services.toml"])
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("DBSPLIT_MANIFEST")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("dbsplit runs")
+    };
+    let created = run(&["new", "orders", "read_invoices"]);
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    let file = dir.path().join(stdout(&created).trim());
     assert!(
-        stderr(&output).contains("this command works on one database"),
-        "{}",
-        stderr(&output)
+        file.starts_with(dir.path().join("migrations").join("orders")),
+        "{file:?}"
+    );
+    std::fs::write(
+        &file,
+        "SELECT * FROM billing.invoices;\nSELECT * FROM reference.currencies;\n",
+    )
+    .expect("write the migration");
+    let linted = run(&["lint", "--format", "json"]);
+    assert_eq!(linted.status.code(), Some(1), "{}", stderr(&linted));
+    let value: serde_json::Value = serde_json::from_slice(&linted.stdout).expect("JSON");
+    let unreachable: Vec<&str> = value["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "cross-schema-reference")
+        .map(|f| f["message"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(unreachable.len(), 2, "{value:#}");
+    for message in unreachable {
+        assert!(
+            message.contains("is in database `pay`, not in `orders`'s database `app`")
+                && message.ends_with("so this can never work"),
+            "{message}"
+        );
+    }
+    let owners = run(&["codeowners"]);
+    assert_eq!(owners.status.code(), Some(0), "{}", stderr(&owners));
+    let text = stdout(&owners);
+    assert!(
+        text.contains("migrations/orders/ @acme/orders")
+            && text.contains("migrations/billing/ @acme/billing"),
+        "{text}"
     );
 }
 

@@ -251,7 +251,7 @@ async fn a_connection_killed_mid_apply_leaves_the_cluster_exactly_as_it_was() {
     loop {
         let waiting = observer
             .query(
-                "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE%'",
+                "SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted AND relation = 'billing.invoices'::regclass",
                 &[&pid],
             )
             .await
