@@ -375,6 +375,26 @@ pub struct Finding {
     pub message: String,
     /// Who answers for the service the finding concerns, when the manifest names them.
     pub owner: Option<Owner>,
+    /// Where in a fleet the finding is (audit of a fleet manifest); `None` otherwise.
+    pub place: Option<Place>,
+}
+
+/// A finding's target in a fleet: its cluster, and its database unless it is about the
+/// cluster as a whole (roles are per cluster, schemas per database).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Place {
+    pub cluster: String,
+    pub database: Option<String>,
+}
+
+impl Place {
+    /// `cluster/database`, or the cluster's name alone for a cluster-wide finding.
+    pub fn label(&self) -> String {
+        match &self.database {
+            Some(database) => format!("{}/{database}", self.cluster),
+            None => self.cluster.clone(),
+        }
+    }
 }
 
 /// A service's `team` and `contact` from the manifest: at least one is set.
@@ -407,6 +427,7 @@ impl Finding {
             role: None,
             message: message.into(),
             owner: None,
+            place: None,
         }
     }
 

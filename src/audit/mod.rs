@@ -2,6 +2,7 @@
 //! read the introspected state (the same model `plan` uses) and a service map, from the
 //! manifest or inferred; the command does the read-only I/O.
 
+pub mod fleet;
 pub mod read;
 pub mod render;
 pub mod rules;

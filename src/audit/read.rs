@@ -9,9 +9,10 @@ use anyhow::Context;
 use tokio_postgres::{Client, IsolationLevel, Transaction};
 
 use crate::catalog::introspect::{Depth, Introspection, introspect_split};
-use crate::desired::desired_state;
+use crate::desired::{Desired, desired_state};
 use crate::manifest::Manifest;
 use crate::pg::ident::Literal;
+use crate::plan::Plan;
 use crate::plan::diff::{DiffOptions, diff};
 use crate::pooler::activity::Connections;
 
@@ -112,23 +113,7 @@ pub fn audit_state_with(
     };
     let connections = connections.as_ref();
     let report = match manifest {
-        Some(manifest) => {
-            live.expect_database(&manifest.database.name)?;
-            let desired = desired_state(manifest);
-            let options = DiffOptions {
-                membership_options: live.membership_options(),
-                ..DiffOptions::default()
-            };
-            let drift = diff(manifest, &desired, &live.state, &live.database, &options);
-            let services = Services::from_manifest(manifest);
-            audit_with(
-                &live.state,
-                &live.database,
-                &services,
-                Some(&drift),
-                connections,
-            )
-        }
+        Some(manifest) => audit_desired(manifest, &desired_state(manifest), live, connections)?.0,
         None => {
             let db = live
                 .state
@@ -140,4 +125,30 @@ pub fn audit_state_with(
         }
     };
     Ok(report)
+}
+
+/// Runs the rules over the manifest's database with `desired` (a fleet target's, whose roles
+/// may be planned by another target of the cluster) and returns the drift plan with the
+/// report. `connections` already carry the manifest's pools ([`Connections::with_manifest`]).
+pub fn audit_desired(
+    manifest: &Manifest,
+    desired: &Desired,
+    live: &Introspection,
+    connections: Option<&Connections>,
+) -> anyhow::Result<(Report, Plan)> {
+    live.expect_database(&manifest.database.name)?;
+    let options = DiffOptions {
+        membership_options: live.membership_options(),
+        ..DiffOptions::default()
+    };
+    let drift = diff(manifest, desired, &live.state, &live.database, &options);
+    let services = Services::from_manifest(manifest);
+    let report = audit_with(
+        &live.state,
+        &live.database,
+        &services,
+        Some(&drift),
+        connections,
+    );
+    Ok((report, drift))
 }

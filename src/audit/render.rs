@@ -113,10 +113,35 @@ fn sessions(report: &Report, out: &mut impl Write) -> io::Result<()> {
 /// `"exceptions":[{"rule","object","role","reason"}]`. Each finding is as `lint --format json`
 /// writes one on a database object.
 pub fn json(report: &Report, verbose: bool, out: &mut impl Write) -> io::Result<()> {
+    json_with(report, None, verbose, out)
+}
+
+/// How one target of a fleet audit went: `{"cluster","database","status","error"?}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetStatus {
+    pub cluster: String,
+    pub database: String,
+    /// `audited` or `failed`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// [`json`], with a fleet's `"targets":[...]` first when given.
+pub fn json_with(
+    report: &Report,
+    targets: Option<&[TargetStatus]>,
+    verbose: bool,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let findings = report
         .findings
         .iter()
         .map(|f| JsonFinding {
+            place: f.place.as_ref().map(|p| JsonPlace {
+                cluster: &p.cluster,
+                database: p.database.as_deref(),
+            }),
             rule: f.rule.as_str(),
             severity: f.severity.as_str(),
             schema: f.schema.as_deref(),
@@ -139,6 +164,7 @@ pub fn json(report: &Report, verbose: bool, out: &mut impl Write) -> io::Result<
         })
         .collect();
     let json = Json {
+        targets,
         findings,
         inferred: report.inferred,
         roles: verbose.then_some(&report.roles),
@@ -151,6 +177,8 @@ pub fn json(report: &Report, verbose: bool, out: &mut impl Write) -> io::Result<
 
 #[derive(Serialize)]
 struct Json<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    targets: Option<&'a [TargetStatus]>,
     findings: Vec<JsonFinding<'a>>,
     inferred: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -163,6 +191,9 @@ struct Json<'a> {
 
 #[derive(Serialize)]
 struct JsonFinding<'a> {
+    /// With a fleet manifest: `"cluster"` and `"database"` (null for a cluster-wide finding).
+    #[serde(flatten)]
+    place: Option<JsonPlace<'a>>,
     rule: &'static str,
     severity: &'static str,
     schema: Option<&'a str>,
@@ -174,6 +205,12 @@ struct JsonFinding<'a> {
     team: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     contact: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonPlace<'a> {
+    cluster: &'a str,
+    database: Option<&'a str>,
 }
 
 #[derive(Serialize)]

@@ -25,8 +25,18 @@ pub fn run(
     let manifest = if args.no_manifest || (!path.exists() && path == Path::new("services.toml")) {
         None
     } else {
-        Some(super::load_manifest(path)?)
+        Some(super::load_fleet_manifest(path)?)
     };
+    match &manifest {
+        Some(manifest) if manifest.fleet => {
+            return super::fleet::audit::run(manifest, connect, args, color, out);
+        }
+        Some(manifest) => super::fleet::check_v1_targets(manifest, &args.fleet)?,
+        None if !args.fleet.targets.is_empty() => {
+            anyhow::bail!("--target names databases of a fleet manifest, and there is none here")
+        }
+        None => {}
+    }
     let select = match &manifest {
         Some(manifest) => Selection::new(manifest, &args.services)?,
         None if !args.services.is_empty() => {

@@ -40,7 +40,7 @@ pub fn load_manifest(path: &std::path::Path) -> anyhow::Result<crate::manifest::
             .map(crate::fleet::Target::label)
             .collect();
         anyhow::bail!(
-            "this command works on one database and {} declares [databases.*] ({}); plan, apply and validate take a fleet manifest",
+            "this command works on one database and {} declares [databases.*] ({}); plan, apply, audit, verify, validate, new, lint and codeowners take a fleet manifest",
             path.display(),
             targets.join(", ")
         );

@@ -17,7 +17,11 @@ pub fn run(
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = super::load_manifest(path)?;
+    let manifest = super::load_fleet_manifest(path)?;
+    if manifest.fleet {
+        return super::fleet::verify::run(&manifest, connect, args, color, out);
+    }
+    super::fleet::check_v1_targets(&manifest, &args.fleet)?;
     for service in &args.services {
         if manifest.service(service).is_none() {
             let known: Vec<&str> = manifest.services.iter().map(|s| s.name.as_str()).collect();

@@ -131,6 +131,14 @@ pub fn location(location: &Location) -> String {
     }
 }
 
+/// The finding's location, after its fleet target (`main/app: billing.invoices`) when it has one.
+pub fn located(f: &Finding) -> String {
+    match &f.place {
+        Some(place) => format!("{}: {}", place.label(), location(&f.location)),
+        None => location(&f.location),
+    }
+}
+
 /// Whether a finding names its team or contact: the tables then have a `team` column.
 pub fn any_owner(findings: &[Finding]) -> bool {
     findings.iter().any(|f| f.owner.is_some())
@@ -179,7 +187,7 @@ pub fn human(findings: &[Finding], color: bool, out: &mut impl Write) -> io::Res
             };
             let mut row = vec![
                 Cell::new(f.severity.as_str()).fg(fg),
-                Cell::new(location(&f.location)),
+                Cell::new(located(f)),
                 Cell::new(schemas(f)),
                 Cell::new(f.role.as_deref().unwrap_or("")),
                 Cell::new(&f.message),

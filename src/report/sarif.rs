@@ -61,7 +61,7 @@ struct SarifResult {
     level: &'static str,
     message: Message,
     locations: Vec<SarifLocation>,
-    /// The service's team and contact, when the manifest names them.
+    /// The service's team and contact, when the manifest names them; the fleet target.
     #[serde(skip_serializing_if = "Option::is_none")]
     properties: Option<OwnerProperties>,
 }
@@ -72,6 +72,11 @@ struct OwnerProperties {
     team: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     contact: Option<String>,
+    /// The fleet target (audit of a fleet manifest); no database for a cluster-wide finding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -136,9 +141,11 @@ pub fn sarif(findings: &[Finding], out: &mut impl Write) -> io::Result<()> {
             rule_id: f.rule.as_str(),
             rule_index: RULES.iter().position(|r| r.id == f.rule).unwrap_or(0),
             level: level(f.severity),
-            properties: f.owner.as_ref().map(|o| OwnerProperties {
-                team: o.team.clone(),
-                contact: o.contact.clone(),
+            properties: (f.owner.is_some() || f.place.is_some()).then(|| OwnerProperties {
+                team: f.owner.as_ref().and_then(|o| o.team.clone()),
+                contact: f.owner.as_ref().and_then(|o| o.contact.clone()),
+                cluster: f.place.as_ref().map(|p| p.cluster.clone()),
+                database: f.place.as_ref().and_then(|p| p.database.clone()),
             }),
             message: Message {
                 text: f.message.clone(),

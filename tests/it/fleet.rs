@@ -28,12 +28,70 @@ fn validate_summarises_a_fleet_and_single_database_commands_refuse_it() {
         "{}",
         stdout(&output)
     );
-    let output = dbsplit(&["-m", &manifest, "audit"]);
+    let output = dbsplit(&["-m", &manifest, "lint"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("this command works on one database"),
         "{}",
         stderr(&output)
+    );
+}
+
+#[test]
+fn new_lint_and_codeowners_take_a_fleet_and_lint_says_a_schema_in_another_database_is_unreachable()
+{
+    let dir = TempDir::new("fleet-offline");
+    write_manifest(
+        &dir,
+        "version = 1\n[databases.app]\n[databases.pay]\n[services.orders]\ndatabase = \"app\"\nteam = \"@acme/orders\"\n[services.billing]\ndatabase = \"pay\"\nteam = \"@acme/billing\"\n[shared.reference]\ndatabase = \"pay\"\n",
+    );
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+            .args(["-m", "services.toml"])
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("DBSPLIT_MANIFEST")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("dbsplit runs")
+    };
+    let created = run(&["new", "orders", "read_invoices"]);
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    let file = dir.path().join(stdout(&created).trim());
+    assert!(
+        file.starts_with(dir.path().join("migrations").join("orders")),
+        "{file:?}"
+    );
+    std::fs::write(
+        &file,
+        "SELECT * FROM billing.invoices;\nSELECT * FROM reference.currencies;\n",
+    )
+    .expect("write the migration");
+    let linted = run(&["lint", "--format", "json"]);
+    assert_eq!(linted.status.code(), Some(1), "{}", stderr(&linted));
+    let value: serde_json::Value = serde_json::from_slice(&linted.stdout).expect("JSON");
+    let unreachable: Vec<&str> = value["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["rule"] == "cross-schema-reference")
+        .map(|f| f["message"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(unreachable.len(), 2, "{value:#}");
+    for message in unreachable {
+        assert!(
+            message.contains("is in database `pay`, not in `orders`'s database `app`")
+                && message.ends_with("so this can never work"),
+            "{message}"
+        );
+    }
+    let owners = run(&["codeowners"]);
+    assert_eq!(owners.status.code(), Some(0), "{}", stderr(&owners));
+    let text = stdout(&owners);
+    assert!(
+        text.contains("migrations/orders/ @acme/orders")
+            && text.contains("migrations/billing/ @acme/billing"),
+        "{text}"
     );
 }
 
@@ -303,7 +361,207 @@ async fn two_clusters_and_three_databases_converge_and_each_boundary_holds() {
             "{error:?}"
         ),
     }
+    // ...and billing_rw reads its own schema on the billing cluster.
+    let billing = fleet.billing.connect("billing_rw", "billing").await;
+    assert_eq!(
+        billing
+            .query("SELECT * FROM billing.invoices", &[])
+            .await
+            .expect("own schema")
+            .len(),
+        1
+    );
+    verify_proves_the_boundary_on_each_cluster(&fleet);
+    audit_finds_each_cross_service_fk_in_its_database(&fleet);
     drop(fleet.dir);
+}
+
+/// The JSON of a fleet command's run, which must exit with `code`.
+fn json_of(output: &Output, code: i32) -> serde_json::Value {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}\n{}",
+        stdout(output),
+        stderr(output)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+/// `(cluster, database, status)` of each target in a fleet command's JSON.
+fn target_statuses(value: &serde_json::Value) -> Vec<(String, String, String)> {
+    value["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .map(|t| {
+            let text = |key: &str| t[key].as_str().unwrap_or_default().to_string();
+            (text("cluster"), text("database"), text("status"))
+        })
+        .collect()
+}
+
+/// `verify` over the converged fleet: on each target, each service role is refused (42501)
+/// on the other service's table of its database and reads its own.
+fn verify_proves_the_boundary_on_each_cluster(fleet: &Fleet) {
+    let value = json_of(&fleet.run(&["verify", "--format", "json"]), 0);
+    assert_eq!(value["holds"], true, "{value:#}");
+    assert_eq!(
+        target_statuses(&value),
+        [
+            ("main".into(), "app".into(), "holds".into()),
+            ("main".into(), "reports".into(), "holds".into()),
+            ("billing".into(), "billing".into(), "holds".into()),
+        ]
+    );
+    assert_eq!(
+        value["holes"].as_array().map(Vec::len),
+        Some(0),
+        "{value:#}"
+    );
+    let roles = value["roles"].as_array().expect("roles");
+    // (cluster, database, role, schema) of a SELECT probe -> (got, sqlstate).
+    let select = |role: &str, schema: &str| -> (String, String, String, String) {
+        let found = roles
+            .iter()
+            .filter(|r| r["role"] == role)
+            .flat_map(|r| r["checks"].as_array().into_iter().flatten())
+            .find(|c| c["schema"] == schema && c["kind"] == "select")
+            .unwrap_or_else(|| panic!("a select of {schema} as {role} in {value:#}"));
+        let text = |key: &str| found[key].as_str().unwrap_or_default().to_string();
+        (
+            text("cluster"),
+            text("database"),
+            text("got"),
+            text("sqlstate"),
+        )
+    };
+    let denied = |cluster: &str, database: &str| {
+        (
+            cluster.into(),
+            database.into(),
+            "denied".into(),
+            "42501".into(),
+        )
+    };
+    let allowed = |cluster: &str, database: &str| {
+        (
+            cluster.into(),
+            database.into(),
+            "allowed".into(),
+            String::new(),
+        )
+    };
+    assert_eq!(select("orders_rw", "monolith"), denied("main", "app"));
+    assert_eq!(select("monolith_rw", "monolith"), allowed("main", "app"));
+    assert_eq!(select("ledger_rw", "billing"), denied("billing", "billing"));
+    assert_eq!(
+        select("billing_rw", "billing"),
+        allowed("billing", "billing")
+    );
+    // The observer is probed on each cluster it reads.
+    let observed: Vec<(&str, &str)> = roles
+        .iter()
+        .filter(|r| r["role"] == "warehouse")
+        .map(|r| {
+            (
+                r["cluster"].as_str().unwrap_or_default(),
+                r["database"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        observed,
+        [("main", "app"), ("main", "reports"), ("billing", "billing")]
+    );
+}
+
+/// The converged fleet with a foreign key from orders into monolith (main/app) and one from
+/// ledger into billing (billing/billing): audit reports each on its own target.
+fn audit_finds_each_cross_service_fk_in_its_database(fleet: &Fleet) {
+    fleet.main.psql_ok(
+        "app",
+        "ALTER TABLE monolith.customers ADD PRIMARY KEY (id); \
+         CREATE TABLE orders.orders (customer int REFERENCES monolith.customers); \
+         ALTER TABLE orders.orders OWNER TO orders_owner;",
+    );
+    fleet.billing.psql_ok(
+        "billing",
+        "ALTER TABLE billing.invoices ADD PRIMARY KEY (id); \
+         CREATE TABLE ledger.entries (invoice int REFERENCES billing.invoices); \
+         ALTER TABLE ledger.entries OWNER TO ledger_owner;",
+    );
+    let value = json_of(&fleet.run(&["audit", "--format", "json"]), 1);
+    assert_eq!(
+        target_statuses(&value),
+        [
+            ("main".into(), "app".into(), "audited".into()),
+            ("main".into(), "reports".into(), "audited".into()),
+            ("billing".into(), "billing".into(), "audited".into()),
+        ]
+    );
+    let findings = value["findings"].as_array().expect("findings");
+    for finding in findings {
+        let fields = finding.as_object().expect("an object");
+        assert!(
+            fields["cluster"].is_string() && fields.contains_key("database"),
+            "{finding}"
+        );
+    }
+    let fks: Vec<(&str, &str, &str, &str)> = findings
+        .iter()
+        .filter(|f| f["rule"] == "cross-schema-fk")
+        .map(|f| {
+            let text = |key: &str| f[key].as_str().unwrap_or_default();
+            (
+                text("cluster"),
+                text("database"),
+                text("schema"),
+                text("target_schema"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fks,
+        [
+            ("main", "app", "orders", "monolith"),
+            ("billing", "billing", "ledger", "billing"),
+        ],
+        "{value:#}"
+    );
+    // --service ledger: the billing cluster's target alone, and ledger's findings alone (its
+    // table, created by a superuser, also drifts from the default privileges).
+    let value = json_of(
+        &fleet.run(&["audit", "--format", "json", "--service", "ledger"]),
+        1,
+    );
+    assert_eq!(
+        target_statuses(&value),
+        [("billing".into(), "billing".into(), "audited".into())]
+    );
+    let rules: Vec<&str> = value["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap_or_default())
+        .filter(|rule| *rule != "drift")
+        .collect();
+    assert_eq!(rules, ["cross-schema-fk"], "{value:#}");
+    // The human table names the target of each finding; SARIF carries it as properties.
+    let human = fleet.run(&["audit", "--target", "app"]);
+    assert_eq!(human.status.code(), Some(1), "{}", stderr(&human));
+    assert!(
+        stdout(&human).contains("main/app: orders.orders"),
+        "{}",
+        stdout(&human)
+    );
+    let sarif = json_of(
+        &fleet.run(&["audit", "--format", "sarif", "--target", "billing"]),
+        1,
+    );
+    let properties = &sarif["runs"][0]["results"][0]["properties"];
+    assert_eq!(properties["cluster"], "billing", "{sarif:#}");
+    assert_eq!(properties["database"], "billing", "{sarif:#}");
 }
 
 #[test]
@@ -324,6 +582,42 @@ fn a_stopped_cluster_fails_only_its_own_targets() {
         errors.contains("error: billing/billing: ")
             && errors.contains("error: 1 of 3 targets failed: billing/billing"),
         "{errors}"
+    );
+    // Audit names the stopped cluster's target and still audits main's two.
+    let audited = fleet.run(&["audit", "--format", "json"]);
+    let value = json_of(&audited, 2);
+    let statuses = target_statuses(&value);
+    assert_eq!(
+        statuses,
+        [
+            ("main".into(), "app".into(), "audited".into()),
+            ("main".into(), "reports".into(), "audited".into()),
+            ("billing".into(), "billing".into(), "failed".into()),
+        ]
+    );
+    assert!(value["targets"][2]["error"].is_string(), "{value:#}");
+    for finding in value["findings"].as_array().expect("findings") {
+        assert_eq!(finding["cluster"], "main", "{finding}");
+    }
+    let errors = stderr(&audited);
+    assert!(
+        errors.contains("error: 1 of 3 targets failed: billing/billing"),
+        "{errors}"
+    );
+    let verified = fleet.run(&["verify", "--format", "json"]);
+    let value = json_of(&verified, 2);
+    assert_eq!(
+        target_statuses(&value),
+        [
+            ("main".into(), "app".into(), "holds".into()),
+            ("main".into(), "reports".into(), "holds".into()),
+            ("billing".into(), "billing".into(), "failed".into()),
+        ]
+    );
+    assert!(
+        stderr(&verified).contains("error: 1 of 3 targets failed: billing/billing"),
+        "{}",
+        stderr(&verified)
     );
     // main converged: its targets plan empty.
     let again = fleet.run(&[

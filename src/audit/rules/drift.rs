@@ -2,7 +2,7 @@
 
 use crate::audit::Audit;
 use crate::finding::{Finding, Location, RuleId};
-use crate::plan::Plan;
+use crate::plan::{Change, Plan};
 
 pub fn check(audit: &mut Audit<'_>, plan: &Plan) {
     for change in &plan.changes {
@@ -11,12 +11,7 @@ pub fn check(audit: &mut Audit<'_>, plan: &Plan) {
             Location::Object {
                 object: change.action.object(),
             },
-            format!(
-                "{} would {}: {}",
-                change.scope,
-                change.action.kind(),
-                change.action.describe()
-            ),
+            message(change),
         );
         if let Some(service) = change.scope.service() {
             if let Some(schema) = audit.services.schemas_of(service).first() {
@@ -25,6 +20,16 @@ pub fn check(audit: &mut Audit<'_>, plan: &Plan) {
         }
         audit.findings.push(finding);
     }
+}
+
+/// `service billing would create-schema: ...`: the finding's message for `change`.
+pub fn message(change: &Change) -> String {
+    format!(
+        "{} would {}: {}",
+        change.scope,
+        change.action.kind(),
+        change.action.describe()
+    )
 }
 
 #[cfg(test)]

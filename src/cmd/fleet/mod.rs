@@ -3,7 +3,9 @@
 //! A v1 manifest never comes here: its commands run as before.
 
 pub mod apply;
+pub mod audit;
 pub mod plan;
+pub mod verify;
 
 use anyhow::Context;
 use tokio_postgres::Client;
@@ -13,6 +15,7 @@ use crate::desired::Desired;
 use crate::fleet::{self, Target};
 use crate::manifest::Manifest;
 use crate::pg::connect::{Connection, Notices, connect, connect_noticing};
+use crate::select::Selection;
 
 /// The selected targets of `manifest` with their desired states (roles once per cluster).
 pub fn prepare(manifest: &Manifest, args: &FleetArgs) -> anyhow::Result<Vec<(Target, Desired)>> {
@@ -20,6 +23,55 @@ pub fn prepare(manifest: &Manifest, args: &FleetArgs) -> anyhow::Result<Vec<(Tar
     let selected = fleet::select(all.clone(), &args.targets)?;
     let desired = fleet::desired_states(&all, &selected);
     Ok(selected.into_iter().zip(desired).collect())
+}
+
+/// [`prepare`] with `--service`: every name must be a service of the manifest; only the
+/// targets where a named service is placed are kept, each with the selection of its named
+/// services. Without names: every selected target, no selection.
+pub fn prepare_services(
+    manifest: &Manifest,
+    args: &FleetArgs,
+    services: &[String],
+) -> anyhow::Result<Vec<(Target, Desired, Option<Selection>)>> {
+    let all = fleet::targets(manifest);
+    let mut selected = Vec::new();
+    let mut selections = Vec::new();
+    for (target, here) in services_per_target(manifest, args, services)? {
+        selections.push(Selection::new(&target.manifest, &here)?);
+        selected.push(target);
+    }
+    let desired = fleet::desired_states(&all, &selected);
+    Ok(selected
+        .into_iter()
+        .zip(desired)
+        .zip(selections)
+        .map(|((target, desired), select)| (target, desired, select))
+        .collect())
+}
+
+/// The targets `--target` selects, each with the `--service` names placed there; with names,
+/// only the targets where one is placed. Every name must be a service of the manifest.
+pub fn services_per_target(
+    manifest: &Manifest,
+    args: &FleetArgs,
+    services: &[String],
+) -> anyhow::Result<Vec<(Target, Vec<String>)>> {
+    Selection::new(manifest, services)?;
+    let mut selected = Vec::new();
+    for target in fleet::select(fleet::targets(manifest), &args.targets)? {
+        let here: Vec<String> = services
+            .iter()
+            .filter(|name| target.manifest.service(name).is_some())
+            .cloned()
+            .collect();
+        if services.is_empty() || !here.is_empty() {
+            selected.push((target, here));
+        }
+    }
+    if selected.is_empty() {
+        anyhow::bail!("none of the named services is placed in the selected targets");
+    }
+    Ok(selected)
 }
 
 /// Refuses `--target` names a v1 manifest does not have (its one target is its database).
