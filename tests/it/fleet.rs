@@ -162,6 +162,7 @@ roles.monolith_rw = {{ access = "readwrite" }}
 [services.orders]
 database = "app"
 roles.orders_rw = {{ access = "readwrite" }}
+reads = [{{ schema = "reference", reason = "currency codes" }}]
 [services.analytics]
 database = "reports"
 roles.analytics_rw = {{ access = "readwrite" }}
@@ -171,6 +172,9 @@ roles.billing_rw = {{ access = "readwrite" }}
 [services.ledger]
 database = "billing"
 roles.ledger_rw = {{ access = "readwrite" }}
+
+[shared.reference]
+database = "app"
 
 [observers.warehouse]
 reads = ["*"]
@@ -352,6 +356,45 @@ async fn two_clusters_and_three_databases_converge_and_each_boundary_holds() {
             .len(),
         1
     );
+    // The shared schema lives in app alone: a service there that declares the read, and the
+    // observer, read it; its owner exists on main only.
+    fleet.main.psql_ok(
+        "app",
+        "SET ROLE reference_owner; CREATE TABLE reference.currencies (code text); INSERT INTO reference.currencies VALUES ('EUR');",
+    );
+    for role in ["orders_rw", "warehouse"] {
+        let client = fleet.main.connect(role, "app").await;
+        let rows = client
+            .query("SELECT code FROM reference.currencies", &[])
+            .await
+            .unwrap_or_else(|e| panic!("{role} reads the shared schema: {e:?}"));
+        assert_eq!(rows.len(), 1);
+    }
+    assert_denied(
+        orders
+            .query("INSERT INTO reference.currencies VALUES ('USD')", &[])
+            .await,
+        "orders_rw writes the shared schema",
+    );
+    assert_eq!(
+        roles_present(&fleet.main, &["reference_owner"]).await,
+        ["reference_owner"]
+    );
+    assert!(
+        roles_present(&fleet.billing, &["reference_owner"])
+            .await
+            .is_empty()
+    );
+    let schema = fleet.billing.superuser("billing").await;
+    let count: i64 = schema
+        .query_one(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'reference'",
+            &[],
+        )
+        .await
+        .expect("schemas are read")
+        .get(0);
+    assert_eq!(count, 0, "no shared schema on the billing cluster");
     // A service of reports cannot even connect to app on the same cluster.
     let refused = tokio_postgres::connect(
         &fleet.main.server.connection_string("analytics_rw", "app"),
