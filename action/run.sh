@@ -89,7 +89,8 @@ findings() {
   record "$name" "$code"
 }
 
-# plan --exit-code: the plan in the log and the summary; an annotation when changes are pending.
+# plan --exit-code: the plan in the log and the summary; when changes are pending, a notice per change
+# (naming the service's team and contact) and an error.
 plan() {
   local code=0
   dbsplit_run plan --format markdown --exit-code "${extra[@]}" >"$temp/plan.md" || code=$?
@@ -99,6 +100,9 @@ plan() {
   else
     { cat "$temp/plan.md"; echo; } >>"$summary"
     if [ "$code" -eq 1 ]; then
+      local notices=0
+      dbsplit_run plan --format github "${extra[@]}" || notices=$?
+      if [ "$notices" -ge 2 ]; then trouble plan "$notices" && code=$notices; fi
       echo "::error title=dbsplit plan::the cluster does not match the manifest: changes are pending (see the job summary)"
     fi
   fi

@@ -9,9 +9,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, SimpleQueryMessage};
 
+pub mod budget;
+
+use self::budget::{Part, Transaction};
 use crate::catalog::introspect::{IntrospectError, Introspection};
 use crate::desired::Desired;
 use crate::manifest::Manifest;
@@ -53,11 +56,40 @@ pub enum ApplyError {
     Blocked { who: String, blocked: Vec<Blocked> },
     #[error("introspection inside the apply transaction failed")]
     Introspect(#[from] IntrospectError),
+    #[error(
+        "transaction {failed} of {total} ({what}) failed and was rolled back; {}",
+        committed_text(.committed)
+    )]
+    Partial {
+        failed: usize,
+        total: usize,
+        what: String,
+        /// What each transaction before it applied (and committed).
+        committed: Vec<String>,
+        #[source]
+        source: Box<ApplyError>,
+    },
     #[error("database error: {message}")]
     Database {
         message: String,
         cause: tokio_postgres::Error,
     },
+}
+
+fn committed_text(committed: &[String]) -> String {
+    let list: Vec<String> = committed
+        .iter()
+        .enumerate()
+        .map(|(i, what)| format!("{}. {what}", i + 1))
+        .collect();
+    let which = match committed.len() {
+        1 => "transaction 1 is".to_string(),
+        n => format!("transactions 1 to {n} are"),
+    };
+    format!(
+        "{which} committed and stay applied ({}); run apply again to finish",
+        list.join("; ")
+    )
 }
 
 fn database_error(cause: tokio_postgres::Error) -> ApplyError {
@@ -89,7 +121,10 @@ pub struct ApplyOptions {
 #[derive(Debug, Clone)]
 pub struct ApplyReport {
     pub plan: Plan,
+    /// Statements executed, after grouping (`plan::sql::grouped`).
     pub statements: usize,
+    /// Simple-query messages sent to execute them.
+    pub round_trips: usize,
 }
 
 /// Applies the manifest in one transaction; see the module documentation for the steps.
@@ -99,6 +134,94 @@ pub async fn apply(
     desired: &Desired,
     options: &ApplyOptions,
     confirmed: &Confirmed,
+) -> Result<ApplyReport, ApplyError> {
+    transaction(client, manifest, desired, options, confirmed, None).await
+}
+
+/// Applies the manifest in `transactions` (from `budget::split`), one after the other, each
+/// as [`apply`] does with the whole plan: under the advisory lock, re-planned, its own changes
+/// compared with the confirmed ones, and checked before COMMIT. The last one checks that
+/// the whole plan is now empty. When transaction k fails, 1 to k-1 stay committed, and
+/// [`ApplyError::Partial`] says which.
+pub async fn apply_in(
+    client: &mut Client,
+    manifest: &Manifest,
+    desired: &Desired,
+    options: &ApplyOptions,
+    confirmed: &Confirmed,
+    transactions: &[Transaction],
+) -> Result<ApplyReport, ApplyError> {
+    let mut report = ApplyReport {
+        plan: confirmed.plan.clone(),
+        statements: 0,
+        round_trips: 0,
+    };
+    let mut done: Vec<Part> = Vec::new();
+    for (k, unit) in transactions.iter().enumerate() {
+        let share = Share {
+            parts: &unit.parts,
+            done: &done,
+            first: k == 0,
+            last: k + 1 == transactions.len(),
+        };
+        match transaction(client, manifest, desired, options, confirmed, Some(share)).await {
+            Ok(one) => {
+                report.statements += one.statements;
+                report.round_trips += one.round_trips;
+                done.extend(unit.parts.iter().cloned());
+            }
+            Err(error) if k == 0 => return Err(error),
+            Err(error) => {
+                return Err(ApplyError::Partial {
+                    failed: k + 1,
+                    total: transactions.len(),
+                    what: unit.describe(),
+                    committed: transactions[..k]
+                        .iter()
+                        .map(Transaction::describe)
+                        .collect(),
+                    source: Box::new(error),
+                });
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The changes one transaction of a split apply makes.
+#[derive(Clone, Copy)]
+struct Share<'a> {
+    parts: &'a [Part],
+    /// The parts committed before it.
+    done: &'a [Part],
+    first: bool,
+    last: bool,
+}
+
+/// `plan`'s changes of `parts`.
+fn only(plan: &Plan, parts: &[&[Part]]) -> Plan {
+    Plan {
+        changes: plan
+            .changes
+            .iter()
+            .filter(|c| {
+                let part = budget::part(c);
+                parts.iter().any(|list| list.contains(&part))
+            })
+            .cloned()
+            .collect(),
+        ..plan.clone()
+    }
+}
+
+/// One transaction: the whole plan (`share` is `None`) or a share of it.
+async fn transaction(
+    client: &mut Client,
+    manifest: &Manifest,
+    desired: &Desired,
+    options: &ApplyOptions,
+    confirmed: &Confirmed,
+    share: Option<Share<'_>>,
 ) -> Result<ApplyReport, ApplyError> {
     let tx = client.transaction().await.map_err(database_error)?;
     // lock_timeout bounds the wait for the advisory lock, and for every table lock an ALTER
@@ -120,83 +243,214 @@ pub async fn apply(
             database_error(error)
         });
     }
-    let (plan, live) = crate::plan::live::plan(&tx, manifest, desired, &options.plan).await?;
+    let (whole, live) = crate::plan::live::plan(&tx, manifest, desired, &options.plan).await?;
     if let Some(expected) = &confirmed.fingerprint {
-        expected.check(&live.state, &plan)?;
+        // A saved plan was made from the state before the first transaction.
+        if share.is_none_or(|s| s.first) {
+            expected.check(&live.state, &whole)?;
+        }
     }
+    let (plan, wanted) = match share {
+        None => (whole, confirmed.plan.clone()),
+        Some(s) => (only(&whole, &[s.parts]), only(&confirmed.plan, &[s.parts])),
+    };
     if plan.changes.is_empty() {
         // Another apply got there first: nothing left to do.
         tx.commit().await.map_err(database_error)?;
         return Ok(ApplyReport {
             plan,
             statements: 0,
+            round_trips: 0,
         });
     }
-    if plan.changes != confirmed.plan.changes {
+    if plan.changes != wanted.changes {
         return Err(ApplyError::PlanDiffers);
     }
     check(desired, &plan, &live)?;
     let session = Session::new(&live);
-    // A non-superuser acts on a schema's contents as its owner (see `plan::preflight`).
-    let mut acting_as: Option<String> = None;
-    let mut statements = 0;
-    let progress = crate::progress::Progress::bar("applying changes", plan.changes.len() as u64);
-    for change in &plan.changes {
-        let actor = preflight::actor(&change.action, desired)
-            .filter(|role| !session.superuser && *role != session.user);
-        if actor != acting_as {
-            let set = match &actor {
-                Some(role) => format!("SET ROLE {}", Ident(role)),
-                None => "RESET ROLE".to_string(),
-            };
-            if let Err(cause) = tx.batch_execute(&set).await {
-                return Err(ApplyError::Statement {
-                    message: server_message(&cause),
-                    statement: set,
-                    cause,
-                });
-            }
-            acting_as = actor;
-        }
-        let lookup = schema_lookup(&change.action, desired, &session, &live);
-        let mut list = executable(&change.action, &options.plan.passwords);
-        if let Some((before, after)) = lookup {
-            list.insert(0, before);
-            list.push(after);
-        }
-        for statement in list {
-            if let Err(cause) = tx.batch_execute(&statement).await {
-                let mut message = server_message(&cause);
-                if cause.code() == Some(&SqlState::OUT_OF_MEMORY) {
-                    // 53200 here is the lock table: the one transaction holds a lock on every
-                    // object whose owner or privileges it changes.
-                    message.push_str(&format!(
-                        "; this apply changes {} objects in one transaction: raise max_locks_per_transaction (a restart is needed) or apply one service at a time with --service NAME",
-                        plan.changes.len()
-                    ));
-                }
-                return Err(ApplyError::Statement {
-                    statement: redact(&change.action, &statement),
-                    message,
-                    cause,
-                });
-            }
-            statements += 1;
-        }
-        progress.inc();
-    }
-    drop(progress);
-    if acting_as.is_some() {
-        tx.batch_execute("RESET ROLE")
-            .await
-            .map_err(database_error)?;
-    }
+    let script = script(&plan, desired, &session, &live, &options.plan.passwords);
+    let round_trips = execute(&tx, &script, plan.changes.len()).await?;
     let (after, _) = crate::plan::live::plan(&tx, manifest, desired, &options.plan).await?;
-    if !after.changes.is_empty() {
-        return Err(ApplyError::NotConverged(Box::new(after)));
+    let pending = match share {
+        Some(s) if !s.last => only(&after, &[s.done, s.parts]),
+        _ => after,
+    };
+    if !pending.changes.is_empty() {
+        return Err(ApplyError::NotConverged(Box::new(pending)));
     }
     tx.commit().await.map_err(database_error)?;
-    Ok(ApplyReport { plan, statements })
+    Ok(ApplyReport {
+        plan,
+        statements: script.len(),
+        round_trips,
+    })
+}
+
+/// One statement apply runs, and how an error may quote it (never with a password).
+#[derive(Debug, Clone)]
+struct Statement {
+    sql: String,
+    shown: String,
+}
+
+impl Statement {
+    fn plain(sql: String) -> Statement {
+        Statement {
+            shown: sql.clone(),
+            sql,
+        }
+    }
+}
+
+/// The statements that make `plan`, in its order: consecutive changes made as the same role
+/// are grouped (`plan::sql::grouped`), with `SET ROLE` where the acting role changes and, on
+/// 16+, one schema lend around each run of owner changes in one schema (`schema_lookup`).
+fn script(
+    plan: &Plan,
+    desired: &Desired,
+    session: &Session<'_>,
+    live: &Introspection,
+    passwords: &BTreeMap<String, String>,
+) -> Vec<Statement> {
+    // A non-superuser acts on a schema's contents as its owner (see `plan::preflight`).
+    let actor = |action: &Action| {
+        preflight::actor(action, desired).filter(|role| !session.superuser && *role != session.user)
+    };
+    let key = |action: &Action| {
+        (
+            actor(action),
+            schema_lookup(action, desired, session, live),
+            matches!(action, Action::SetPassword { .. }),
+        )
+    };
+    let mut out = Vec::new();
+    let mut acting_as: Option<String> = None;
+    let mut rest = &plan.changes[..];
+    while let Some(first) = rest.first() {
+        let (actor, lookup, password) = key(&first.action);
+        let len = rest
+            .iter()
+            .take_while(|c| key(&c.action) == (actor.clone(), lookup.clone(), password))
+            .count();
+        let (run, tail) = rest.split_at(len);
+        rest = tail;
+        if actor != acting_as {
+            out.push(Statement::plain(match &actor {
+                Some(role) => format!("SET ROLE {};", Ident(role)),
+                None => "RESET ROLE;".to_string(),
+            }));
+            acting_as = actor;
+        }
+        let [lend, take_back] = lookup.unwrap_or_default();
+        out.extend(lend.into_iter().map(Statement::plain));
+        if password {
+            for change in run {
+                for sql in executable(&change.action, passwords) {
+                    out.push(Statement {
+                        sql,
+                        shown: sql::statements(&change.action).join(" "),
+                    });
+                }
+            }
+        } else {
+            let actions = run.iter().map(|c| &c.action);
+            out.extend(sql::grouped(actions).into_iter().map(Statement::plain));
+        }
+        out.extend(take_back.into_iter().map(Statement::plain));
+    }
+    if acting_as.is_some() {
+        out.push(Statement::plain("RESET ROLE;".to_string()));
+    }
+    out
+}
+
+/// Runs `script` in simple-query messages of many statements each (`plan::sql::messages`):
+/// one round trip per message instead of one per statement. Returns the number of messages.
+///
+/// The server runs a message's statements in order and stops at the first error; it reports
+/// each statement's completion, so the completions counted before the error name the one
+/// that failed.
+async fn execute(
+    tx: &tokio_postgres::Transaction<'_>,
+    script: &[Statement],
+    changes: usize,
+) -> Result<usize, ApplyError> {
+    // Statements are joined into one message: each must end its own.
+    let sqls: Vec<String> = script
+        .iter()
+        .map(|s| {
+            if s.sql.trim_end().ends_with(';') {
+                s.sql.clone()
+            } else {
+                format!("{};", s.sql)
+            }
+        })
+        .collect();
+    let messages = sql::messages(&sqls);
+    let progress = crate::progress::Progress::bar("applying changes", messages.len() as u64);
+    for range in &messages {
+        let text = sqls[range.clone()].join("\n");
+        let Err((done, cause)) = run_message(tx, &text).await else {
+            progress.inc();
+            continue;
+        };
+        let failed = (range.start + done).min(range.end - 1);
+        let mut message = server_message(&cause);
+        if cause.code() == Some(&SqlState::OUT_OF_MEMORY) {
+            // 53200 here is the lock table: the one transaction holds a lock on every
+            // object whose owner or privileges it changes.
+            message.push_str(&format!(
+                "; this apply changes {changes} objects in one transaction: raise max_locks_per_transaction (a restart is needed) or apply one service at a time with --service NAME"
+            ));
+        }
+        return Err(ApplyError::Statement {
+            statement: abbreviate(&script[failed].shown),
+            message,
+            cause,
+        });
+    }
+    Ok(messages.len())
+}
+
+/// Sends one simple-query message; on error, also says how many of its statements completed.
+async fn run_message(
+    tx: &tokio_postgres::Transaction<'_>,
+    text: &str,
+) -> Result<(), (usize, tokio_postgres::Error)> {
+    use futures_util::StreamExt;
+    let mut stream = std::pin::pin!(
+        tx.client()
+            .simple_query_raw(text)
+            .await
+            .map_err(|e| (0, e))?
+    );
+    let mut done = 0;
+    while let Some(message) = stream.next().await {
+        match message {
+            Ok(SimpleQueryMessage::CommandComplete(_)) => done += 1,
+            Ok(_) => {}
+            Err(error) => return Err((done, error)),
+        }
+    }
+    Ok(())
+}
+
+/// A statement as an error quotes it: a merged GRANT over hundreds of objects is cut after
+/// its first few hundred characters.
+fn abbreviate(statement: &str) -> String {
+    const SHOWN: usize = 600;
+    if statement.len() <= SHOWN {
+        return statement.to_string();
+    }
+    let cut = (0..=SHOWN)
+        .rev()
+        .find(|&i| statement.is_char_boundary(i))
+        .unwrap_or(0);
+    format!(
+        "{} ... ({} more characters)",
+        &statement[..cut],
+        statement.len() - cut
+    )
 }
 
 /// On 16 and later a non-superuser admin is a member of an owner role WITH INHERIT FALSE, so
@@ -208,7 +462,7 @@ fn schema_lookup(
     desired: &Desired,
     session: &Session<'_>,
     live: &Introspection,
-) -> Option<(String, String)> {
+) -> Option<[Vec<String>; 2]> {
     if session.superuser || !live.membership_options() {
         return None;
     }
@@ -221,10 +475,18 @@ fn schema_lookup(
     };
     let owner = &desired.db().schemas.get(schema)?.owner;
     let (owner, schema, user) = (Ident(owner), Ident(schema), Ident(&session.user));
-    Some((
-        format!("SET ROLE {owner}; GRANT USAGE ON SCHEMA {schema} TO {user}; RESET ROLE"),
-        format!("SET ROLE {owner}; REVOKE USAGE ON SCHEMA {schema} FROM {user}; RESET ROLE"),
-    ))
+    Some([
+        vec![
+            format!("SET ROLE {owner};"),
+            format!("GRANT USAGE ON SCHEMA {schema} TO {user};"),
+            "RESET ROLE;".to_string(),
+        ],
+        vec![
+            format!("SET ROLE {owner};"),
+            format!("REVOKE USAGE ON SCHEMA {schema} FROM {user};"),
+            "RESET ROLE;".to_string(),
+        ],
+    ])
 }
 
 /// Refuses a manifest no role may apply, and a plan with changes the session cannot make.
@@ -249,20 +511,12 @@ fn executable(action: &Action, passwords: &BTreeMap<String, String>) -> Vec<Stri
     match action {
         Action::SetPassword { role, .. } => match passwords.get(role) {
             Some(password) => vec![format!(
-                "ALTER ROLE {} PASSWORD {}",
+                "ALTER ROLE {} PASSWORD {};",
                 Ident(role),
                 crate::pg::ident::Literal(&crate::pg::scram::random_verifier(password))
             )],
             None => Vec::new(),
         },
         other => sql::statements(other),
-    }
-}
-
-/// A statement as it may appear in an error: never with a password verifier.
-fn redact(action: &Action, statement: &str) -> String {
-    match action {
-        Action::SetPassword { .. } => sql::statements(action).join(" "),
-        _ => statement.to_string(),
     }
 }

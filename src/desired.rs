@@ -11,7 +11,7 @@ use crate::catalog::model::{
     Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, Membership, Privilege,
     Role, RoleAttributes, Schema,
 };
-use crate::manifest::{Access, Manifest, PublicSchema};
+use crate::manifest::{Access, Manifest, Observer, PublicSchema, Service, SharedSchema};
 use crate::pg::ident::{Ident, split_identifiers};
 
 /// A desired cluster state plus the intentions the state itself cannot express.
@@ -62,28 +62,51 @@ fn privileges<const N: usize>(list: [Privilege; N]) -> BTreeSet<Privilege> {
 
 /// Computes the desired state of `manifest`.
 pub fn desired_state(manifest: &Manifest) -> Desired {
-    use Privilege::*;
     let db_name = manifest.database.name.clone();
-    let mut state = ClusterState::default();
-    let mut enforced_roles = BTreeSet::new();
-    let mut password_envs = BTreeMap::new();
-    let mut password_versions = BTreeMap::new();
-    let mut db = Database::default();
+    let readers = readers(manifest);
+    let mut build = Builder::default();
+    for service in &manifest.services {
+        build.service(service, &db_name, readers.get(service.schema.as_str()));
+    }
+    for shared in &manifest.shared {
+        build.shared(shared, readers.get(shared.schema.as_str()));
+    }
+    for observer in &manifest.observers {
+        build.observer(observer);
+    }
+    // [pooler] auth = "auth_query": PgBouncer's lookup function, its schema and roles.
+    let auth_lookup = crate::pooler::auth_query::lookup_roles(manifest);
+    if let Some(roles) = &auth_lookup {
+        build.auth_lookup(manifest, roles);
+    }
+    if manifest.database.revoke_public_connect {
+        build.revoke_public_connect(manifest, auth_lookup.is_some());
+    }
 
-    let mut add_role = |state: &mut ClusterState, name: &str, role: Role, enforced: bool| {
-        state.roles.insert(name.to_string(), role);
-        if enforced {
-            enforced_roles.insert(name.to_string());
-        }
-    };
-    let owner_role = || Role {
-        attributes: RoleAttributes::unprivileged(false, None),
-        ..Role::default()
-    };
+    let Builder {
+        mut state,
+        db,
+        enforced_roles,
+        password_envs,
+        password_versions,
+    } = build;
+    state.databases.insert(db_name.clone(), db);
+    Desired {
+        state,
+        database: db_name,
+        enforced_roles,
+        password_envs,
+        password_versions,
+        public_schema: manifest.database.public_schema,
+        planned_elsewhere: BTreeSet::new(),
+        serves: BTreeMap::new(),
+    }
+}
 
-    // Who reads each schema besides its own service: roles of services that declare a read,
-    // and observers. A declared read reaches the service's owner role too, so that its
-    // migrations can create views over the schema read; read-only, like every reader.
+/// Who reads each schema besides its own service: roles of services that declare a read, and
+/// observers. A declared read reaches the service's owner role too, so that its migrations can
+/// create views over the schema read; read-only, like every reader.
+fn readers(manifest: &Manifest) -> BTreeMap<&str, BTreeSet<String>> {
     let mut readers: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for service in &manifest.services {
         for read in &service.reads {
@@ -100,9 +123,59 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
                 .insert(observer.name.clone());
         }
     }
+    readers
+}
 
-    for service in &manifest.services {
-        add_role(&mut state, &service.owner, owner_role(), true);
+/// The parts of a [`Desired`] that its declarations fill in, one at a time.
+#[derive(Default)]
+struct Builder {
+    state: ClusterState,
+    db: Database,
+    enforced_roles: BTreeSet<String>,
+    password_envs: BTreeMap<String, String>,
+    password_versions: BTreeMap<String, u32>,
+}
+
+impl Builder {
+    fn add_role(&mut self, name: &str, role: Role, enforced: bool) {
+        self.state.roles.insert(name.to_string(), role);
+        if enforced {
+            self.enforced_roles.insert(name.to_string());
+        }
+    }
+
+    /// A schema owner: no login, no attributes beyond the defaults.
+    fn add_owner_role(&mut self, name: &str) {
+        let role = Role {
+            attributes: RoleAttributes::unprivileged(false, None),
+            ..Role::default()
+        };
+        self.add_role(name, role, true);
+    }
+
+    fn add_password(&mut self, role: &str, env: Option<&String>, version: Option<u32>) {
+        if let Some(env) = env {
+            self.password_envs.insert(role.to_string(), env.clone());
+        }
+        if let Some(version) = version {
+            self.password_versions.insert(role.to_string(), version);
+        }
+    }
+
+    fn add_schema(&mut self, name: &str, owner: &str, acl: Acl) {
+        let schema = Schema {
+            owner: owner.to_string(),
+            acl,
+            grant_options: Acl::new(),
+            objects: BTreeMap::new(),
+        };
+        self.db.schemas.insert(name.to_string(), schema);
+    }
+
+    /// A service: its owner, its roles with their access, its schema and default privileges.
+    fn service(&mut self, service: &Service, db_name: &str, readers: Option<&BTreeSet<String>>) {
+        use Privilege::*;
+        self.add_owner_role(&service.owner);
         let mut schema_acl = Acl::new();
         schema_acl.insert(
             Grantee::Role(service.owner.clone()),
@@ -139,51 +212,24 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
                 member_of.insert(group.clone());
                 memberships.push(Membership::wanted(group));
             }
-            // application_name names the service in pg_stat_activity and the server's logs,
-            // unless the client sets its own.
-            let settings = BTreeMap::from([(
-                db_name.clone(),
-                BTreeMap::from([
-                    (
-                        crate::pg::SEARCH_PATH.to_string(),
-                        search_path_value(&service.search_path),
-                    ),
-                    ("application_name".to_string(), service.name.clone()),
-                ]),
-            )]);
-            let attributes = RoleAttributes::unprivileged(true, role.connection_limit);
-            add_role(
-                &mut state,
+            let role_state = Role {
+                attributes: RoleAttributes::unprivileged(true, role.connection_limit),
+                member_of,
+                memberships,
+                settings: service_settings(service, db_name),
+                ..Role::default()
+            };
+            self.add_role(&role.name, role_state, true);
+            self.add_password(
                 &role.name,
-                Role {
-                    attributes,
-                    member_of,
-                    memberships,
-                    settings,
-                    ..Role::default()
-                },
-                true,
+                role.password_env.as_ref(),
+                role.password_version,
             );
-            if let Some(env) = &role.password_env {
-                password_envs.insert(role.name.clone(), env.clone());
-            }
-            if let Some(version) = role.password_version {
-                password_versions.insert(role.name.clone(), version);
-            }
         }
-        let readers_here = readers.get(service.schema.as_str());
-        grant_reads(readers_here, &mut schema_acl, &mut tables, &mut sequences);
-        db.schemas.insert(
-            service.schema.clone(),
-            Schema {
-                owner: service.owner.clone(),
-                acl: schema_acl,
-                grant_options: Acl::new(),
-                objects: BTreeMap::new(),
-            },
-        );
+        grant_reads(readers, &mut schema_acl, &mut tables, &mut sequences);
+        self.add_schema(&service.schema, &service.owner, schema_acl);
         insert_default_acls(
-            &mut db,
+            &mut self.db,
             &service.owner,
             &service.schema,
             [
@@ -194,27 +240,19 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
         );
     }
 
-    for shared in &manifest.shared {
-        add_role(&mut state, &shared.owner, owner_role(), true);
+    /// A shared schema: its owner, the schema, and read access for its readers.
+    fn shared(&mut self, shared: &SharedSchema, readers: Option<&BTreeSet<String>>) {
+        self.add_owner_role(&shared.owner);
         let mut schema_acl = Acl::from([(
             Grantee::Role(shared.owner.clone()),
-            privileges([Usage, Create]),
+            privileges([Privilege::Usage, Privilege::Create]),
         )]);
         let mut tables = Acl::new();
         let mut sequences = Acl::new();
-        let readers_here = readers.get(shared.schema.as_str());
-        grant_reads(readers_here, &mut schema_acl, &mut tables, &mut sequences);
-        db.schemas.insert(
-            shared.schema.clone(),
-            Schema {
-                owner: shared.owner.clone(),
-                acl: schema_acl,
-                grant_options: Acl::new(),
-                objects: BTreeMap::new(),
-            },
-        );
+        grant_reads(readers, &mut schema_acl, &mut tables, &mut sequences);
+        self.add_schema(&shared.schema, &shared.owner, schema_acl);
         insert_default_acls(
-            &mut db,
+            &mut self.db,
             &shared.owner,
             &shared.schema,
             [
@@ -225,63 +263,59 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
         );
     }
 
-    for observer in &manifest.observers {
+    /// An observer: a role created when missing, never enforced.
+    fn observer(&mut self, observer: &Observer) {
         let role = Role {
             attributes: RoleAttributes::unprivileged(observer.login, observer.connection_limit),
             ..Role::default()
         };
-        add_role(&mut state, &observer.name, role, false);
-        if let Some(env) = &observer.password_env {
-            password_envs.insert(observer.name.clone(), env.clone());
-        }
-        if let Some(version) = observer.password_version {
-            password_versions.insert(observer.name.clone(), version);
-        }
+        self.add_role(&observer.name, role, false);
+        self.add_password(
+            &observer.name,
+            observer.password_env.as_ref(),
+            observer.password_version,
+        );
     }
 
-    // [pooler] auth = "auth_query": PgBouncer's lookup function, its schema and roles.
-    let auth_lookup = crate::pooler::auth_query::lookup_roles(manifest);
-    if let Some(roles) = &auth_lookup {
+    /// PgBouncer's auth_query: the lookup function over `roles`, its schema, owner and user.
+    fn auth_lookup(&mut self, manifest: &Manifest, roles: &[String]) {
         use crate::pooler::auth_query::{AUTH_USER, OWNER, SCHEMA, auth_user_limit, definition};
-        add_role(&mut state, OWNER, owner_role(), true);
+        self.add_owner_role(OWNER);
         let limit = Some(auth_user_limit(manifest));
         let auth_user = Role {
             attributes: RoleAttributes::unprivileged(true, limit),
             ..Role::default()
         };
-        add_role(&mut state, AUTH_USER, auth_user, true);
+        self.add_role(AUTH_USER, auth_user, true);
         let schema_acl = Acl::from([
             (
                 Grantee::Role(OWNER.to_string()),
-                privileges([Usage, Create]),
+                privileges([Privilege::Usage, Privilege::Create]),
             ),
-            (Grantee::Role(AUTH_USER.to_string()), privileges([Usage])),
+            (
+                Grantee::Role(AUTH_USER.to_string()),
+                privileges([Privilege::Usage]),
+            ),
         ]);
-        db.schemas.insert(
-            SCHEMA.to_string(),
-            Schema {
-                owner: OWNER.to_string(),
-                acl: schema_acl,
-                grant_options: Acl::new(),
-                objects: BTreeMap::new(),
-            },
-        );
-        let functions = Acl::from([(Grantee::Role(AUTH_USER.to_string()), privileges([Execute]))]);
+        self.add_schema(SCHEMA, OWNER, schema_acl);
+        let functions = Acl::from([(
+            Grantee::Role(AUTH_USER.to_string()),
+            privileges([Privilege::Execute]),
+        )]);
         insert_default_acls(
-            &mut db,
+            &mut self.db,
             OWNER,
             SCHEMA,
             [(DefaultObjects::Functions, functions)],
         );
-        db.auth_lookup = Some(definition(roles));
-        db.shadow_readers.insert(OWNER.to_string());
+        self.db.auth_lookup = Some(definition(roles));
+        self.db.shadow_readers.insert(OWNER.to_string());
     }
 
-    if manifest.database.revoke_public_connect {
-        db.acl.insert(Grantee::Public, BTreeSet::new());
-        let auth_user = auth_lookup
-            .as_ref()
-            .map(|_| crate::pooler::auth_query::AUTH_USER.to_string());
+    /// PUBLIC loses CONNECT on the database; every role that connects gets it by name.
+    fn revoke_public_connect(&mut self, manifest: &Manifest, auth_lookup: bool) {
+        self.db.acl.insert(Grantee::Public, BTreeSet::new());
+        let auth_user = auth_lookup.then(|| crate::pooler::auth_query::AUTH_USER.to_string());
         let connecting = manifest
             .services
             .iter()
@@ -289,21 +323,29 @@ pub fn desired_state(manifest: &Manifest) -> Desired {
             .chain(manifest.observers.iter().map(|o| o.name.clone()))
             .chain(auth_user);
         for role in connecting {
-            db.acl.insert(Grantee::Role(role), privileges([Connect]));
+            self.db
+                .acl
+                .insert(Grantee::Role(role), privileges([Privilege::Connect]));
         }
     }
+}
 
-    state.databases.insert(db_name.clone(), db);
-    Desired {
-        state,
-        database: db_name,
-        enforced_roles,
-        password_envs,
-        password_versions,
-        public_schema: manifest.database.public_schema,
-        planned_elsewhere: BTreeSet::new(),
-        serves: BTreeMap::new(),
-    }
+/// The settings of a service's login roles in its database. application_name names the service
+/// in pg_stat_activity and the server's logs, unless the client sets its own.
+fn service_settings(
+    service: &Service,
+    db_name: &str,
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    BTreeMap::from([(
+        db_name.to_string(),
+        BTreeMap::from([
+            (
+                crate::pg::SEARCH_PATH.to_string(),
+                search_path_value(&service.search_path),
+            ),
+            ("application_name".to_string(), service.name.clone()),
+        ]),
+    )])
 }
 
 /// Read access for each reader: USAGE on the schema, SELECT on its tables and sequences.

@@ -1,4 +1,5 @@
-//! `dbsplit apply`: show the plan, confirm, and apply it in one transaction.
+//! `dbsplit apply`: show the plan, confirm, and apply it in one transaction, or, when the
+//! plan needs more locks than one transaction may take, in transactions of whole services.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -7,7 +8,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use crate::apply::{self, ApplyOptions, Confirmed};
+use crate::apply::budget::{LockTable, Split, split};
+use crate::apply::{self, ApplyError, ApplyOptions, Confirmed};
 use crate::cli::{ApplyArgs, ConnectArgs};
 use crate::desired::desired_state;
 use crate::plan::file::SavedPlan;
@@ -48,6 +50,7 @@ pub fn run(
             select,
         },
     };
+    let owners = report::plan::Owners::of(&manifest);
     live::runtime()?.block_on(async {
         let notices = Some(live::show_notices(None));
         let mut client =
@@ -69,7 +72,7 @@ pub fn run(
                 }
                 let blocked = preflight::blocked(&plan, &desired, &live);
                 if !blocked.is_empty() {
-                    report::plan::human(&plan, color, out)?;
+                    report::plan::human(&plan, &owners, color, out)?;
                     let who = preflight::Session::new(&live).describe();
                     eprint!("{}", report::plan::blocked(&who, &blocked));
                     eprintln!("error: nothing was applied");
@@ -81,10 +84,46 @@ pub fn run(
                 }
             }
         };
-        report::plan::human(&confirmed.plan, color, out)?;
+        report::plan::human(&confirmed.plan, &owners, color, out)?;
         if confirmed.plan.is_empty() {
             return Ok(ExitCode::SUCCESS);
         }
+        let table = LockTable::read(&client)
+            .await
+            .context("cannot read the server's lock settings")?;
+        let transactions = match split(&confirmed.plan, table.usable()) {
+            Split::One { .. } => None,
+            Split::TooBig { locks, part } => {
+                eprintln!(
+                    "error: lock-budget: {part} alone needs about {locks} lock entries, more than one transaction may take ({}): {}; raise max_locks_per_transaction (a restart is needed); nothing was applied",
+                    table.usable(),
+                    table.describe()
+                );
+                return Ok(ExitCode::from(TROUBLE));
+            }
+            Split::Many { locks, transactions } if args.single_transaction => {
+                eprintln!(
+                    "error: lock-budget: --single-transaction: this plan needs about {locks} lock entries, more than one transaction may take ({}): {}; raise max_locks_per_transaction (a restart is needed), or apply without --single-transaction in {} transactions of whole services; nothing was applied",
+                    table.usable(),
+                    table.describe(),
+                    transactions.len()
+                );
+                return Ok(ExitCode::from(TROUBLE));
+            }
+            Split::Many { locks, transactions } => {
+                writeln!(
+                    out,
+                    "This plan needs about {locks} lock entries, more than one transaction may take ({}): {}.\nIt is applied in {} transactions, in this order; if one fails, those before it stay applied:",
+                    table.usable(),
+                    table.describe(),
+                    transactions.len()
+                )?;
+                for (i, transaction) in transactions.iter().enumerate() {
+                    writeln!(out, "  {}. {}", i + 1, transaction.describe())?;
+                }
+                Some(transactions)
+            }
+        };
         if !args.yes {
             if !std::io::stdin().is_terminal() {
                 eprintln!(
@@ -112,17 +151,34 @@ pub fn run(
             }
         }
         let started = Instant::now();
-        let report = apply::apply(&mut client, &manifest, &desired, &options, &confirmed)
-            .await
-            .context("apply failed; nothing was changed")?;
+        let result = match &transactions {
+            None => apply::apply(&mut client, &manifest, &desired, &options, &confirmed).await,
+            Some(list) => {
+                apply::apply_in(&mut client, &manifest, &desired, &options, &confirmed, list)
+                    .await
+            }
+        };
+        let report = result.map_err(|error| {
+            let what = if matches!(error, ApplyError::Partial { .. }) {
+                "apply failed part-way"
+            } else {
+                "apply failed; nothing was changed"
+            };
+            anyhow::Error::new(error).context(what)
+        })?;
         if report.statements == 0 {
             writeln!(out, "Nothing to do: another apply already brought the cluster to the manifest.")?;
         } else {
             writeln!(
                 out,
-                "Applied {} changes ({} statements) in {} ms; the cluster matches the manifest.",
+                "Applied {} changes ({} statements in {} round trips{}) in {} ms; the cluster matches the manifest.",
                 report.plan.changes.len(),
                 report.statements,
+                report.round_trips,
+                transactions
+                    .as_ref()
+                    .map(|t| format!(", {} transactions", t.len()))
+                    .unwrap_or_default(),
                 started.elapsed().as_millis()
             )?;
         }

@@ -1,13 +1,20 @@
 //! `dbsplit graph`: read the cluster and audit it, add what roles ran when `pg_stat_statements`
-//! is there, draw.
+//! is there, draw. With a fleet manifest, every target is read (clusters concurrently) and the
+//! drawing groups its services by cluster and database.
 
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
+use tokio_postgres::Client;
+
 use crate::audit::read::{audit_state, read_live};
+use crate::catalog::introspect::Introspection;
 use crate::cli::{ConnectArgs, GraphArgs, GraphFormat};
-use crate::graph::{build, render};
+use crate::fleet::run::per_cluster;
+use crate::graph::fleet::{Fleet, Placed};
+use crate::graph::{Graph, build, fleet as drawn, render};
+use crate::manifest::Manifest;
 use crate::usage::read::NotInstalled;
 
 use super::live;
@@ -21,8 +28,14 @@ pub fn run(
     let manifest = if args.no_manifest || (!path.exists() && path == Path::new("services.toml")) {
         None
     } else {
-        Some(super::load_manifest(path)?)
+        Some(super::load_fleet_manifest(path)?)
     };
+    if let Some(manifest) = manifest.as_ref().filter(|m| m.fleet) {
+        return fleet(manifest, connect, args, out);
+    }
+    if let Some(manifest) = &manifest {
+        super::fleet::check_v1_targets(manifest, &args.fleet)?;
+    }
     let graph = live::runtime()?.block_on(async {
         let database = manifest.as_ref().map(|m| m.database.name.as_str());
         let mut client = match database {
@@ -30,15 +43,7 @@ pub fn run(
             None => live::connect_plain(connect).await?,
         };
         let (live, _) = read_live(&mut client, None, args.statement_timeout).await?;
-        let report = audit_state(manifest.as_ref(), &live)?;
-        let services = super::usage::services(manifest.as_ref(), &live)?;
-        // Runtime edges only when the statistics are there; without them the rest still draws.
-        let usage = match super::usage::runtime(&client, manifest.as_ref(), &live).await {
-            Ok(usage) => Some(usage),
-            Err(error) if error.is::<NotInstalled>() => None,
-            Err(error) => return Err(error),
-        };
-        anyhow::Ok(build(&services, &report, usage.as_ref()))
+        graph_of(&client, manifest.as_ref(), &live).await
     })?;
     match args.format {
         GraphFormat::Mermaid => render::mermaid(&graph, out)?,
@@ -46,4 +51,77 @@ pub fn run(
         GraphFormat::Json => render::json(&graph, out)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The graph of one database read on `client`.
+async fn graph_of(
+    client: &Client,
+    manifest: Option<&Manifest>,
+    live: &Introspection,
+) -> anyhow::Result<Graph> {
+    let report = audit_state(manifest, live)?;
+    let services = super::usage::services(manifest, live)?;
+    // Runtime edges only when the statistics are there; without them the rest still draws.
+    let usage = match super::usage::runtime(client, manifest, live).await {
+        Ok(usage) => Some(usage),
+        Err(error) if error.is::<NotInstalled>() => None,
+        Err(error) => return Err(error),
+    };
+    Ok(build(&services, &report, usage.as_ref()))
+}
+
+/// `graph` over a fleet manifest: each selected target read and drawn in its cluster's and
+/// database's group. A target that cannot be read is named on stderr and makes the command
+/// exit 2; the others are drawn.
+fn fleet(
+    manifest: &Manifest,
+    connect: &ConnectArgs,
+    args: &GraphArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let targets = crate::fleet::select(crate::fleet::targets(manifest), &args.fleet.targets)?;
+    let connect = connect.clone();
+    let timeout = args.statement_timeout;
+    let outcomes = super::fleet::runtime(&args.fleet)?.block_on(per_cluster(
+        targets,
+        args.fleet.jobs.into(),
+        move |_, target| {
+            let connect = connect.clone();
+            async move {
+                let (mut client, _connection) =
+                    super::fleet::connect_target(&target, &connect, None).await?;
+                let (live, _) = read_live(&mut client, None, timeout).await?;
+                graph_of(&client, Some(&target.manifest), &live).await
+            }
+        },
+    ));
+    let mut fleet = Fleet::default();
+    let mut trouble = false;
+    for outcome in outcomes {
+        match outcome.result {
+            Ok(graph) => fleet.targets.push(Placed {
+                cluster: outcome.target.cluster,
+                database: outcome.target.database,
+                graph,
+            }),
+            Err(error) => {
+                trouble = true;
+                eprintln!(
+                    "error: {}: {}",
+                    outcome.target.label(),
+                    super::fleet::chain(&error)
+                );
+            }
+        }
+    }
+    match args.format {
+        GraphFormat::Mermaid => drawn::mermaid(&fleet, out)?,
+        GraphFormat::Dot => drawn::dot(&fleet, out)?,
+        GraphFormat::Json => drawn::json(&fleet, out)?,
+    }
+    Ok(if trouble {
+        ExitCode::from(super::TROUBLE)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -207,10 +207,11 @@ migrations_dir = \"migrations\" # one folder per service below it
 [services.{}]
 # schema = {}  # default: the service's key
 # owner = {}  # NOLOGIN role owning the schema and its objects; default \"<service>_owner\"
-",
+{}",
             key(service),
             toml::Value::String(service.clone()),
             toml::Value::String(format!("{service}_owner")),
+            crate::schema::OWNER_COMMENTS,
         ));
         for (role, access) in roles {
             let comment = match access {

@@ -36,7 +36,13 @@ pub fn run(
         |s| s.desired(&desired_state(&manifest)),
     );
     if args.offline {
-        render(&bootstrap(&manifest, &desired), args.format, color, out)?;
+        render(
+            &bootstrap(&manifest, &desired),
+            &manifest,
+            args.format,
+            color,
+            out,
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let options = PlanOptions {
@@ -83,13 +89,13 @@ pub fn run(
     if args.format == PlanFormat::Json && !blocked.is_empty() {
         // The plan's JSON, with what the connecting role cannot do next to the changes.
         let mut buffer = Vec::new();
-        render(&plan, args.format, color, &mut buffer)?;
+        render(&plan, &manifest, args.format, color, &mut buffer)?;
         let mut json: serde_json::Value = serde_json::from_slice(&buffer)?;
         json["blocked"] = serde_json::to_value(&blocked)?;
         serde_json::to_writer_pretty(&mut *out, &json)?;
         writeln!(out)?;
     } else {
-        render(&plan, args.format, color, out)?;
+        render(&plan, &manifest, args.format, color, out)?;
     }
     if !blocked.is_empty() {
         let text = report::plan::blocked(&who, &blocked);
@@ -110,14 +116,11 @@ pub fn run(
 
 fn render(
     plan: &Plan,
+    manifest: &crate::manifest::Manifest,
     format: PlanFormat,
     color: bool,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
-    match format {
-        PlanFormat::Human => report::plan::human(plan, color, out),
-        PlanFormat::Sql => report::plan::sql(plan, out),
-        PlanFormat::Json => report::plan::json(plan, out),
-        PlanFormat::Markdown => report::markdown::plan(plan, out),
-    }
+    let owners = report::plan::Owners::of(manifest);
+    report::plan::render(format, plan, &owners, color, out)
 }

@@ -12,8 +12,11 @@ use crate::audit::Services;
 use crate::audit::read::read_live;
 use crate::catalog::introspect::Introspection;
 use crate::cli::{ConnectArgs, FindingsFormat, UsageArgs};
-use crate::finding::any_at_or_above;
+use crate::finding::{Finding, any_at_or_above};
+use crate::fleet::run::per_cluster;
+use crate::fleet::{self, Target};
 use crate::manifest::Manifest;
+use crate::report::findings::Format;
 use crate::usage::{Usage, analyze, read, render};
 
 use super::live;
@@ -28,8 +31,14 @@ pub fn run(
     let manifest = if args.no_manifest || (!path.exists() && path == Path::new("services.toml")) {
         None
     } else {
-        Some(super::load_manifest(path)?)
+        Some(super::load_fleet_manifest(path)?)
     };
+    if let Some(manifest) = manifest.as_ref().filter(|m| m.fleet) {
+        return fleet(manifest, connect, args, color, out);
+    }
+    if let Some(manifest) = &manifest {
+        super::fleet::check_v1_targets(manifest, &args.fleet)?;
+    }
     let usage = live::runtime()?.block_on(async {
         let database = manifest.as_ref().map(|m| m.database.name.as_str());
         let mut client = match database {
@@ -57,6 +66,91 @@ pub fn run(
             ExitCode::SUCCESS
         },
     )
+}
+
+/// `usage` over a fleet manifest: `pg_stat_statements` read on every selected target
+/// (clusters concurrently), rendered per target (`=== cluster/database ===`), or in one JSON
+/// document whose entries carry `cluster` and `database`. A target that cannot be read is
+/// named on stderr and makes the command exit 2; the others are shown.
+fn fleet(
+    manifest: &Manifest,
+    connect: &ConnectArgs,
+    args: &UsageArgs,
+    color: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let targets = fleet::select(fleet::targets(manifest), &args.fleet.targets)?;
+    let connect = connect.clone();
+    let timeout = args.statement_timeout;
+    let outcomes = super::fleet::runtime(&args.fleet)?.block_on(per_cluster(
+        targets,
+        args.fleet.jobs.into(),
+        move |_, target| {
+            let connect = connect.clone();
+            async move {
+                let (mut client, _connection) =
+                    super::fleet::connect_target(&target, &connect, None).await?;
+                let (live, _) = read_live(&mut client, None, timeout).await?;
+                runtime(&client, Some(&target.manifest), &live).await
+            }
+        },
+    ));
+    let mut read: Vec<(Target, Usage)> = Vec::new();
+    let mut trouble = false;
+    for outcome in outcomes {
+        match outcome.result {
+            Ok(usage) => read.push((outcome.target, usage)),
+            Err(error) => {
+                trouble = true;
+                eprintln!(
+                    "error: {}: {}",
+                    outcome.target.label(),
+                    super::fleet::chain(&error)
+                );
+            }
+        }
+    }
+    let format = super::findings_format(args.findings.format);
+    match format {
+        Format::Human => {
+            for (target, usage) in &read {
+                writeln!(out, "=== {} ===", target.label())?;
+                render::render(format, usage, color, out)?;
+            }
+        }
+        Format::Json => {
+            let targets: Vec<(&str, &str, &Usage)> = read
+                .iter()
+                .map(|(t, u)| (t.cluster.as_str(), t.database.as_str(), u))
+                .collect();
+            render::fleet_json(&targets, out)?;
+        }
+        other => {
+            let findings: Vec<Finding> = read
+                .iter()
+                .flat_map(|(_, u)| u.findings.iter().cloned())
+                .collect();
+            crate::report::findings::render(other, &findings, color, out)?;
+        }
+    }
+    if format != Format::Human {
+        for (target, usage) in &read {
+            for note in render::notes(usage) {
+                eprintln!("note: {}: {note}", target.label());
+            }
+        }
+    }
+    let fail_on = args.findings.fail_on.severity();
+    Ok(if trouble {
+        ExitCode::from(super::TROUBLE)
+    } else if read
+        .iter()
+        .any(|(_, u)| any_at_or_above(&u.findings, fail_on))
+    {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The services of `live`: the manifest's (refusing another database than its), or inferred.

@@ -3,6 +3,7 @@
 //! and observers, and, when `pg_stat_statements` is there, what roles really ran (`usage`).
 //! Rendering (Mermaid, DOT, JSON) is in `render`.
 
+pub mod fleet;
 pub mod render;
 
 use std::collections::{BTreeMap, BTreeSet};

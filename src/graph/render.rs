@@ -16,7 +16,7 @@ fn id(graph: &Graph, name: &str) -> String {
 
 /// Text inside a Mermaid `"..."` label: quotes and the characters Mermaid reads as markup
 /// as entity codes.
-fn mermaid_text(text: &str) -> String {
+pub(super) fn mermaid_text(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
         match c {
@@ -68,7 +68,7 @@ pub fn mermaid(graph: &Graph, out: &mut impl Write) -> io::Result<()> {
 }
 
 /// A DOT string: quotes and backslashes escaped.
-fn dot_text(text: &str) -> String {
+pub(super) fn dot_text(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 

@@ -370,7 +370,7 @@ pub fn place(state: &ClusterState, db: &Database, database: &str, session_user: 
         schemas: db
             .schemas
             .keys()
-            .filter(|s| *s != "public")
+            .filter(|s| *s != crate::pg::PUBLIC_SCHEMA)
             .map(String::as_str)
             .collect(),
     };
@@ -395,33 +395,104 @@ pub fn place(state: &ClusterState, db: &Database, database: &str, session_user: 
     }
     let owner_roles: BTreeSet<&str> = owners.values().map(|(o, _)| o.as_str()).collect();
 
-    let mut notes = Vec::new();
-    let mut services: BTreeMap<&str, ProposedService> = BTreeMap::new();
-    for schema in placer.schemas.iter().filter(|s| !shared.contains(**s)) {
-        let (owner, mut owner_notes) = owners[schema].clone();
-        owner_notes.extend(placer.public_note(schema));
+    let mut services = proposed_services(&placer, &shared, &owners);
+    let mut roles = Placed::default();
+    for role in candidates.iter().filter(|r| !owner_roles.contains(**r)) {
+        roles.add(&placer, role, &shared, &mut services);
+    }
+
+    // Memberships, now that every manifest role is known.
+    let mut manifest_roles: BTreeSet<String> = owner_roles.iter().map(|o| o.to_string()).collect();
+    manifest_roles.extend(roles.placed.keys().cloned());
+    manifest_roles.extend(
+        roles
+            .observers
+            .iter()
+            .filter(|o| o.left_out.is_none())
+            .map(|o| o.name.clone()),
+    );
+    for service in services.values_mut() {
+        keep_memberships(&placer, service, &manifest_roles);
+    }
+    add_reads(&placer, &mut services, &roles.placed, &owners, &shared);
+    for service in services.values_mut() {
+        note_search_paths(&placer, service);
+    }
+    let shared = proposed_shared(&placer, &shared, &owners);
+    let (revoke_public_connect, connect_note) = revoke_public_connect(&placer, &roles);
+    let mut notes = roles.notes();
+    if let Some(public) = db
+        .schemas
+        .get(crate::pg::PUBLIC_SCHEMA)
+        .filter(|p| !p.objects.is_empty())
+    {
+        notes.push(format!(
+            "schema public holds {} objects: dbsplit leaves them there (lockdown only stops new ones); move each into its service's schema",
+            public.objects.len()
+        ));
+    }
+    notes.extend(connect_note);
+
+    Proposal {
+        database: database.to_string(),
+        revoke_public_connect,
+        notes,
+        services: services.into_values().collect(),
+        shared,
+        observers: roles.observers,
+    }
+}
+
+/// A proposed service for each schema that is not shared, with its owner and notes, no roles yet.
+fn proposed_services<'s>(
+    placer: &Placer<'_>,
+    shared: &BTreeSet<String>,
+    owners: &BTreeMap<&'s str, (String, Vec<String>)>,
+) -> BTreeMap<&'s str, ProposedService> {
+    let mut services = BTreeMap::new();
+    for (schema, (owner, owner_notes)) in owners.iter().filter(|(s, _)| !shared.contains(**s)) {
+        let mut notes = owner_notes.clone();
+        notes.extend(placer.public_note(schema));
         services.insert(
-            schema,
+            *schema,
             ProposedService {
                 schema: schema.to_string(),
-                owner,
-                notes: owner_notes,
+                owner: owner.clone(),
+                notes,
                 roles: Vec::new(),
                 reads: Vec::new(),
             },
         );
     }
+    services
+}
 
-    let mut placed: BTreeMap<String, String> = BTreeMap::new();
-    let mut observers = Vec::new();
-    let mut undecided = Vec::new();
-    let mut groups = Vec::new();
-    let mut idle = Vec::new();
-    for role in candidates.iter().filter(|r| !owner_roles.contains(**r)) {
+/// Where each candidate role went, besides the roles added to services.
+#[derive(Default)]
+struct Placed {
+    /// Role -> the schema of the service it was placed in whole.
+    placed: BTreeMap<String, String>,
+    observers: Vec<ProposedObserver>,
+    /// One sentence per role that writes several services.
+    undecided: Vec<String>,
+    /// Roles that do not log in but would be placed.
+    groups: Vec<String>,
+    /// Login roles that hold nothing.
+    idle: Vec<String>,
+}
+
+impl Placed {
+    /// Places `role`: a line in a service (or in several, commented), an observer, or a note.
+    fn add(
+        &mut self,
+        placer: &Placer<'_>,
+        role: &str,
+        shared: &BTreeSet<String>,
+        services: &mut BTreeMap<&str, ProposedService>,
+    ) {
         let login = placer.login(role);
-        let limit = state
-            .roles
-            .get(*role)
+        let limit = placer
+            .role(role)
             .map(|r| r.attributes.connection_limit)
             .filter(|l| *l >= 0);
         let line = |access, left_out: Option<String>| ProposedRole {
@@ -432,11 +503,13 @@ pub fn place(state: &ClusterState, db: &Database, database: &str, session_user: 
             left_out,
             notes: Vec::new(),
         };
-        match placer.place(role, &shared) {
-            Place::Service(..) | Place::Undecided(_) if !login => groups.push(role.to_string()),
+        match placer.place(role, shared) {
+            Place::Service(..) | Place::Undecided(_) if !login => {
+                self.groups.push(role.to_string())
+            }
             Place::Service(schema, access, left_out) => {
                 if left_out.is_none() {
-                    placed.insert(role.to_string(), schema.clone());
+                    self.placed.insert(role.to_string(), schema.clone());
                 }
                 if let Some(service) = services.get_mut(schema.as_str()) {
                     service.roles.push(line(access, left_out));
@@ -444,7 +517,7 @@ pub fn place(state: &ClusterState, db: &Database, database: &str, session_user: 
             }
             Place::Undecided(choices) => {
                 let names: Vec<&str> = choices.iter().map(|(s, _)| s.as_str()).collect();
-                undecided.push(format!(
+                self.undecided.push(format!(
                     "{role} writes {}: place it in one of them (a commented line waits in each); until then apply revokes what it holds there",
                     names.join(" and ")
                 ));
@@ -462,55 +535,84 @@ pub fn place(state: &ClusterState, db: &Database, database: &str, session_user: 
                 }
             }
             Place::Observer(reads) => {
-                observers.push(observer(&placer, role, login, limit, &reads));
+                self.observers
+                    .push(observer(placer, role, login, limit, &reads));
             }
-            Place::Nothing if login => idle.push(role.to_string()),
+            Place::Nothing if login => self.idle.push(role.to_string()),
             Place::Nothing => {}
         }
     }
 
-    // Memberships, now that every manifest role is known.
-    let mut manifest_roles: BTreeSet<String> = owner_roles.iter().map(|o| o.to_string()).collect();
-    manifest_roles.extend(placed.keys().cloned());
-    manifest_roles.extend(
-        observers
-            .iter()
-            .filter(|o| o.left_out.is_none())
-            .map(|o| o.name.clone()),
-    );
-    for service in services.values_mut() {
-        for role in service.roles.iter_mut().filter(|r| r.left_out.is_none()) {
-            let own = (role.access == Access::Owner).then_some(service.owner.as_str());
-            let (keep, member_notes) = placer.member_of(&role.name, &manifest_roles, own);
-            role.member_of = keep;
-            role.notes.extend(member_notes);
-            let attributes = state.roles.get(&role.name).map(|r| &r.attributes);
-            for (held, what) in attributes
-                .map(|a| {
-                    [
-                        (a.createdb, "CREATEDB"),
-                        (a.createrole, "CREATEROLE"),
-                        (a.replication, "REPLICATION"),
-                        (a.bypassrls, "BYPASSRLS"),
-                    ]
-                })
-                .into_iter()
-                .flatten()
-            {
-                if held {
-                    role.notes.push(format!("apply removes its {what}"));
-                }
+    /// The proposal's notes on the roles left out.
+    fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if !self.undecided.is_empty() {
+            notes.push("undecided, left out:".to_string());
+            notes.extend(self.undecided.iter().map(|u| format!("- {u}")));
+        }
+        if !self.groups.is_empty() {
+            notes.push(format!(
+                "group roles left out (their members hold what they need themselves; apply revokes the groups' privileges in these schemas): {}",
+                self.groups.join(", ")
+            ));
+        }
+        if !self.idle.is_empty() {
+            notes.push(format!(
+                "login roles that hold nothing in these schemas, left out: {}",
+                self.idle.join(", ")
+            ));
+        }
+        notes
+    }
+}
+
+/// The memberships each placed role of `service` keeps, and notes on the memberships and
+/// attributes apply takes away.
+fn keep_memberships(
+    placer: &Placer<'_>,
+    service: &mut ProposedService,
+    manifest_roles: &BTreeSet<String>,
+) {
+    for role in service.roles.iter_mut().filter(|r| r.left_out.is_none()) {
+        let own = (role.access == Access::Owner).then_some(service.owner.as_str());
+        let (keep, member_notes) = placer.member_of(&role.name, manifest_roles, own);
+        role.member_of = keep;
+        role.notes.extend(member_notes);
+        let attributes = placer.role(&role.name).map(|r| &r.attributes);
+        for (held, what) in attributes
+            .map(|a| {
+                [
+                    (a.createdb, "CREATEDB"),
+                    (a.createrole, "CREATEROLE"),
+                    (a.replication, "REPLICATION"),
+                    (a.bypassrls, "BYPASSRLS"),
+                ]
+            })
+            .into_iter()
+            .flatten()
+        {
+            if held {
+                role.notes.push(format!("apply removes its {what}"));
             }
         }
-        service.roles.sort_by(|a, b| a.name.cmp(&b.name));
     }
+    service.roles.sort_by(|a, b| a.name.cmp(&b.name));
+}
 
-    // The reads that exist today, from every placed role and each kept owner.
+/// The reads that exist today, from every placed role and each kept owner, as `reads` lines of
+/// the service each lives in.
+fn add_reads(
+    placer: &Placer<'_>,
+    services: &mut BTreeMap<&str, ProposedService>,
+    placed: &BTreeMap<String, String>,
+    owners: &BTreeMap<&str, (String, Vec<String>)>,
+    shared: &BTreeSet<String>,
+) {
     let mut readers: Vec<(&str, String)> = placed
         .iter()
         .map(|(role, schema)| (role.as_str(), schema.clone()))
         .collect();
-    for (schema, (owner, _)) in &owners {
+    for (schema, (owner, _)) in owners {
         if !shared.contains(*schema) {
             readers.push((owner.as_str(), schema.to_string()));
         }
@@ -540,28 +642,35 @@ pub fn place(state: &ClusterState, db: &Database, database: &str, session_user: 
             });
         }
     }
+}
 
-    // search_path settings apply replaces.
-    for service in services.values_mut() {
-        let own = search_path_value(std::slice::from_ref(&service.schema));
-        let differing: Vec<String> = service
-            .roles
-            .iter()
-            .filter(|r| r.left_out.is_none())
-            .filter_map(|r| {
-                let path = placer.search_path(&r.name)?;
-                (*path != own).then(|| format!("{} has {path}", r.name))
-            })
-            .collect();
-        if !differing.is_empty() {
-            service.notes.push(format!(
-                "search_path today: {}; apply sets it to {own} (add search_path = [...] to keep another)",
-                differing.join(", ")
-            ));
-        }
+/// A note on the `search_path` settings of `service`'s roles that apply replaces.
+fn note_search_paths(placer: &Placer<'_>, service: &mut ProposedService) {
+    let own = search_path_value(std::slice::from_ref(&service.schema));
+    let differing: Vec<String> = service
+        .roles
+        .iter()
+        .filter(|r| r.left_out.is_none())
+        .filter_map(|r| {
+            let path = placer.search_path(&r.name)?;
+            (*path != own).then(|| format!("{} has {path}", r.name))
+        })
+        .collect();
+    if !differing.is_empty() {
+        service.notes.push(format!(
+            "search_path today: {}; apply sets it to {own} (add search_path = [...] to keep another)",
+            differing.join(", ")
+        ));
     }
+}
 
-    let shared: Vec<ProposedShared> = shared
+/// The shared schemas, with their owners and notes.
+fn proposed_shared(
+    placer: &Placer<'_>,
+    shared: &BTreeSet<String>,
+    owners: &BTreeMap<&str, (String, Vec<String>)>,
+) -> Vec<ProposedShared> {
+    shared
         .iter()
         .map(|schema| {
             let (owner, mut notes) = owners[schema.as_str()].clone();
@@ -575,39 +684,24 @@ pub fn place(state: &ClusterState, db: &Database, database: &str, session_user: 
                 notes,
             }
         })
-        .collect();
+        .collect()
+}
 
-    if !undecided.is_empty() {
-        notes.push("undecided, left out:".to_string());
-        notes.extend(undecided.into_iter().map(|u| format!("- {u}")));
-    }
-    if !groups.is_empty() {
-        notes.push(format!(
-            "group roles left out (their members hold what they need themselves; apply revokes the groups' privileges in these schemas): {}",
-            groups.join(", ")
-        ));
-    }
-    if !idle.is_empty() {
-        notes.push(format!(
-            "login roles that hold nothing in these schemas, left out: {}",
-            idle.join(", ")
-        ));
-    }
-    if let Some(public) = db.schemas.get("public").filter(|p| !p.objects.is_empty()) {
-        notes.push(format!(
-            "schema public holds {} objects: dbsplit leaves them there (lockdown only stops new ones); move each into its service's schema",
-            public.objects.len()
-        ));
-    }
-    let public_connects = db
+/// `revoke_public_connect`: true unless PUBLIC may not connect today and some placed role may
+/// not either (true would grant it CONNECT), said in a note.
+fn revoke_public_connect(placer: &Placer<'_>, roles: &Placed) -> (bool, Option<String>) {
+    let public_connects = placer
+        .db
         .acl
         .get(&Grantee::Public)
         .is_some_and(|p| p.contains(&Privilege::Connect));
-    let connecting: Vec<&str> = placed
+    let connecting: Vec<&str> = roles
+        .placed
         .keys()
         .map(String::as_str)
         .chain(
-            observers
+            roles
+                .observers
                 .iter()
                 .filter(|o| o.left_out.is_none())
                 .map(|o| o.name.as_str()),
@@ -618,22 +712,14 @@ pub fn place(state: &ClusterState, db: &Database, database: &str, session_user: 
         .copied()
         .filter(|r| !placer.connects(r))
         .collect();
-    let revoke_public_connect = public_connects || lacking.is_empty();
-    if !revoke_public_connect {
-        notes.push(format!(
-            "revoke_public_connect = false: PUBLIC may not connect today and {} may not either; true would grant them CONNECT",
-            lacking.join(", ")
-        ));
+    if public_connects || lacking.is_empty() {
+        return (true, None);
     }
-
-    Proposal {
-        database: database.to_string(),
-        revoke_public_connect,
-        notes,
-        services: services.into_values().collect(),
-        shared,
-        observers,
-    }
+    let note = format!(
+        "revoke_public_connect = false: PUBLIC may not connect today and {} may not either; true would grant them CONNECT",
+        lacking.join(", ")
+    );
+    (false, Some(note))
 }
 
 /// An observer for a role that reads `reads` and writes nothing: it keeps the schemas it reads

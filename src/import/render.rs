@@ -77,6 +77,7 @@ pub fn render(proposal: &Proposal) -> String {
         let _ = writeln!(out, "\n[services.{}]", key(&service.schema));
         comments(&mut out, &service.notes);
         let _ = writeln!(out, "owner = {}", string(&service.owner));
+        out.push_str(crate::schema::OWNER_COMMENTS);
         for role in &service.roles {
             role_line(&mut out, role);
         }

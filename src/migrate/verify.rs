@@ -111,7 +111,7 @@ pub fn verify<'a>(
 }
 
 /// Where a service stands, for `migrate status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Status {
     /// History rows that finished.
     pub applied: usize,

@@ -75,10 +75,35 @@ impl LocalServer {
 
     /// Starts a new, empty server with extra settings, its own pg_hba.conf and files.
     pub fn start_with(config: &LocalConfig) -> Result<LocalServer, LocalServerError> {
+        LocalServer::start_on(None, config)
+    }
+
+    /// Like [`LocalServer::start_with`], on another PostgreSQL's bin folder (`Some`: a move
+    /// across majors) instead of the binaries and cached template every other server uses.
+    pub fn start_on(
+        bin: Option<&Path>,
+        config: &LocalConfig,
+    ) -> Result<LocalServer, LocalServerError> {
         let setup = setup()?;
         let mut server = LocalServer::allocate(setup)?;
         let data = server.data_dir();
-        run(Command::new("cp").arg("-a").arg(&setup.template).arg(&data))?;
+        match bin {
+            None => drop(run(Command::new("cp")
+                .arg("-a")
+                .arg(&setup.template)
+                .arg(&data))?),
+            Some(bin) => {
+                // Another major than the template's: a data directory of its own.
+                server.bin = bin.to_path_buf();
+                let mut initdb = server.command(&bin.join("initdb"));
+                initdb
+                    .arg("-D")
+                    .arg(&data)
+                    .args(["--no-sync", "-A", "trust", "-U", SUPERUSER, "-E", "UTF8"])
+                    .args(["--locale=C", "--no-instructions"]);
+                run(&mut initdb)?;
+            }
+        }
         let hba = config
             .hba
             .as_ref()
@@ -209,6 +234,15 @@ impl LocalServer {
     /// watchdog process stops it and deletes its folder once this process has exited (statics
     /// are never dropped, and a killed test binary runs no destructor either).
     pub fn until_process_exit(mut self) -> Result<&'static LocalServer, LocalServerError> {
+        self.stop_at_process_exit()?;
+        // The watchdog stops it; this value is never dropped.
+        Ok(Box::leak(Box::new(self.take())))
+    }
+
+    /// Starts a watchdog process that stops the server and deletes its folder once this
+    /// process has exited, whether or not this value is dropped first (stopping twice is
+    /// harmless): for servers kept in a static, such as a test harness's pool.
+    pub fn stop_at_process_exit(&self) -> Result<(), LocalServerError> {
         let stop = |program: &str| -> String {
             let mut words = Vec::new();
             if let Some(user) = self.run_as {
@@ -235,16 +269,22 @@ impl LocalServer {
             .stderr(std::process::Stdio::null())
             .spawn()
             .map_err(|e| LocalServerError(format!("cannot start the server's watchdog: {e}")))?;
-        // The watchdog stops it; this value is never dropped.
-        self.stopped = true;
-        let dir = std::mem::take(&mut self.dir);
-        Ok(Box::leak(Box::new(LocalServer {
-            dir,
+        Ok(())
+    }
+
+    /// Moves the server into the value returned, which stops it when dropped; `self` is left
+    /// stopped and empty, and dropping it does nothing. For a holder that cannot give up its
+    /// value (a `Drop` impl) but hands the running server on.
+    pub fn take(&mut self) -> LocalServer {
+        let server = LocalServer {
+            dir: std::mem::take(&mut self.dir),
             port: self.port,
             bin: self.bin.clone(),
             run_as: self.run_as,
-            stopped: true,
-        })))
+            stopped: self.stopped,
+        };
+        self.stopped = true;
+        server
     }
 
     /// Stops the server and deletes its folder. Called by `Drop` too.

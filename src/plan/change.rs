@@ -411,20 +411,7 @@ impl Action {
                 password_env,
                 existing,
                 ..
-            } => {
-                let mut parts =
-                    vec![if attributes.login { "LOGIN" } else { "NOLOGIN" }.to_string()];
-                if attributes.connection_limit >= 0 {
-                    parts.push(format!("connection limit {}", attributes.connection_limit));
-                }
-                if let Some(env) = password_env {
-                    parts.push(format!("password from ${env}"));
-                }
-                if *existing == Existing::Keep {
-                    parts.push("left as is when it exists".to_string());
-                }
-                format!("create {}", parts.join(", "))
-            }
+            } => describe_create_role(attributes, password_env.as_deref(), *existing),
             Action::AlterRole { from, to, .. } => {
                 format!(
                     "{} -> {}",
@@ -433,21 +420,7 @@ impl Action {
                 )
             }
             Action::SetPassword { env, .. } => format!("password from ${env}"),
-            Action::MarkRole { mark, .. } => {
-                let mut parts = Vec::new();
-                if !mark.databases.is_empty() {
-                    let list: Vec<&str> = mark.databases.iter().map(String::as_str).collect();
-                    parts.push(format!("serves {}", list.join(", ")));
-                }
-                if let Some(version) = mark.password_version {
-                    parts.push(format!("password version {version}"));
-                }
-                if parts.is_empty() {
-                    "mark as dbsplit's".to_string()
-                } else {
-                    format!("record: {}", parts.join("; "))
-                }
-            }
+            Action::MarkRole { mark, .. } => describe_mark(mark),
             Action::CreateSchema { owner, .. } => format!("create, owned by {owner}"),
             Action::AlterOwner { owner, .. } => format!("owner -> {owner}"),
             Action::GrantRole { members, .. } => format!("members: {}", members.join(", ")),
@@ -455,13 +428,10 @@ impl Action {
                 members,
                 granted_by,
                 ..
-            } => match granted_by {
-                Some(grantor) => format!(
-                    "remove members: {} (granted by {grantor})",
-                    members.join(", ")
-                ),
-                None => format!("remove members: {}", members.join(", ")),
-            },
+            } => {
+                let members = members.join(", ");
+                with_grantor(format!("remove members: {members}"), granted_by)
+            }
             Action::GrantRoleOptions {
                 member,
                 inherit,
@@ -480,13 +450,10 @@ impl Action {
                 member,
                 granted_by,
                 ..
-            } => match granted_by {
-                Some(grantor) => format!(
-                    "member {member}: revoke {} OPTION (granted by {grantor})",
-                    option.keyword()
-                ),
-                None => format!("member {member}: revoke {} OPTION", option.keyword()),
-            },
+            } => with_grantor(
+                format!("member {member}: revoke {} OPTION", option.keyword()),
+                granted_by,
+            ),
             Action::SelfGrant {
                 member, set_option, ..
             } => {
@@ -508,10 +475,7 @@ impl Action {
             }
             Action::Revoke {
                 privileges, from, ..
-            } => {
-                let what = privileges.as_ref().map_or("ALL".to_string(), keywords);
-                format!("revoke {what} from {}", grantees(from))
-            }
+            } => format!("revoke {} from {}", all_or(privileges), grantees(from)),
             Action::RevokeGrantOption {
                 privileges, from, ..
             } => format!(
@@ -524,14 +488,12 @@ impl Action {
                 privileges,
                 grantees: to,
                 ..
-            } => {
-                let what = privileges.as_ref().map_or("ALL".to_string(), keywords);
-                if *grant {
-                    format!("grant {what} to {}", grantees(to))
-                } else {
-                    format!("revoke {what} from {}", grantees(to))
-                }
-            }
+            } if *grant => format!("grant {} to {}", all_or(privileges), grantees(to)),
+            Action::DefaultPrivileges {
+                privileges,
+                grantees: to,
+                ..
+            } => format!("revoke {} from {}", all_or(privileges), grantees(to)),
             Action::SetSearchPath {
                 database, schemas, ..
             } => format!("search_path = {} in {database}", schemas.join(", ")),
@@ -544,19 +506,73 @@ impl Action {
                 owner,
                 auth_user,
                 roles,
-            } => format!(
-                "PgBouncer's auth_query: SECURITY DEFINER as {owner} (may read pg_shadow), executable by {auth_user}, returns the verifiers of {}",
-                if roles.is_empty() {
-                    "no role".to_string()
-                } else {
-                    roles.join(", ")
-                }
-            ),
+            } => describe_auth_lookup(owner, auth_user, roles),
             Action::DropAuthLookup { owner } => {
                 format!("drop PgBouncer's auth_query function; {owner} no longer reads pg_shadow")
             }
         }
     }
+}
+
+/// [`Action::describe`] of a role to create: `create LOGIN, connection limit 5, ...`.
+fn describe_create_role(
+    attributes: &RoleAttributes,
+    password_env: Option<&str>,
+    existing: Existing,
+) -> String {
+    let mut parts = vec![if attributes.login { "LOGIN" } else { "NOLOGIN" }.to_string()];
+    if attributes.connection_limit >= 0 {
+        parts.push(format!("connection limit {}", attributes.connection_limit));
+    }
+    if let Some(env) = password_env {
+        parts.push(format!("password from ${env}"));
+    }
+    if existing == Existing::Keep {
+        parts.push("left as is when it exists".to_string());
+    }
+    format!("create {}", parts.join(", "))
+}
+
+/// [`Action::describe`] of a role's mark: what it records, or that it marks the role as ours.
+fn describe_mark(mark: &RoleMark) -> String {
+    let mut parts = Vec::new();
+    if !mark.databases.is_empty() {
+        let list: Vec<&str> = mark.databases.iter().map(String::as_str).collect();
+        parts.push(format!("serves {}", list.join(", ")));
+    }
+    if let Some(version) = mark.password_version {
+        parts.push(format!("password version {version}"));
+    }
+    if parts.is_empty() {
+        "mark as dbsplit's".to_string()
+    } else {
+        format!("record: {}", parts.join("; "))
+    }
+}
+
+/// [`Action::describe`] of PgBouncer's lookup function.
+fn describe_auth_lookup(owner: &str, auth_user: &str, roles: &[String]) -> String {
+    format!(
+        "PgBouncer's auth_query: SECURITY DEFINER as {owner} (may read pg_shadow), executable by {auth_user}, returns the verifiers of {}",
+        if roles.is_empty() {
+            "no role".to_string()
+        } else {
+            roles.join(", ")
+        }
+    )
+}
+
+/// `line (granted by grantor)`, when the grant being revoked names its grantor.
+fn with_grantor(line: String, granted_by: &Option<String>) -> String {
+    match granted_by {
+        Some(grantor) => format!("{line} (granted by {grantor})"),
+        None => line,
+    }
+}
+
+/// The privileges' keywords, or `ALL` when none are named.
+fn all_or(privileges: &Option<Privileges>) -> String {
+    privileges.as_ref().map_or("ALL".to_string(), keywords)
 }
 
 /// The attribute keywords that differ between `from` and `to`, as `from` has them

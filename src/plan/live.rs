@@ -46,6 +46,8 @@ pub async fn plan(
         &live.database,
         &diff_options,
     );
+    // A service being moved: its writes are the move's to open and close, not apply's.
+    crate::plan::moves::hold::hold(db, manifest, &mut plan).await?;
     // What a non-superuser admin gives itself to make the other changes; not drift, so not
     // part of the diff (audit reports the diff).
     let scopes = Scopes::new(manifest);

@@ -10,6 +10,7 @@ pub mod diff;
 pub mod file;
 pub mod live;
 pub mod mark;
+pub mod moves;
 pub mod preflight;
 pub mod scopes;
 pub mod sql;

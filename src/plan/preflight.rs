@@ -17,7 +17,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::catalog::introspect::Introspection;
-use crate::catalog::model::{Grantee, Membership, Privilege, Role};
+use crate::catalog::model::{Database, Grantee, Membership, Privilege, Role};
 use crate::desired::Desired;
 use crate::pg::ident::Ident;
 
@@ -300,35 +300,66 @@ pub fn blocked(plan: &Plan, desired: &Desired, live: &Introspection) -> Vec<Bloc
             _ => None,
         })
         .collect();
-    let who = session.describe();
-    let live_db = live.state.databases.get(&live.database);
-    let mut out = Vec::new();
-    for change in &plan.changes {
-        let action = &change.action;
-        let statement = sql::statements(action).join(" ");
-        let mut block = |reason: String, unblock: String| {
-            out.push(Blocked {
+    let judge = Judge {
+        who: session.describe(),
+        session,
+        live,
+        desired,
+        created,
+        joining,
+    };
+    plan.changes
+        .iter()
+        .filter_map(|change| {
+            let action = &change.action;
+            judge.why_blocked(action).map(|(reason, unblock)| Blocked {
                 change: format!("{} {}", action.kind(), action.object()),
                 reason,
                 unblock,
-            });
-        };
+            })
+        })
+        .collect()
+}
+
+/// A change's statements as one line: the unblock of a change a superuser must make itself.
+fn statement(action: &Action) -> String {
+    sql::statements(action).join(" ")
+}
+
+/// What [`blocked`] judges each change of a plan against.
+struct Judge<'a> {
+    session: Session<'a>,
+    /// The session, for messages ([`Session::describe`]).
+    who: String,
+    live: &'a Introspection,
+    desired: &'a Desired,
+    /// Roles the plan creates (the session gets ADMIN OPTION on them).
+    created: BTreeSet<String>,
+    /// Roles the plan makes the session a member of ([`self_grants`]).
+    joining: BTreeSet<String>,
+}
+
+impl Judge<'_> {
+    /// Why the session cannot make `action`, and the statement that unblocks it; `None` when it
+    /// can.
+    fn why_blocked(&self, action: &Action) -> Option<(String, String)> {
+        let (session, who) = (&self.session, &self.who);
         match action {
-            Action::CreateRole { .. } if !session.createrole => block(
+            Action::CreateRole { .. } if !session.createrole => Some((
                 format!("{who} lacks CREATEROLE"),
                 format!("ALTER ROLE {} CREATEROLE;", Ident(&session.user)),
-            ),
+            )),
             Action::AlterRole { role, from, to }
                 if from.superuser != to.superuser
                     || from.replication != to.replication
                     || from.bypassrls != to.bypassrls =>
             {
-                block(
+                Some((
                     format!(
                         "only a superuser may change SUPERUSER, REPLICATION or BYPASSRLS of {role}"
                     ),
-                    statement,
-                )
+                    statement(action),
+                ))
             }
             Action::AlterRole { role, .. }
             | Action::SetPassword { role, .. }
@@ -337,137 +368,172 @@ pub fn blocked(plan: &Plan, desired: &Desired, live: &Introspection) -> Vec<Bloc
             | Action::ResetSearchPath { role, .. }
             | Action::ApplicationName { role, .. }
             | Action::DropRole { role }
-                if !session.can_manage_role(role, &created) =>
+                if !session.can_manage_role(role, &self.created) =>
             {
-                block(manage_reason(&session, &who, role), statement)
+                Some((manage_reason(session, who, role), statement(action)))
             }
             Action::GrantRole { group, .. }
             | Action::GrantRoleOptions { group, .. }
             | Action::SelfGrant { group, .. }
-                if !session.can_grant(group, &created) =>
+                if !session.can_grant(group, &self.created) =>
             {
-                block(grant_reason(&session, &who, group), statement)
+                Some((grant_reason(session, who, group), statement(action)))
             }
             Action::RevokeRole {
                 group, granted_by, ..
             }
             | Action::RevokeRoleOption {
                 group, granted_by, ..
-            } => {
-                if !session.can_grant(group, &created) {
-                    block(grant_reason(&session, &who, group), statement);
-                } else if let Some(grantor) = granted_by
-                    .as_ref()
-                    .filter(|g| !session.has_privileges_of(g))
-                {
-                    block(
-                        format!(
-                            "granted by {grantor}: only a role with {grantor}'s privileges may revoke it, and {who} has not"
-                        ),
-                        statement,
-                    );
-                }
-            }
-            Action::CreateSchema { owner, .. } => {
-                if !session.can_create_schemas() {
-                    block(
-                        format!("{who} may not create schemas in database {}", live.database),
-                        format!(
-                            "GRANT CREATE ON DATABASE {} TO {};",
-                            Ident(&live.database),
-                            Ident(&session.user)
-                        ),
-                    );
-                } else if !session.can_set(owner, &joining) {
-                    block(
-                        format!("{who} cannot SET ROLE {owner}"),
-                        set_role_unblock(&session, owner),
-                    );
-                }
-            }
-            Action::AlterOwner { object, owner } => {
-                let current = live_db.and_then(|db| current_owner(db, object));
-                match current {
-                    Some(current) if !session.has_privileges_of(&current) => {
-                        // Handed to the admin, the object is the admin's to hand on; the
-                        // manifest's owner may not exist yet.
-                        let unblock = if live.state.roles.contains_key(owner) {
-                            statement
-                        } else {
-                            sql::statements(&Action::AlterOwner {
-                                object: object.clone(),
-                                owner: session.user.clone(),
-                            })
-                            .join(" ")
-                        };
-                        block(
-                            format!(
-                                "{object} is owned by {current}, whose privileges {who} does not have (REASSIGN OWNED BY {} TO {} would move everything {current} owns here)",
-                                Ident(&current),
-                                Ident(owner)
-                            ),
-                            unblock,
-                        )
-                    }
-                    _ if !session.can_set(owner, &joining) => block(
-                        format!("{who} cannot SET ROLE {owner}"),
-                        set_role_unblock(&session, owner),
-                    ),
-                    _ => {}
-                }
-            }
+            } => self.revoke_role(action, group, granted_by.as_deref()),
+            Action::CreateSchema { owner, .. } => self.create_schema(owner),
+            Action::AlterOwner { object, owner } => self.alter_owner(action, object, owner),
             Action::Grant { on, .. }
             | Action::Revoke { on, .. }
-            | Action::RevokeGrantOption { on, .. } => match actor(action, desired) {
-                Some(role) if !session.can_set(&role, &joining) => block(
-                    format!("{who} cannot SET ROLE {role}, the owner of {on}"),
-                    set_role_unblock(&session, &role),
-                ),
-                Some(_) => {}
-                None => {
-                    let owner = match on {
-                        Object::Database(_) => Some(live.database_owner.clone()),
-                        _ => live_db.and_then(|db| current_owner(db, on)),
-                    };
-                    if let Some(owner) = owner.filter(|o| !session.has_privileges_of(o)) {
-                        let bootstrap = session.is_superuser_role(&owner);
-                        block(
-                            format!(
-                                "{on} is owned by {owner}{}, whose privileges {who} does not have",
-                                if bootstrap { ", a superuser" } else { "" }
-                            ),
-                            statement,
-                        );
-                    }
-                }
-            },
-            Action::DefaultPrivileges { owner, .. } if !session.can_set(owner, &joining) => block(
-                format!("{who} cannot SET ROLE {owner}, whose default privileges these are"),
-                statement,
-            ),
-            Action::AuthLookup { owner, .. } | Action::DropAuthLookup { owner } => block(
+            | Action::RevokeGrantOption { on, .. } => self.grant(action, on),
+            Action::DefaultPrivileges { owner, .. } if !session.can_set(owner, &self.joining) => {
+                Some((
+                    format!("{who} cannot SET ROLE {owner}, whose default privileges these are"),
+                    statement(action),
+                ))
+            }
+            Action::AuthLookup { owner, .. } | Action::DropAuthLookup { owner } => Some((
                 format!(
                     "only a superuser may grant or revoke SELECT on pg_catalog.pg_shadow, which {owner} needs to look up PgBouncer's verifiers (auth = \"auth_query\")"
                 ),
-                statement,
-            ),
-            Action::DropSchema { schema } => {
-                let owner = live_db
-                    .and_then(|db| db.schemas.get(schema))
-                    .map(|s| s.owner.clone());
-                if let Some(owner) = owner.filter(|o| !session.has_privileges_of(o)) {
-                    block(
-                        format!(
-                            "schema {schema} is owned by {owner}, whose privileges {who} does not have"
-                        ),
-                        statement,
-                    );
-                }
-            }
-            _ => {}
+                statement(action),
+            )),
+            Action::DropSchema { schema } => self.drop_schema(action, schema),
+            _ => None,
         }
     }
-    out
+
+    fn live_db(&self) -> Option<&Database> {
+        self.live.state.databases.get(&self.live.database)
+    }
+
+    /// A revoked membership: ADMIN OPTION on the group, and the privileges of its grantor.
+    fn revoke_role(
+        &self,
+        action: &Action,
+        group: &str,
+        granted_by: Option<&str>,
+    ) -> Option<(String, String)> {
+        let (session, who) = (&self.session, &self.who);
+        if !session.can_grant(group, &self.created) {
+            return Some((grant_reason(session, who, group), statement(action)));
+        }
+        let grantor = granted_by.filter(|g| !session.has_privileges_of(g))?;
+        Some((
+            format!(
+                "granted by {grantor}: only a role with {grantor}'s privileges may revoke it, and {who} has not"
+            ),
+            statement(action),
+        ))
+    }
+
+    /// A new schema: CREATE on the database, and SET ROLE to its owner.
+    fn create_schema(&self, owner: &str) -> Option<(String, String)> {
+        let (session, who) = (&self.session, &self.who);
+        let database = &self.live.database;
+        if !session.can_create_schemas() {
+            Some((
+                format!("{who} may not create schemas in database {database}"),
+                format!(
+                    "GRANT CREATE ON DATABASE {} TO {};",
+                    Ident(database),
+                    Ident(&session.user)
+                ),
+            ))
+        } else if !session.can_set(owner, &self.joining) {
+            Some((
+                format!("{who} cannot SET ROLE {owner}"),
+                set_role_unblock(session, owner),
+            ))
+        } else {
+            None
+        }
+    }
+
+    /// A new owner: the privileges of the current owner, and SET ROLE to the new one.
+    fn alter_owner(
+        &self,
+        action: &Action,
+        object: &Object,
+        owner: &str,
+    ) -> Option<(String, String)> {
+        let (session, who) = (&self.session, &self.who);
+        let current = self.live_db().and_then(|db| current_owner(db, object));
+        match current {
+            Some(current) if !session.has_privileges_of(&current) => {
+                // Handed to the admin, the object is the admin's to hand on; the manifest's owner
+                // may not exist yet.
+                let unblock = if self.live.state.roles.contains_key(owner) {
+                    statement(action)
+                } else {
+                    statement(&Action::AlterOwner {
+                        object: object.clone(),
+                        owner: session.user.clone(),
+                    })
+                };
+                Some((
+                    format!(
+                        "{object} is owned by {current}, whose privileges {who} does not have (REASSIGN OWNED BY {} TO {} would move everything {current} owns here)",
+                        Ident(&current),
+                        Ident(owner)
+                    ),
+                    unblock,
+                ))
+            }
+            _ if !session.can_set(owner, &self.joining) => Some((
+                format!("{who} cannot SET ROLE {owner}"),
+                set_role_unblock(session, owner),
+            )),
+            _ => None,
+        }
+    }
+
+    /// A grant or revoke on `on`: SET ROLE to the role that acts, or else the privileges of the
+    /// object's owner.
+    fn grant(&self, action: &Action, on: &Object) -> Option<(String, String)> {
+        let (session, who) = (&self.session, &self.who);
+        if let Some(role) = actor(action, self.desired) {
+            return (!session.can_set(&role, &self.joining)).then(|| {
+                (
+                    format!("{who} cannot SET ROLE {role}, the owner of {on}"),
+                    set_role_unblock(session, &role),
+                )
+            });
+        }
+        let owner = match on {
+            Object::Database(_) => Some(self.live.database_owner.clone()),
+            _ => self.live_db().and_then(|db| current_owner(db, on)),
+        };
+        let owner = owner.filter(|o| !session.has_privileges_of(o))?;
+        let bootstrap = session.is_superuser_role(&owner);
+        Some((
+            format!(
+                "{on} is owned by {owner}{}, whose privileges {who} does not have",
+                if bootstrap { ", a superuser" } else { "" }
+            ),
+            statement(action),
+        ))
+    }
+
+    /// A dropped schema: the privileges of its owner.
+    fn drop_schema(&self, action: &Action, schema: &str) -> Option<(String, String)> {
+        let owner = self
+            .live_db()
+            .and_then(|db| db.schemas.get(schema))
+            .map(|s| s.owner.clone());
+        let owner = owner.filter(|o| !self.session.has_privileges_of(o))?;
+        Some((
+            format!(
+                "schema {schema} is owned by {owner}, whose privileges {} does not have",
+                self.who
+            ),
+            statement(action),
+        ))
+    }
 }
 
 fn manage_reason(session: &Session<'_>, who: &str, role: &str) -> String {
@@ -508,7 +574,7 @@ fn set_role_unblock(session: &Session<'_>, role: &str) -> String {
 
 /// The live owner of what a change touches: a schema, an object in one, a column's table, the
 /// database.
-fn current_owner(db: &crate::catalog::model::Database, object: &Object) -> Option<String> {
+fn current_owner(db: &Database, object: &Object) -> Option<String> {
     match object {
         Object::Schema(schema) => db.schemas.get(schema).map(|s| s.owner.clone()),
         Object::InSchema {
@@ -632,6 +698,20 @@ mod tests {
         (manifest, desired, live)
     }
 
+    /// The plan of `desired` over `live`, with the membership options `live`'s major has.
+    fn plan_of(manifest: &Manifest, desired: &Desired, live: &Introspection) -> Plan {
+        diff(
+            manifest,
+            desired,
+            &live.state,
+            &live.database,
+            &DiffOptions {
+                membership_options: live.membership_options(),
+                ..DiffOptions::default()
+            },
+        )
+    }
+
     fn role_changes(plan: &Plan) -> Vec<String> {
         plan.changes
             .iter()
@@ -651,16 +731,7 @@ mod tests {
     #[test]
     fn on_16_memberships_are_diffed_per_grant_with_options_and_grantors() {
         let (manifest, desired, live) = drifted(160_004, "postgres");
-        let plan = diff(
-            &manifest,
-            &desired,
-            &live.state,
-            &live.database,
-            &DiffOptions {
-                membership_options: live.membership_options(),
-                ..DiffOptions::default()
-            },
-        );
+        let plan = plan_of(&manifest, &desired, &live);
         assert_eq!(
             role_changes(&plan),
             [
@@ -676,16 +747,7 @@ mod tests {
     #[test]
     fn before_16_options_are_derived_and_revokes_name_no_grantor() {
         let (manifest, desired, live) = drifted(150_008, "postgres");
-        let plan = diff(
-            &manifest,
-            &desired,
-            &live.state,
-            &live.database,
-            &DiffOptions {
-                membership_options: live.membership_options(),
-                ..DiffOptions::default()
-            },
-        );
+        let plan = plan_of(&manifest, &desired, &live);
         assert_eq!(
             role_changes(&plan),
             [
@@ -707,16 +769,7 @@ mod tests {
     fn an_admin_without_admin_option_or_the_grantors_privileges_is_blocked_with_the_unblocking_statement()
      {
         let (manifest, desired, live) = drifted(160_004, "admin");
-        let plan = diff(
-            &manifest,
-            &desired,
-            &live.state,
-            &live.database,
-            &DiffOptions {
-                membership_options: live.membership_options(),
-                ..DiffOptions::default()
-            },
-        );
+        let plan = plan_of(&manifest, &desired, &live);
         let blocked = blocked(&plan, &desired, &live);
         let unblock: Vec<&str> = blocked.iter().map(|b| b.unblock.as_str()).collect();
         assert!(

@@ -9,6 +9,10 @@ use crate::pg::ident::{Ident, Literal, dollar_quote, ident_list};
 
 use super::change::{Action, Existing, Object, Plan, attribute_changes, keywords};
 
+mod grouped;
+
+pub use grouped::{OBJECTS_PER_STATEMENT, STATEMENTS_PER_MESSAGE, grouped, messages};
+
 /// The SQL of one change: one or more statements, each ending in `;`.
 pub fn statements(action: &Action) -> Vec<String> {
     match action {
@@ -123,32 +127,10 @@ pub fn statements(action: &Action) -> Vec<String> {
             Ident(group),
             ident_list(members.iter().map(String::as_str))
         )],
-        Action::Grant { privileges, on, to } => vec![format!(
-            "GRANT {} ON {} TO {};",
-            privileges_on(Some(privileges), on),
-            object(on),
-            grantee_list(to)
-        )],
-        Action::Revoke {
-            privileges,
-            on,
-            from,
-        } => vec![format!(
-            "REVOKE {} ON {} FROM {};",
-            privileges_on(privileges.as_ref(), on),
-            object(on),
-            grantee_list(from)
-        )],
-        Action::RevokeGrantOption {
-            privileges,
-            on,
-            from,
-        } => vec![format!(
-            "REVOKE GRANT OPTION FOR {} ON {} FROM {} CASCADE;",
-            privileges_on(Some(privileges), on),
-            object(on),
-            grantee_list(from)
-        )],
+        Action::Grant { .. } | Action::Revoke { .. } | Action::RevokeGrantOption { .. } => {
+            let parts = privilege_parts(action).expect("a grant or a revoke has parts");
+            vec![parts.statement(&[parts.object.as_str()])]
+        }
         Action::DefaultPrivileges {
             owner,
             schema,
@@ -302,24 +284,84 @@ fn role_options(a: &RoleAttributes, superuser_only: bool) -> String {
     options.join(" ")
 }
 
+/// A GRANT or REVOKE cut around its object, so that statements of the same shape can name a
+/// list of objects: `head` `object[, object...]` `tail`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PrivilegeParts {
+    /// `GRANT SELECT ON TABLE`, `REVOKE GRANT OPTION FOR USAGE ON SCHEMA`.
+    head: String,
+    /// `"s"."t"`, `"s"."f"(integer)`.
+    object: String,
+    /// `TO "r";`, `FROM "r" CASCADE;`.
+    tail: String,
+}
+
+impl PrivilegeParts {
+    fn statement(&self, objects: &[&str]) -> String {
+        format!("{} {} {}", self.head, objects.join(", "), self.tail)
+    }
+}
+
+/// The parts of a GRANT, REVOKE or REVOKE GRANT OPTION; `None` for any other change.
+fn privilege_parts(action: &Action) -> Option<PrivilegeParts> {
+    let (head, on, tail) = match action {
+        Action::Grant { privileges, on, to } => (
+            format!("GRANT {}", privileges_on(Some(privileges), on)),
+            on,
+            format!("TO {};", grantee_list(to)),
+        ),
+        Action::Revoke {
+            privileges,
+            on,
+            from,
+        } => (
+            format!("REVOKE {}", privileges_on(privileges.as_ref(), on)),
+            on,
+            format!("FROM {};", grantee_list(from)),
+        ),
+        Action::RevokeGrantOption {
+            privileges,
+            on,
+            from,
+        } => (
+            format!(
+                "REVOKE GRANT OPTION FOR {}",
+                privileges_on(Some(privileges), on)
+            ),
+            on,
+            format!("FROM {} CASCADE;", grantee_list(from)),
+        ),
+        _ => return None,
+    };
+    let (keyword, object) = object_parts(on);
+    Some(PrivilegeParts {
+        head: format!("{head} ON {keyword}"),
+        object,
+        tail,
+    })
+}
+
 /// The object as GRANT and REVOKE name it: `TABLE "s"."t"`, `FUNCTION "s"."f"(integer)`.
 fn object(on: &Object) -> String {
+    let (keyword, name) = object_parts(on);
+    format!("{keyword} {name}")
+}
+
+/// The keyword and the name of `object`: (`TABLE`, `"s"."t"`).
+fn object_parts(on: &Object) -> (&'static str, String) {
     match on {
-        Object::Database(name) => format!("DATABASE {}", Ident(name)),
-        Object::Schema(name) => format!("SCHEMA {}", Ident(name)),
+        Object::Database(name) => ("DATABASE", Ident(name).to_string()),
+        Object::Schema(name) => ("SCHEMA", Ident(name).to_string()),
         Object::InSchema {
             kind,
             schema,
             name,
             args,
-        } => format!(
-            "{} {}",
+        } => (
             kind.grant_keyword(),
-            qualified(schema, name, args.as_deref())
+            qualified(schema, name, args.as_deref()),
         ),
-        Object::Column { schema, table, .. } => {
-            format!("TABLE {}", qualified(schema, table, None))
-        }
+        Object::Column { schema, table, .. } => ("TABLE", qualified(schema, table, None)),
     }
 }
 

@@ -32,14 +32,21 @@ fn example_sql() {
 #[test]
 fn example_human() {
     let plan = plan_of("services.toml.example");
-    insta::assert_snapshot!(render(&plan, |p, o| report::plan::human(p, false, o)));
+    insta::assert_snapshot!(render(&plan, |p, o| report::plan::human(
+        p,
+        &report::plan::Owners::default(),
+        false,
+        o
+    )));
 }
 
 #[test]
 fn example_json() {
     let plan = plan_of("services.toml.example");
-    let json: serde_json::Value =
-        serde_json::from_str(&render(&plan, report::plan::json)).expect("JSON");
+    let json: serde_json::Value = serde_json::from_str(&render(&plan, |p, o| {
+        report::plan::json(p, &report::plan::Owners::default(), o)
+    }))
+    .expect("JSON");
     insta::assert_json_snapshot!(json);
 }
 
@@ -52,7 +59,12 @@ fn tricky_sql() {
 #[test]
 fn tricky_human() {
     let plan = plan_of("tests/fixtures/tricky.toml");
-    insta::assert_snapshot!(render(&plan, |p, o| report::plan::human(p, false, o)));
+    insta::assert_snapshot!(render(&plan, |p, o| report::plan::human(
+        p,
+        &report::plan::Owners::default(),
+        false,
+        o
+    )));
 }
 
 #[test]

@@ -306,21 +306,25 @@ mod tests {
         Manifest::parse(Path::new("services.toml"), text).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    #[test]
-    fn one_alias_per_pooled_service_and_one_user_line_per_pooled_role() {
-        let manifest = manifest();
+    /// The ini of `manifest` with every service on `host`, port 5432, database `app`.
+    fn ini_for(manifest: &Manifest, host: &str) -> Result<String, RenderError> {
         let upstream = Upstream {
-            host: "db.internal".into(),
+            host: host.into(),
             port: 5432,
             dbname: "app".into(),
         };
-        let ini = render_ini(
-            &manifest,
+        render_ini(
+            manifest,
             manifest.pooler.as_ref().unwrap(),
-            &everywhere(&manifest, &upstream),
+            &everywhere(manifest, &upstream),
             Path::new("/etc/pgbouncer/userlist.txt"),
         )
-        .unwrap();
+    }
+
+    #[test]
+    fn one_alias_per_pooled_service_and_one_user_line_per_pooled_role() {
+        let manifest = manifest();
+        let ini = ini_for(&manifest, "db.internal").unwrap();
         insta::assert_snapshot!(ini);
     }
 
@@ -330,18 +334,7 @@ mod tests {
             [services.billing]\nroles.billing_rw = { access = \"readwrite\", pool_size = 10 }\n\
             [pooler]\ninstances = 2\nauth = \"auth_query\"\n";
         let manifest = Manifest::parse(Path::new("services.toml"), text).unwrap();
-        let upstream = Upstream {
-            host: "/var/run/postgresql".into(),
-            port: 5432,
-            dbname: "app".into(),
-        };
-        let ini = render_ini(
-            &manifest,
-            manifest.pooler.as_ref().unwrap(),
-            &everywhere(&manifest, &upstream),
-            Path::new("/etc/pgbouncer/userlist.txt"),
-        )
-        .unwrap();
+        let ini = ini_for(&manifest, "/var/run/postgresql").unwrap();
         insta::assert_snapshot!(ini);
     }
 
@@ -363,18 +356,7 @@ mod tests {
     #[test]
     fn a_host_pgbouncer_would_split_is_refused() {
         let manifest = manifest();
-        let upstream = Upstream {
-            host: "db internal".into(),
-            port: 5432,
-            dbname: "app".into(),
-        };
-        let error = render_ini(
-            &manifest,
-            manifest.pooler.as_ref().unwrap(),
-            &everywhere(&manifest, &upstream),
-            Path::new("/x/userlist.txt"),
-        )
-        .unwrap_err();
+        let error = ini_for(&manifest, "db internal").unwrap_err();
         assert!(
             error
                 .to_string()

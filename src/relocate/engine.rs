@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
 use crate::desired::Desired;
-use crate::manifest::{Access, Manifest, Service};
+use crate::manifest::{Manifest, Service};
 use crate::pg::connect::connect;
 use crate::pg::ident::{Ident, Literal};
 use crate::pg::options::ConnectOptions;
 
 use super::archive::{self, Contents, Existing};
 use super::error::{Context, MoveError};
+use super::hold::{self, BACK_CLOSED, BACK_OPEN};
 use super::preflight::{self, TargetFacts};
 use super::provision::provision;
 use super::replication::{self as repl, SubscriptionOptions};
@@ -101,12 +102,7 @@ impl Move<'_> {
     }
 
     fn writers(&self) -> Vec<&str> {
-        self.service
-            .roles
-            .iter()
-            .filter(|r| r.access == Access::ReadWrite)
-            .map(|r| r.name.as_str())
-            .collect()
+        hold::writers(self.service)
     }
 
     fn logins(&self) -> Vec<&str> {
@@ -249,6 +245,7 @@ impl Move<'_> {
             )));
         }
         let pg_dump = tools::find("pg_dump", source_major)?;
+        let copying = crate::progress::Progress::spinner("copying the schema's definitions");
         let mut definitions = Vec::new();
         archive::dump_archive(
             &pg_dump,
@@ -266,6 +263,7 @@ impl Move<'_> {
             &mut definitions.as_slice(),
         )
         .await?;
+        drop(copying);
         let _ = writeln!(
             out,
             "copied the definitions of schema `{}` ({} table(s)) with {}, restored as {}",
@@ -444,6 +442,7 @@ impl Move<'_> {
                 true,
             )
             .await?;
+            failpoint("cutover-fenced");
             let lsn = repl::current_lsn(&source).await?;
             let _ = writeln!(
                 out,
@@ -468,17 +467,22 @@ impl Move<'_> {
                     mismatches.join("; ")
                 )));
             }
+            // The reverse publication marks the target's writes closed before the forward
+            // subscription, the other mark `plan` reads there, goes (see `hold`). Without a
+            // slot it decodes nothing yet.
+            repl::create_publication(&target, &names.back, self.schema(), BACK_CLOSED).await?;
+            failpoint("cutover-verified");
             repl::drop_subscription(&target, &names.forward).await?;
             repl::drop_slot(&source, &names.forward).await?;
             self.set_phase(&source, Phase::Switched).await?;
+            failpoint("cutover-switched");
             phase = Phase::Switched;
         }
         if phase == Phase::Switched {
             report.sequences = repl::copy_sequences(&source, &target, self.schema()).await?;
             // The reverse slot exists before the target takes its first write, so the source
             // receives every one of them.
-            repl::create_publication(&target, &names.back, self.schema(), "dbsplit move: reverse")
-                .await?;
+            repl::create_publication(&target, &names.back, self.schema(), BACK_CLOSED).await?;
             repl::create_slot(&target, &names.back).await?;
             let source_major = archive::server_version(&source).await?.0 / 10_000;
             repl::create_subscription(
@@ -492,12 +496,22 @@ impl Move<'_> {
                 },
             )
             .await?;
+            failpoint("cutover-reversed");
             repl::unfence(&target, self.schema(), &self.writers()).await?;
+            repl::set_comment(&target, &names.back, BACK_OPEN).await?;
             self.set_phase(&source, Phase::CutOver).await?;
             report.window = fenced_at.map(|at| at.elapsed());
         }
         report.tables = repl::tables(&target, self.schema()).await?.len();
         Ok(report)
+    }
+
+    /// Gives the target its writes back after a failed abort and records phase cut-over.
+    async fn reopen_target(&self, source: &Client, target: &Client) -> Result<(), MoveError> {
+        let names = self.names();
+        repl::unfence(target, self.schema(), &self.writers()).await?;
+        repl::set_comment(target, &names.back, BACK_OPEN).await?;
+        self.set_phase(source, Phase::CutOver).await
     }
 
     /// Gives the source its writes back and records phase copying.
@@ -556,10 +570,22 @@ impl Move<'_> {
         let source = open(self.source).await?;
         let target = open(self.target).await?;
         let mark = self.read_mark(&source).await?;
-        match mark.map(|m| m.phase) {
-            None | Some(Phase::Copying | Phase::Fenced | Phase::Switched) => {
+        let phase = mark.map(|m| m.phase);
+        // A cut-over killed after it made the reverse subscription may have opened the
+        // target's writes: bring them back like after a cut-over.
+        let reversed =
+            phase == Some(Phase::Switched) && repl::subscription(&source, &names.back).await?;
+        match phase {
+            None | Some(Phase::Copying | Phase::Fenced | Phase::Switched) if !reversed => {
+                let sync_slots = repl::sync_slot_prefix(&target, &names.forward).await?;
                 repl::drop_subscription(&target, &names.forward).await?;
                 repl::drop_slot(&source, &names.forward).await?;
+                if let Some(prefix) = sync_slots {
+                    repl::drop_sync_slots(&source, &prefix).await?;
+                }
+                repl::drop_subscription(&source, &names.back).await?;
+                repl::drop_slot(&target, &names.back).await?;
+                repl::drop_publication(&target, &names.back).await?;
                 repl::unfence(&source, self.schema(), &self.writers()).await?;
                 repl::drop_publication(&source, &names.forward).await?;
                 let _ = writeln!(
@@ -568,8 +594,11 @@ impl Move<'_> {
                     self.schema()
                 );
             }
-            Some(Phase::CutOver | Phase::Aborting) => {
+            _ => {
                 self.set_phase(&source, Phase::Aborting).await?;
+                if repl::publication(&target, &names.back).await?.is_some() {
+                    repl::set_comment(&target, &names.back, BACK_CLOSED).await?;
+                }
                 let started = Instant::now();
                 repl::fence(
                     &target,
@@ -584,8 +613,7 @@ impl Move<'_> {
                     let caught_up =
                         repl::wait_replayed(&target, &names.back, &lsn, options.timeout).await?;
                     if !caught_up {
-                        repl::unfence(&target, self.schema(), &self.writers()).await?;
-                        self.set_phase(&source, Phase::CutOver).await?;
+                        self.reopen_target(&source, &target).await?;
                         return Err(MoveError::Refused(format!(
                             "the source did not replay the target's {lsn} within {:?}; the target takes writes again (phase cut-over): run abort again later",
                             options.timeout
@@ -595,8 +623,7 @@ impl Move<'_> {
                 repl::copy_sequences(&target, &source, self.schema()).await?;
                 let mismatches = self.compare(&target, &source, options.verify).await?;
                 if !mismatches.is_empty() {
-                    repl::unfence(&target, self.schema(), &self.writers()).await?;
-                    self.set_phase(&source, Phase::CutOver).await?;
+                    self.reopen_target(&source, &target).await?;
                     return Err(MoveError::Refused(format!(
                         "the source does not hold what the target holds ({}); the target takes writes again (phase cut-over)",
                         mismatches.join("; ")
@@ -696,4 +723,13 @@ async fn schema_comment(client: &Client, schema: &str) -> Result<Option<String>,
         .await
         .during(|| format!("cannot read the comment of schema `{schema}`"))?;
     Ok(row.and_then(|r| r.get(0)))
+}
+
+/// Test hook: with `DBSPLIT_FAILPOINT=NAME` (set only by dbsplit's own tests) the process dies
+/// at the point of that name, as `kill -9` would, so the tests can show that a re-run or
+/// `abort` resumes from whatever state a killed step leaves.
+fn failpoint(name: &str) {
+    if std::env::var("DBSPLIT_FAILPOINT").is_ok_and(|point| point == name) {
+        std::process::abort();
+    }
 }

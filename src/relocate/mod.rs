@@ -12,7 +12,7 @@ pub mod pending;
 pub mod preflight;
 pub mod provision;
 pub mod replication;
-pub mod state;
 pub mod tools;
 
+pub use crate::plan::moves::{hold, state};
 pub use error::MoveError;

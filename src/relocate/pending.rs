@@ -7,7 +7,7 @@ use tokio_postgres::Client;
 use crate::manifest::Manifest;
 
 use super::error::{Context, MoveError};
-use super::state::{Mark, Names};
+use super::state::{Mark, Names, Phase};
 
 /// One sentence per move in progress and per schema left behind, for the manifest's services.
 pub async fn notes(client: &Client, manifest: &Manifest) -> Result<Vec<String>, MoveError> {
@@ -35,8 +35,13 @@ pub async fn notes(client: &Client, manifest: &Manifest) -> Result<Vec<String>, 
             .filter(|row| row.get::<_, &str>(0) == forward)
             .find_map(|row| Mark::parse(row.get(1)));
         if let Some(mark) = mark {
+            let writes = if mark.phase == Phase::Copying {
+                "its writes stay here until cut-over"
+            } else {
+                "its writes here are fenced by the move, and apply leaves them so"
+            };
             notes.push(format!(
-                "service `{}` is being moved to {} (phase {}): its writes here are managed by `dbsplit move {} status|cutover|abort|finish`, not by apply",
+                "service `{}` is being moved to {} (phase {}): {writes}; see `dbsplit move {} status`",
                 service.name,
                 mark.target,
                 mark.phase.as_str(),

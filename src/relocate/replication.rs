@@ -273,6 +273,40 @@ pub async fn create_subscription(
         .during(|| format!("cannot create subscription `{name}`"))
 }
 
+/// The slots a subscription's table-sync workers made on the publisher
+/// (`pg_<subscription oid>_sync_...`): with the subscription's slot detached, DROP SUBSCRIPTION
+/// leaves them there, so a move aborted mid-copy drops them itself (see [`drop_sync_slots`]).
+pub async fn sync_slot_prefix(
+    subscriber: &Client,
+    name: &str,
+) -> Result<Option<String>, MoveError> {
+    let row = subscriber
+        .query_opt(
+            "SELECT 'pg_' || s.oid::text || '_sync_' FROM pg_catalog.pg_subscription s
+             WHERE s.subname = $1
+               AND s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())",
+            &[&name],
+        )
+        .await
+        .during(|| format!("cannot look for subscription `{name}`"))?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Drops the table-sync slots whose names start with `prefix`, each as [`drop_slot`] does.
+pub async fn drop_sync_slots(publisher: &Client, prefix: &str) -> Result<(), MoveError> {
+    let rows = publisher
+        .query(
+            "SELECT slot_name::text FROM pg_catalog.pg_replication_slots WHERE starts_with(slot_name::text, $1)",
+            &[&prefix],
+        )
+        .await
+        .during(|| "cannot list the table-sync slots".to_string())?;
+    for row in rows {
+        drop_slot(publisher, row.get(0)).await?;
+    }
+    Ok(())
+}
+
 /// Drops the subscription, leaving its slot on the publisher (see [`drop_slot`]).
 pub async fn drop_subscription(client: &Client, name: &str) -> Result<(), MoveError> {
     if !subscription(client, name).await? {
@@ -361,6 +395,7 @@ pub async fn wait_replayed(
     timeout: Duration,
 ) -> Result<bool, MoveError> {
     let deadline = Instant::now() + timeout;
+    let _waiting = crate::progress::Progress::spinner("waiting for the subscriber to replay");
     loop {
         let row = publisher
             .query_opt(

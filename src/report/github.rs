@@ -1,11 +1,40 @@
 //! GitHub Actions workflow commands, one per finding
 //! (https://docs.github.com/actions/reference/workflow-commands-for-github-actions):
 //! `::error file=F,line=L,col=C,title=RULE::MESSAGE`, which GitHub shows on the pull request's
-//! lines, as squawk writes them.
+//! lines, as squawk writes them; and `::notice title=dbsplit plan: service S::CHANGE` per
+//! plan change, with who answers for the service.
 
 use std::io::{self, Write};
 
 use crate::finding::{Finding, Location, Severity};
+use crate::plan::Plan;
+
+use super::plan::{Owners, owned_by};
+
+/// Writes one notice per plan change: the change is not wrong, it is what `apply` would do.
+/// Nothing is written for an empty plan (the exit code of `--exit-code` says it).
+pub fn plan(plan: &Plan, owners: &Owners, out: &mut impl Write) -> io::Result<()> {
+    for change in &plan.changes {
+        let mut message = format!(
+            "{} {} {}: {}",
+            change.action.marker().symbol(),
+            change.action.kind(),
+            change.action.object(),
+            change.action.describe()
+        );
+        if let Some(owner) = owners.of_scope(&change.scope) {
+            message = format!("{message} ({})", owned_by(owner));
+        }
+        let title = format!("dbsplit plan: {}", change.scope);
+        writeln!(
+            out,
+            "::notice title={}::{}",
+            property(&title),
+            data(&message)
+        )?;
+    }
+    Ok(())
+}
 
 /// Writes one annotation per finding.
 pub fn github(findings: &[Finding], out: &mut impl Write) -> io::Result<()> {

@@ -5,16 +5,16 @@
 
 use std::io::{self, Write};
 
-use crate::finding::Finding;
+use crate::finding::{Finding, Owner};
 use crate::plan::{Plan, sql};
 
 use super::findings::{counts, located, schemas};
-use super::plan::by_scope;
+use super::plan::{Owners, by_scope};
 use crate::text::plural;
 
-/// Writes the plan: a heading with the count, a table per scope, the notes, the SQL in a
-/// collapsed `<details>` block.
-pub fn plan(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
+/// Writes the plan: a heading with the count, a table per scope (a service's headed by who
+/// answers for it), the notes, the SQL in a collapsed `<details>` block.
+pub fn plan(plan: &Plan, owners: &Owners, out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
         "### dbsplit plan: database `{}`\n",
@@ -34,12 +34,17 @@ pub fn plan(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
         plural(scopes.len())
     )?;
     for (scope, changes) in scopes {
-        writeln!(
+        write!(
             out,
-            "#### {scope}: {} change{}\n",
+            "#### {}: {} change{}",
+            cell(&scope.to_string()),
             changes.len(),
             plural(changes.len())
         )?;
+        match owners.of_scope(scope) {
+            Some(owner) => writeln!(out, " ({})\n", owner_text(owner))?,
+            None => writeln!(out, "\n")?,
+        }
         writeln!(out, "| | kind | object | change |")?;
         writeln!(out, "|---|---|---|---|")?;
         for change in changes {
@@ -107,7 +112,7 @@ pub fn findings(findings: &[Finding], out: &mut impl Write) -> io::Result<()> {
             if with_team {
                 format!(
                     " {} |",
-                    cell(&f.owner.as_ref().map(|o| o.describe()).unwrap_or_default())
+                    f.owner.as_ref().map(owner_cell).unwrap_or_default()
                 )
             } else {
                 String::new()
@@ -115,6 +120,30 @@ pub fn findings(findings: &[Finding], out: &mut impl Write) -> io::Result<()> {
         )?;
     }
     writeln!(out, "\n{}", counts(findings))
+}
+
+/// `team `@acme/billing`, contact #billing-oncall`: the team as code, so that a pull-request
+/// comment shows it without notifying the team at every push (CODEOWNERS asks it for review).
+fn owner_text(owner: &Owner) -> String {
+    let mut parts = Vec::new();
+    if let Some(team) = &owner.team {
+        parts.push(format!("team `{}`", code(team)));
+    }
+    if let Some(contact) = &owner.contact {
+        parts.push(format!("contact {}", cell(contact)));
+    }
+    parts.join(", ")
+}
+
+/// `` `@acme/billing` (#billing-oncall) ``, in a `team` column: [`Owner::describe`] with the
+/// team as code, as in [`owner_text`].
+fn owner_cell(owner: &Owner) -> String {
+    match (&owner.team, &owner.contact) {
+        (Some(team), Some(contact)) => format!("`{}` ({})", code(team), cell(contact)),
+        (Some(team), None) => format!("`{}`", code(team)),
+        (None, Some(contact)) => cell(contact),
+        (None, None) => String::new(),
+    }
 }
 
 /// Plain text in a table cell: markdown's special characters escaped, `|` and line breaks
@@ -197,7 +226,7 @@ roles.billing_rw = { access = "readwrite", password_env = "BILLING_DB_PASSWORD" 
     fn plan_is_a_table_per_service_with_passwords_as_env_names() {
         let manifest = Manifest::parse(Path::new("services.toml"), MANIFEST).unwrap();
         let plan = bootstrap(&manifest, &desired_state(&manifest));
-        let text = rendered(|out| super::plan(&plan, out));
+        let text = rendered(|out| super::plan(&plan, &Default::default(), out));
         assert!(text.contains("password from \\$BILLING\\_DB\\_PASSWORD"));
         insta::assert_snapshot!(text);
     }
@@ -209,7 +238,7 @@ roles.billing_rw = { access = "readwrite", password_env = "BILLING_DB_PASSWORD" 
             changes: Vec::new(),
             notes: vec!["schema `legacy` is not managed".into()],
         };
-        insta::assert_snapshot!(rendered(|out| super::plan(&plan, out)));
+        insta::assert_snapshot!(rendered(|out| super::plan(&plan, &Default::default(), out)));
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub struct ServiceStatus {
     pub last_applied_at: Option<String>,
     /// Why the login could not read the service's history, when it could not.
     pub unreadable: Option<String>,
+    /// With a fleet manifest: the cluster and database the service is placed in.
+    pub target: Option<(String, String)>,
 }
 
 impl ServiceStatus {
@@ -101,6 +103,11 @@ struct JsonStatus<'a> {
 #[derive(Serialize)]
 struct JsonService<'a> {
     service: &'a str,
+    /// With a fleet manifest: where the service is placed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<&'a str>,
     /// `up-to-date`, `pending`, `blocked` or `unreadable`.
     state: &'static str,
     /// `null` when unreadable.
@@ -142,6 +149,8 @@ pub fn json(rows: &[ServiceStatus], out: &mut impl Write) -> io::Result<()> {
             }
             JsonService {
                 service: &row.service,
+                cluster: row.target.as_ref().map(|t| t.0.as_str()),
+                database: row.target.as_ref().map(|t| t.1.as_str()),
                 state: row.state(),
                 applied: readable.then_some(row.status.applied),
                 pending: readable.then_some(row.status.pending),

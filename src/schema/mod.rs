@@ -27,6 +27,14 @@ pub const FILE_NAME: &str = "services.schema.json";
 /// (relative to the manifest), which Even Better TOML follows to complete and check the file.
 pub const DIRECTIVE: &str = "#:schema ./services.schema.json";
 
+/// The `team` and `contact` keys of a service, commented, as `init` and `import` write them
+/// under each service: who answers for it, shown with its plan changes and findings and turned
+/// into CODEOWNERS lines by `dbsplit codeowners`.
+pub const OWNER_COMMENTS: &str = "\
+# team = \"@your-org/your-team\"  # who answers for it: @org/team, @user or an email (a CODEOWNERS owner)
+# contact = \"#your-oncall\"  # how to reach them: one line of free text, shown with its changes and findings
+";
+
 /// The schema as JSON: the top level, with one definition per other table of the manifest.
 pub fn schema() -> Value {
     let mut root = table("manifest");

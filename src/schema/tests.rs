@@ -203,3 +203,18 @@ fn an_unknown_key_is_refused_in_every_table() {
         );
     }
 }
+
+#[test]
+fn the_commented_owner_keys_are_valid_once_uncommented() {
+    let uncommented: String = OWNER_COMMENTS
+        .lines()
+        .map(|line| format!("{}\n", line.trim_start_matches("# ")))
+        .collect();
+    let text =
+        format!("version = 1\n[database]\nname = \"app\"\n[services.billing]\n{uncommented}");
+    let manifest = crate::manifest::Manifest::parse(std::path::Path::new("services.toml"), &text)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let billing = manifest.service("billing").unwrap();
+    assert_eq!(billing.team.as_deref(), Some("@your-org/your-team"));
+    assert_eq!(billing.contact.as_deref(), Some("#your-oncall"));
+}

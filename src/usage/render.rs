@@ -178,6 +178,61 @@ struct JsonException<'a> {
 /// "exceptions":[...],"hidden_statements","unparsed_statements","ignored_statements":{"superuser",
 /// "dbsplit"},"stats_reset","inferred"}`; each finding as `audit --format json` writes one.
 fn json(usage: &Usage, out: &mut impl Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &json_value(usage)?)?;
+    writeln!(out)
+}
+
+/// The usage of each target of a fleet as one document: the v1 document's `findings`,
+/// `roles` and `exceptions` of every target, each entry with its `cluster` and `database`;
+/// the statement counts summed; `targets` lists each target with its `stats_reset`.
+pub fn fleet_json(targets: &[(&str, &str, &Usage)], out: &mut impl Write) -> io::Result<()> {
+    let mut merged = serde_json::json!({
+        "findings": [],
+        "roles": [],
+        "exceptions": [],
+        "hidden_statements": 0,
+        "unparsed_statements": 0,
+        "ignored_statements": {"superuser": 0, "dbsplit": 0},
+        "targets": [],
+        "inferred": false,
+    });
+    let mut sums = [0u64; 4];
+    for (cluster, database, usage) in targets {
+        let mut value = json_value(usage)?;
+        for list in ["findings", "roles", "exceptions"] {
+            let items = value[list]
+                .as_array_mut()
+                .map(std::mem::take)
+                .unwrap_or_default();
+            for mut item in items {
+                item["cluster"] = (*cluster).into();
+                item["database"] = (*database).into();
+                if let Some(all) = merged[list].as_array_mut() {
+                    all.push(item);
+                }
+            }
+        }
+        sums[0] += usage.hidden;
+        sums[1] += usage.unparsed;
+        sums[2] += usage.superuser_statements;
+        sums[3] += usage.own_statements;
+        if let Some(all) = merged["targets"].as_array_mut() {
+            all.push(serde_json::json!({
+                "cluster": cluster,
+                "database": database,
+                "stats_reset": usage.stats_reset,
+            }));
+        }
+    }
+    merged["hidden_statements"] = sums[0].into();
+    merged["unparsed_statements"] = sums[1].into();
+    merged["ignored_statements"] = serde_json::json!({"superuser": sums[2], "dbsplit": sums[3]});
+    serde_json::to_writer_pretty(&mut *out, &merged)?;
+    writeln!(out)
+}
+
+/// The v1 JSON document of `usage`, as a value.
+fn json_value(usage: &Usage) -> io::Result<serde_json::Value> {
     let mut buffer = Vec::new();
     findings::json(&usage.findings, &mut buffer)?;
     let mut findings: serde_json::Value = serde_json::from_slice(&buffer)?;
@@ -228,6 +283,5 @@ fn json(usage: &Usage, out: &mut impl Write) -> io::Result<()> {
         stats_reset: usage.stats_reset.as_deref(),
         inferred: usage.inferred,
     };
-    serde_json::to_writer_pretty(&mut *out, &json)?;
-    writeln!(out)
+    Ok(serde_json::to_value(&json)?)
 }

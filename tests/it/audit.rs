@@ -2,49 +2,28 @@
 //! near-misses stay quiet, declared exceptions are not findings; inference without a manifest;
 //! a run as an ordinary login role; every output format.
 
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use dbsplit::apply::{ApplyOptions, Confirmed, apply};
 use dbsplit::audit::Report;
 use dbsplit::audit::read::{audit_state, begin, join_snapshot};
 use dbsplit::catalog::introspect::{Depth, introspect, introspect_split};
-use dbsplit::desired::desired_state;
 use dbsplit::finding::Finding;
 use dbsplit::manifest::Manifest;
-use dbsplit::plan::live::{PlanOptions, plan};
 
+use crate::support::converge;
 use crate::support::pg::TestCluster;
 use crate::support::{root, stdout};
 
 fn example() -> Manifest {
-    Manifest::load(&root().join("services.toml.example")).expect("example loads")
+    converge::example().0
 }
 
 /// Applies the example manifest and creates a table per service as its owner.
 async fn converged(cluster: &TestCluster) {
-    let manifest = example();
-    let desired = desired_state(&manifest);
+    let (manifest, desired) = converge::example();
     let mut admin = cluster.superuser("app").await;
-    let options = ApplyOptions {
-        lock_timeout: Duration::from_secs(30),
-        plan: PlanOptions {
-            prune: false,
-            passwords: BTreeMap::new(),
-            select: None,
-        },
-    };
-    let (planned, _) = plan(&admin, &manifest, &desired, &options.plan)
-        .await
-        .expect("the test cluster answers");
-    let confirmed = Confirmed {
-        plan: planned,
-        fingerprint: None,
-    };
-    apply(&mut admin, &manifest, &desired, &options, &confirmed)
-        .await
-        .expect("the test cluster answers");
+    converge::converge(&mut admin, &manifest, &desired).await;
     cluster.psql_ok(
         "app",
         "SET ROLE monolith_owner;

@@ -56,6 +56,34 @@ fn every_shell_gets_a_completion_script() {
     assert_eq!(output.status.code(), Some(2));
 }
 
+/// The zsh and fish scripts parse in their shells (`zsh -n`, `fish --no-execute`), as bash's
+/// does in `bash -n`. Never skipped: .ci/run installs Debian's zsh and fish.
+#[test]
+fn zsh_and_fish_completions_parse() {
+    let dir = TempDir::new("completions-parse");
+    for (shell, check) in [("zsh", &["-n"][..]), ("fish", &["--no-execute"][..])] {
+        assert!(
+            installed(shell),
+            "{shell} is needed to parse its completion script: apt-get install {shell}"
+        );
+        let output = dbsplit(&["completions", shell]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let file = dir.path().join(format!("dbsplit.{shell}"));
+        std::fs::write(&file, stdout(&output)).unwrap();
+        let parsed = Command::new(shell).args(check).arg(&file).output().unwrap();
+        assert!(
+            parsed.status.success() && parsed.stderr.is_empty(),
+            "{shell}: {}",
+            stderr(&parsed)
+        );
+    }
+    // A broken script fails the same check: it can fail.
+    let broken = dir.path().join("broken.zsh");
+    std::fs::write(&broken, "_dbsplit() {\n  case $x in\n").unwrap();
+    let parsed = Command::new("zsh").arg("-n").arg(&broken).output().unwrap();
+    assert!(!parsed.status.success());
+}
+
 #[test]
 fn the_man_page_is_roff_that_man_renders() {
     let output = dbsplit(&["man"]);
@@ -76,17 +104,18 @@ fn the_man_page_is_roff_that_man_renders() {
             ".SH DESCRIPTION",
             ".SH OPTIONS",
             ".SH SUBCOMMANDS",
+            ".SH EXAMPLES",
             ".SH VERSION",
         ]
     );
     for command in ["dbsplit\\-plan", "dbsplit\\-audit", "dbsplit\\-completions"] {
         assert!(roff.contains(command), "{command} in the man page");
     }
-    if !installed("man") {
-        // Debian's man-db is not on this machine: the structure above is the check.
-        eprintln!("man is not installed: checked the roff structure only");
-        return;
-    }
+    // Never skipped: .ci/run installs Debian's man-db (a fresh Debian has no `man`).
+    assert!(
+        installed("man"),
+        "`man` is needed to render the page: apt-get install man-db"
+    );
     let dir = TempDir::new("man");
     let page = dir.path().join("dbsplit.1");
     std::fs::write(&page, &roff).unwrap();
@@ -103,6 +132,11 @@ fn the_man_page_is_roff_that_man_renders() {
     assert!(text.contains("NAME"), "{text}");
     assert!(text.contains("one schema per service"), "{text}");
     assert!(text.contains("--manifest"), "{text}");
+    // The examples keep their lines.
+    assert!(
+        text.contains("\n         dbsplit plan --exit-code --format markdown\n"),
+        "{text}"
+    );
 }
 
 /// A lint-only project in a temp dir: the lint corpus manifest, a clean migration of `billing`
@@ -262,6 +296,15 @@ roles.billing_rw = { access = "readwrite", password_env = "BILLING_DB_PASSWORD" 
 roles.notifications_rw = { access = "readwrite" }
 "#;
 
+/// `manifest` with `team` and `contact` on its billing service.
+fn with_billing_team(manifest: &str) -> String {
+    manifest.replacen(
+        "[services.billing]\n",
+        "[services.billing]\nteam = \"@acme/billing\"\ncontact = \"#billing-oncall\"\n",
+        1,
+    )
+}
+
 /// A secret the markdown must never show.
 const SECRET: &str = "s3cret-Pa55word";
 
@@ -358,7 +401,7 @@ struct ActionRun {
     outputs: String,
 }
 
-/// Runs the GitHub Action's script in `project` as a runner does: GITHUB_STEP_SUMMARY and
+/// Runs the GitHub Action's run step in `project` as a runner does: GITHUB_STEP_SUMMARY and
 /// GITHUB_OUTPUT are files, RUNNER_TEMP a folder, the inputs INPUT_* variables, and the built
 /// binary is on PATH instead of being installed.
 fn run_action(project: &Path, inputs: &[(&str, &str)]) -> ActionRun {
@@ -377,9 +420,18 @@ fn run_action(project: &Path, inputs: &[(&str, &str)]) -> ActionRun {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    // The step's `run:` line, run as a composite step's `shell: bash` runs it.
+    let action = std::fs::read_to_string(root().join("action.yml")).expect("action.yml is read");
+    let run = action
+        .lines()
+        .skip_while(|l| !l.contains("id: run"))
+        .find_map(|l| l.trim().strip_prefix("run: "))
+        .expect("the run step has a run line");
     let mut command = Command::new("bash");
     command
-        .arg(root().join("action/run.sh"))
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
+        .arg(run.trim_matches('\''))
+        .env("GITHUB_ACTION_PATH", root())
         .current_dir(project)
         .env_remove("DBSPLIT_MANIFEST")
         .env_remove("DATABASE_URL")
@@ -509,14 +561,42 @@ fn the_action_lints_with_annotations_and_a_job_summary() {
 fn the_action_plans_and_audits_when_given_a_database_url() {
     let cluster = TestCluster::start("app");
     let dir = TempDir::new("action-live");
-    std::fs::write(dir.path().join("services.toml"), TWO_SERVICES).unwrap();
+    std::fs::write(
+        dir.path().join("services.toml"),
+        with_billing_team(TWO_SERVICES),
+    )
+    .unwrap();
     let url = cluster.server.connection_string("postgres", "app");
 
-    // An empty cluster: changes pending, so the step fails; the plan is in the summary.
+    // An empty cluster: changes pending, so the step fails; the plan is in the summary, and
+    // each change is a notice naming its service's team.
     let run = run_action(dir.path(), &[("database-url", &url)]);
     assert_eq!(run.output.status.code(), Some(1), "{}", stderr(&run.output));
     assert!(stdout(&run.output).contains(&format!("::add-mask::{url}")));
     assert!(stdout(&run.output).contains("::error title=dbsplit plan::"));
+    assert!(
+        stdout(&run.output).contains(
+            "::notice title=dbsplit plan%3A service billing::+ create-schema schema billing: \
+             create, owned by billing_owner (team @acme/billing, contact #billing-oncall)\n"
+        ),
+        "{}",
+        stdout(&run.output)
+    );
+    assert!(
+        stdout(&run.output).contains(
+            "::notice title=dbsplit plan%3A service notifications::+ create-schema schema \
+             notifications: create, owned by notifications_owner\n"
+        ),
+        "{}",
+        stdout(&run.output)
+    );
+    assert!(
+        run.summary.contains(
+            "#### service billing: 13 changes (team `@acme/billing`, contact \\#billing-oncall)"
+        ),
+        "{}",
+        run.summary
+    );
     assert!(
         run.summary.contains("### dbsplit lint\n\nNo findings."),
         "{}",
@@ -1145,4 +1225,239 @@ fn findings_name_the_team_and_contact_of_their_service_in_every_format() {
         };
         assert_eq!(finding["team"], expected, "{finding}");
     }
+}
+
+#[test]
+fn plan_changes_name_their_team_and_a_saved_plan_survives_a_new_team() {
+    let cluster = TestCluster::start("app");
+    let dir = TempDir::new("plan-team");
+    let manifest = dir.path().join("services.toml");
+    std::fs::write(&manifest, with_billing_team(TWO_SERVICES)).unwrap();
+
+    let human = against(&cluster, dir.path(), &["plan"]);
+    assert_eq!(human.status.code(), Some(0), "{}", stderr(&human));
+    let text = stdout(&human);
+    assert!(
+        text.contains(
+            "service billing: 14 changes (team @acme/billing, contact #billing-oncall)\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("service notifications: "), "{text}");
+    assert!(
+        !text.contains("service notifications: 7 changes ("),
+        "{text}"
+    );
+
+    let json = against(&cluster, dir.path(), &["plan", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("JSON");
+    let changes = json["changes"].as_array().expect("changes");
+    assert!(changes.iter().any(|c| c["service"] == "billing"), "{json}");
+    for change in changes {
+        let billing = change["service"] == "billing";
+        assert_eq!(change["team"] == "@acme/billing", billing, "{change}");
+        assert_eq!(change["contact"] == "#billing-oncall", billing, "{change}");
+    }
+
+    let github = against(&cluster, dir.path(), &["plan", "--format", "github"]);
+    let text = stdout(&github);
+    assert_eq!(text.lines().count(), changes.len(), "{text}");
+    for line in text.lines() {
+        let billing = line.starts_with("::notice title=dbsplit plan%3A service billing::");
+        assert_eq!(
+            line.ends_with(" (team @acme/billing, contact #billing-oncall)"),
+            billing,
+            "{line}"
+        );
+    }
+
+    let markdown = against(&cluster, dir.path(), &["plan", "--format", "markdown"]);
+    assert!(
+        stdout(&markdown).contains(
+            "#### service billing: 14 changes (team `@acme/billing`, contact \\#billing-oncall)\n"
+        ),
+        "{}",
+        stdout(&markdown)
+    );
+
+    // The owners are read from the manifest when shown, not saved with the plan: a plan saved
+    // before billing changed hands still applies, and shows the new team.
+    let saved = dir.path().join("plan.json");
+    let out = against(
+        &cluster,
+        dir.path(),
+        &["plan", "--out", saved.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!std::fs::read_to_string(&saved).unwrap().contains("acme"));
+    let handed_over = with_billing_team(TWO_SERVICES)
+        .replace("@acme/billing", "@acme/payments")
+        .replace("#billing-oncall", "#payments");
+    std::fs::write(&manifest, handed_over).unwrap();
+    let applied = against(
+        &cluster,
+        dir.path(),
+        &["apply", "--yes", saved.to_str().unwrap()],
+    );
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    assert!(
+        stdout(&applied)
+            .contains("service billing: 14 changes (team @acme/payments, contact #payments)\n"),
+        "{}",
+        stdout(&applied)
+    );
+}
+
+/// `text` with the commented `team` and `contact` lines of the service `service` uncommented
+/// and filled in; panics when they are not right under the service's owner.
+fn with_owner_uncommented(text: &str, service: &str, team: &str) -> String {
+    let heading = format!("[services.{service}]\n");
+    let start = text
+        .find(&heading)
+        .unwrap_or_else(|| panic!("{heading} in {text}"));
+    let (before, after) = text.split_at(start + heading.len());
+    let mut lines: Vec<String> = after.lines().map(str::to_string).collect();
+    let team_line = lines
+        .iter()
+        .position(|l| l.starts_with("# team = "))
+        .unwrap_or_else(|| panic!("a commented team under {heading}: {after}"));
+    assert!(lines[team_line + 1].starts_with("# contact = "), "{after}");
+    assert!(
+        !lines[..team_line].iter().any(|l| l.starts_with('[')),
+        "the team line is under {heading}: {after}"
+    );
+    lines[team_line] = format!("team = \"{team}\"");
+    lines[team_line + 1] = "contact = \"#oncall\"".to_string();
+    format!("{before}{}\n", lines.join("\n"))
+}
+
+#[test]
+fn init_and_import_write_team_and_contact_commented() {
+    let dir = TempDir::new("init-owner");
+    let init = in_dir(
+        dir.path(),
+        &[
+            "init",
+            "--service",
+            "billing",
+            "--service",
+            "notifications",
+            "--yes",
+        ],
+    );
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    let manifest = dir.path().join("services.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert_eq!(text.matches("\n# team = ").count(), 2, "{text}");
+    assert_eq!(text.matches("\n# contact = ").count(), 2, "{text}");
+    // Commented, they change nothing; uncommented, they name the owner.
+    let codeowners = in_dir(dir.path(), &["codeowners"]);
+    assert_eq!(codeowners.status.code(), Some(2), "{}", stdout(&codeowners));
+    std::fs::write(
+        &manifest,
+        with_owner_uncommented(&text, "billing", "@acme/billing"),
+    )
+    .unwrap();
+    let codeowners = in_dir(dir.path(), &["codeowners"]);
+    assert_eq!(codeowners.status.code(), Some(0), "{}", stderr(&codeowners));
+    assert!(
+        stdout(&codeowners).contains("/migrations/billing/ @acme/billing\n"),
+        "{}",
+        stdout(&codeowners)
+    );
+
+    let cluster = TestCluster::start("app");
+    cluster.psql_ok(
+        "app",
+        "CREATE ROLE billing_owner NOLOGIN; CREATE SCHEMA billing AUTHORIZATION billing_owner; \
+         CREATE ROLE billing_app LOGIN IN ROLE billing_owner; \
+         CREATE TABLE billing.invoices (id int); ALTER TABLE billing.invoices OWNER TO billing_owner;",
+    );
+    let dir = TempDir::new("import-owner");
+    let imported = against(&cluster, dir.path(), &["import"]);
+    assert_eq!(imported.status.code(), Some(0), "{}", stderr(&imported));
+    let text = stdout(&imported);
+    assert_eq!(text.matches("\n# team = ").count(), 1, "{text}");
+    let manifest = dir.path().join("services.toml");
+    std::fs::write(
+        &manifest,
+        with_owner_uncommented(&text, "billing", "@acme/billing"),
+    )
+    .unwrap();
+    let plan = against(&cluster, dir.path(), &["plan", "--format", "json"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&plan)).expect("JSON");
+    let billing: Vec<&serde_json::Value> = json["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["service"] == "billing")
+        .collect();
+    assert!(!billing.is_empty(), "{json}");
+    assert!(
+        billing
+            .iter()
+            .all(|c| c["team"] == "@acme/billing" && c["contact"] == "#oncall"),
+        "{json}"
+    );
+}
+
+/// A server logical replication can run from or to.
+fn logical_cluster() -> TestCluster {
+    TestCluster::start_with(
+        "app",
+        &dbsplit::pg::local::LocalConfig {
+            conf: vec!["wal_level = logical".into(), "max_wal_senders = 10".into()],
+            ..Default::default()
+        },
+    )
+}
+
+#[test]
+fn move_shows_progress_on_a_terminal_and_never_in_a_pipe() {
+    let source = logical_cluster();
+    let target = logical_cluster();
+    let dir = TempDir::new("move-progress");
+    std::fs::write(dir.path().join("services.toml"), TWO_SERVICES).unwrap();
+    let applied = against(&source, dir.path(), &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    source.psql_ok(
+        "app",
+        "SET ROLE billing_owner; CREATE TABLE billing.invoices (id int PRIMARY KEY); RESET ROLE;",
+    );
+    let to = target.server.connection_string("postgres", "app");
+    let start = ["move", "billing", "start", "--to", &to];
+
+    let (code, screen) = on_terminal(&source, dir.path(), &start);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        screen.contains("copying the schema's definitions"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("copied the definitions of schema `billing`"),
+        "{screen}"
+    );
+
+    let abort = against(
+        &source,
+        dir.path(),
+        &["move", "billing", "abort", "--to", &to],
+    );
+    assert_eq!(abort.status.code(), Some(0), "{}", stderr(&abort));
+    let target = logical_cluster();
+    let to = target.server.connection_string("postgres", "app");
+    let piped = against(
+        &source,
+        dir.path(),
+        &["move", "billing", "start", "--to", &to],
+    );
+    assert_eq!(piped.status.code(), Some(0), "{}", stderr(&piped));
+    assert!(
+        stdout(&piped).contains("copied the definitions of schema `billing`"),
+        "{}",
+        stdout(&piped)
+    );
+    assert!(!stderr(&piped).contains("copying"), "{}", stderr(&piped));
+    assert!(!stderr(&piped).contains('\x1b'), "{}", stderr(&piped));
 }

@@ -33,7 +33,7 @@ fn validate_summarises_a_fleet_and_single_database_commands_refuse_it() {
         "{}",
         stdout(&output)
     );
-    let output = dbsplit(&["-m", &manifest, "usage"]);
+    let output = dbsplit(&["-m", &manifest, "lint"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("this command works on one database"),

@@ -14,6 +14,10 @@ mod lint;
 mod offline;
 // Live plan and apply: convergence, drift, atomicity, locking, scale.
 mod live;
+// Apply in bulk: grouped statements, many per round trip, a failure named mid-message.
+mod bulk_apply;
+// The lock budget: a plan larger than the lock table applies in transactions of whole services.
+mod lockbudget;
 // The live commands from the command line: plan, apply, demo.
 mod commands;
 // audit: every rule against real servers, inference, an ordinary role, formats.
@@ -45,6 +49,8 @@ mod graph;
 mod layout;
 // Fleets: services across databases and clusters, on two servers at once.
 mod fleet;
+// migrate, usage and graph over a fleet: each service in its database, on two servers.
+mod fleet_ops;
 // `dump` and `restore`: a service's schema round-trips into another database, boundary included.
 mod dump;
 // `move`: a service graduates between two servers under a writer's load; abort and finish.

@@ -3,17 +3,13 @@
 //! and what the manifest may not do to the session's own role. Every test runs on whatever
 //! major `PG_BIN` gives and asserts what that major can express.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::collections::BTreeSet;
 
-use dbsplit::apply::{ApplyOptions, Confirmed, apply};
-use dbsplit::desired::{Desired, desired_state};
-use dbsplit::manifest::Manifest;
 use dbsplit::plan::Plan;
-use dbsplit::plan::live::{PlanOptions, plan};
 use dbsplit::plan::sql::statements;
 use tokio_postgres::Client;
 
+use crate::support::converge::{assert_billing_rw_confined, converge, example, plan_of};
 use crate::support::pg::{TestCluster, assert_denied};
 use crate::support::{root, stderr, stdout};
 
@@ -52,42 +48,6 @@ fn dbsplit_with(
         .stdin(std::process::Stdio::null())
         .output()
         .expect("dbsplit runs")
-}
-
-fn example() -> (Manifest, Desired) {
-    let manifest = Manifest::load(&root().join("services.toml.example")).expect("example loads");
-    let desired = desired_state(&manifest);
-    (manifest, desired)
-}
-
-fn options() -> ApplyOptions {
-    ApplyOptions {
-        lock_timeout: Duration::from_secs(30),
-        plan: PlanOptions {
-            prune: false,
-            passwords: BTreeMap::new(),
-            select: None,
-        },
-    }
-}
-
-async fn plan_of(client: &Client, manifest: &Manifest, desired: &Desired) -> Plan {
-    plan(client, manifest, desired, &options().plan)
-        .await
-        .expect("plan")
-        .0
-}
-
-async fn converge(client: &mut Client, manifest: &Manifest, desired: &Desired) -> Plan {
-    let planned = plan_of(client, manifest, desired).await;
-    let confirmed = Confirmed {
-        plan: planned.clone(),
-        fingerprint: None,
-    };
-    apply(client, manifest, desired, &options(), &confirmed)
-        .await
-        .unwrap_or_else(|e| panic!("apply failed: {e:#}"));
-    planned
 }
 
 fn lines(plan: &Plan) -> BTreeSet<String> {
@@ -345,18 +305,7 @@ async fn an_admin_who_created_the_database_applies_the_example_and_the_boundary_
     rw.execute("INSERT INTO invoices (amount) VALUES (1)", &[])
         .await
         .expect("billing_rw writes its own table");
-    assert_denied(
-        rw.query("SELECT * FROM monolith.customers", &[]).await,
-        "billing_rw reads monolith",
-    );
-    assert_denied(
-        rw.execute("CREATE TABLE public.x (id int)", &[]).await,
-        "billing_rw creates in public",
-    );
-    assert_denied(
-        rw.execute("CREATE TABLE billing.x (id int)", &[]).await,
-        "billing_rw runs DDL",
-    );
+    assert_billing_rw_confined(&rw).await;
     let monolith = cluster.connect("monolith_rw", "app").await;
     monolith
         .query("SELECT * FROM customers", &[])

@@ -2,17 +2,15 @@
 //! with the library, migration files written per test, and the binary run as each service's
 //! migrator role (or the superuser, to migrate both services in one run).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
-use dbsplit::apply::{ApplyOptions, Confirmed, LOCK_CLASS, apply};
+use dbsplit::apply::LOCK_CLASS;
 use dbsplit::desired::desired_state;
 use dbsplit::manifest::Manifest;
 use dbsplit::pg::locks::service_key as lock_key;
-use dbsplit::plan::live::{PlanOptions, plan};
 
+use crate::support::converge::converge;
 use crate::support::pg::TestCluster;
 use crate::support::{TempDir, fixture, stderr, stdout};
 
@@ -35,25 +33,8 @@ impl Setup {
         let manifest = Manifest::load(&dir.path().join("services.toml"))
             .expect("the fixture manifest is valid");
         let desired = desired_state(&manifest);
-        let options = ApplyOptions {
-            lock_timeout: Duration::from_secs(30),
-            plan: PlanOptions {
-                prune: false,
-                passwords: BTreeMap::new(),
-                select: None,
-            },
-        };
         let mut admin = cluster.superuser("app").await;
-        let (planned, _) = plan(&admin, &manifest, &desired, &options.plan)
-            .await
-            .expect("the fixture manifest plans");
-        let confirmed = Confirmed {
-            plan: planned,
-            fingerprint: None,
-        };
-        apply(&mut admin, &manifest, &desired, &options, &confirmed)
-            .await
-            .expect("the fixture manifest applies");
+        converge(&mut admin, &manifest, &desired).await;
         Setup { cluster, dir }
     }
 

@@ -1,6 +1,7 @@
 //! `plan --offline` SQL in a real cluster: it runs cleanly twice with psql, and the boundary it
 //! draws holds when each service role connects and tries to cross it.
 
+use crate::support::converge::assert_billing_rw_confined;
 use crate::support::pg::{TestCluster, assert_denied};
 use crate::support::{dbsplit, fixture, root, stdout};
 
@@ -56,18 +57,7 @@ async fn example_bootstrap_enforces_the_boundary_and_runs_twice() {
     assert_eq!(path, "billing");
 
     // Across the boundary.
-    assert_denied(
-        rw.query("SELECT * FROM monolith.customers", &[]).await,
-        "billing_rw reads monolith",
-    );
-    assert_denied(
-        rw.execute("CREATE TABLE public.x (id int)", &[]).await,
-        "billing_rw creates in public",
-    );
-    assert_denied(
-        rw.execute("CREATE TABLE billing.x (id int)", &[]).await,
-        "billing_rw runs DDL",
-    );
+    assert_billing_rw_confined(&rw).await;
     assert_denied(
         rw.execute("ALTER TABLE invoices ADD COLUMN note text", &[])
             .await,

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dbsplit::pg::local::{LocalConfig, LocalServer};
+use dbsplit::pg::local::LocalConfig;
 use tokio_postgres::NoTls;
 
 use crate::support::pg::TestCluster;
@@ -166,20 +166,13 @@ async fn login(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pgbouncer_lets_each_service_role_in_with_its_password_only() {
-    let server = LocalServer::start_with(&LocalConfig {
-        hba: Some(HBA.to_string()),
-        ..LocalConfig::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
-    let cluster = TestCluster {
-        server: server.into(),
-    };
-    cluster
-        .server
-        .psql("postgres")
-        .args(["-c", "CREATE DATABASE app"])
-        .status()
-        .expect("psql runs");
+    let cluster = TestCluster::start_with(
+        "app",
+        &LocalConfig {
+            hba: Some(HBA.to_string()),
+            ..LocalConfig::default()
+        },
+    );
     let dir = TempDir::new("pooler");
     let port = free_port();
     let manifest = manifest(dir.path(), port);
@@ -254,24 +247,16 @@ async fn pgbouncer_lets_each_service_role_in_with_its_password_only() {
 
 /// A server that asks everyone for SCRAM over TCP, except the superuser and `admin`.
 fn scram_server(extra_hba: &str, files: Vec<(String, Vec<u8>)>) -> TestCluster {
-    let server = LocalServer::start_with(&LocalConfig {
-        hba: Some(format!(
-            "{extra_hba}host all admin 127.0.0.1/32 trust\n{HBA}"
-        )),
-        files,
-        ..LocalConfig::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
-    let cluster = TestCluster {
-        server: server.into(),
-    };
-    cluster
-        .server
-        .psql("postgres")
-        .args(["-c", "CREATE DATABASE app"])
-        .status()
-        .expect("psql runs");
-    cluster
+    TestCluster::start_with(
+        "app",
+        &LocalConfig {
+            hba: Some(format!(
+                "{extra_hba}host all admin 127.0.0.1/32 trust\n{HBA}"
+            )),
+            files,
+            ..LocalConfig::default()
+        },
+    )
 }
 
 async fn assert_each_role_gets_in_with_its_password_only(port: u16, bouncer: &Bouncer) {
@@ -606,20 +591,13 @@ fn plan_refuses_limits_that_do_not_fit_max_connections_and_says_the_numbers() {
 
 #[test]
 fn audit_finds_connection_limits_that_cannot_fit_a_small_max_connections() {
-    let server = LocalServer::start_with(&LocalConfig {
-        conf: vec!["max_connections = 20".to_string()],
-        ..LocalConfig::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
-    let cluster = TestCluster {
-        server: server.into(),
-    };
-    cluster
-        .server
-        .psql("postgres")
-        .args(["-c", "CREATE DATABASE app"])
-        .status()
-        .expect("psql runs");
+    let cluster = TestCluster::start_with(
+        "app",
+        &LocalConfig {
+            conf: vec!["max_connections = 20".to_string()],
+            ..LocalConfig::default()
+        },
+    );
     let dir = TempDir::new("audit-budget");
     let path = dir.path().join("services.toml");
     let write = |limit: u32| {

@@ -107,7 +107,7 @@ pub fn run(
         }
         writeln!(out, "=== {} ===", target.label())?;
         match &pending.plan {
-            Ok(plan) => report::plan::human(plan, color, out)?,
+            Ok(plan) => report::plan::human(plan, &report::plan::Owners::of(manifest), color, out)?,
             Err(error) => writeln!(out, "FAILED: {}", super::chain(error))?,
         }
     }

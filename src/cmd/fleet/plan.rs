@@ -51,7 +51,7 @@ pub fn run(
         for (index, (target, desired, select)) in prepared.iter().enumerate() {
             let plan = bootstrap(&target.manifest, &narrow(desired, select.as_ref()));
             header(target, index, args.format, out)?;
-            render(&plan, args.format, color, out)?;
+            render(&plan, manifest, args.format, color, out)?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -71,13 +71,13 @@ pub fn run(
         FleetPlanFile::new(saved).write(file)?;
     }
     match args.format {
-        PlanFormat::Json => json(&outcomes, out)?,
+        PlanFormat::Json => json(&outcomes, manifest, out)?,
         format => {
             for (index, outcome) in outcomes.iter().enumerate() {
                 header(&outcome.target, index, format, out)?;
                 match &outcome.result {
                     Ok(planned) => {
-                        render(&planned.plan, format, color, out)?;
+                        render(&planned.plan, manifest, format, color, out)?;
                         if !planned.blocked.is_empty() {
                             let text = report::plan::blocked(&planned.who, &planned.blocked);
                             match format {
@@ -234,13 +234,17 @@ fn header(
         }
         PlanFormat::Sql => writeln!(out, "-- target {label}"),
         PlanFormat::Markdown => writeln!(out, "## {label}\n"),
-        PlanFormat::Json => Ok(()),
+        PlanFormat::Json | PlanFormat::Github => Ok(()),
     }
 }
 
 /// `{"targets":[{"cluster","database","status","error"?}],"changes":[{"cluster","database",...}],
 /// "notes":[{"cluster","database","note"}],"blocked":[...]}`.
-fn json(outcomes: &[Outcome<TargetPlan>], out: &mut impl Write) -> anyhow::Result<()> {
+fn json(
+    outcomes: &[Outcome<TargetPlan>],
+    manifest: &Manifest,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     use serde_json::{Value, json};
     let mut targets = Vec::new();
     let mut changes = Vec::new();
@@ -251,7 +255,11 @@ fn json(outcomes: &[Outcome<TargetPlan>], out: &mut impl Write) -> anyhow::Resul
         match &outcome.result {
             Ok(planned) => {
                 let mut buffer = Vec::new();
-                report::plan::json(&planned.plan, &mut buffer)?;
+                report::plan::json(
+                    &planned.plan,
+                    &report::plan::Owners::of(manifest),
+                    &mut buffer,
+                )?;
                 let mut single: Value = serde_json::from_slice(&buffer)?;
                 for change in single["changes"].as_array_mut().into_iter().flatten() {
                     if let Value::Object(fields) = change {
@@ -295,14 +303,11 @@ fn json(outcomes: &[Outcome<TargetPlan>], out: &mut impl Write) -> anyhow::Resul
 
 fn render(
     plan: &Plan,
+    manifest: &Manifest,
     format: PlanFormat,
     color: bool,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
-    match format {
-        PlanFormat::Human => report::plan::human(plan, color, out),
-        PlanFormat::Sql => report::plan::sql(plan, out),
-        PlanFormat::Json => report::plan::json(plan, out),
-        PlanFormat::Markdown => report::markdown::plan(plan, out),
-    }
+    let owners = report::plan::Owners::of(manifest);
+    report::plan::render(format, plan, &owners, color, out)
 }

@@ -1,6 +1,7 @@
 //! `dbsplit migrate`: run the pending migrations (`run`), `migrate status`, `migrate resolve`
 //! and `migrate hash`, and the services they work on.
 
+mod fleet;
 mod hash;
 mod resolve;
 mod run;
@@ -23,16 +24,28 @@ pub fn run(
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = super::load_manifest(path)?;
+    let manifest = super::load_fleet_manifest(path)?;
     match &args.command {
         Some(MigrateCommand::Hash { services }) => hash::hash(&manifest, services, out),
         Some(MigrateCommand::Status {
             services,
             exit_code,
             format,
-        }) => status::show(
-            &manifest, services, connect, *exit_code, *format, color, out,
+            fleet: targets,
+        }) if manifest.fleet => fleet::status(
+            &manifest, services, connect, targets, *exit_code, *format, color, out,
         ),
+        Some(MigrateCommand::Status {
+            services,
+            exit_code,
+            format,
+            fleet: targets,
+        }) => {
+            super::fleet::check_v1_targets(&manifest, targets)?;
+            status::show(
+                &manifest, services, connect, *exit_code, *format, color, out,
+            )
+        }
         Some(MigrateCommand::Resolve {
             service,
             version,
@@ -45,7 +58,11 @@ pub fn run(
             lock.lock_timeout,
             out,
         ),
-        None => run::migrate(&manifest, connect, args, color, out),
+        None if manifest.fleet => fleet::migrate(&manifest, connect, args, color, out),
+        None => {
+            super::fleet::check_v1_targets(&manifest, &args.fleet)?;
+            run::migrate(&manifest, connect, args, color, out)
+        }
     }
 }
 

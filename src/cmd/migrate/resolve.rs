@@ -23,7 +23,14 @@ pub(super) fn resolve(
 ) -> anyhow::Result<ExitCode> {
     let service = crate::cmd::service(manifest, service)?;
     runtime()?.block_on(async {
-        let client = connect_to(connect, &manifest.database.name).await?;
+        // With a fleet manifest, in the database the service is placed in.
+        let client = match crate::fleet::targets(manifest)
+            .into_iter()
+            .find(|t| manifest.fleet && t.manifest.service(&service.name).is_some())
+        {
+            Some(target) => crate::cmd::fleet::connect_target(&target, connect, None).await?.0,
+            None => connect_to(connect, &manifest.database.name).await?,
+        };
         let progress = |p| waiting(&service.name, &p);
         match run::resolve(&client, service, version, lock_timeout, &progress)
             .await

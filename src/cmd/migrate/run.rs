@@ -141,7 +141,7 @@ pub(super) fn migrate(
 
 /// Lints the files about to run: false (after printing the errors) when they must not run.
 /// With `no_lint`, only what cannot be sent as a statement stops them.
-fn lint_first(
+pub(super) fn lint_first(
     manifest: &Manifest,
     input: &Input,
     no_lint: bool,

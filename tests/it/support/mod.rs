@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 
 pub mod certs;
+pub mod converge;
 pub mod pg;
 
 use std::path::PathBuf;

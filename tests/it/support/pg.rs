@@ -1,12 +1,17 @@
-//! Real PostgreSQL servers for the tests. A test that creates roles gets its own cluster
-//! (`TestCluster::start`), copied from a template made once, because roles are cluster-wide and
-//! tests create the same role names; it stops when the `TestCluster` is dropped, also when the
-//! test panics. Read-only tests share one server per test binary (`TestCluster::shared`,
-//! `shared_server`), which saves a start per test.
+//! Real PostgreSQL servers for the tests. A test that creates roles gets a server of its own
+//! (`TestCluster::start`), because roles are cluster-wide and tests create the same role names.
+//! Servers are copied from a template made once, and reused: when the `TestCluster` is dropped
+//! (also when the test panics), its server is reset (every database but `postgres` and the
+//! templates dropped, every role made since initdb dropped) and, if it then matches the
+//! fingerprint it had when new ([`FINGERPRINT`]), lent to the next test instead of starting
+//! another; otherwise it is stopped. A test never sees another's roles or databases, so tests do
+//! not depend on their order. Read-only tests share one server per test binary
+//! (`TestCluster::shared`, `shared_server`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::ops::Deref;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Mutex;
 
@@ -66,10 +71,15 @@ fn create_database(server: &LocalServer, database: &str) {
 }
 
 impl TestCluster {
-    /// Starts a server and creates `database` in it. Panics, saying what to install, when
-    /// PostgreSQL is missing: a missing server must fail the suite, never skip it.
+    /// A server of this test's own (a reset one from the pool, or a new one) with `database`
+    /// created in it. Panics, saying what to install, when PostgreSQL is missing: a missing
+    /// server must fail the suite, never skip it.
     pub fn start(database: &str) -> TestCluster {
-        TestCluster::start_with(database, &LocalConfig::default())
+        let server = lend();
+        create_database(&server, database);
+        TestCluster {
+            server: Server::Own(server),
+        }
     }
 
     /// Like [`TestCluster::start`], with extra server settings.
@@ -155,6 +165,132 @@ impl TestCluster {
     pub async fn superuser(&self, database: &str) -> Client {
         self.connect(SUPERUSER, database).await
     }
+}
+
+/// Gives a lent server back to the pool, reset, or stops it when it does not reset clean.
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        if let Server::Own(server) = &mut self.server {
+            let mut lent = LENT.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(fingerprint) = lent.remove(server.socket_dir()) {
+                drop(lent);
+                let server = server.take();
+                if reset(&server) && self::fingerprint(&server).as_ref() == Some(&fingerprint) {
+                    POOL.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((server, fingerprint));
+                }
+            }
+        }
+    }
+}
+
+/// Reset servers waiting for a test, each with its fingerprint when new.
+static POOL: Mutex<Vec<(LocalServer, String)>> = Mutex::new(Vec::new());
+/// The servers lent to tests, by socket folder (unique to a server, unlike a port, which a
+/// stopped server frees): what to compare each with when it comes back.
+static LENT: Mutex<BTreeMap<PathBuf, String>> = Mutex::new(BTreeMap::new());
+
+/// A reset server from the pool, or a new one.
+fn lend() -> LocalServer {
+    let pooled = POOL.lock().unwrap_or_else(|p| p.into_inner()).pop();
+    let (server, fingerprint) = pooled.unwrap_or_else(|| {
+        let server = LocalServer::start().unwrap_or_else(|e| panic!("{e}"));
+        // A server in the pool when the test binary exits is never dropped.
+        server
+            .stop_at_process_exit()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let fingerprint = fingerprint(&server).expect("a new server answers");
+        (server, fingerprint)
+    });
+    LENT.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(server.socket_dir().to_path_buf(), fingerprint);
+    server
+}
+
+/// psql on `database` through the server's own socket: never another server that took the
+/// port of a stopped one.
+fn socket_psql(server: &LocalServer, database: &str) -> std::process::Command {
+    let mut command = server.psql(database);
+    // psql keeps the last -h.
+    command.arg("-h").arg(server.socket_dir());
+    command
+}
+
+/// Drops what a test made: its sessions, every database but `postgres` and the templates,
+/// everything the roles made since initdb own in `postgres`, and those roles. False when any
+/// step fails (a stopped server, an object the superuser made in a template).
+fn reset(server: &LocalServer) -> bool {
+    const RESET: &str = r#"
+SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity
+ WHERE pid <> pg_backend_pid() AND backend_type = 'client backend';
+SELECT format('DROP DATABASE %I WITH (FORCE)', datname) FROM pg_database
+ WHERE datname NOT IN ('postgres', 'template0', 'template1') \gexec
+SELECT 'DROP OWNED BY ' || string_agg(quote_ident(rolname), ', ') FROM pg_roles
+ WHERE oid >= 16384 HAVING count(*) > 0 \gexec
+SELECT 'DROP ROLE ' || string_agg(quote_ident(rolname), ', ') FROM pg_roles
+ WHERE oid >= 16384 HAVING count(*) > 0 \gexec
+ALTER ROLE postgres RESET ALL;
+"#;
+    // psql runs meta-commands (\gexec) from a file, not from -c.
+    let child = socket_psql(server, "postgres")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        return false;
+    };
+    let written = child
+        .stdin
+        .take()
+        .is_some_and(|mut stdin| stdin.write_all(RESET.as_bytes()).is_ok());
+    child.wait().is_ok_and(|status| status.success()) && written
+}
+
+/// What a test may change in a server that [`reset`] does not drop, as text: the roles and
+/// memberships, databases and their settings and ACLs, tablespaces, comments, slots, prepared
+/// transactions, `ALTER SYSTEM` settings, and whatever was made in `postgres`. A reset server
+/// is lent again only when this equals what it was when new.
+const FINGERPRINT: &str = r#"
+SELECT concat_ws(E'
+',
+  (SELECT string_agg(a::text, ',' ORDER BY a.oid) FROM pg_authid a),
+  (SELECT string_agg(m::text, ',' ORDER BY m::text) FROM pg_auth_members m),
+  (SELECT string_agg(concat_ws(' ', datname, datdba, encoding, datistemplate, datallowconn,
+     datconnlimit, datacl), ',' ORDER BY datname) FROM pg_database),
+  (SELECT string_agg(s::text, ',' ORDER BY s::text) FROM pg_db_role_setting s),
+  (SELECT string_agg(t::text, ',' ORDER BY t.oid) FROM pg_tablespace t),
+  (SELECT string_agg(d::text, ',' ORDER BY d::text) FROM pg_shdescription d),
+  (SELECT count(*) FROM pg_replication_slots),
+  (SELECT count(*) FROM pg_prepared_xacts),
+  (SELECT string_agg(name || '=' || setting, ',' ORDER BY name) FROM pg_file_settings
+    WHERE sourcefile LIKE '%postgresql.auto.conf'),
+  (SELECT string_agg(n.nspname || ' ' || n.nspowner || ' ' || coalesce(n.nspacl::text, ''),
+     ',' ORDER BY n.nspname) FROM pg_namespace n),
+  (SELECT count(*) FROM pg_class WHERE oid >= 16384),
+  (SELECT count(*) FROM pg_proc WHERE oid >= 16384),
+  (SELECT count(*) FROM pg_type WHERE oid >= 16384),
+  (SELECT count(*) FROM pg_default_acl),
+  (SELECT count(*) FROM pg_largeobject_metadata),
+  (SELECT string_agg(extname || ' ' || extversion, ',' ORDER BY extname) FROM pg_extension),
+  (SELECT count(*) FROM pg_event_trigger),
+  (SELECT count(*) FROM pg_publication),
+  (SELECT count(*) FROM pg_subscription))
+"#;
+
+/// The server's [`FINGERPRINT`], or `None` when it does not answer.
+fn fingerprint(server: &LocalServer) -> Option<String> {
+    let output = socket_psql(server, "postgres")
+        .args(["-A", "-t", "-c", FINGERPRINT])
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// Asserts that `result` failed with SQLSTATE 42501 (insufficient_privilege).
