@@ -281,6 +281,13 @@ pub struct MoveArgs {
         value_name = "URL"
     )]
     pub from: Option<String>,
+
+    /// The admin console of a PgBouncer in front of the service (dbname=pgbouncer, a user
+    /// in admin_users), once per instance: cutover points the service's alias at the target
+    /// under PAUSE (rewriting the file `dbsplit pooler` wrote, then RELOAD), abort points it
+    /// back.
+    #[arg(long, global = true, value_name = "URL")]
+    pub pgbouncer: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

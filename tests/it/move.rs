@@ -1208,3 +1208,197 @@ async fn a_service_moves_to_a_newer_major() {
     let source_db = source.superuser("app").await;
     wait_rows(&source_db, "billing.events", 2).await;
 }
+
+/// A PgBouncer on `dir`/pgbouncer.ini (as `postgres` when the tests run as root), with
+/// `bouncer_admin` (password `admin secret`) in admin_users; killed when dropped.
+struct Bouncer(std::process::Child);
+
+impl Bouncer {
+    fn start(dir: &std::path::Path, port: u16) -> Bouncer {
+        let ini = dir.join("pgbouncer.ini");
+        let text = std::fs::read_to_string(&ini).expect("pgbouncer.ini is written");
+        let text = text
+            .replace("listen_addr = *\n", "listen_addr = 127.0.0.1\n")
+            .replace(
+                "[pgbouncer]\n",
+                "[pgbouncer]\nadmin_users = bouncer_admin\nunix_socket_dir =\n",
+            );
+        std::fs::write(&ini, text).expect("pgbouncer.ini is rewritten");
+        let mut userlist = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("userlist.txt"))
+            .expect("userlist.txt is written");
+        std::io::Write::write_all(&mut userlist, b"\"bouncer_admin\" \"admin secret\"\n")
+            .expect("add the admin");
+        let mut command = if as_root() {
+            let chown = Command::new("chown")
+                .args(["-R", "postgres:"])
+                .arg(dir)
+                .status()
+                .expect("chown runs");
+            assert!(chown.success());
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--", "pgbouncer"]);
+            command
+        } else {
+            Command::new("pgbouncer")
+        };
+        let child = command
+            .arg(&ini)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pgbouncer starts: apt-get install pgbouncer");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "pgbouncer does not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Bouncer(child)
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        // SIGTERM, which runuser passes on to PgBouncer.
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// The port of the server a query through `client` reached, retried while PgBouncer has no
+/// server connection to give (the fence ended the old one).
+async fn server_port(client: &Client) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match client.simple_query("SELECT inet_server_port()").await {
+            Ok(rows) => {
+                let port = rows.iter().find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+                    _ => None,
+                });
+                return port.expect("a row").parse().expect("a port");
+            }
+            Err(error) => {
+                assert!(Instant::now() < deadline, "{error:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cutover_repoints_the_pgbouncer_alias_and_abort_points_it_back() {
+    let source = logical();
+    let target = logical();
+    let dir = crate::support::TempDir::new("move-pooler");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let manifest = dir.path().join("services.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "version = 1\n[database]\nname = \"app\"\n\
+             [services.billing]\n\
+             roles.billing_rw = {{ access = \"readwrite\", password_env = \"BILLING_PW\", pool_size = 2 }}\n\
+             [pooler]\nlisten_port = {port}\npool_mode = \"transaction\"\n"
+        ),
+    )
+    .expect("write the manifest");
+    let out = dir.path().join("bouncer");
+    let dbsplit = |cluster: &TestCluster, args: &[&str], extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+            .arg("-m")
+            .arg(&manifest)
+            .args(args)
+            .args(extra)
+            .env(
+                "DATABASE_URL",
+                cluster.server.connection_string("postgres", "app"),
+            )
+            .env("BILLING_PW", "billing secret")
+            .env("PG_BIN", cluster.server.bin_dir())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("dbsplit runs")
+    };
+    let applied = dbsplit(&source, &["apply", "--yes"], &[]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    source.psql_ok(
+        "app",
+        "SET ROLE billing_owner; CREATE TABLE billing.events (id bigserial PRIMARY KEY); RESET ROLE;",
+    );
+    let written = dbsplit(
+        &source,
+        &["pooler", "--out", out.to_str().expect("a UTF-8 path")],
+        &[],
+    );
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    let _bouncer = Bouncer::start(&out, port);
+
+    // A client connected through the alias before the move.
+    let (client, connection) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} dbname=billing user=billing_rw password='billing secret' sslmode=disable"),
+        NoTls,
+    )
+    .await
+    .expect("billing_rw logs in through PgBouncer");
+    tokio::spawn(connection);
+    assert_eq!(server_port(&client).await, i32::from(source.server.port()));
+
+    let to = target.server.connection_string("postgres", "app");
+    let admin = format!(
+        "host=127.0.0.1 port={port} user=bouncer_admin password='admin secret' dbname=pgbouncer sslmode=disable"
+    );
+    let start = dbsplit(&source, &["move", "billing", "start", "--to", &to], &[]);
+    assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = dbsplit(&source, &["move", "billing", "status", "--to", &to], &[]);
+        if status.status.code() == Some(0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", stdout(&status));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let cutover = dbsplit(
+        &source,
+        &["move", "billing", "cutover", "--to", &to],
+        &["--pgbouncer", &admin],
+    );
+    assert_eq!(cutover.status.code(), Some(0), "{}", stderr(&cutover));
+    assert!(
+        stdout(&cutover).contains("alias `billing` points at 127.0.0.1"),
+        "{}",
+        stdout(&cutover)
+    );
+    // The same client, through the same alias, now lands in the target, and writes there.
+    assert_eq!(server_port(&client).await, i32::from(target.server.port()));
+    client
+        .simple_query("INSERT INTO billing.events DEFAULT VALUES")
+        .await
+        .expect("billing_rw writes the target through PgBouncer");
+    let ini = std::fs::read_to_string(out.join("pgbouncer.ini")).expect("read pgbouncer.ini");
+    assert!(
+        ini.contains(&format!(
+            "billing = host=127.0.0.1 port={} dbname=app",
+            target.server.port()
+        )),
+        "{ini}"
+    );
+
+    let abort = dbsplit(
+        &source,
+        &["move", "billing", "abort", "--to", &to],
+        &["--pgbouncer", &admin],
+    );
+    assert_eq!(abort.status.code(), Some(0), "{}", stderr(&abort));
+    assert_eq!(server_port(&client).await, i32::from(source.server.port()));
+    client
+        .simple_query("INSERT INTO billing.events DEFAULT VALUES")
+        .await
+        .expect("billing_rw writes the source again through PgBouncer");
+}
