@@ -463,7 +463,7 @@ impl Move<'_> {
                 )));
             }
             report.sequences = repl::copy_sequences(&source, &target, self.schema()).await?;
-            let mismatches = self.compare(&source, &target, options.verify).await?;
+            let mismatches = self.settled(&source, &target, options).await?;
             if !mismatches.is_empty() {
                 self.reopen_source(&source).await?;
                 return Err(MoveError::Refused(format!(
@@ -545,6 +545,26 @@ impl Move<'_> {
     async fn reopen_source(&self, source: &Client) -> Result<(), MoveError> {
         repl::unfence(source, self.schema(), &self.writers()).await?;
         self.set_phase(source, Phase::Copying).await
+    }
+
+    /// What still differs between the two sides once the subscriber has had up to
+    /// `options.timeout` to show it: the slot's confirmed position can pass the writer's last
+    /// commit a moment before the subscriber's apply is visible to other sessions, and the
+    /// writer side is fenced here, so the sides can only converge.
+    async fn settled(
+        &self,
+        from: &Client,
+        to: &Client,
+        options: &CutoverOptions,
+    ) -> Result<Vec<String>, MoveError> {
+        let deadline = Instant::now() + options.timeout;
+        loop {
+            let mismatches = self.compare(from, to, options.verify).await?;
+            if mismatches.is_empty() || Instant::now() >= deadline {
+                return Ok(mismatches);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// What differs between the two sides, one sentence per table.
@@ -648,7 +668,7 @@ impl Move<'_> {
                     }
                 }
                 repl::copy_sequences(&target, &source, self.schema()).await?;
-                let mismatches = self.compare(&target, &source, options.verify).await?;
+                let mismatches = self.settled(&target, &source, options).await?;
                 if !mismatches.is_empty() {
                     self.reopen_target(&source, &target).await?;
                     return Err(MoveError::Refused(format!(
