@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod examples;
+
 /// dbsplit: one schema per service in a shared PostgreSQL cluster, enforced by the database.
 ///
 /// A manifest (services.toml) says which service owns which schema and which roles each service
@@ -12,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// search_path, revokes of every cross-schema privilege and a locked-down schema public, so the
 /// first cross-schema query fails in the database, not in code review.
 #[derive(Debug, Parser)]
-#[command(name = "dbsplit", version, about, long_about)]
+#[command(name = "dbsplit", version, about, long_about, after_long_help = examples::ROOT)]
 pub struct Cli {
     /// The manifest to read.
     #[arg(
@@ -55,11 +57,13 @@ pub enum Command {
     /// and pass --yes: each service gets `<name>_rw` (readwrite) and `<name>_migrator` (owner).
     /// Writes the manifest given by --manifest and migrations/<service>/ with a first migration
     /// and dbsplit.sum; never overwrites the manifest without --force.
+    #[command(after_long_help = examples::INIT)]
     Init(InitArgs),
     /// Check the manifest without touching a database.
     ///
     /// Reports every problem of the file with its line and column, then exits 2; exits 0 when
     /// the manifest is valid.
+    #[command(after_long_help = examples::VALIDATE)]
     Validate,
     /// Show the changes that bring a cluster to the manifest.
     ///
@@ -69,10 +73,11 @@ pub enum Command {
     /// `psql -v ON_ERROR_STOP=1 -1 -d <database> -f bootstrap.sql`.
     ///
     /// Without --offline, connects (read-only) and diffs the live cluster against the manifest:
-    /// `+` creates, `~` changes, `-` revokes, grouped by service, then the SQL. Unmanaged
+    /// `+` creates, `~` changes, `-` revokes or drops, grouped by service, then the SQL. Unmanaged
     /// schemas and roles are listed, never dropped. With --exit-code it exits 1 when changes
     /// are pending (for CI); --out saves the plan with a fingerprint of the cluster for
     /// `apply plan.json`.
+    #[command(after_long_help = examples::PLAN)]
     Plan(PlanArgs),
     /// Bring the cluster to the manifest, in one transaction.
     ///
@@ -81,6 +86,7 @@ pub enum Command {
     /// cluster ends converged or exactly as it was. Shows the plan and asks on a terminal;
     /// elsewhere it needs --yes. Passwords come from each role's password_env variable and are
     /// sent as SCRAM-SHA-256 verifiers, never in plain text.
+    #[command(after_long_help = examples::APPLY)]
     Apply(ApplyArgs),
     /// See dbsplit work in a minute, on a throwaway local PostgreSQL.
     ///
@@ -88,6 +94,7 @@ pub enum Command {
     /// example manifest with generated passwords, creates a table per service as its owner,
     /// connects as billing_rw to show its own table working and another service's rejected by
     /// the database, then stops the server and deletes it, also on Ctrl-C.
+    #[command(after_long_help = examples::DEMO)]
     Demo,
     /// Find everything that couples services below their APIs in a live cluster.
     ///
@@ -99,12 +106,14 @@ pub enum Command {
     /// services decide and its `reads`, shared schemas and observers are declared exceptions;
     /// without one (--no-manifest, or no services.toml here) services are inferred from schema
     /// owners and the roles around them. Exits 1 when a finding is at or above --fail-on.
+    #[command(after_long_help = examples::AUDIT)]
     Audit(AuditArgs),
     /// Scaffold the next migration of a service.
     ///
     /// Writes migrations/<SERVICE>/<version>_<NAME>.sql from the template, with a 14-digit UTC
     /// timestamp as version (strictly greater than every existing one), rewrites dbsplit.sum and
     /// prints the path of the new file.
+    #[command(after_long_help = examples::NEW)]
     New(NewArgs),
     /// Run each service's pending migrations as its owner role.
     ///
@@ -116,6 +125,7 @@ pub enum Command {
     /// on its first line). One service's failure does not stop the others; exits 2 if any
     /// failed. `migrate status` shows where each service is, `migrate resolve` marks a dirty
     /// migration done, `migrate hash` rewrites dbsplit.sum.
+    #[command(after_long_help = examples::MIGRATE)]
     Migrate(MigrateArgs),
     /// Check migration files for references across service boundaries, without a database.
     ///
@@ -124,6 +134,7 @@ pub enum Command {
     /// transaction, psql meta-commands, COPY FROM STDIN and a stale dbsplit.sum. Exits 1 when a
     /// finding is at or above --fail-on. `-- dbsplit:allow <rule> <reason>` on the line before
     /// a statement suppresses that rule there.
+    #[command(after_long_help = examples::LINT)]
     Lint(LintArgs),
     /// Write PgBouncer's configuration: pgbouncer.ini and userlist.txt.
     ///
@@ -132,6 +143,7 @@ pub enum Command {
     /// settings, and userlist.txt with the server's own SCRAM verifiers read from pg_authid (so
     /// a superuser must run it). No plain-text password is written; the files are 0600 and a
     /// folder created for them 0700.
+    #[command(after_long_help = examples::POOLER)]
     Pooler(PoolerArgs),
     /// Prove the boundary live, as each service role, in transactions that are rolled back.
     ///
@@ -142,6 +154,7 @@ pub enum Command {
     /// declared read (read-only). Every statement touches no row (WHERE false, LIMIT 0) and runs
     /// in a savepoint of a transaction that is rolled back. Exits 1 with a table of every hole,
     /// 0 when the boundary holds, 2 when a role could not be verified.
+    #[command(after_long_help = examples::VERIFY)]
     Verify(VerifyArgs),
     /// Propose a services.toml for a database dbsplit does not manage yet.
     ///
@@ -154,8 +167,9 @@ pub enum Command {
     /// lines; a role writing several services is a comment naming the choices. Applied as it
     /// is, the manifest grants no role a privilege it does not hold today. Prints to standard
     /// output unless --out is given.
+    #[command(after_long_help = examples::IMPORT)]
     Import(ImportArgs),
-    /// What each role really ran across services, from pg_stat_statements.
+    /// Show what each role really ran across services, from pg_stat_statements.
     ///
     /// Reads the cluster as `audit` does and every statement pg_stat_statements recorded in the
     /// database (the extension must be installed; it says how otherwise), resolves each
@@ -164,6 +178,7 @@ pub enum Command {
     /// Service roles' and observers' undeclared ones are `cross-schema-query` warnings.
     /// Statements of superusers and dbsplit's own are left out. Services come from the manifest,
     /// or are inferred from the cluster without one.
+    #[command(after_long_help = examples::USAGE)]
     Usage(UsageArgs),
     /// Draw the services and what couples them, as Mermaid, Graphviz DOT or JSON.
     ///
@@ -172,6 +187,7 @@ pub enum Command {
     /// finds across services: foreign keys, grants, views, tables two services write (red),
     /// with counts, plus the statements roles really ran when pg_stat_statements is installed.
     /// Mermaid renders in a pull request or a README; `dot -Tsvg` draws the DOT.
+    #[command(after_long_help = examples::GRAPH)]
     Graph(GraphArgs),
     /// Print a shell completion script.
     ///
@@ -179,16 +195,19 @@ pub enum Command {
     /// zsh: write `_dbsplit` into a folder of $fpath; fish:
     /// `dbsplit completions fish > ~/.config/fish/completions/dbsplit.fish`; PowerShell:
     /// `dbsplit completions powershell | Out-String | Invoke-Expression` in $PROFILE.
+    #[command(after_long_help = examples::COMPLETIONS)]
     Completions(CompletionsArgs),
     /// Print the man page (roff) to standard output.
     ///
     /// `dbsplit man > /usr/local/share/man/man1/dbsplit.1`, or `dbsplit man | man -l -`.
+    #[command(after_long_help = examples::MAN)]
     Man,
     /// Print CODEOWNERS lines that give each service's migrations folder to its team.
     ///
     /// Each service's `team` (`@org/team`, `@user` or an email) owns migrations/<service>/, and
     /// every team listed owns the manifest. Run it from the repository root:
     /// `dbsplit codeowners > .github/CODEOWNERS`.
+    #[command(after_long_help = examples::CODEOWNERS)]
     Codeowners,
     /// Print the JSON Schema of services.toml (every key, allowed value, default, description).
     ///
@@ -196,6 +215,7 @@ pub enum Command {
     /// line `#:schema ./services.schema.json` lets taplo and Even Better TOML (VS Code) complete
     /// and check it. `init` writes both. `dbsplit validate` still checks what a schema cannot
     /// (names declared twice, reads of undeclared schemas).
+    #[command(after_long_help = examples::SCHEMA)]
     Schema,
     /// Back up one service's schema: a pg_dump custom-format archive behind a header.
     ///
@@ -203,6 +223,7 @@ pub enum Command {
     /// /usr/lib/postgresql/N/bin, then PATH; never older than the server) and writes
     /// `DBSPLIT-DUMP 1`, a JSON line naming the service, its schema and the source, then the
     /// archive of that schema alone (`tail -n +3 FILE` is pg_restore's input).
+    #[command(after_long_help = examples::DUMP)]
     Dump(DumpArgs),
     /// Restore a service's dump into the connected database, after provisioning the manifest.
     ///
@@ -211,6 +232,7 @@ pub enum Command {
     /// transaction, the grants coming from the manifest. A schema that already holds anything
     /// is refused unless --replace is given: then what the archive holds is dropped and
     /// recreated within that transaction.
+    #[command(after_long_help = examples::RESTORE)]
     Restore(RestoreArgs),
     /// Graduate a service to another database by logical replication: start, status, cutover,
     /// abort, finish.
@@ -225,6 +247,7 @@ pub enum Command {
     /// move (after cut-over, by moving writes back the same way); `finish` drops the
     /// replication and leaves the source schema fenced. Each step can be run again after an
     /// interruption; the state lives in the clusters.
+    #[command(after_long_help = examples::MOVE)]
     Move(MoveArgs),
 }
 
@@ -258,19 +281,29 @@ pub struct MoveArgs {
         value_name = "URL"
     )]
     pub from: Option<String>,
+
+    /// The admin console of a PgBouncer in front of the service (dbname=pgbouncer, a user
+    /// in admin_users), once per instance: cutover points the service's alias at the target
+    /// under PAUSE (rewriting the file `dbsplit pooler` wrote, then RELOAD), abort points it
+    /// back.
+    #[arg(long, global = true, value_name = "URL")]
+    pub pgbouncer: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum MoveStep {
     /// Preflight, provision the target, copy the definitions, publish and subscribe.
+    #[command(after_long_help = examples::MOVE_START)]
     Start,
     /// Per table its sync state and rows on both sides, and the lag; exit 0 when ready.
+    #[command(after_long_help = examples::MOVE_STATUS)]
     Status {
         /// Output format: a table, or JSON.
         #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
         format: StatusFormat,
     },
     /// Fence the source, wait for the target, set sequences, verify, open the target.
+    #[command(after_long_help = examples::MOVE_CUTOVER)]
     Cutover {
         /// Refuse to fence while the target is further behind than this many WAL bytes.
         #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
@@ -283,6 +316,7 @@ pub enum MoveStep {
         verify: MoveVerify,
     },
     /// Before cut-over, drop the replication objects; after it, move writes back.
+    #[command(after_long_help = examples::MOVE_ABORT)]
     Abort {
         /// How long to wait for the source to replay the target's last writes: 30s, 2m.
         #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
@@ -292,6 +326,7 @@ pub enum MoveStep {
         verify: MoveVerify,
     },
     /// Drop the reverse replication and the publication; the source schema stays, fenced.
+    #[command(after_long_help = examples::MOVE_FINISH)]
     Finish,
 }
 
@@ -414,11 +449,13 @@ pub struct LockArgs {
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     /// Rewrite dbsplit.sum of the services (all when none is named).
+    #[command(after_long_help = examples::MIGRATE_HASH)]
     Hash {
         /// The services, as named in the manifest.
         services: Vec<String>,
     },
     /// Show, per service, how many migrations are applied and pending, and the last applied.
+    #[command(after_long_help = examples::MIGRATE_STATUS)]
     Status {
         /// The services, as named in the manifest; default: all.
         services: Vec<String>,
@@ -433,6 +470,7 @@ pub enum MigrateCommand {
         fleet: FleetArgs,
     },
     /// Mark a dirty no-transaction migration as done, after fixing the database by hand.
+    #[command(after_long_help = examples::MIGRATE_RESOLVE)]
     Resolve {
         /// The service, as named in the manifest.
         service: String,
@@ -826,6 +864,9 @@ pub fn format_after_command(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsSt
     before.extend(rest);
     before
 }
+
+#[cfg(test)]
+mod help_tests;
 
 #[cfg(test)]
 mod tests {

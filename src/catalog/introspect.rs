@@ -32,7 +32,41 @@ pub trait Queryer {
     fn query_all(
         &self,
         sql: &str,
-    ) -> impl std::future::Future<Output = Result<Vec<Row>, tokio_postgres::Error>>;
+    ) -> impl std::future::Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + Send;
+
+    /// A second session that sees this one's snapshot, if any: [`introspect`] then runs half
+    /// its queries there, at the same time (see [`Shared`]).
+    fn helper(&self) -> Option<&impl Queryer> {
+        None::<&tokio_postgres::Client>
+    }
+}
+
+/// A session and, when one could join its snapshot, a second one (see
+/// [`super::snapshot::begin_shared`]): introspection through it reads the same state as
+/// through the first session alone, in about the time of the slower half of its queries.
+pub struct Shared<'a, Q> {
+    first: &'a Q,
+    second: Option<&'a Q>,
+}
+
+impl<'a, Q: Queryer> Shared<'a, Q> {
+    /// `second` must see the snapshot of `first`.
+    pub fn new(first: &'a Q, second: Option<&'a Q>) -> Self {
+        Shared { first, second }
+    }
+}
+
+impl<Q: Queryer> Queryer for Shared<'_, Q> {
+    fn query_all(
+        &self,
+        sql: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + Send {
+        self.first.query_all(sql)
+    }
+
+    fn helper(&self) -> Option<&impl Queryer> {
+        self.second
+    }
 }
 
 impl Queryer for tokio_postgres::Client {
@@ -152,12 +186,13 @@ pub enum Depth {
 
 /// Reads roles (cluster-wide) and the current database: its ACL, schemas, objects, default
 /// privileges and, at `Depth::Dependencies`, foreign keys and cross-schema dependencies.
-/// System schemas and extension members are left out.
+/// System schemas and extension members are left out. With a [`Queryer::helper`], the
+/// queries are split between the two sessions.
 pub async fn introspect<Q: Queryer>(
     db: &Q,
     depth: Depth,
 ) -> Result<Introspection, IntrospectError> {
-    introspect_split(db, None, depth).await
+    introspect_split(db, db.helper(), depth).await
 }
 
 /// The queries the first session runs, in order; the passwords query only when the first
@@ -202,6 +237,9 @@ pub fn query_names(depth: Depth) -> Vec<&'static str> {
 
 type Fetched = BTreeMap<&'static str, Vec<Row>>;
 
+/// What the helper session runs first (the first session's `database` query does the same).
+const JIT_OFF: &str = "SELECT pg_catalog.set_config('jit', 'off', false)";
+
 async fn fetch_first(db: &impl Queryer) -> Result<Fetched, IntrospectError> {
     let mut fetched = Fetched::new();
     for query in FIRST {
@@ -231,15 +269,27 @@ async fn fetch(db: &impl Queryer, queries: &[&'static Query]) -> Result<Fetched,
 /// Like [`introspect`], with the catalog queries split between `db` and `helper`, a second
 /// session that must see the same snapshot (`SET TRANSACTION SNAPSHOT` to one that `db`
 /// exported, as pg_dump's parallel mode does): the server answers both at once.
-pub async fn introspect_split<Q: Queryer>(
+pub async fn introspect_split<Q: Queryer, H: Queryer>(
     db: &Q,
-    helper: Option<&Q>,
+    helper: Option<&H>,
     depth: Depth,
 ) -> Result<Introspection, IntrospectError> {
     let second = second(depth);
     let mut rows = match helper {
         Some(helper) => {
-            let (first, rest) = tokio::join!(fetch_first(db), fetch(helper, &second));
+            let rest = async {
+                // As the `database` query does on the first session: JIT-compiling the
+                // catalog queries of a large cluster costs more than it saves.
+                helper
+                    .query_all(JIT_OFF)
+                    .await
+                    .map_err(|source| IntrospectError::Query {
+                        query: "jit",
+                        source: source.into(),
+                    })?;
+                fetch(helper, &second).await
+            };
+            let (first, rest) = tokio::join!(fetch_first(db), rest);
             let mut first = first?;
             first.extend(rest?);
             first

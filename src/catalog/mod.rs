@@ -2,3 +2,4 @@
 
 pub mod introspect;
 pub mod model;
+pub mod snapshot;

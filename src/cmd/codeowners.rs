@@ -11,7 +11,7 @@ use crate::report;
 /// Prints the lines; the manifest must be inside the current folder (the repository root), and
 /// at least one service must name its team.
 pub fn run(path: &Path, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let manifest = super::load_manifest(path)?;
+    let manifest = super::load_fleet_manifest(path)?;
     if manifest.services.iter().all(|s| s.team.is_none()) {
         bail!(
             "no service in {} names its team; add team = \"@org/team\" to each [services.<name>]",

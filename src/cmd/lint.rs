@@ -20,7 +20,7 @@ pub fn run(
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = super::load_manifest(path)?;
+    let manifest = super::load_fleet_manifest(path)?;
     let input = read_input(&manifest, &args.paths)?;
     let mut findings = lint(&manifest, &input);
     crate::report::assign_owners(&mut findings, &manifest);

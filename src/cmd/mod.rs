@@ -30,24 +30,6 @@ use anyhow::Context;
 /// Exit code 2: trouble (bad manifest, usage, connection, SQL error).
 pub const TROUBLE: u8 = 2;
 
-/// Loads a manifest of one database (see [`load_fleet_manifest`]); a fleet manifest (with
-/// `[clusters.*]` or `[databases.*]`) is refused, as the command does not work per target.
-pub fn load_manifest(path: &std::path::Path) -> anyhow::Result<crate::manifest::Manifest> {
-    let manifest = load_fleet_manifest(path)?;
-    if manifest.fleet {
-        let targets: Vec<String> = crate::fleet::targets(&manifest)
-            .iter()
-            .map(crate::fleet::Target::label)
-            .collect();
-        anyhow::bail!(
-            "this command works on one database and {} declares [databases.*] ({}); plan, apply, audit, verify and validate take a fleet manifest",
-            path.display(),
-            targets.join(", ")
-        );
-    }
-    Ok(manifest)
-}
-
 /// Loads the manifest, a v1 one or a fleet. The problems of an invalid one are printed here,
 /// all of them with their locations, and the error returned is [`crate::Reported`]: exit code
 /// 2, nothing more to print.

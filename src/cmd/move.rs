@@ -27,12 +27,27 @@ pub fn run(
     let service = super::service(&manifest, &args.service)?;
     let runtime = live::runtime()?;
     let (source, target, slice) = runtime.block_on(ends(&manifest, service, connect, args))?;
+    let poolers = args
+        .pgbouncer
+        .iter()
+        .map(|url| target_options(url, "pgbouncer", "--pgbouncer"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if manifest.pooler.is_some()
+        && poolers.is_empty()
+        && matches!(args.step, MoveStep::Cutover { .. } | MoveStep::Abort { .. })
+    {
+        eprintln!(
+            "note: the manifest declares [pooler]: pass --pgbouncer URL (each instance's admin console) to have the alias `{}` repointed, or rewrite it by hand",
+            service.name
+        );
+    }
     let mv = Move {
         service,
         target_manifest: &slice,
         source: &source,
         target: &target,
         passwords: live::passwords,
+        poolers: &poolers,
     };
     runtime.block_on(async {
         match &args.step {
@@ -114,7 +129,7 @@ async fn ends(
 ) -> anyhow::Result<(ConnectOptions, ConnectOptions, Manifest)> {
     let (target, slice, home) = match (&args.to, manifest.fleet) {
         (Some(to), _) => {
-            let target = target_options(to, &manifest.database.name)?;
+            let target = target_options(to, &manifest.database.name, "--to")?;
             let slice = service_slice(manifest, &service.name, &target.dbname);
             (target, slice, None)
         }
@@ -132,7 +147,7 @@ async fn ends(
         ),
     };
     let source = match (&args.from, &home) {
-        (Some(from), _) => target_options(from, &manifest.database.name)?,
+        (Some(from), _) => target_options(from, &manifest.database.name, "--from")?,
         (None, None) => live::options_for(connect, &manifest.database.name)?,
         (None, Some(home)) => {
             let mut holders = Vec::new();
@@ -185,9 +200,9 @@ fn verify_of(verify: MoveVerify) -> Verify {
     }
 }
 
-/// The target's settings from --to alone (the PG* variables describe the source); its
-/// database defaults to the manifest's, its password may come from ~/.pgpass.
-fn target_options(url: &str, database: &str) -> anyhow::Result<ConnectOptions> {
+/// Settings from `flag`'s URL alone (the PG* variables describe the source): --to, --from,
+/// --pgbouncer; the database defaults to `database`, the password may come from ~/.pgpass.
+fn target_options(url: &str, database: &str, flag: &str) -> anyhow::Result<ConnectOptions> {
     let process = Env::process();
     let var = |name: &str| match name {
         "PGDATABASE" => Some(database.to_string()),
@@ -198,7 +213,7 @@ fn target_options(url: &str, database: &str) -> anyhow::Result<ConnectOptions> {
         var: &var,
         os_user: process.os_user.clone(),
     };
-    resolve(Some(url), &env).context("invalid --to")
+    resolve(Some(url), &env).with_context(|| format!("invalid {flag}"))
 }
 
 fn human(status: &Status, out: &mut impl Write) -> std::io::Result<()> {

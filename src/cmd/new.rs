@@ -12,7 +12,7 @@ use crate::migrations::scaffold::{PROJECT_TEMPLATE, Timestamp, next_version, ren
 use crate::migrations::sum::rehash;
 
 pub fn run(path: &Path, args: &NewArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let manifest = super::load_manifest(path)?;
+    let manifest = super::load_fleet_manifest(path)?;
     let service = super::service(&manifest, &args.service)?;
     if !is_slug(&args.name) {
         bail!(

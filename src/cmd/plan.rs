@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
+use crate::catalog::introspect::Shared;
+use crate::catalog::snapshot::begin_shared;
 use crate::cli::{ConnectArgs, PlanArgs, PlanFormat};
 use crate::desired::desired_state;
 use crate::plan::bootstrap::bootstrap;
@@ -52,14 +54,19 @@ pub fn run(
     };
     let (mut plan, state, limits, usage) = live::runtime()?.block_on(async {
         let client = live::connect_to(connect, &manifest.database.name).await?;
-        // Planning only reads; a read-only transaction makes sure of it.
-        client
-            .batch_execute("START TRANSACTION READ ONLY")
+        // One after the other: two connections starting at once could both be refused by a
+        // role's CONNECTION LIMIT 1, where one alone is let in.
+        let second = live::connect_to(connect, &manifest.database.name)
             .await
-            .context("cannot start a read-only transaction")?;
-        let (plan, live) = crate::plan::live::plan(&client, &manifest, &desired, &options)
+            .ok();
+        // Planning only reads; a read-only transaction makes sure of it. The catalog queries
+        // run on two sessions sharing its snapshot when a second one opens.
+        let joined = begin_shared(&client, second.as_ref()).await?;
+        let sessions = Shared::new(&client, second.as_ref().filter(|_| joined));
+        let (plan, live) = crate::plan::live::plan(&sessions, &manifest, &desired, &options)
             .await
             .context("cannot read the cluster's catalogs")?;
+        drop(second);
         live.expect_database(&manifest.database.name)?;
         let limits = ServerLimits::read(&client).await?;
         for note in crate::relocate::pending::notes(&client, &manifest).await? {

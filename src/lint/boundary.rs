@@ -37,14 +37,23 @@ pub struct Boundary<'m> {
     readable: HashSet<&'m str>,
     /// Roles of other services and owners of shared schemas, with the schema they stand for.
     foreign_roles: HashMap<&'m str, &'m str>,
+    /// With a fleet manifest: the schemas placed in another database than the service's,
+    /// with that database's key.
+    elsewhere: HashMap<&'m str, &'m str>,
 }
 
 impl<'m> Boundary<'m> {
     pub fn new(manifest: &'m Manifest, service: &'m Service) -> Self {
         let mut known: HashSet<&str> = manifest.managed_schemas().collect();
         known.insert(crate::pg::PUBLIC_SCHEMA);
-        let mut readable: HashSet<&str> =
-            manifest.shared.iter().map(|s| s.schema.as_str()).collect();
+        // A shared schema is readable in its own database only: PostgreSQL cannot query
+        // across databases.
+        let mut readable: HashSet<&str> = manifest
+            .shared
+            .iter()
+            .filter(|s| s.database == service.database)
+            .map(|s| s.schema.as_str())
+            .collect();
         readable.insert(&service.schema);
         readable.extend(service.reads.iter().map(|r| r.schema.as_str()));
         let mut foreign_roles = HashMap::new();
@@ -57,11 +66,19 @@ impl<'m> Boundary<'m> {
         for shared in &manifest.shared {
             foreign_roles.insert(shared.owner.as_str(), shared.schema.as_str());
         }
+        let elsewhere = manifest
+            .managed_schemas()
+            .filter_map(|schema| {
+                let database = manifest.database_of_schema(schema)?;
+                (database != service.database).then_some((schema, database))
+            })
+            .collect();
         Boundary {
             service,
             known,
             readable,
             foreign_roles,
+            elsewhere,
         }
     }
 
@@ -130,7 +147,16 @@ impl<'m> Boundary<'m> {
                 format!("search_path names `{schema}`, which `{own}` may not read"),
             ),
         };
-        Some(judged)
+        match self.elsewhere.get(schema) {
+            Some(database) => Some((
+                judged.0,
+                format!(
+                    "{}; schema `{schema}` is in database `{database}`, not in `{own}`'s database `{}`: PostgreSQL cannot reach across databases, so this can never work",
+                    judged.1, self.service.database
+                ),
+            )),
+            None => Some(judged),
+        }
     }
 }
 
@@ -168,5 +194,26 @@ mod tests {
         assert_eq!(boundary.foreign_role("monolith_rw"), Some("monolith"));
         assert_eq!(boundary.foreign_role("reference_owner"), Some("reference"));
         assert_eq!(boundary.foreign_role("billing_rw"), None);
+    }
+
+    #[test]
+    fn a_schema_in_another_database_is_never_reachable_and_the_message_says_so() {
+        let manifest = Manifest::parse(
+            std::path::Path::new("services.toml"),
+            "version = 1\n[databases.app]\n[databases.pay]\n[services.orders]\ndatabase = \"app\"\n[services.billing]\ndatabase = \"pay\"\n[shared.reference]\ndatabase = \"pay\"\n[shared.codes]\ndatabase = \"app\"\n",
+        )
+        .unwrap();
+        let orders = manifest.service("orders").unwrap();
+        let boundary = Boundary::new(&manifest, orders);
+        assert_eq!(boundary.judge("codes", Access::Read, "x"), None);
+        let (rule, message) = boundary.judge("reference", Access::Read, "x").unwrap();
+        assert_eq!(rule, RuleId::CrossSchemaReference);
+        assert_eq!(
+            message,
+            "`x` reads schema `reference`, which `orders` does not declare in `reads`; schema `reference` is in database `pay`, not in `orders`'s database `app`: PostgreSQL cannot reach across databases, so this can never work"
+        );
+        let (rule, message) = boundary.judge("billing", Access::Write, "x").unwrap();
+        assert_eq!(rule, RuleId::CrossSchemaWrite);
+        assert!(message.ends_with("so this can never work"), "{message}");
     }
 }

@@ -136,4 +136,27 @@ mod tests {
         assert_eq!(line_column(text, 9), (2, 3));
         assert_eq!(line_column(text, 999), (3, 1));
     }
+
+    #[test]
+    fn errors_never_show_a_password_written_in_the_file() {
+        let text = "version = 1\n[database]\nname = \"app\"\n[services.billing]\n\
+            roles.billing_rw = { access = \"readwrite\", password = \"hunter2\" }\n\
+            roles.billing_ro = { access = \"readonly\", pasword = \"typo-secret\" }\n\
+            roles.billing_x = { acess = \"readonly\", password_env = \"plain text secret\" }\n";
+        let errors = crate::manifest::Manifest::parse(Path::new("services.toml"), text)
+            .expect_err("a password in the file is an error")
+            .to_string();
+        for secret in ["hunter2", "typo-secret", "plain text secret"] {
+            assert!(!errors.contains(secret), "{secret} shown:\n{errors}");
+        }
+        // Masked byte for byte, so the carets still point at the right columns.
+        assert!(errors.contains("password = \"*******\""), "{errors}");
+        assert!(errors.contains("pasword = \"***********\""), "{errors}");
+        // The other problems of those lines are still reported.
+        assert!(errors.contains("unknown key `acess`"), "{errors}");
+        assert!(
+            errors.contains("error: `password_env` is not an environment variable name"),
+            "{errors}"
+        );
+    }
 }

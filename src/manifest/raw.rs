@@ -207,6 +207,16 @@ pub fn parse(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<RawManif
     Some(reader.manifest(document.get_ref()))
 }
 
+/// Whether an unknown key's name suggests its value is a secret, to be masked where the
+/// source is shown.
+fn looks_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    closest(&name, &["password"]).is_some()
+        || ["pass", "pwd", "secret", "token"]
+            .iter()
+            .any(|word| name.contains(word))
+}
+
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or(text)
 }
@@ -556,6 +566,7 @@ impl Reader<'_> {
                         key.span(),
                         format!("a password in plain text is not allowed in {context}"),
                     )
+                    .secret(value.span())
                     .help(if context.starts_with("cluster") {
                         "leave it out: ~/.pgpass or PGPASSWORD supply it, or name a variable holding the whole URL with url_env"
                     } else {
@@ -570,10 +581,14 @@ impl Reader<'_> {
                     ),
                     None => format!("expected one of: {}", allowed.join(", ")),
                 };
-                self.diagnostics.push(
+                let mut diagnostic =
                     Diagnostic::new(key.span(), format!("unknown key `{name}` in {context}"))
-                        .help(help),
-                );
+                        .help(help);
+                // A misspelt `password` (`pasword`, `passwd`) holds one all the same.
+                if looks_secret(name) {
+                    diagnostic = diagnostic.secret(value.span());
+                }
+                self.diagnostics.push(diagnostic);
             }
         }
         entries

@@ -670,14 +670,14 @@ impl Validator<'_> {
         if valid {
             Some(env.value.clone())
         } else {
-            self.error(
+            // Not a name: maybe the password itself, so neither quoted nor shown.
+            let diagnostic = Diagnostic::new(
                 env.span.clone(),
-                format!("`{}` is not an environment variable name", env.value),
-                Some(
-                    "name the variable that holds the password, e.g. \"BILLING_DB_PASSWORD\""
-                        .into(),
-                ),
-            );
+                "`password_env` is not an environment variable name (its value is not shown: it may be a password)",
+            )
+            .help("name the variable that holds the password, e.g. \"BILLING_DB_PASSWORD\"")
+            .secret(env.span.clone());
+            self.diagnostics.push(diagnostic);
             None
         }
     }

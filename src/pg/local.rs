@@ -75,10 +75,35 @@ impl LocalServer {
 
     /// Starts a new, empty server with extra settings, its own pg_hba.conf and files.
     pub fn start_with(config: &LocalConfig) -> Result<LocalServer, LocalServerError> {
+        LocalServer::start_on(None, config)
+    }
+
+    /// Like [`LocalServer::start_with`], on another PostgreSQL's bin folder (`Some`: a move
+    /// across majors) instead of the binaries and cached template every other server uses.
+    pub fn start_on(
+        bin: Option<&Path>,
+        config: &LocalConfig,
+    ) -> Result<LocalServer, LocalServerError> {
         let setup = setup()?;
         let mut server = LocalServer::allocate(setup)?;
         let data = server.data_dir();
-        run(Command::new("cp").arg("-a").arg(&setup.template).arg(&data))?;
+        match bin {
+            None => drop(run(Command::new("cp")
+                .arg("-a")
+                .arg(&setup.template)
+                .arg(&data))?),
+            Some(bin) => {
+                // Another major than the template's: a data directory of its own.
+                server.bin = bin.to_path_buf();
+                let mut initdb = server.command(&bin.join("initdb"));
+                initdb
+                    .arg("-D")
+                    .arg(&data)
+                    .args(["--no-sync", "-A", "trust", "-U", SUPERUSER, "-E", "UTF8"])
+                    .args(["--locale=C", "--no-instructions"]);
+                run(&mut initdb)?;
+            }
+        }
         let hba = config
             .hba
             .as_ref()

@@ -10,6 +10,7 @@
 pub mod activity;
 pub mod auth_query;
 pub mod budget;
+pub mod repoint;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;

@@ -12,6 +12,8 @@ use crate::manifest::{Manifest, Service};
 use crate::pg::connect::connect;
 use crate::pg::ident::{Ident, Literal};
 use crate::pg::options::ConnectOptions;
+use crate::pooler::Upstream;
+use crate::pooler::repoint::repoint;
 
 use super::archive::{self, Contents, Existing};
 use super::error::{Context, MoveError};
@@ -31,6 +33,8 @@ pub struct Move<'a> {
     pub target: &'a ConnectOptions,
     /// Reads the roles' passwords from the environment, for provisioning the target.
     pub passwords: fn(&Desired) -> std::collections::BTreeMap<String, String>,
+    /// The admin consoles of the PgBouncers whose alias of the service cutover repoints.
+    pub poolers: &'a [ConnectOptions],
 }
 
 /// How `cutover` proves the target holds what the source holds.
@@ -245,6 +249,7 @@ impl Move<'_> {
             )));
         }
         let pg_dump = tools::find("pg_dump", source_major)?;
+        let copying = crate::progress::Progress::spinner("copying the schema's definitions");
         let mut definitions = Vec::new();
         archive::dump_archive(
             &pg_dump,
@@ -262,6 +267,7 @@ impl Move<'_> {
             &mut definitions.as_slice(),
         )
         .await?;
+        drop(copying);
         let _ = writeln!(
             out,
             "copied the definitions of schema `{}` ({} table(s)) with {}, restored as {}",
@@ -497,11 +503,34 @@ impl Move<'_> {
             failpoint("cutover-reversed");
             repl::unfence(&target, self.schema(), &self.writers()).await?;
             repl::set_comment(&target, &names.back, BACK_OPEN).await?;
+            self.repoint(self.target, out).await?;
             self.set_phase(&source, Phase::CutOver).await?;
             report.window = fenced_at.map(|at| at.elapsed());
         }
+        if mark.phase == Phase::CutOver {
+            self.repoint(self.target, out).await?;
+        }
         report.tables = repl::tables(&target, self.schema()).await?.len();
         Ok(report)
+    }
+
+    /// Points the service's alias on every PgBouncer given at `to`.
+    async fn repoint(&self, to: &ConnectOptions, out: &mut impl Write) -> Result<(), MoveError> {
+        let upstream = Upstream::of(to);
+        for admin in self.poolers {
+            let file = repoint(admin, &self.service.name, &upstream).await?;
+            let _ = writeln!(
+                out,
+                "PgBouncer {}: alias `{}` points at {}:{}/{} ({} rewritten, reloaded)",
+                admin.redacted(),
+                self.service.name,
+                upstream.host,
+                upstream.port,
+                upstream.dbname,
+                file.display()
+            );
+        }
+        Ok(())
     }
 
     /// Gives the target its writes back after a failed abort and records phase cut-over.
@@ -631,6 +660,7 @@ impl Move<'_> {
                 repl::drop_slot(&target, &names.back).await?;
                 repl::drop_publication(&target, &names.back).await?;
                 repl::unfence(&source, self.schema(), &self.writers()).await?;
+                self.repoint(self.source, out).await?;
                 repl::drop_publication(&source, &names.forward).await?;
                 let _ = writeln!(
                     out,

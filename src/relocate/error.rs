@@ -29,6 +29,8 @@ pub enum MoveError {
     },
     #[error("cannot provision the target database from the manifest")]
     Apply(#[from] crate::apply::ApplyError),
+    #[error("cannot repoint the service's PgBouncer alias")]
+    Repoint(#[from] crate::pooler::repoint::RepointError),
     #[error("cannot read the target's catalogs")]
     Introspect(#[from] crate::catalog::introspect::IntrospectError),
 }

@@ -395,6 +395,7 @@ pub async fn wait_replayed(
     timeout: Duration,
 ) -> Result<bool, MoveError> {
     let deadline = Instant::now() + timeout;
+    let _waiting = crate::progress::Progress::spinner("waiting for the subscriber to replay");
     loop {
         let row = publisher
             .query_opt(

@@ -76,17 +76,6 @@ fn durations_and_conflicting_flags_are_usage_errors() {
 }
 
 #[test]
-fn every_help_text() {
-    for command in [
-        "init", "validate", "plan", "apply", "demo", "audit", "lint", "new", "migrate",
-    ] {
-        let output = dbsplit(&[command, "--help"]);
-        assert_eq!(output.status.code(), Some(0));
-        insta::assert_snapshot!(format!("help_{command}"), stdout(&output));
-    }
-}
-
-#[test]
 fn lint_findings_exit_1_even_when_the_reader_of_stdout_is_gone() {
     let project = TempDir::new("lint-pipe");
     let migrations = project.path().join("migrations").join("billing");

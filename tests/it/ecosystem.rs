@@ -104,6 +104,7 @@ fn the_man_page_is_roff_that_man_renders() {
             ".SH DESCRIPTION",
             ".SH OPTIONS",
             ".SH SUBCOMMANDS",
+            ".SH EXAMPLES",
             ".SH VERSION",
         ]
     );
@@ -131,6 +132,11 @@ fn the_man_page_is_roff_that_man_renders() {
     assert!(text.contains("NAME"), "{text}");
     assert!(text.contains("one schema per service"), "{text}");
     assert!(text.contains("--manifest"), "{text}");
+    // The examples keep their lines.
+    assert!(
+        text.contains("\n         dbsplit plan --exit-code --format markdown\n"),
+        "{text}"
+    );
 }
 
 /// A lint-only project in a temp dir: the lint corpus manifest, a clean migration of `billing`
@@ -1394,4 +1400,64 @@ fn init_and_import_write_team_and_contact_commented() {
             .all(|c| c["team"] == "@acme/billing" && c["contact"] == "#oncall"),
         "{json}"
     );
+}
+
+/// A server logical replication can run from or to.
+fn logical_cluster() -> TestCluster {
+    TestCluster::start_with(
+        "app",
+        &dbsplit::pg::local::LocalConfig {
+            conf: vec!["wal_level = logical".into(), "max_wal_senders = 10".into()],
+            ..Default::default()
+        },
+    )
+}
+
+#[test]
+fn move_shows_progress_on_a_terminal_and_never_in_a_pipe() {
+    let source = logical_cluster();
+    let target = logical_cluster();
+    let dir = TempDir::new("move-progress");
+    std::fs::write(dir.path().join("services.toml"), TWO_SERVICES).unwrap();
+    let applied = against(&source, dir.path(), &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    source.psql_ok(
+        "app",
+        "SET ROLE billing_owner; CREATE TABLE billing.invoices (id int PRIMARY KEY); RESET ROLE;",
+    );
+    let to = target.server.connection_string("postgres", "app");
+    let start = ["move", "billing", "start", "--to", &to];
+
+    let (code, screen) = on_terminal(&source, dir.path(), &start);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        screen.contains("copying the schema's definitions"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("copied the definitions of schema `billing`"),
+        "{screen}"
+    );
+
+    let abort = against(
+        &source,
+        dir.path(),
+        &["move", "billing", "abort", "--to", &to],
+    );
+    assert_eq!(abort.status.code(), Some(0), "{}", stderr(&abort));
+    let target = logical_cluster();
+    let to = target.server.connection_string("postgres", "app");
+    let piped = against(
+        &source,
+        dir.path(),
+        &["move", "billing", "start", "--to", &to],
+    );
+    assert_eq!(piped.status.code(), Some(0), "{}", stderr(&piped));
+    assert!(
+        stdout(&piped).contains("copied the definitions of schema `billing`"),
+        "{}",
+        stdout(&piped)
+    );
+    assert!(!stderr(&piped).contains("copying"), "{}", stderr(&piped));
+    assert!(!stderr(&piped).contains('\x1b'), "{}", stderr(&piped));
 }

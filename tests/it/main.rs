@@ -53,6 +53,8 @@ mod fleet;
 mod fleet_ops;
 // `dump` and `restore`: a service's schema round-trips into another database, boundary included.
 mod dump;
+// Introspection: two sessions on one snapshot, the fallback to one, role dependents grouped.
+mod catalog;
 // `move`: a service graduates between two servers under a writer's load; abort and finish.
 #[path = "move.rs"]
 mod relocate;

@@ -30,6 +30,16 @@ fn logical() -> TestCluster {
 
 /// Runs `dbsplit move` with the example manifest from `source` to `target`, as superusers.
 fn run_move(source: &TestCluster, target: &str, args: &[&str]) -> Output {
+    run_move_with(source, target, args, source.server.bin_dir())
+}
+
+/// Like [`run_move`], with pg_dump and pg_restore from `bin`.
+fn run_move_with(
+    source: &TestCluster,
+    target: &str,
+    args: &[&str],
+    bin: &std::path::Path,
+) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dbsplit"))
         .arg("-m")
         .arg(root().join("services.toml.example"))
@@ -42,7 +52,7 @@ fn run_move(source: &TestCluster, target: &str, args: &[&str]) -> Output {
             source.server.connection_string("postgres", "app"),
         )
         .env("NO_COLOR", "1")
-        .env("PG_BIN", source.server.bin_dir())
+        .env("PG_BIN", bin)
         .env_remove("PGPASSWORD")
         .env_remove("BILLING_DB_PASSWORD")
         .env_remove("MONOLITH_DB_PASSWORD")
@@ -739,4 +749,656 @@ async fn apply_during_a_move_leaves_the_writes_the_move_closed_alone() {
         "{}",
         stdout(&planned)
     );
+}
+
+/// Two servers for a move whose table copy waits until the test lets it run: the target
+/// starts no table-sync worker (`max_sync_workers_per_subscription = 0`) until
+/// [`let_copy_run`].
+fn logical_pair_with_a_held_copy() -> (TestCluster, TestCluster) {
+    let target = TestCluster::start_with(
+        "app",
+        &LocalConfig {
+            conf: vec![
+                "wal_level = logical".into(),
+                "max_sync_workers_per_subscription = 0".into(),
+            ],
+            ..LocalConfig::default()
+        },
+    );
+    (logical(), target)
+}
+
+async fn set_sync_workers(target: &TestCluster, workers: u32) {
+    let db = target.superuser("app").await;
+    // ALTER SYSTEM runs outside a transaction: two statements, not one batch.
+    db.batch_execute(&format!(
+        "ALTER SYSTEM SET max_sync_workers_per_subscription = {workers}"
+    ))
+    .await
+    .expect("set max_sync_workers_per_subscription");
+    db.batch_execute("SELECT pg_reload_conf()")
+        .await
+        .expect("reload");
+}
+
+/// Lets the table copy run while a transaction on the target holds billing.invoices in SHARE
+/// mode (readers pass, the copy's writes wait), so the copy of that table stays in the middle
+/// (state `copying`) until the returned client goes away.
+async fn let_copy_run_and_stall(source: &TestCluster, target: &TestCluster, to: &str) -> Client {
+    let lock = target.superuser("app").await;
+    lock.batch_execute("BEGIN; LOCK TABLE billing.invoices IN SHARE MODE")
+        .await
+        .expect("lock billing.invoices");
+    set_sync_workers(target, 2).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = run_move(source, to, &["billing", "status", "--format", "json"]);
+        let json: serde_json::Value =
+            serde_json::from_str(&stdout(&status)).expect("status prints JSON");
+        let copying = json["tables"]
+            .as_array()
+            .expect("tables is a list")
+            .iter()
+            .any(|t| t["table"] == "billing.invoices" && t["state"] == "copying");
+        if copying {
+            assert_eq!(status.status.code(), Some(1), "not ready mid-copy");
+            return lock;
+        }
+        assert!(Instant::now() < deadline, "the copy never started: {json}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Whether the tests run as root (then the servers run as `postgres`).
+fn as_root() -> bool {
+    let id = Command::new("id").arg("-u").output().expect("id runs");
+    String::from_utf8_lossy(&id.stdout).trim() == "0"
+}
+
+/// Stops `cluster`'s server at once, as a crash would, or starts it again on the same data.
+async fn outage(cluster: &TestCluster, data: &str, action: &str) {
+    let pg_ctl = cluster.server.bin_dir().join("pg_ctl");
+    let mut command = if as_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(pg_ctl);
+        c
+    } else {
+        Command::new(pg_ctl)
+    };
+    match action {
+        "stop" => command.args(["stop", "-m", "immediate", "-w", "-D", data]),
+        _ => command.args(["start", "-w", "-l", "/dev/null", "-D", data]),
+    };
+    let output = command.output().expect("pg_ctl runs");
+    assert!(output.status.success(), "pg_ctl {action}: {output:?}");
+}
+
+async fn data_directory(cluster: &TestCluster) -> String {
+    cluster
+        .superuser("app")
+        .await
+        .query_one("SHOW data_directory", &[])
+        .await
+        .expect("read data_directory")
+        .get(0)
+}
+
+/// Replication objects left on a server: publications, subscriptions, slots.
+async fn replication_objects(cluster: &TestCluster) -> i64 {
+    cluster
+        .superuser("app")
+        .await
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_publication) + (SELECT count(*) FROM pg_subscription) + (SELECT count(*) FROM pg_replication_slots)",
+            &[],
+        )
+        .await
+        .expect("count replication objects")
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_down_mid_copy_is_explained_and_resolved_by_start_or_abort() {
+    let (source, target) = logical_pair_with_a_held_copy();
+    let to = target.server.connection_string("postgres", "app");
+    let data = data_directory(&target).await;
+    apply(&source);
+    source.psql_ok("app", BILLING);
+    for round in ["start", "abort"] {
+        let start = run_move(&source, &to, &["billing", "start"]);
+        assert_eq!(start.status.code(), Some(0), "{round}: {}", stderr(&start));
+        let lock = let_copy_run_and_stall(&source, &target, &to).await;
+
+        outage(&target, &data, "stop").await;
+        drop(lock);
+        let status = run_move(&source, &to, &["billing", "status"]);
+        assert_eq!(status.status.code(), Some(1), "{}", stdout(&status));
+        let text = stdout(&status);
+        assert!(
+            text.contains("copying") && text.contains("the target is unreachable"),
+            "{text}"
+        );
+        let cutover = run_move(&source, &to, &["billing", "cutover"]);
+        assert_eq!(cutover.status.code(), Some(2), "{}", stdout(&cutover));
+        let again = run_move(&source, &to, &["billing", "start"]);
+        assert_eq!(again.status.code(), Some(2), "{}", stdout(&again));
+        assert!(
+            stderr(&again).contains("the target is unreachable")
+                && stderr(&again).contains("nothing was changed"),
+            "{}",
+            stderr(&again)
+        );
+        outage(&target, &data, "start").await;
+
+        if round == "start" {
+            // Running start again once the target is back: the copy resumes and completes.
+            let again = run_move(&source, &to, &["billing", "start"]);
+            assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+            wait_ready(&source, &to);
+            let rows: i64 = target
+                .superuser("app")
+                .await
+                .query_one("SELECT count(*) FROM billing.invoices", &[])
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(rows, 5000);
+            let abort = run_move(&source, &to, &["billing", "abort"]);
+            assert_eq!(abort.status.code(), Some(0), "{}", stderr(&abort));
+            // A person empties the target for the next round.
+            target.psql_ok("app", "DROP SCHEMA billing CASCADE");
+            set_sync_workers(&target, 0).await;
+        } else {
+            // abort once the target is back: no replication object is left on either side,
+            // table-sync slots included, and the source keeps taking the service's writes.
+            let abort = run_move(&source, &to, &["billing", "abort"]);
+            assert_eq!(abort.status.code(), Some(0), "{}", stderr(&abort));
+            assert_eq!(replication_objects(&source).await, 0);
+            assert_eq!(replication_objects(&target).await, 0);
+            insert_as_billing_rw(&source, 7)
+                .await
+                .expect("the source takes writes after abort");
+            let status = run_move(&source, &to, &["billing", "status"]);
+            assert!(
+                stdout(&status).contains("no move in progress"),
+                "{}",
+                stdout(&status)
+            );
+        }
+    }
+}
+
+/// `dbsplit move billing cutover` killed at the failpoint `point` (it aborts there, as
+/// `kill -9` would).
+fn killed_cutover(source: &TestCluster, to: &str, point: &str) {
+    let killed = Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(root().join("services.toml.example"))
+        .args(["move", "billing", "cutover", "--to", to])
+        .env(
+            "DATABASE_URL",
+            source.server.connection_string("postgres", "app"),
+        )
+        .env("PG_BIN", source.server.bin_dir())
+        .env("DBSPLIT_FAILPOINT", point)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("dbsplit runs");
+    assert_eq!(
+        killed.status.code(),
+        None,
+        "{point}: cutover was not killed: {}",
+        stderr(&killed)
+    );
+}
+
+async fn all_payloads(cluster: &TestCluster) -> Vec<i64> {
+    payloads(&cluster.superuser("app").await)
+        .await
+        .into_iter()
+        .map(|(payload, _)| payload)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_cutover_is_explained_and_a_rerun_or_abort_resolves_it_with_nothing_lost() {
+    let source = logical();
+    let target = logical();
+    let to = target.server.connection_string("postgres", "app");
+    apply(&source);
+    source.psql_ok("app", BILLING);
+    let rounds = [
+        ("cutover-fenced", "abort"),
+        ("cutover-verified", "cutover"),
+        ("cutover-switched", "cutover"),
+        ("cutover-reversed", "abort"),
+    ];
+    for (round, (point, resolve)) in rounds.into_iter().enumerate() {
+        let payload = i64::try_from(round).unwrap() + 10;
+        insert_as_billing_rw(&source, payload)
+            .await
+            .expect("the source takes the service's writes before the move");
+        let start = run_move(&source, &to, &["billing", "start"]);
+        assert_eq!(start.status.code(), Some(0), "{point}: {}", stderr(&start));
+        wait_ready(&source, &to);
+        killed_cutover(&source, &to, point);
+
+        // status says the cut-over was interrupted; the service writes nowhere meanwhile.
+        let status = run_move(&source, &to, &["billing", "status"]);
+        assert_eq!(
+            status.status.code(),
+            Some(1),
+            "{point}: {}",
+            stdout(&status)
+        );
+        assert!(
+            stdout(&status).contains("a cut-over was interrupted"),
+            "{point}: {}",
+            stdout(&status)
+        );
+        assert_denied(
+            insert_as_billing_rw(&source, -1).await,
+            &format!("{point}: billing_rw writes the source after a killed cutover"),
+        );
+        assert_denied(
+            insert_as_billing_rw(&target, -1).await,
+            &format!("{point}: billing_rw writes the target after a killed cutover"),
+        );
+
+        let resolved = run_move(&source, &to, &["billing", resolve]);
+        assert_eq!(
+            resolved.status.code(),
+            Some(0),
+            "{point}, then {resolve}: {}",
+            stderr(&resolved)
+        );
+        let on_source = all_payloads(&source).await;
+        assert!(on_source.contains(&payload), "{point}: {on_source:?}");
+        if resolve == "cutover" {
+            // Cut over: the target holds every row and takes the writes; the source refuses.
+            assert_eq!(all_payloads(&target).await, on_source, "{point}");
+            insert_as_billing_rw(&target, payload + 100)
+                .await
+                .expect("the target takes the writes after the re-run");
+            assert_denied(
+                insert_as_billing_rw(&source, -1).await,
+                &format!("{point}: billing_rw writes the source after cut-over"),
+            );
+            let back = run_move(&source, &to, &["billing", "abort"]);
+            assert_eq!(back.status.code(), Some(0), "{point}: {}", stderr(&back));
+            let on_source = all_payloads(&source).await;
+            assert_eq!(on_source, all_payloads(&target).await, "{point}");
+            assert!(on_source.contains(&(payload + 100)), "{point}");
+        } else if point == "cutover-reversed" {
+            assert_eq!(all_payloads(&target).await, on_source, "{point}");
+        }
+        // Writes are back on the source, no replication object is left, the target is closed.
+        insert_as_billing_rw(&source, payload + 200)
+            .await
+            .expect("the source takes the writes after abort");
+        assert_eq!(replication_objects(&source).await, 0, "{point}");
+        assert_eq!(replication_objects(&target).await, 0, "{point}");
+        assert_denied(
+            insert_as_billing_rw(&target, -1).await,
+            &format!("{point}: billing_rw writes the target after abort"),
+        );
+        // A person empties the target before the next move.
+        target.psql_ok("app", "DROP SCHEMA billing CASCADE");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tables_without_a_key_are_all_listed_and_nothing_is_created_on_either_side() {
+    let source = logical();
+    let target = logical();
+    let to = target.server.connection_string("postgres", "app");
+    apply(&source);
+    source.psql_ok("app", BILLING);
+    source.psql_ok(
+        "app",
+        "SET ROLE billing_owner;
+         CREATE TABLE billing.log (line text);
+         CREATE TABLE billing.audit (at timestamptz, what text);
+         RESET ROLE;",
+    );
+    let start = run_move(&source, &to, &["billing", "start"]);
+    assert_eq!(start.status.code(), Some(2), "{}", stdout(&start));
+    let text = stderr(&start);
+    for expected in [
+        "billing.audit has no primary key",
+        "billing.log has no primary key",
+        "nothing was changed",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    assert_eq!(replication_objects(&source).await, 0);
+    assert_eq!(replication_objects(&target).await, 0);
+    let target_db = target.superuser("app").await;
+    let created: i64 = target_db
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'billing')
+                  + (SELECT count(*) FROM pg_roles WHERE rolname LIKE 'billing%')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(created, 0, "start created something on the target");
+    let status = run_move(&source, &to, &["billing", "status"]);
+    assert!(
+        stdout(&status).contains("no move in progress"),
+        "{}",
+        stdout(&status)
+    );
+
+    // Each gap fixed as the message says: start goes through.
+    source.psql_ok(
+        "app",
+        "ALTER TABLE billing.log REPLICA IDENTITY FULL; ALTER TABLE billing.audit ADD PRIMARY KEY (at);",
+    );
+    let start = run_move(&source, &to, &["billing", "start"]);
+    assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    wait_ready(&source, &to);
+}
+
+/// The bin folder of a newer major than `source` runs (17, or 18 from 17 on; the same
+/// binaries when nothing newer exists), from install-pg.sh: `$INSTALL_PG`, else
+/// ../shared/pgbin/install-pg.sh beside the repository or beside its worktree folder.
+fn newer_major_bin(source_major: u32, source_bin: &std::path::Path) -> std::path::PathBuf {
+    let Some(major) = [17, 18].into_iter().find(|m| *m > source_major) else {
+        return source_bin.to_path_buf();
+    };
+    let script = std::env::var_os("INSTALL_PG")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain([
+            root().join("../shared/pgbin/install-pg.sh"),
+            root().join("../../shared/pgbin/install-pg.sh"),
+        ])
+        .find(|path| path.exists())
+        .expect("install-pg.sh not found: set INSTALL_PG to its path (see .ci/run)");
+    let installed = Command::new(&script)
+        .arg(major.to_string())
+        .output()
+        .expect("install-pg.sh runs");
+    assert!(
+        installed.status.success(),
+        "install-pg.sh {major}: {}",
+        stderr(&installed)
+    );
+    std::path::PathBuf::from(stdout(&installed).trim())
+}
+
+async fn server_major(cluster: &TestCluster) -> u32 {
+    let version: String = cluster
+        .superuser("postgres")
+        .await
+        .query_one("SHOW server_version_num", &[])
+        .await
+        .expect("read server_version_num")
+        .get(0);
+    version.parse::<u32>().expect("a number") / 10_000
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_moves_to_a_newer_major() {
+    let source = logical();
+    let source_major = server_major(&source).await;
+    let bin = newer_major_bin(source_major, source.server.bin_dir());
+    let config = LocalConfig {
+        conf: vec!["wal_level = logical".into()],
+        ..LocalConfig::default()
+    };
+    let server = dbsplit::pg::local::LocalServer::start_on(Some(&bin), &config)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let target = TestCluster {
+        server: server.into(),
+    };
+    target
+        .superuser("postgres")
+        .await
+        .batch_execute("CREATE DATABASE app")
+        .await
+        .expect("create database app");
+    let target_major = server_major(&target).await;
+    assert!(
+        target_major > source_major || source_major >= 18,
+        "{source_major} -> {target_major}"
+    );
+    let to = target.server.connection_string("postgres", "app");
+    apply(&source);
+    source.psql_ok("app", BILLING);
+    insert_as_billing_rw(&source, 1)
+        .await
+        .expect("the source takes writes");
+
+    // pg_dump and pg_restore of the newer major: pg_restore refuses a newer server.
+    let start = run_move_with(&source, &to, &["billing", "start"], &bin);
+    assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    wait_ready(&source, &to);
+    let cutover = run_move(&source, &to, &["billing", "cutover", "--verify", "hash"]);
+    assert_eq!(cutover.status.code(), Some(0), "{}", stderr(&cutover));
+    eprintln!("{source_major} -> {target_major}: {}", stdout(&cutover));
+
+    assert_eq!(all_payloads(&target).await, [1]);
+    let rw = target.connect("billing_rw", "app").await;
+    let id: i64 = rw
+        .query_one(
+            "INSERT INTO billing.events (payload) VALUES (2) RETURNING id",
+            &[],
+        )
+        .await
+        .expect("billing_rw writes on the newer major")
+        .get(0);
+    assert!(id > 1, "the sequence continues: {id}");
+    assert_denied(
+        insert_as_billing_rw(&source, 3).await,
+        "billing_rw writes the source after cut-over",
+    );
+    let invoices: i64 = target
+        .superuser("app")
+        .await
+        .query_one("SELECT count(*) FROM billing.invoices", &[])
+        .await
+        .expect("count invoices")
+        .get(0);
+    assert_eq!(invoices, 5000);
+    // The reverse subscription (from the newer major back to the source) keeps it current.
+    let source_db = source.superuser("app").await;
+    wait_rows(&source_db, "billing.events", 2).await;
+}
+
+/// A PgBouncer on `dir`/pgbouncer.ini (as `postgres` when the tests run as root), with
+/// `bouncer_admin` (password `admin secret`) in admin_users; killed when dropped.
+struct Bouncer(std::process::Child);
+
+impl Bouncer {
+    fn start(dir: &std::path::Path, port: u16) -> Bouncer {
+        let ini = dir.join("pgbouncer.ini");
+        let text = std::fs::read_to_string(&ini).expect("pgbouncer.ini is written");
+        let text = text
+            .replace("listen_addr = *\n", "listen_addr = 127.0.0.1\n")
+            .replace(
+                "[pgbouncer]\n",
+                "[pgbouncer]\nadmin_users = bouncer_admin\nunix_socket_dir =\n",
+            );
+        std::fs::write(&ini, text).expect("pgbouncer.ini is rewritten");
+        let mut userlist = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("userlist.txt"))
+            .expect("userlist.txt is written");
+        std::io::Write::write_all(&mut userlist, b"\"bouncer_admin\" \"admin secret\"\n")
+            .expect("add the admin");
+        let mut command = if as_root() {
+            let chown = Command::new("chown")
+                .args(["-R", "postgres:"])
+                .arg(dir)
+                .status()
+                .expect("chown runs");
+            assert!(chown.success());
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--", "pgbouncer"]);
+            command
+        } else {
+            Command::new("pgbouncer")
+        };
+        let child = command
+            .arg(&ini)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pgbouncer starts: apt-get install pgbouncer");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "pgbouncer does not listen");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Bouncer(child)
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        // SIGTERM, which runuser passes on to PgBouncer.
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// The port of the server a query through `client` reached, retried while PgBouncer has no
+/// server connection to give (the fence ended the old one).
+async fn server_port(client: &Client) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match client.simple_query("SELECT inet_server_port()").await {
+            Ok(rows) => {
+                let port = rows.iter().find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+                    _ => None,
+                });
+                return port.expect("a row").parse().expect("a port");
+            }
+            Err(error) => {
+                assert!(Instant::now() < deadline, "{error:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cutover_repoints_the_pgbouncer_alias_and_abort_points_it_back() {
+    let source = logical();
+    let target = logical();
+    let dir = crate::support::TempDir::new("move-pooler");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let manifest = dir.path().join("services.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "version = 1\n[database]\nname = \"app\"\n\
+             [services.billing]\n\
+             roles.billing_rw = {{ access = \"readwrite\", password_env = \"BILLING_PW\", pool_size = 2 }}\n\
+             [pooler]\nlisten_port = {port}\npool_mode = \"transaction\"\n"
+        ),
+    )
+    .expect("write the manifest");
+    let out = dir.path().join("bouncer");
+    let dbsplit = |cluster: &TestCluster, args: &[&str], extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+            .arg("-m")
+            .arg(&manifest)
+            .args(args)
+            .args(extra)
+            .env(
+                "DATABASE_URL",
+                cluster.server.connection_string("postgres", "app"),
+            )
+            .env("BILLING_PW", "billing secret")
+            .env("PG_BIN", cluster.server.bin_dir())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("dbsplit runs")
+    };
+    let applied = dbsplit(&source, &["apply", "--yes"], &[]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    source.psql_ok(
+        "app",
+        "SET ROLE billing_owner; CREATE TABLE billing.events (id bigserial PRIMARY KEY); RESET ROLE;",
+    );
+    let written = dbsplit(
+        &source,
+        &["pooler", "--out", out.to_str().expect("a UTF-8 path")],
+        &[],
+    );
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    let _bouncer = Bouncer::start(&out, port);
+
+    // A client connected through the alias before the move.
+    let (client, connection) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} dbname=billing user=billing_rw password='billing secret' sslmode=disable"),
+        NoTls,
+    )
+    .await
+    .expect("billing_rw logs in through PgBouncer");
+    tokio::spawn(connection);
+    assert_eq!(server_port(&client).await, i32::from(source.server.port()));
+
+    let to = target.server.connection_string("postgres", "app");
+    let admin = format!(
+        "host=127.0.0.1 port={port} user=bouncer_admin password='admin secret' dbname=pgbouncer sslmode=disable"
+    );
+    let start = dbsplit(&source, &["move", "billing", "start", "--to", &to], &[]);
+    assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = dbsplit(&source, &["move", "billing", "status", "--to", &to], &[]);
+        if status.status.code() == Some(0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", stdout(&status));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let cutover = dbsplit(
+        &source,
+        &["move", "billing", "cutover", "--to", &to],
+        &["--pgbouncer", &admin],
+    );
+    assert_eq!(cutover.status.code(), Some(0), "{}", stderr(&cutover));
+    assert!(
+        stdout(&cutover).contains("alias `billing` points at 127.0.0.1"),
+        "{}",
+        stdout(&cutover)
+    );
+    // The same client, through the same alias, now lands in the target, and writes there.
+    assert_eq!(server_port(&client).await, i32::from(target.server.port()));
+    client
+        .simple_query("INSERT INTO billing.events DEFAULT VALUES")
+        .await
+        .expect("billing_rw writes the target through PgBouncer");
+    let ini = std::fs::read_to_string(out.join("pgbouncer.ini")).expect("read pgbouncer.ini");
+    assert!(
+        ini.contains(&format!(
+            "billing = host=127.0.0.1 port={} dbname=app",
+            target.server.port()
+        )),
+        "{ini}"
+    );
+
+    let abort = dbsplit(
+        &source,
+        &["move", "billing", "abort", "--to", &to],
+        &["--pgbouncer", &admin],
+    );
+    assert_eq!(abort.status.code(), Some(0), "{}", stderr(&abort));
+    assert_eq!(server_port(&client).await, i32::from(source.server.port()));
+    client
+        .simple_query("INSERT INTO billing.events DEFAULT VALUES")
+        .await
+        .expect("billing_rw writes the source again through PgBouncer");
 }

@@ -240,11 +240,14 @@ impl Validator<'_> {
         if valid {
             return Some(env.value.clone());
         }
-        self.error(
+        // Not a name: maybe the URL or password itself, so neither quoted nor shown.
+        let diagnostic = Diagnostic::new(
             env.span.clone(),
-            format!("`{}` is not an environment variable name", env.value),
-            Some(format!("name {what}, e.g. \"{example}\"")),
-        );
+            "the value is not an environment variable name (not shown: it may hold a password)",
+        )
+        .help(format!("name {what}, e.g. \"{example}\""))
+        .secret(env.span.clone());
+        self.diagnostics.push(diagnostic);
         None
     }
 
