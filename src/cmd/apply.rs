@@ -171,10 +171,11 @@ pub fn run(
         } else {
             writeln!(
                 out,
-                "Applied {} changes ({} statements in {} round trips{}) in {} ms; the cluster matches the manifest.",
+                "Applied {} changes ({} statements in {} round trip{}{}) in {} ms; the cluster matches the manifest.",
                 report.plan.changes.len(),
                 report.statements,
                 report.round_trips,
+                crate::text::plural(report.round_trips),
                 transactions
                     .as_ref()
                     .map(|t| format!(", {} transactions", t.len()))
