@@ -98,6 +98,7 @@ impl Target {
 /// cluster: the first selected target of a cluster holding a role plans its cluster-wide
 /// state and records in its mark every database of the cluster it serves (from `all`, the
 /// whole fleet); later targets of that cluster plan only their grants and settings for it.
+/// The cluster's roles a target does not use are in its `planned_elsewhere` too.
 pub fn desired_states(all: &[Target], selected: &[Target]) -> Vec<Desired> {
     let mut serves: BTreeMap<(&str, String), BTreeSet<String>> = BTreeMap::new();
     for target in all {
@@ -113,6 +114,14 @@ pub fn desired_states(all: &[Target], selected: &[Target]) -> Vec<Desired> {
         .iter()
         .map(|target| {
             let mut desired = desired_state(&target.manifest);
+            // The fleet's other roles on this cluster are planned by their own targets: never
+            // departing here, so `--prune` leaves them (an observer that reads nothing left in
+            // this database still serves another).
+            for (cluster, role) in serves.keys() {
+                if *cluster == target.cluster && !desired.state.roles.contains_key(role) {
+                    desired.planned_elsewhere.insert(role.clone());
+                }
+            }
             for role in desired.state.roles.keys() {
                 let key = (target.cluster.as_str(), role.clone());
                 if !planned.insert(key.clone()) {
@@ -276,15 +285,22 @@ reason = "audit"
     fn each_role_is_planned_once_per_cluster_and_marked_with_every_database_it_serves() {
         let all = targets(&fleet());
         let desired = desired_states(&all, &all);
-        // warehouse reads main/app and main/reporting: main/app plans it, for both.
-        assert!(desired[0].planned_elsewhere.is_empty());
+        // warehouse reads main/app and main/reporting: main/app plans it, for both. The
+        // cluster's roles of other databases are planned there (never pruned here).
+        let elsewhere = |d: &Desired| d.planned_elsewhere.iter().cloned().collect::<Vec<_>>();
+        assert_eq!(elsewhere(&desired[0]), ["analytics_owner"]);
         assert_eq!(
             desired[0].serves["warehouse"],
             BTreeSet::from(["app".to_string(), "reporting".to_string()])
         );
         assert_eq!(
-            desired[1].planned_elsewhere,
-            BTreeSet::from(["warehouse".to_string()])
+            elsewhere(&desired[1]),
+            [
+                "monolith_owner",
+                "monolith_rw",
+                "reference_owner",
+                "warehouse"
+            ]
         );
         // Another cluster plans it again: roles are per cluster.
         assert!(desired[2].planned_elsewhere.is_empty());
@@ -296,8 +312,26 @@ reason = "audit"
         // With main/app left out, main/reporting plans it, still for both databases.
         let picked = select(all.clone(), &["reports".into()]).unwrap();
         let desired = desired_states(&all, &picked);
-        assert!(desired[0].planned_elsewhere.is_empty());
+        assert!(!desired[0].planned_elsewhere.contains("warehouse"));
         assert_eq!(desired[0].serves["warehouse"].len(), 2);
+    }
+
+    #[test]
+    fn a_role_the_fleet_keeps_on_the_cluster_never_departs_from_a_database_it_left() {
+        // warehouse reads nothing in reports any more, but still serves app on main.
+        let text = FLEET.replace("reads = [\"*\"]", "reads = [\"monolith\"]");
+        let manifest = Manifest::parse(Path::new("services.toml"), &text).unwrap();
+        let all = targets(&manifest);
+        assert!(
+            !all[1]
+                .manifest
+                .observers
+                .iter()
+                .any(|o| o.name == "warehouse")
+        );
+        let desired = desired_states(&all, &all);
+        assert!(desired[1].planned_elsewhere.contains("warehouse"));
+        assert!(!desired[2].state.roles.contains_key("warehouse"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::catalog::model::{
     ClusterState, Database, DefaultObjects, Grantee, ObjectKind, Privilege, Privileges, Role,
+    Schema,
 };
 
 /// A set of privileges as bits, indexed like [`Privilege::ALL`].
@@ -231,8 +232,7 @@ fn inherited(roles: &BTreeMap<String, Role>, name: &str) -> BTreeSet<String> {
 /// Reads what every role holds in every schema of `db` (`public` included).
 pub fn holdings(state: &ClusterState, db: &Database) -> Holdings {
     let mut inherits = BTreeMap::new();
-    // Group -> the roles that use its privileges (superusers hold everything anyway).
-    let mut inheritors: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut users = Users::default();
     for (name, role) in &state.roles {
         if role.attributes.superuser {
             continue;
@@ -240,95 +240,17 @@ pub fn holdings(state: &ClusterState, db: &Database) -> Holdings {
         let groups = inherited(&state.roles, name);
         for group in &groups {
             if let Some((group, _)) = state.roles.get_key_value(group) {
-                inheritors.entry(group.as_str()).or_default().push(name);
+                users.of.entry(group.as_str()).or_default().push(name);
             }
         }
         inherits.insert(name.clone(), groups);
     }
-    let none: Vec<&str> = Vec::new();
-    let users = |role: &str| inheritors.get(role).unwrap_or(&none);
-    let history = crate::migrations::HISTORY_TABLE;
-
     let mut out = Holdings {
         inherits,
         ..Holdings::default()
     };
     for (schema_name, schema) in &db.schemas {
-        let mut totals = SchemaTotals {
-            all_objects: schema.objects.len() as u32,
-            ..SchemaTotals::default()
-        };
-        let mut held: HashMap<&str, Holding> = HashMap::new();
-        for (grantee, privileges) in &schema.acl {
-            match grantee {
-                Grantee::Public => totals.public_schema |= bits(privileges),
-                Grantee::Role(role) => {
-                    for user in users(role) {
-                        held.entry(user).or_default().schema |= bits(privileges);
-                    }
-                }
-            }
-        }
-        for user in users(&schema.owner) {
-            held.entry(user).or_default().owns_schema = true;
-        }
-        let mut per_object: HashMap<&str, Bits> = HashMap::new();
-        for object in schema.objects.values() {
-            for user in users(&object.owner) {
-                held.entry(user).or_default().owned += 1;
-            }
-            // The migration history is the owner's alone: no access level reaches it.
-            let class = Class::of(object.kind)
-                .filter(|_| !(object.kind == ObjectKind::Table && object.name == history));
-            let qualified = format!("{schema_name}.{}", object.name);
-            let selects = bit(Privilege::Select);
-            for acl in object.columns.values() {
-                for (grantee, privileges) in acl {
-                    let Grantee::Role(role) = grantee else {
-                        continue;
-                    };
-                    if !privileges.contains(&Privilege::Select) {
-                        continue;
-                    }
-                    for user in users(role) {
-                        held.entry(user)
-                            .or_default()
-                            .reads
-                            .insert(qualified.clone());
-                    }
-                }
-            }
-            let Some(class) = class else {
-                continue;
-            };
-            let c = class as usize;
-            totals.objects[c] += 1;
-            per_object.clear();
-            let mut public: Bits = 0;
-            for (grantee, privileges) in &object.acl {
-                match grantee {
-                    Grantee::Public => public |= bits(privileges),
-                    Grantee::Role(role) => {
-                        for user in users(role) {
-                            *per_object.entry(user).or_default() |= bits(privileges);
-                        }
-                    }
-                }
-            }
-            for user in users(&object.owner) {
-                per_object.insert(user, ALL_BITS);
-            }
-            totals.public[c].add(public);
-            for (user, own) in &per_object {
-                let holding = held.entry(user).or_default();
-                holding.own[c].add(*own);
-                holding.listed_any[c].add(*own | public);
-                holding.listed_public[c].add(public);
-                if own & selects != 0 && class != Class::Functions {
-                    holding.reads.insert(qualified.clone());
-                }
-            }
-        }
+        let (totals, held) = schema_holdings(schema_name, schema, &users);
         for (user, holding) in held {
             out.held
                 .insert((user.to_string(), schema_name.clone()), holding);
@@ -336,4 +258,102 @@ pub fn holdings(state: &ClusterState, db: &Database) -> Holdings {
         out.schemas.insert(schema_name.clone(), totals);
     }
     out
+}
+
+/// Group -> the roles that use its privileges (superusers hold everything anyway).
+#[derive(Default)]
+struct Users<'a> {
+    of: HashMap<&'a str, Vec<&'a str>>,
+}
+
+impl<'a> Users<'a> {
+    /// The roles that use `role`'s privileges.
+    fn of(&self, role: &str) -> &[&'a str] {
+        self.of.get(role).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// What each role holds in one schema, and the schema's totals.
+fn schema_holdings<'a>(
+    schema_name: &str,
+    schema: &Schema,
+    users: &Users<'a>,
+) -> (SchemaTotals, HashMap<&'a str, Holding>) {
+    let history = crate::migrations::HISTORY_TABLE;
+    let mut totals = SchemaTotals {
+        all_objects: schema.objects.len() as u32,
+        ..SchemaTotals::default()
+    };
+    let mut held: HashMap<&str, Holding> = HashMap::new();
+    for (grantee, privileges) in &schema.acl {
+        match grantee {
+            Grantee::Public => totals.public_schema |= bits(privileges),
+            Grantee::Role(role) => {
+                for user in users.of(role) {
+                    held.entry(user).or_default().schema |= bits(privileges);
+                }
+            }
+        }
+    }
+    for user in users.of(&schema.owner) {
+        held.entry(user).or_default().owns_schema = true;
+    }
+    let mut per_object: HashMap<&str, Bits> = HashMap::new();
+    for object in schema.objects.values() {
+        for user in users.of(&object.owner) {
+            held.entry(user).or_default().owned += 1;
+        }
+        // The migration history is the owner's alone: no access level reaches it.
+        let class = Class::of(object.kind)
+            .filter(|_| !(object.kind == ObjectKind::Table && object.name == history));
+        let qualified = format!("{schema_name}.{}", object.name);
+        let selects = bit(Privilege::Select);
+        for acl in object.columns.values() {
+            for (grantee, privileges) in acl {
+                let Grantee::Role(role) = grantee else {
+                    continue;
+                };
+                if !privileges.contains(&Privilege::Select) {
+                    continue;
+                }
+                for user in users.of(role) {
+                    held.entry(user)
+                        .or_default()
+                        .reads
+                        .insert(qualified.clone());
+                }
+            }
+        }
+        let Some(class) = class else {
+            continue;
+        };
+        let c = class as usize;
+        totals.objects[c] += 1;
+        per_object.clear();
+        let mut public: Bits = 0;
+        for (grantee, privileges) in &object.acl {
+            match grantee {
+                Grantee::Public => public |= bits(privileges),
+                Grantee::Role(role) => {
+                    for user in users.of(role) {
+                        *per_object.entry(user).or_default() |= bits(privileges);
+                    }
+                }
+            }
+        }
+        for user in users.of(&object.owner) {
+            per_object.insert(user, ALL_BITS);
+        }
+        totals.public[c].add(public);
+        for (user, own) in &per_object {
+            let holding = held.entry(user).or_default();
+            holding.own[c].add(*own);
+            holding.listed_any[c].add(*own | public);
+            holding.listed_public[c].add(public);
+            if own & selects != 0 && class != Class::Functions {
+                holding.reads.insert(qualified.clone());
+            }
+        }
+    }
+    (totals, held)
 }

@@ -91,11 +91,13 @@ pub fn diff(
 
 /// Roles dbsplit created for the desired database (their mark names it, or names no database:
 /// marks written before marks named any) that the manifest no longer names. Roles whose mark
-/// names only other databases belong to other manifests and are never touched.
+/// names only other databases belong to other manifests and are never touched, nor are the
+/// roles another target of the fleet plans (`planned_elsewhere`).
 fn departing(desired: &Desired, live: &BTreeMap<String, Role>) -> BTreeSet<String> {
     live.iter()
         .filter(|(name, role)| {
             !desired.state.roles.contains_key(*name)
+                && !desired.planned_elsewhere.contains(*name)
                 && role.mark().is_some_and(|mark| {
                     mark.databases.is_empty() || mark.databases.contains(&desired.database)
                 })

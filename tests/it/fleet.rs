@@ -7,7 +7,12 @@ use crate::support::{TempDir, dbsplit, stderr, stdout};
 
 /// Writes `text` as services.toml in `dir` and returns its path as a string.
 fn write_manifest(dir: &TempDir, text: &str) -> String {
-    let path = dir.path().join("services.toml");
+    write_manifest_named(dir, "services.toml", text)
+}
+
+/// Writes `text` as `name` in `dir` and returns its path as a string.
+fn write_manifest_named(dir: &TempDir, name: &str, text: &str) -> String {
+    let path = dir.path().join(name);
     std::fs::write(&path, text).expect("write the manifest");
     path.display().to_string()
 }
@@ -150,6 +155,7 @@ roles.monolith_rw = {{ access = "readwrite" }}
 [services.orders]
 database = "app"
 roles.orders_rw = {{ access = "readwrite" }}
+reads = [{{ schema = "reference", reason = "currency codes" }}]
 [services.analytics]
 database = "reports"
 roles.analytics_rw = {{ access = "readwrite" }}
@@ -159,6 +165,9 @@ roles.billing_rw = {{ access = "readwrite" }}
 [services.ledger]
 database = "billing"
 roles.ledger_rw = {{ access = "readwrite" }}
+
+[shared.reference]
+database = "app"
 
 [observers.warehouse]
 reads = ["*"]
@@ -340,6 +349,45 @@ async fn two_clusters_and_three_databases_converge_and_each_boundary_holds() {
             .len(),
         1
     );
+    // The shared schema lives in app alone: a service there that declares the read, and the
+    // observer, read it; its owner exists on main only.
+    fleet.main.psql_ok(
+        "app",
+        "SET ROLE reference_owner; CREATE TABLE reference.currencies (code text); INSERT INTO reference.currencies VALUES ('EUR');",
+    );
+    for role in ["orders_rw", "warehouse"] {
+        let client = fleet.main.connect(role, "app").await;
+        let rows = client
+            .query("SELECT code FROM reference.currencies", &[])
+            .await
+            .unwrap_or_else(|e| panic!("{role} reads the shared schema: {e:?}"));
+        assert_eq!(rows.len(), 1);
+    }
+    assert_denied(
+        orders
+            .query("INSERT INTO reference.currencies VALUES ('USD')", &[])
+            .await,
+        "orders_rw writes the shared schema",
+    );
+    assert_eq!(
+        roles_present(&fleet.main, &["reference_owner"]).await,
+        ["reference_owner"]
+    );
+    assert!(
+        roles_present(&fleet.billing, &["reference_owner"])
+            .await
+            .is_empty()
+    );
+    let schema = fleet.billing.superuser("billing").await;
+    let count: i64 = schema
+        .query_one(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'reference'",
+            &[],
+        )
+        .await
+        .expect("schemas are read")
+        .get(0);
+    assert_eq!(count, 0, "no shared schema on the billing cluster");
     // A service of reports cannot even connect to app on the same cluster.
     let refused = tokio_postgres::connect(
         &fleet.main.server.connection_string("analytics_rw", "app"),
@@ -653,4 +701,107 @@ fn a_saved_plan_covers_every_target_and_is_refused_only_where_the_target_changed
     );
     let again = fleet.run(&["plan", "--exit-code", "--target", "main/app"]);
     assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_selects_across_targets_and_prune_stays_within_the_managed_databases() {
+    let fleet = Fleet::start("fleet-service");
+    // Another manifest manages database `other` on the main cluster: its role is not ours.
+    let created = fleet
+        .main
+        .server
+        .psql("postgres")
+        .args(["-c", "CREATE DATABASE other"])
+        .output()
+        .expect("psql runs");
+    assert!(created.status.success(), "{created:?}");
+    let other = write_manifest_named(
+        &fleet.dir,
+        "other.toml",
+        "version = 1\n[database]\nname = \"other\"\n[services.stranger]\nroles.stranger_rw = { access = \"readwrite\" }\n",
+    );
+    let url = format!(
+        "host=127.0.0.1 port={} user=postgres dbname=other",
+        fleet.main.server.port()
+    );
+    let applied = dbsplit(&["-m", &other, "--database-url", &url, "apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+
+    // --service ledger: billing/billing alone, and only ledger's part of it.
+    let value = json_of(
+        &fleet.run(&["plan", "--service", "ledger", "--format", "json"]),
+        0,
+    );
+    assert_eq!(
+        target_statuses(&value),
+        [("billing".into(), "billing".into(), "changes".into())]
+    );
+    for change in value["changes"].as_array().expect("changes") {
+        assert!(change.to_string().contains("ledger"), "{change}");
+    }
+    // The whole fleet; then both services of billing/billing lose a grant, and `apply
+    // --service ledger` gives back ledger's alone.
+    let applied = fleet.run(&["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    fleet.billing.psql_ok(
+        "billing",
+        "REVOKE USAGE ON SCHEMA ledger FROM ledger_rw; REVOKE USAGE ON SCHEMA billing FROM billing_rw;",
+    );
+    let applied = fleet.run(&["apply", "--yes", "--service", "ledger"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    assert!(
+        stdout(&applied).contains("billing/billing: applied 1 changes"),
+        "{}",
+        stdout(&applied)
+    );
+    let ledger = fleet.run(&["plan", "--exit-code", "--service", "ledger"]);
+    assert_eq!(ledger.status.code(), Some(0), "{}", stdout(&ledger));
+    let billing = fleet.run(&["plan", "--exit-code", "--service", "billing"]);
+    assert_eq!(billing.status.code(), Some(1), "{}", stdout(&billing));
+    let applied = fleet.run(&["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+
+    // analytics_rw leaves the manifest: --prune drops it in main/reports, and never the role
+    // of database `other`, which this manifest does not manage.
+    let text = std::fs::read_to_string(&fleet.manifest).expect("read the manifest");
+    let without = text.replace(
+        "[services.analytics]\ndatabase = \"reports\"\nroles.analytics_rw = { access = \"readwrite\" }\n",
+        "[services.analytics]\ndatabase = \"reports\"\n",
+    );
+    assert_ne!(text, without, "analytics_rw is removed");
+    std::fs::write(&fleet.manifest, without).expect("write the manifest");
+    let value = json_of(&fleet.run(&["plan", "--prune", "--format", "json"]), 0);
+    let drops: Vec<(String, String)> = value["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["kind"] == "drop-role")
+        .map(|c| {
+            (
+                format!(
+                    "{}/{}",
+                    c["cluster"].as_str().unwrap_or_default(),
+                    c["database"].as_str().unwrap_or_default()
+                ),
+                c["object"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        drops,
+        [("main/reports".to_string(), "role analytics_rw".to_string())],
+        "{value:#}"
+    );
+    let applied = fleet.run(&["apply", "--yes", "--prune"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    let client = fleet.main.superuser("postgres").await;
+    let rows = client
+        .query(
+            "SELECT rolname FROM pg_roles WHERE rolname IN ('analytics_rw', 'stranger_rw') ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("roles are read");
+    let left: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+    assert_eq!(left, ["stranger_rw"]);
 }

@@ -21,6 +21,7 @@ use crate::plan::Plan;
 use crate::plan::file::Fingerprint;
 use crate::plan::live::PlanOptions;
 use crate::report;
+use crate::select::Selection;
 
 use super::super::{TROUBLE, live};
 
@@ -30,6 +31,8 @@ struct Pending {
     plan: anyhow::Result<Plan>,
     /// For a saved plan: the fingerprint of what the target owned when it was made.
     fingerprint: Option<Fingerprint>,
+    /// `--service`: the target's selected services.
+    select: Option<Selection>,
 }
 
 /// What applying one target did.
@@ -49,33 +52,35 @@ pub fn run(
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    if !args.services.is_empty() {
-        anyhow::bail!("--service does not work with a fleet manifest yet; use --target DATABASE");
-    }
-    let prepared = super::prepare(manifest, &args.fleet)?;
+    let prepared = super::prepare_services(manifest, &args.fleet, &args.services)?;
     let pending: Vec<(Target, Pending)> = match &args.plan_file {
         Some(file) => {
             let saved = FleetPlanFile::read(file)?;
             prepared
                 .into_iter()
-                .map(|(target, desired)| {
+                .map(|(target, desired, select)| {
+                    let desired = super::plan::narrow(&desired, select.as_ref());
                     let found = saved.for_target(&target, &desired).cloned();
                     let pending = Pending {
                         fingerprint: found.as_ref().ok().map(|s| s.fingerprint.clone()),
                         plan: found.map(|s| s.plan),
                         desired,
+                        select,
                     };
                     (target, pending)
                 })
                 .collect()
         }
         None => {
-            let desired: Vec<Desired> = prepared.iter().map(|(_, d)| d.clone()).collect();
+            let kept: Vec<(Desired, Option<Selection>)> = prepared
+                .iter()
+                .map(|(_, d, s)| (super::plan::narrow(d, s.as_ref()), s.clone()))
+                .collect();
             let outcomes = super::plan::plan_all(prepared, connect, args.prune, &args.fleet)?;
             outcomes
                 .into_iter()
-                .zip(desired)
-                .map(|(outcome, desired)| {
+                .zip(kept)
+                .map(|(outcome, (desired, select))| {
                     let plan = outcome.result.and_then(|planned| {
                         if planned.blocked.is_empty() {
                             return Ok(planned.plan);
@@ -89,6 +94,7 @@ pub fn run(
                         desired,
                         plan,
                         fingerprint: None,
+                        select,
                     };
                     (outcome.target, pending)
                 })
@@ -120,13 +126,9 @@ pub fn run(
     }
     let options = (args.lock_timeout, args.prune);
     let connect = Arc::new(connect.clone());
-    let pending = Arc::new(std::sync::Mutex::new(
-        pending
-            .into_iter()
-            .map(|(_, p)| Some(p))
-            .collect::<Vec<_>>(),
-    ));
-    let targets: Vec<Target> = fleet::select(fleet::targets(manifest), &args.fleet.targets)?;
+    let (targets, pending): (Vec<Target>, Vec<Option<Pending>>) =
+        pending.into_iter().map(|(t, p)| (t, Some(p))).unzip();
+    let pending = Arc::new(std::sync::Mutex::new(pending));
     let outcomes = super::runtime(&args.fleet)?.block_on(per_cluster(
         targets,
         usize::from(args.fleet.jobs),
@@ -184,7 +186,7 @@ async fn apply_one(
         plan: PlanOptions {
             prune,
             passwords: live::passwords(&desired),
-            select: None,
+            select: pending.select,
         },
     };
     let label = target.label();

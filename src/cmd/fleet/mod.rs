@@ -17,15 +17,8 @@ use crate::manifest::Manifest;
 use crate::pg::connect::{Connection, Notices, connect, connect_noticing};
 use crate::select::Selection;
 
-/// The selected targets of `manifest` with their desired states (roles once per cluster).
-pub fn prepare(manifest: &Manifest, args: &FleetArgs) -> anyhow::Result<Vec<(Target, Desired)>> {
-    let all = fleet::targets(manifest);
-    let selected = fleet::select(all.clone(), &args.targets)?;
-    let desired = fleet::desired_states(&all, &selected);
-    Ok(selected.into_iter().zip(desired).collect())
-}
-
-/// [`prepare`] with `--service`: every name must be a service of the manifest; only the
+/// The targets `--target` selects with their desired states (roles once per cluster) and,
+/// with `--service`, their selections: every name must be a service of the manifest; only the
 /// targets where a named service is placed are kept, each with the selection of its named
 /// services. Without names: every selected target, no selection.
 pub fn prepare_services(

@@ -23,6 +23,7 @@ use crate::plan::live::PlanOptions;
 use crate::plan::preflight::{self, Blocked};
 use crate::plan::{Action, Plan};
 use crate::report;
+use crate::select::Selection;
 
 use super::super::{TROUBLE, live};
 
@@ -45,13 +46,10 @@ pub fn run(
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    if !args.services.is_empty() {
-        anyhow::bail!("--service does not work with a fleet manifest yet; use --target DATABASE");
-    }
-    let prepared = super::prepare(manifest, &args.fleet)?;
+    let prepared = super::prepare_services(manifest, &args.fleet, &args.services)?;
     if args.offline {
-        for (index, (target, desired)) in prepared.iter().enumerate() {
-            let plan = bootstrap(&target.manifest, desired);
+        for (index, (target, desired, select)) in prepared.iter().enumerate() {
+            let plan = bootstrap(&target.manifest, &narrow(desired, select.as_ref()));
             header(target, index, args.format, out)?;
             render(&plan, manifest, args.format, color, out)?;
         }
@@ -112,38 +110,53 @@ pub fn run(
 
 /// Plans every target; clusters concurrently, the databases of one cluster in order.
 pub fn plan_all(
-    prepared: Vec<(Target, Desired)>,
+    prepared: Vec<(Target, Desired, Option<Selection>)>,
     connect: &ConnectArgs,
     prune: bool,
     args: &FleetArgs,
 ) -> anyhow::Result<Vec<Outcome<TargetPlan>>> {
-    let (targets, desired): (Vec<Target>, Vec<Desired>) = prepared.into_iter().unzip();
-    let desired = Arc::new(desired);
+    let mut targets = Vec::new();
+    let mut work = Vec::new();
+    for (target, desired, select) in prepared {
+        targets.push(target);
+        work.push((desired, select));
+    }
+    let work = Arc::new(work);
     let connect = Arc::new(connect.clone());
     let mut outcomes = super::runtime(args)?.block_on(per_cluster(
         targets,
         usize::from(args.jobs),
         move |index, target| {
-            let desired = desired[index].clone();
+            let (desired, select) = work[index].clone();
             let connect = Arc::clone(&connect);
-            async move { plan_one(&target, desired, &connect, prune).await }
+            async move { plan_one(&target, desired, select, &connect, prune).await }
         },
     ));
     drop_pruned_twice(&mut outcomes);
     Ok(outcomes)
 }
 
-/// Plans one target under a read-only transaction.
+/// The desired state of a target's selected services (`--service`), or all of it.
+pub fn narrow(desired: &Desired, select: Option<&Selection>) -> Desired {
+    match select {
+        Some(select) => select.desired(desired),
+        None => desired.clone(),
+    }
+}
+
+/// Plans one target under a read-only transaction; with `select`, its selected services.
 async fn plan_one(
     target: &Target,
     desired: Desired,
+    select: Option<Selection>,
     connect: &ConnectArgs,
     prune: bool,
 ) -> anyhow::Result<TargetPlan> {
+    let desired = narrow(&desired, select.as_ref());
     let options = PlanOptions {
         prune,
         passwords: live::passwords(&desired),
-        select: None,
+        select,
     };
     let (client, _connection) = super::connect_target(target, connect, None).await?;
     client
