@@ -81,13 +81,26 @@ async fn a_plan_larger_than_the_lock_table_applies_in_transactions_of_whole_serv
         plan: planned,
         fingerprint: None,
     };
-    let error = apply(&mut admin, &manifest, &desired, &options(), &confirmed)
+    // 17 and later give the lock table more room than its nominal size (this plan fits there,
+    // and would commit), so the premise is shown on 14 to 16; dbsplit's own estimate, checked
+    // below on every major, is what decides the split.
+    let major: i32 = admin
+        .query_one(
+            "SELECT current_setting('server_version_num')::int / 10000",
+            &[],
+        )
         .await
-        .expect_err("one transaction overflows the lock table");
-    assert!(
-        error.to_string().contains("out of shared memory"),
-        "{error}"
-    );
+        .expect("server version")
+        .get(0);
+    if major < 17 {
+        let error = apply(&mut admin, &manifest, &desired, &options(), &confirmed)
+            .await
+            .expect_err("one transaction overflows the lock table");
+        assert!(
+            error.to_string().contains("out of shared memory"),
+            "{error}"
+        );
+    }
 
     let single = run(&cluster, &dir, &["apply", "--yes", "--single-transaction"]);
     let text = stderr(&single);
