@@ -22,11 +22,7 @@ pub fn run(
     color: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = if args.no_manifest || (!path.exists() && path == Path::new("services.toml")) {
-        None
-    } else {
-        Some(super::load_fleet_manifest(path)?)
-    };
+    let manifest = super::optional_manifest(path, args.no_manifest)?;
     match &manifest {
         Some(manifest) if manifest.fleet => {
             return super::fleet::audit::run(manifest, connect, args, color, out);
@@ -97,13 +93,7 @@ async fn read(
     crate::pooler::activity::Connections,
     tokio_postgres::Client,
 )> {
-    let database = manifest.map(|m| m.database.name.as_str());
-    let open = || async {
-        match database {
-            Some(database) => live::connect_to(connect, database).await,
-            None => live::connect_plain(connect).await,
-        }
-    };
+    let open = || live::connect_for(connect, manifest);
     let mut client = open().await?;
     let mut second = open().await.ok();
     let (live, connections) =

@@ -25,11 +25,7 @@ pub fn run(
     args: &GraphArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let manifest = if args.no_manifest || (!path.exists() && path == Path::new("services.toml")) {
-        None
-    } else {
-        Some(super::load_fleet_manifest(path)?)
-    };
+    let manifest = super::optional_manifest(path, args.no_manifest)?;
     if let Some(manifest) = manifest.as_ref().filter(|m| m.fleet) {
         return fleet(manifest, connect, args, out);
     }
@@ -37,11 +33,7 @@ pub fn run(
         super::fleet::check_v1_targets(manifest, &args.fleet)?;
     }
     let graph = live::runtime()?.block_on(async {
-        let database = manifest.as_ref().map(|m| m.database.name.as_str());
-        let mut client = match database {
-            Some(database) => live::connect_to(connect, database).await?,
-            None => live::connect_plain(connect).await?,
-        };
+        let mut client = live::connect_for(connect, manifest.as_ref()).await?;
         let (live, _) = read_live(&mut client, None, args.statement_timeout).await?;
         graph_of(&client, manifest.as_ref(), &live).await
     })?;

@@ -77,6 +77,17 @@ pub fn describe_notice(notice: &tokio_postgres::error::DbError) -> String {
     text
 }
 
+/// Connects to the manifest's database, or where the connection settings point without one.
+pub async fn connect_for(
+    args: &ConnectArgs,
+    manifest: Option<&crate::manifest::Manifest>,
+) -> anyhow::Result<Client> {
+    match manifest {
+        Some(manifest) => connect_to(args, &manifest.database.name).await,
+        None => connect_plain(args).await,
+    }
+}
+
 /// Connects exactly as psql would, the database included.
 pub async fn connect_plain(args: &ConnectArgs) -> anyhow::Result<Client> {
     let options = resolve(args.database_url.as_deref(), &Env::process())?;

@@ -30,6 +30,18 @@ use anyhow::Context;
 /// Exit code 2: trouble (bad manifest, usage, connection, SQL error).
 pub const TROUBLE: u8 = 2;
 
+/// The manifest of a command that also reads a cluster without one (audit, usage, graph):
+/// none with `--no-manifest`, or when the default `services.toml` is absent.
+pub fn optional_manifest(
+    path: &std::path::Path,
+    no_manifest: bool,
+) -> anyhow::Result<Option<crate::manifest::Manifest>> {
+    if no_manifest || (!path.exists() && path == std::path::Path::new("services.toml")) {
+        return Ok(None);
+    }
+    load_fleet_manifest(path).map(Some)
+}
+
 /// Loads the manifest, a v1 one or a fleet. The problems of an invalid one are printed here,
 /// all of them with their locations, and the error returned is [`crate::Reported`]: exit code
 /// 2, nothing more to print.
