@@ -287,6 +287,17 @@ async fn two_clusters_and_three_databases_converge_and_each_boundary_holds() {
         stdout(&again),
         stderr(&again)
     );
+    // The roles of the cluster's other databases are the fleet's: no target calls them
+    // roles outside the manifest.
+    let notes = format!("{}{}", stdout(&again), stderr(&again));
+    for role in ROLES {
+        assert!(
+            !notes
+                .lines()
+                .any(|l| l.contains("not in the manifest") && l.contains(role)),
+            "{role} in:\n{notes}"
+        );
+    }
 
     // Roles exist only on the clusters of their services; the observer on both.
     assert_eq!(
