@@ -17,7 +17,7 @@ use crate::pooler::repoint::repoint;
 
 use super::archive::{self, Contents, Existing};
 use super::error::{Context, MoveError};
-use super::hold::{self, BACK_CLOSED, BACK_OPEN};
+use super::hold::{self, BACK_CLOSED};
 use super::preflight::{self, TargetFacts};
 use super::provision::provision;
 use super::replication::{self as repl, SubscriptionOptions};
@@ -502,12 +502,23 @@ impl Move<'_> {
             .await?;
             failpoint("cutover-reversed");
             repl::unfence(&target, self.schema(), &self.writers()).await?;
-            repl::set_comment(&target, &names.back, BACK_OPEN).await?;
+            repl::set_comment(
+                &target,
+                &names.back,
+                &hold::back_open(&self.source.redacted()),
+            )
+            .await?;
             self.repoint(self.target, out).await?;
             self.set_phase(&source, Phase::CutOver).await?;
             report.window = fenced_at.map(|at| at.elapsed());
         }
         if mark.phase == Phase::CutOver {
+            repl::set_comment(
+                &target,
+                &names.back,
+                &hold::back_open(&self.source.redacted()),
+            )
+            .await?;
             self.repoint(self.target, out).await?;
         }
         report.tables = repl::tables(&target, self.schema()).await?.len();
@@ -537,7 +548,12 @@ impl Move<'_> {
     async fn reopen_target(&self, source: &Client, target: &Client) -> Result<(), MoveError> {
         let names = self.names();
         repl::unfence(target, self.schema(), &self.writers()).await?;
-        repl::set_comment(target, &names.back, BACK_OPEN).await?;
+        repl::set_comment(
+            target,
+            &names.back,
+            &hold::back_open(&self.source.redacted()),
+        )
+        .await?;
         self.set_phase(source, Phase::CutOver).await
     }
 
