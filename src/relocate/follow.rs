@@ -392,7 +392,7 @@ async fn published(client: &Client, publication: &str) -> Result<BTreeSet<String
 }
 
 /// The tables both sides hold whose columns (name and type, in order) differ.
-async fn altered_tables(
+pub(super) async fn altered_tables(
     home: &Client,
     far: &Client,
     schema: &str,

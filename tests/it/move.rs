@@ -413,14 +413,29 @@ async fn a_service_moves_under_load_and_back_and_for_good() {
         stdout(&status)
     );
 
-    // A person empties the target; the move runs again, to the end.
-    target_db
-        .batch_execute("DROP SCHEMA billing CASCADE")
+    // The move runs again, to the end: start empties the copy the abort left on the target
+    // (the source holds every row of it) and copies again.
+    let comment: Option<String> = target_db
+        .query_one(
+            "SELECT obj_description('billing'::regnamespace, 'pg_namespace')",
+            &[],
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .get(0);
+    assert!(
+        comment.is_some_and(|c| c.starts_with("dbsplit: the copy an aborted move left")),
+        "abort marks the target's copy"
+    );
     let start = run_move(&source, &to, &["billing", "start"]);
     assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    assert!(
+        stdout(&start).contains("emptied the copy an aborted move left in schema `billing`"),
+        "{}",
+        stdout(&start)
+    );
     wait_ready(&source, &to);
+    assert_eq!(payloads(&target_db).await, payloads(&source_db).await);
     // A cut-over killed right after it fenced the source: status explains, a re-run completes.
     source_db
         .batch_execute(
@@ -449,6 +464,13 @@ async fn a_service_moves_under_load_and_back_and_for_good() {
         Some(0),
         "finish twice: {}",
         stderr(&again)
+    );
+    let late_abort = run_move(&source, &to, &["billing", "abort"]);
+    assert_eq!(late_abort.status.code(), Some(2), "{}", stdout(&late_abort));
+    assert!(
+        stderr(&late_abort).contains("abort has nothing to undo"),
+        "{}",
+        stderr(&late_abort)
     );
     let left: i64 = source_db
         .query_one("SELECT count(*) FROM billing.events", &[])
@@ -905,8 +927,7 @@ async fn a_target_down_mid_copy_is_explained_and_resolved_by_start_or_abort() {
             assert_eq!(rows, 5000);
             let abort = run_move(&source, &to, &["billing", "abort"]);
             assert_eq!(abort.status.code(), Some(0), "{}", stderr(&abort));
-            // A person empties the target for the next round.
-            target.psql_ok("app", "DROP SCHEMA billing CASCADE");
+            // The next round's start empties the copy this abort left on the target.
             set_sync_workers(&target, 0).await;
         } else {
             // abort once the target is back: no replication object is left on either side,
@@ -1290,7 +1311,19 @@ async fn server_port(client: &Client) -> i32 {
 #[tokio::test(flavor = "multi_thread")]
 async fn cutover_repoints_the_pgbouncer_alias_and_abort_points_it_back() {
     let source = logical();
-    let target = logical();
+    // The target checks passwords over TCP (the move's own superuser connections excepted), so
+    // PgBouncer's logins there work only with the verifiers of its userlist.
+    let target = TestCluster::start_with(
+        "app",
+        &LocalConfig {
+            conf: vec!["wal_level = logical".into(), "max_wal_senders = 10".into()],
+            hba: Some(
+                "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+                    .into(),
+            ),
+            ..LocalConfig::default()
+        },
+    );
     let dir = crate::support::TempDir::new("move-pooler");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -1374,6 +1407,30 @@ async fn cutover_repoints_the_pgbouncer_alias_and_abort_points_it_back() {
         stdout(&cutover).contains("alias `billing` points at 127.0.0.1"),
         "{}",
         stdout(&cutover)
+    );
+    assert!(
+        stdout(&cutover).contains("the target's password verifiers of billing_rw are now those of"),
+        "{}",
+        stdout(&cutover)
+    );
+    let verifier = "SELECT rolpassword FROM pg_authid WHERE rolname = 'billing_rw'";
+    let on_source: String = source
+        .superuser("app")
+        .await
+        .query_one(verifier, &[])
+        .await
+        .unwrap()
+        .get(0);
+    let on_target: String = target
+        .superuser("app")
+        .await
+        .query_one(verifier, &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        on_source, on_target,
+        "the userlist's verifier is the target's"
     );
     // The same client, through the same alias, now lands in the target, and writes there.
     assert_eq!(server_port(&client).await, i32::from(target.server.port()));
