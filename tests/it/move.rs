@@ -1408,6 +1408,7 @@ async fn cutover_repoints_the_pgbouncer_alias_and_abort_points_it_back() {
         "{}",
         stdout(&cutover)
     );
+    eprintln!("{}", stdout(&cutover));
     assert!(
         stdout(&cutover).contains("the target's password verifiers of billing_rw are now those of"),
         "{}",
