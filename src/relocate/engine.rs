@@ -725,9 +725,11 @@ impl Move<'_> {
     }
 
     /// What still differs between the two sides once the subscriber has had up to
-    /// `options.timeout` to show it: the slot's confirmed position can pass the writer's last
-    /// commit a moment before the subscriber's apply is visible to other sessions, and the
-    /// writer side is fenced here, so the sides can only converge.
+    /// `options.timeout` to show it. The writer side is fenced here, so the sides can only
+    /// converge. Since the position waited for is the WAL insert position (see
+    /// [`repl::current_lsn`]), the first comparison agrees in every test; waiting for the
+    /// written position instead made it disagree every run on servers with
+    /// `synchronous_commit = off`. The retry stays as a margin.
     async fn settled(
         &self,
         from: &Client,
@@ -751,8 +753,11 @@ impl Move<'_> {
         to: &Client,
         verify: Verify,
     ) -> Result<Vec<String>, MoveError> {
-        let tables = repl::tables(from, self.schema()).await?;
-        let target_tables = repl::tables(to, self.schema()).await?;
+        // Each side is read on its own server at the same time: the service waits for this.
+        let (tables, target_tables) = tokio::try_join!(
+            repl::tables(from, self.schema()),
+            repl::tables(to, self.schema())
+        )?;
         if tables != target_tables {
             return Ok(vec![format!(
                 "tables differ: {} against {}",
@@ -762,8 +767,8 @@ impl Move<'_> {
         }
         Ok(match verify {
             Verify::Count => {
-                let a = repl::counts(from, &tables).await?;
-                let b = repl::counts(to, &tables).await?;
+                let (a, b) =
+                    tokio::try_join!(repl::counts(from, &tables), repl::counts(to, &tables))?;
                 tables
                     .iter()
                     .zip(a.iter().zip(&b))
@@ -772,8 +777,8 @@ impl Move<'_> {
                     .collect()
             }
             Verify::Hash => {
-                let a = repl::hashes(from, &tables).await?;
-                let b = repl::hashes(to, &tables).await?;
+                let (a, b) =
+                    tokio::try_join!(repl::hashes(from, &tables), repl::hashes(to, &tables))?;
                 tables
                     .iter()
                     .zip(a.iter().zip(&b))
