@@ -387,6 +387,9 @@ async fn execute(
         })
         .collect();
     let messages = sql::messages(&sqls);
+    if let Some(path) = std::env::var_os(SCRIPT_ENV) {
+        write_script(&path, script, &messages)?;
+    }
     let progress = crate::progress::Progress::bar("applying changes", messages.len() as u64);
     for range in &messages {
         let text = sqls[range.clone()].join("\n");
@@ -410,6 +413,34 @@ async fn execute(
         });
     }
     Ok(messages.len())
+}
+
+/// Benchmark hook: with `DBSPLIT_APPLY_SCRIPT=FILE`, apply also writes the statements it
+/// executes to FILE as a psql script that sends them in the same messages (`\;` joins the
+/// statements of one message), so that `benches/apply.sh` can time the same SQL sent by psql
+/// alone (the floor). Statements are written as errors quote them: never a password verifier.
+const SCRIPT_ENV: &str = "DBSPLIT_APPLY_SCRIPT";
+
+fn write_script(
+    path: &std::ffi::OsStr,
+    script: &[Statement],
+    messages: &[std::ops::Range<usize>],
+) -> Result<(), ApplyError> {
+    let mut text = String::new();
+    for range in messages {
+        let shown: Vec<&str> = script[range.clone()]
+            .iter()
+            .map(|s| s.shown.trim_end().trim_end_matches(';'))
+            .collect();
+        text.push_str(&shown.join("\\;\n"));
+        text.push_str(";\n");
+    }
+    std::fs::write(path, text).map_err(|cause| {
+        ApplyError::Refused(vec![format!(
+            "cannot write {SCRIPT_ENV} file {}: {cause}",
+            std::path::Path::new(path).display()
+        )])
+    })
 }
 
 /// Sends one simple-query message; on error, also says how many of its statements completed.
