@@ -69,6 +69,16 @@ pub enum ApplyError {
         #[source]
         source: Box<ApplyError>,
     },
+    #[error(
+        "lock-budget: {what} needs about {locks} lock entries, more than one transaction may take ({usable}): {table}; {hint}nothing was applied"
+    )]
+    LockBudget {
+        what: String,
+        locks: u64,
+        usable: u64,
+        table: String,
+        hint: String,
+    },
     #[error("database error: {message}")]
     Database {
         message: String,
@@ -125,6 +135,8 @@ pub struct ApplyReport {
     pub statements: usize,
     /// Simple-query messages sent to execute them.
     pub round_trips: usize,
+    /// Transactions it took: 1, or more when the lock budget split the plan.
+    pub transactions: usize,
 }
 
 /// Applies the manifest in one transaction; see the module documentation for the steps.
@@ -136,6 +148,52 @@ pub async fn apply(
     confirmed: &Confirmed,
 ) -> Result<ApplyReport, ApplyError> {
     transaction(client, manifest, desired, options, confirmed, None).await
+}
+
+/// Applies the manifest within the server's lock budget (`budget`): in one transaction, as
+/// [`apply`] does, when the plan fits; otherwise in transactions of whole services, as
+/// [`apply_in`] does, or, with `single_transaction`, not at all. Refused before anything is
+/// changed when even one service alone does not fit. For callers with no one to ask (fleet
+/// targets, `demo`, the provisioning of a move's target); `dbsplit apply` makes the same
+/// choice itself to show it before asking.
+pub async fn apply_budgeted(
+    client: &mut Client,
+    manifest: &Manifest,
+    desired: &Desired,
+    options: &ApplyOptions,
+    confirmed: &Confirmed,
+    single_transaction: bool,
+) -> Result<ApplyReport, ApplyError> {
+    let table = budget::LockTable::read(client)
+        .await
+        .map_err(database_error)?;
+    let usable = table.usable();
+    match budget::split(&confirmed.plan, usable) {
+        budget::Split::One { .. } => apply(client, manifest, desired, options, confirmed).await,
+        budget::Split::TooBig { locks, part } => Err(ApplyError::LockBudget {
+            what: part.to_string() + " alone",
+            locks,
+            usable,
+            table: table.describe(),
+            hint: "raise max_locks_per_transaction (a restart is needed); ".to_string(),
+        }),
+        budget::Split::Many {
+            locks,
+            transactions,
+        } if single_transaction => Err(ApplyError::LockBudget {
+            what: "this plan".to_string(),
+            locks,
+            usable,
+            table: table.describe(),
+            hint: format!(
+                "raise max_locks_per_transaction (a restart is needed), or apply without --single-transaction in {} transactions of whole services; ",
+                transactions.len()
+            ),
+        }),
+        budget::Split::Many { transactions, .. } => {
+            apply_in(client, manifest, desired, options, confirmed, &transactions).await
+        }
+    }
 }
 
 /// Applies the manifest in `transactions` (from `budget::split`), one after the other, each
@@ -155,6 +213,7 @@ pub async fn apply_in(
         plan: confirmed.plan.clone(),
         statements: 0,
         round_trips: 0,
+        transactions: transactions.len(),
     };
     let mut done: Vec<Part> = Vec::new();
     for (k, unit) in transactions.iter().enumerate() {
@@ -261,6 +320,7 @@ async fn transaction(
             plan,
             statements: 0,
             round_trips: 0,
+            transactions: 1,
         });
     }
     if plan.changes != wanted.changes {
@@ -283,6 +343,7 @@ async fn transaction(
         plan,
         statements: script.len(),
         round_trips,
+        transactions: 1,
     })
 }
 
