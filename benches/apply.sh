@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# benches/apply.sh - the cold apply of the legacy cluster of ../shared/peers, before and after
-# grouped execution, in one run, so that the figures compare as ratios (absolute seconds on a
-# shared machine vary by 2x).
+# benches/apply.sh - the cold apply of the legacy cluster of ../shared/peers: dbsplit next to its
+# peers and next to its floor, in one run, so that the figures compare as ratios (absolute
+# seconds on a shared machine vary by 2x).
 #
 #   benches/apply.sh [SCHEMAS] [TABLES] [RUNS]      (default 200 50 1: 10,000 tables)
 #
@@ -10,28 +10,38 @@
 # its own fresh copy of the legacy cluster (every object owned by the superuser, no service
 # roles: CREATE DATABASE ... TEMPLATE; the roles the previous tool created are dropped):
 #
-#   dbsplit    this repository's binary (release)
-#   base       the binary of BASE_REF (default: main), the one-statement-per-round-trip apply
-#   pgbedrock  pgbedrock 0.4.2 configure --live, when its venv is there
+#   dbsplit    this repository's binary (release): `apply --yes`, then `plan --exit-code` must
+#              be empty (not timed)
+#   floor      the statements dbsplit's apply executed in the same round (DBSPLIT_APPLY_SCRIPT),
+#              in the same messages, sent by psql in one transaction: the server's share
+#   base       the binary DBSPLIT_BASE, or one built from BASE_REF, when either is set
+#   pgbedrock  pgbedrock 0.4.2 `configure --live`, when PEERS_VENV has it
+#   pgroles    pgroles 0.15 `apply`, when PGROLES is set
 #
-# then prints the medians, each one's ratio to dbsplit's, and the statements each dbsplit sent
-# and in how many round trips (the base sends one statement per round trip). Last, it restarts
-# the server with the default max_locks_per_transaction (64) and applies once more with this
-# dbsplit: the plan no longer fits one transaction, so it is applied in transactions of whole
-# services; the run must converge (`plan --exit-code` is then empty).
+# then prints the medians, each one's ratio to dbsplit's (above 1: dbsplit is faster), and the
+# statements dbsplit sent and in how many round trips. Last, it restarts the server with the
+# default max_locks_per_transaction (64) and applies once more with this dbsplit: the plan no
+# longer fits one transaction, so it is applied in transactions of whole services; the run
+# must converge (`plan --exit-code` is then empty), and one line says so.
+#
+# A tool that fails is reported with the end of its stderr and left out of the table; any other
+# failure stops the run with the line and command that failed.
 #
 # Environment:
 #   PG_BIN        PostgreSQL's bin folder (default: pg_config --bindir, else Debian's 15)
 #   PEERS_DIR     ../shared/peers (gen_large_cluster.py); default: beside the repository, or
 #                 two levels up from a worktree
 #   PEERS_VENV    venv with pgbedrock 0.4.2 (default: $PEERS_DIR/.venv); left out when missing
+#   PGROLES       a pgroles 0.15 binary; left out when unset
+#   APPLY_PEERS   the peers to time (default: "pgbedrock pgroles", those available)
 #   DBSPLIT       the dbsplit binary to time (default: this repository's, built in release)
-#   DBSPLIT_BASE  the base binary; default: `git archive BASE_REF` built under /tmp, sharing
-#                 this repository's target/ for the dependencies (never a worktree)
-#   BASE_REF      the commit the base is built from (default: main)
+#   DBSPLIT_BASE  another dbsplit binary timed next to this one (e.g. a build of main)
+#   BASE_REF      build the base from this commit instead (`git archive` under /tmp, sharing
+#                 this repository's target/ for the dependencies; a release build: minutes)
 #   SKIP_DEFAULT=1  leave out the run on default lock settings
 #   KEEP=1        keep the server's folder (and print it)
-set -euo pipefail
+set -Eeuo pipefail
+trap 'echo "benches/apply.sh: line $LINENO: \"$BASH_COMMAND\" failed (exit $?)" >&2' ERR
 
 SCHEMAS=${1:-200}
 TABLES=${2:-50}
@@ -61,11 +71,10 @@ if [[ -z ${DBSPLIT:-} ]]; then
   (cd "$repo" && cargo build --release --locked -q)
   DBSPLIT=$repo/target/release/dbsplit
 fi
-if [[ -z ${DBSPLIT_BASE:-} ]]; then
-  ref=${BASE_REF:-main}
-  log "building the base from $ref (release)"
+if [[ -z ${DBSPLIT_BASE:-} && -n ${BASE_REF:-} ]]; then
+  log "building the base from $BASE_REF (release)"
   mkdir -p "$work/base-src"
-  (cd "$repo" && git archive "$ref") | tar -x -C "$work/base-src"
+  (cd "$repo" && git archive "$BASE_REF") | tar -x -C "$work/base-src"
   (cd "$work/base-src" && CARGO_TARGET_DIR=$repo/target cargo build --release --locked -q)
   # The shared target/ holds one dbsplit binary: keep the base's, then rebuild this one.
   cp "$repo/target/release/dbsplit" "$work/dbsplit-base"
@@ -132,17 +141,25 @@ fresh_legacy() {
 }
 
 declare -A APPLY
-APPLY[dbsplit]="\"$DBSPLIT\" apply --yes --manifest \"$specs/services.toml\" --database-url \"$DSN\""
-APPLY[base]="\"$DBSPLIT_BASE\" apply --yes --manifest \"$specs/services.toml\" --database-url \"$DSN\""
+APPLY[dbsplit]="DBSPLIT_APPLY_SCRIPT=\"$work/floor.sql\" \"$DBSPLIT\" apply --yes --manifest \"$specs/services.toml\" --database-url \"$DSN\""
+APPLY[floor]="\"${PSQL[0]}\" -X -q -1 -v ON_ERROR_STOP=1 -o /dev/null \"$DSN\" -f \"$work/floor.sql\""
+APPLY[base]="\"${DBSPLIT_BASE:-}\" apply --yes --manifest \"$specs/services.toml\" --database-url \"$DSN\""
 APPLY[pgbedrock]="\"$PEERS_VENV/bin/pgbedrock\" configure \"$specs/pgbedrock.yml\" -h 127.0.0.1 -p $port -U postgres -d big --live"
-tools=(dbsplit base)
-if [[ -x $PEERS_VENV/bin/pgbedrock ]]; then
-  tools+=(pgbedrock)
-else
-  log "no pgbedrock at $PEERS_VENV: left out"
-fi
+APPLY[pgroles]="\"${PGROLES:-}\" apply -f \"$specs/pgroles.yml\" --database-url \"postgres://postgres@127.0.0.1:$port/big\""
+tools=(dbsplit floor)
+[[ -n ${DBSPLIT_BASE:-} ]] && tools+=(base)
+for peer in ${APPLY_PEERS:-pgbedrock pgroles}; do
+  case $peer in
+    pgbedrock) [[ -x $PEERS_VENV/bin/pgbedrock ]] || { log "no pgbedrock at $PEERS_VENV: left out"; continue; } ;;
+    pgroles) [[ -x ${PGROLES:-} ]] || { log "PGROLES is not set to a pgroles binary: left out"; continue; } ;;
+    *) log "unknown peer $peer: left out"; continue ;;
+  esac
+  tools+=("$peer")
+done
 
 declare -A TIMES
+# Runs a tool on the fresh copy, times it; a failure is reported (the end of its stderr) and
+# returns 1, which the caller handles: never an exit under set -e.
 timed() {
   local label=$1 cmd=$2 t rc=0 took
   t=$(now)
@@ -156,9 +173,12 @@ timed() {
   log "  $label: $took s"
 }
 converged() {
-  "$DBSPLIT" plan --exit-code --manifest "$specs/services.toml" --database-url "$DSN" >/dev/null ||
-    log "  the cluster is not converged after $1"
+  if ! "$DBSPLIT" plan --exit-code --manifest "$specs/services.toml" --database-url "$DSN" >"$work/after-$1.plan" 2>&1; then
+    log "  the cluster is not converged after $1 (see $work/after-$1.plan; KEEP=1 keeps it)"
+    NOT_CONVERGED+=("$1")
+  fi
 }
+NOT_CONVERGED=()
 median() {
   [[ -n ${1// /} ]] || { echo -; return; }
   # shellcheck disable=SC2086
@@ -173,8 +193,14 @@ sent() {
 log "cold apply, each on a fresh copy of the legacy cluster"
 for round in $(seq 1 "$RUNS"); do
   for tool in "${tools[@]}"; do
+    if [[ $tool == floor && ! -s $work/floor.sql ]]; then
+      log "  floor: no script from dbsplit's apply in this round: left out"
+      continue
+    fi
     fresh_legacy
-    timed "$tool" "${APPLY[$tool]}" && [[ $tool != pgbedrock ]] && converged "$tool"
+    if timed "$tool" "${APPLY[$tool]}"; then
+      case $tool in dbsplit | base | floor) converged "$tool" ;; esac
+    fi
   done
 done
 
@@ -185,11 +211,16 @@ printf '%-10s %9s %14s  %s\n' tool seconds "x dbsplit's" "what it sent"
 for tool in "${tools[@]}"; do
   m=$(median "${TIMES[$tool]:-}")
   ratio=$(awk -v a="$m" -v b="$reference" 'BEGIN{if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a/b}')
-  what=""
-  [[ $tool != pgbedrock ]] && what=$(sent "$tool")
-  [[ $tool == base && -n $what ]] && what="$what, one per round trip"
+  case $tool in
+    dbsplit | base) what=$(sent "$tool") ;;
+    floor) what="the same statements in the same messages, psql, one transaction" ;;
+    *) what="" ;;
+  esac
   printf '%-10s %9s %14s  %s\n' "$tool" "$m" "$ratio" "$what"
 done
+if ((${#NOT_CONVERGED[@]})); then
+  printf 'NOT converged after: %s\n' "${NOT_CONVERGED[*]}"
+fi
 
 # --- default lock settings ------------------------------------------------------------------
 if [[ ${SKIP_DEFAULT:-0} != 1 ]]; then
@@ -197,17 +228,15 @@ if [[ ${SKIP_DEFAULT:-0} != 1 ]]; then
   echo "max_locks_per_transaction = 64" >>"$work/data/postgresql.conf"
   start
   fresh_legacy
-  printf '\ndefault max_locks_per_transaction (64):\n'
+  NOT_CONVERGED=()
   if timed default-dbsplit "${APPLY[dbsplit]}"; then
     converged "dbsplit on default settings"
-    printf '%-10s %9s %14s  %s; %s\n' dbsplit "$(median "${TIMES[default-dbsplit]}")" \
-      "$(awk -v a="$(median "${TIMES[default-dbsplit]}")" -v b="$reference" 'BEGIN{printf "%.2f", a/b}')" \
-      "$(sent default-dbsplit)" "$(grep -o 'It is applied in [0-9]* transactions' "$work/default-dbsplit.out" || echo 'one transaction')"
-  fi
-  fresh_legacy
-  if timed default-base "${APPLY[base]}"; then
-    printf 'base: converged\n'
+    m=$(median "${TIMES[default-dbsplit]}")
+    printf 'default max_locks_per_transaction (64): dbsplit %s s (%s), %s, %s\n' "$m" \
+      "$(awk -v a="$m" -v b="$reference" 'BEGIN{if (b == "-" || b == 0) print "-"; else printf "%.2fx its time at 1024", a/b}')" \
+      "$(grep -o 'applied in [0-9]* transactions' "$work/default-dbsplit.out" || echo 'one transaction')" \
+      "$( ((${#NOT_CONVERGED[@]})) && echo 'NOT converged' || echo 'converged (plan --exit-code empty)')"
   else
-    printf 'base: failed (%s)\n' "$(grep -o 'out of shared memory' "$work/default-base.err" | head -n 1)"
+    printf 'default max_locks_per_transaction (64): dbsplit FAILED: %s\n' "$(tail -n 2 "$work/default-dbsplit.err" | tr '\n' ' ')"
   fi
 fi

@@ -69,6 +69,16 @@ pub enum ApplyError {
         #[source]
         source: Box<ApplyError>,
     },
+    #[error(
+        "lock-budget: {what} needs about {locks} lock entries, more than one transaction may take ({usable}): {table}; {hint}nothing was applied"
+    )]
+    LockBudget {
+        what: String,
+        locks: u64,
+        usable: u64,
+        table: String,
+        hint: String,
+    },
     #[error("database error: {message}")]
     Database {
         message: String,
@@ -125,6 +135,8 @@ pub struct ApplyReport {
     pub statements: usize,
     /// Simple-query messages sent to execute them.
     pub round_trips: usize,
+    /// Transactions it took: 1, or more when the lock budget split the plan.
+    pub transactions: usize,
 }
 
 /// Applies the manifest in one transaction; see the module documentation for the steps.
@@ -136,6 +148,52 @@ pub async fn apply(
     confirmed: &Confirmed,
 ) -> Result<ApplyReport, ApplyError> {
     transaction(client, manifest, desired, options, confirmed, None).await
+}
+
+/// Applies the manifest within the server's lock budget (`budget`): in one transaction, as
+/// [`apply`] does, when the plan fits; otherwise in transactions of whole services, as
+/// [`apply_in`] does, or, with `single_transaction`, not at all. Refused before anything is
+/// changed when even one service alone does not fit. For callers with no one to ask (fleet
+/// targets, `demo`, the provisioning of a move's target); `dbsplit apply` makes the same
+/// choice itself to show it before asking.
+pub async fn apply_budgeted(
+    client: &mut Client,
+    manifest: &Manifest,
+    desired: &Desired,
+    options: &ApplyOptions,
+    confirmed: &Confirmed,
+    single_transaction: bool,
+) -> Result<ApplyReport, ApplyError> {
+    let table = budget::LockTable::read(client)
+        .await
+        .map_err(database_error)?;
+    let usable = table.usable();
+    match budget::split(&confirmed.plan, usable) {
+        budget::Split::One { .. } => apply(client, manifest, desired, options, confirmed).await,
+        budget::Split::TooBig { locks, part } => Err(ApplyError::LockBudget {
+            what: part.to_string() + " alone",
+            locks,
+            usable,
+            table: table.describe(),
+            hint: "raise max_locks_per_transaction (a restart is needed); ".to_string(),
+        }),
+        budget::Split::Many {
+            locks,
+            transactions,
+        } if single_transaction => Err(ApplyError::LockBudget {
+            what: "this plan".to_string(),
+            locks,
+            usable,
+            table: table.describe(),
+            hint: format!(
+                "raise max_locks_per_transaction (a restart is needed), or apply without --single-transaction in {} transactions of whole services; ",
+                transactions.len()
+            ),
+        }),
+        budget::Split::Many { transactions, .. } => {
+            apply_in(client, manifest, desired, options, confirmed, &transactions).await
+        }
+    }
 }
 
 /// Applies the manifest in `transactions` (from `budget::split`), one after the other, each
@@ -155,6 +213,7 @@ pub async fn apply_in(
         plan: confirmed.plan.clone(),
         statements: 0,
         round_trips: 0,
+        transactions: transactions.len(),
     };
     let mut done: Vec<Part> = Vec::new();
     for (k, unit) in transactions.iter().enumerate() {
@@ -261,6 +320,7 @@ async fn transaction(
             plan,
             statements: 0,
             round_trips: 0,
+            transactions: 1,
         });
     }
     if plan.changes != wanted.changes {
@@ -283,6 +343,7 @@ async fn transaction(
         plan,
         statements: script.len(),
         round_trips,
+        transactions: 1,
     })
 }
 
@@ -387,6 +448,9 @@ async fn execute(
         })
         .collect();
     let messages = sql::messages(&sqls);
+    if let Some(path) = std::env::var_os(SCRIPT_ENV) {
+        write_script(&path, script, &messages)?;
+    }
     let progress = crate::progress::Progress::bar("applying changes", messages.len() as u64);
     for range in &messages {
         let text = sqls[range.clone()].join("\n");
@@ -410,6 +474,34 @@ async fn execute(
         });
     }
     Ok(messages.len())
+}
+
+/// Benchmark hook: with `DBSPLIT_APPLY_SCRIPT=FILE`, apply also writes the statements it
+/// executes to FILE as a psql script that sends them in the same messages (`\;` joins the
+/// statements of one message), so that `benches/apply.sh` can time the same SQL sent by psql
+/// alone (the floor). Statements are written as errors quote them: never a password verifier.
+const SCRIPT_ENV: &str = "DBSPLIT_APPLY_SCRIPT";
+
+fn write_script(
+    path: &std::ffi::OsStr,
+    script: &[Statement],
+    messages: &[std::ops::Range<usize>],
+) -> Result<(), ApplyError> {
+    let mut text = String::new();
+    for range in messages {
+        let shown: Vec<&str> = script[range.clone()]
+            .iter()
+            .map(|s| s.shown.trim_end().trim_end_matches(';'))
+            .collect();
+        text.push_str(&shown.join("\\;\n"));
+        text.push_str(";\n");
+    }
+    std::fs::write(path, text).map_err(|cause| {
+        ApplyError::Refused(vec![format!(
+            "cannot write {SCRIPT_ENV} file {}: {cause}",
+            std::path::Path::new(path).display()
+        )])
+    })
 }
 
 /// Sends one simple-query message; on error, also says how many of its statements completed.

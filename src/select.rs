@@ -32,6 +32,10 @@ pub struct Selection {
     other_schemas: BTreeSet<String>,
     /// Every other role of the manifest (other services', shared owners, observers).
     other_roles: BTreeSet<String>,
+    /// The other roles granted something on a selected schema: other services' roles that
+    /// declare `reads` of it, observers. Created when missing so those grants can land (a
+    /// fresh cluster has none of them), never altered or given settings here.
+    readers: BTreeSet<String>,
 }
 
 impl Selection {
@@ -60,6 +64,7 @@ impl Selection {
             roles: BTreeSet::new(),
             other_schemas: BTreeSet::new(),
             other_roles: BTreeSet::new(),
+            readers: BTreeSet::new(),
         };
         for service in &manifest.services {
             let (schemas, roles) = if selection.services.contains(&service.name) {
@@ -78,18 +83,58 @@ impl Selection {
         selection
             .other_roles
             .extend(manifest.observers.iter().map(|o| o.name.clone()));
+        selection.readers = selection.grantees(&crate::desired::desired_state(manifest));
         Ok(Some(selection))
+    }
+
+    /// The roles outside the selection that `desired` grants something on a selected schema
+    /// or its objects, directly or by default privileges.
+    fn grantees(&self, desired: &Desired) -> BTreeSet<String> {
+        let Some(db) = desired.state.databases.get(&desired.database) else {
+            return BTreeSet::new();
+        };
+        let schemas = db
+            .schemas
+            .iter()
+            .filter(|(name, _)| self.schemas.contains(*name))
+            .flat_map(|(_, schema)| {
+                std::iter::once(&schema.acl).chain(schema.objects.values().map(|o| &o.acl))
+            });
+        let defaults = db
+            .default_acls
+            .iter()
+            .filter(|(key, _)| {
+                key.schema
+                    .as_ref()
+                    .is_some_and(|s| self.schemas.contains(s))
+            })
+            .map(|(_, acl)| acl);
+        schemas
+            .chain(defaults)
+            .flat_map(|acl| acl.keys().filter_map(Grantee::role))
+            .filter(|role| !self.roles.contains(*role))
+            .map(str::to_string)
+            .collect()
     }
 
     /// The desired state of the selected services alone: their roles, schemas (with every
     /// grant on them, other services' declared reads included), default privileges and their
-    /// roles' CONNECT; nothing database-wide.
+    /// roles' CONNECT; the readers of those schemas only as roles to create when missing;
+    /// nothing database-wide.
     pub fn desired(&self, desired: &Desired) -> Desired {
         let mut narrowed = desired.clone();
         narrowed
             .state
             .roles
-            .retain(|name, _| self.roles.contains(name));
+            .retain(|name, _| self.roles.contains(name) || self.readers.contains(name));
+        for name in &self.readers {
+            if let Some(reader) = narrowed.state.roles.get_mut(name) {
+                // Only its existence: its memberships and settings are its own service's.
+                reader.member_of.clear();
+                reader.memberships.clear();
+                reader.settings.clear();
+            }
+        }
         narrowed
             .enforced_roles
             .retain(|name| self.roles.contains(name));
@@ -118,7 +163,9 @@ impl Selection {
     pub fn live(&self, live: &ClusterState) -> ClusterState {
         let mut narrowed = live.clone();
         narrowed.roles.retain(|name, role| {
-            self.roles.contains(name) || (!self.other_roles.contains(name) && role.mark().is_none())
+            self.roles.contains(name)
+                || self.readers.contains(name)
+                || (!self.other_roles.contains(name) && role.mark().is_none())
         });
         for db in narrowed.databases.values_mut() {
             db.schemas

@@ -163,19 +163,25 @@ impl Demo {
             plan,
             fingerprint: None,
         };
-        let report = apply::apply(
+        // Within the lock budget: in transactions of whole services when one does not fit.
+        let report = apply::apply_budgeted(
             &mut self.admin,
             &self.manifest,
             &self.desired,
             &options,
             &confirmed,
+            false,
         )
         .await?;
         writeln!(
             out,
-            "2. Applied services.toml.example: {} changes, {} statements, one transaction, {} ms.",
+            "2. Applied services.toml.example: {} changes, {} statements, {}, {} ms.",
             report.plan.changes.len(),
             report.statements,
+            match report.transactions {
+                1 => "one transaction".to_string(),
+                n => format!("{n} transactions of whole services (lock budget)"),
+            },
             started.elapsed().as_millis()
         )?;
         let mut summary: Vec<(String, usize)> = Vec::new();

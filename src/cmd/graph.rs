@@ -11,7 +11,6 @@ use tokio_postgres::Client;
 use crate::audit::read::{audit_state, read_live};
 use crate::catalog::introspect::Introspection;
 use crate::cli::{ConnectArgs, GraphArgs, GraphFormat};
-use crate::fleet::run::per_cluster;
 use crate::graph::fleet::{Fleet, Placed};
 use crate::graph::{Graph, build, fleet as drawn, render};
 use crate::manifest::Manifest;
@@ -72,40 +71,24 @@ fn fleet(
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let targets = crate::fleet::select(crate::fleet::targets(manifest), &args.fleet.targets)?;
-    let connect = connect.clone();
-    let timeout = args.statement_timeout;
-    let outcomes = super::fleet::runtime(&args.fleet)?.block_on(per_cluster(
+    let outcomes = super::fleet::read_each(
         targets,
-        args.fleet.jobs.into(),
-        move |_, target| {
-            let connect = connect.clone();
-            async move {
-                let (mut client, _connection) =
-                    super::fleet::connect_target(&target, &connect, None).await?;
-                let (live, _) = read_live(&mut client, None, timeout).await?;
-                graph_of(&client, Some(&target.manifest), &live).await
-            }
-        },
-    ));
-    let mut fleet = Fleet::default();
-    let mut trouble = false;
-    for outcome in outcomes {
-        match outcome.result {
-            Ok(graph) => fleet.targets.push(Placed {
-                cluster: outcome.target.cluster,
-                database: outcome.target.database,
+        connect,
+        &args.fleet,
+        args.statement_timeout,
+        |target, client, live| async move { graph_of(&client, Some(&target.manifest), &live).await },
+    )?;
+    let (drawn_targets, trouble) = super::fleet::succeeded(outcomes);
+    let fleet = Fleet {
+        targets: drawn_targets
+            .into_iter()
+            .map(|(target, graph)| Placed {
+                cluster: target.cluster,
+                database: target.database,
                 graph,
-            }),
-            Err(error) => {
-                trouble = true;
-                eprintln!(
-                    "error: {}: {}",
-                    outcome.target.label(),
-                    super::fleet::chain(&error)
-                );
-            }
-        }
-    }
+            })
+            .collect(),
+    };
     match args.format {
         GraphFormat::Mermaid => drawn::mermaid(&fleet, out)?,
         GraphFormat::Dot => drawn::dot(&fleet, out)?,

@@ -37,7 +37,7 @@ pub fn run(
         && matches!(args.step, MoveStep::Cutover { .. } | MoveStep::Abort { .. })
     {
         eprintln!(
-            "note: the manifest declares [pooler]: pass --pgbouncer URL (each instance's admin console) to have the alias `{}` repointed, or rewrite it by hand",
+            "note: the manifest declares [pooler]: pass --pgbouncer URL (each instance's admin console) to have the alias `{}` repointed and the target's password verifiers made those of PgBouncer's userlist; without it, rewrite the alias by hand and re-run `dbsplit pooler` against the database the service now lives in (each server salts its own verifiers, so a userlist.txt written for one fails PgBouncer's logins on the other)",
             service.name
         );
     }
@@ -80,9 +80,11 @@ pub fn run(
                 match report.window {
                     Some(window) => writeln!(
                         out,
-                        "cut over: {} table(s), {} sequence(s) set; the service's writes were refused for {:.2} s",
+                        "cut over: {} table(s), {} sequence(s) set, compared by {} in {:.2} s; the service's writes were refused for {:.2} s",
                         report.tables,
                         report.sequences,
+                        options.verify.as_str(),
+                        report.verified.unwrap_or_default().as_secs_f64(),
                         window.as_secs_f64()
                     )?,
                     None => writeln!(

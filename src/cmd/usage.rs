@@ -13,8 +13,7 @@ use crate::audit::read::read_live;
 use crate::catalog::introspect::Introspection;
 use crate::cli::{ConnectArgs, FindingsFormat, UsageArgs};
 use crate::finding::{Finding, any_at_or_above};
-use crate::fleet::run::per_cluster;
-use crate::fleet::{self, Target};
+use crate::fleet;
 use crate::manifest::Manifest;
 use crate::report::findings::Format;
 use crate::usage::{Usage, analyze, read, render};
@@ -72,36 +71,14 @@ fn fleet(
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let targets = fleet::select(fleet::targets(manifest), &args.fleet.targets)?;
-    let connect = connect.clone();
-    let timeout = args.statement_timeout;
-    let outcomes = super::fleet::runtime(&args.fleet)?.block_on(per_cluster(
+    let outcomes = super::fleet::read_each(
         targets,
-        args.fleet.jobs.into(),
-        move |_, target| {
-            let connect = connect.clone();
-            async move {
-                let (mut client, _connection) =
-                    super::fleet::connect_target(&target, &connect, None).await?;
-                let (live, _) = read_live(&mut client, None, timeout).await?;
-                runtime(&client, Some(&target.manifest), &live).await
-            }
-        },
-    ));
-    let mut read: Vec<(Target, Usage)> = Vec::new();
-    let mut trouble = false;
-    for outcome in outcomes {
-        match outcome.result {
-            Ok(usage) => read.push((outcome.target, usage)),
-            Err(error) => {
-                trouble = true;
-                eprintln!(
-                    "error: {}: {}",
-                    outcome.target.label(),
-                    super::fleet::chain(&error)
-                );
-            }
-        }
-    }
+        connect,
+        &args.fleet,
+        args.statement_timeout,
+        |target, client, live| async move { runtime(&client, Some(&target.manifest), &live).await },
+    )?;
+    let (read, trouble) = super::fleet::succeeded(outcomes);
     let format = super::findings_format(args.findings.format);
     match format {
         Format::Human => {

@@ -139,6 +139,18 @@ fn reads_and_search_path_must_name_declared_schemas() {
 }
 
 #[test]
+fn a_broken_database_section_does_not_make_every_read_undeclared() {
+    let message = errors(
+        "version = 1\n[database]\nurl = \"x\"\n[services.a]\nreads = [{ schema = \"b\", reason = \"r\" }]\n[services.b]\n[observers.o]\nreads = [\"a\"]\nreason = \"r\"\n",
+    );
+    assert!(
+        message.contains("missing `name` in [database]"),
+        "{message}"
+    );
+    assert!(!message.contains("is not declared"), "{message}");
+}
+
+#[test]
 fn a_declared_read_may_be_on_the_search_path() {
     let manifest = ok(&format!(
         "{HEADER}[services.a]\nreads = [{{ schema = \"b\", reason = \"r\" }}]\nsearch_path = [\"a\", \"b\"]\n[services.b]\n"

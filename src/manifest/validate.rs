@@ -457,10 +457,12 @@ impl Validator<'_> {
                 }
                 let mut schemas = Vec::new();
                 for schema in &reads.value {
-                    if !all_schemas.contains(&schema.value) {
-                        self.undeclared_schema(schema);
-                    } else {
+                    if all_schemas.contains(&schema.value) {
                         schemas.push(schema.value.clone());
+                    } else if !self.schemas.contains_key(&schema.value) {
+                        // A declared schema whose service has errors of its own is not
+                        // reported again here.
+                        self.undeclared_schema(schema);
                     }
                 }
                 schemas
@@ -526,17 +528,18 @@ impl Validator<'_> {
             }
         }
         let own_schema = raw.schema.as_ref().unwrap_or(&raw.key).value.as_str();
-        let declared = |schema: &str| {
-            services.iter().any(|s| s.schema == schema) || shared.iter().any(|s| s.schema == schema)
-        };
         for read in raw.reads.iter().filter_map(|r| r.schema.as_ref()) {
+            // Declared: valid, or with errors of its own (not reported again here).
+            let declared = services.iter().any(|s| s.schema == read.value)
+                || shared.iter().any(|s| s.schema == read.value)
+                || self.schemas.contains_key(&read.value);
             if read.value == own_schema {
                 self.error(
                     read.span.clone(),
                     format!("service `{name}` reads its own schema"),
                     Some("remove this read: a service always reads its own schema".into()),
                 );
-            } else if !declared(&read.value) {
+            } else if !declared {
                 self.undeclared_schema(read);
             }
         }

@@ -1035,8 +1035,8 @@ impl Differ<'_> {
             }
         }
         // Roles outside the manifest: listed, never changed (their privileges in managed
-        // schemas are revoked above). Built-in roles and those dbsplit created, which have a
-        // note of their own, are left out.
+        // schemas are revoked above). Built-in roles, those dbsplit created (they have a note
+        // of their own) and the fleet's roles of the cluster's other databases are left out.
         let others: Vec<&str> = self
             .live
             .roles
@@ -1044,6 +1044,7 @@ impl Differ<'_> {
             .filter(|(name, _)| {
                 !name.starts_with("pg_")
                     && !self.desired.state.roles.contains_key(*name)
+                    && !self.desired.planned_elsewhere.contains(*name)
                     && !self.departing.contains(*name)
             })
             .map(|(name, _)| name.as_str())

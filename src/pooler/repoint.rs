@@ -114,6 +114,63 @@ async fn run(console: &Client, command: &str) -> Result<Vec<SimpleQueryMessage>,
         })
 }
 
+/// The SCRAM verifiers PgBouncer's `auth_file` (as `SHOW CONFIG` names it) holds for `roles`,
+/// in the file's order: what PgBouncer logs in to the server with. Empty when it has no
+/// auth_file (auth_query) or lists none of them.
+pub async fn userlist_verifiers(
+    admin: &ConnectOptions,
+    roles: &[&str],
+) -> Result<(PathBuf, Vec<(String, String)>), RepointError> {
+    let (console, _connection) = connect(admin).await?;
+    let rows = run(&console, "SHOW CONFIG").await?;
+    let Some(path) = rows.iter().find_map(|message| match message {
+        SimpleQueryMessage::Row(row) if row.get(0) == Some("auth_file") => {
+            row.get(1).filter(|v| !v.is_empty()).map(PathBuf::from)
+        }
+        _ => None,
+    }) else {
+        return Ok((PathBuf::new(), Vec::new()));
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| RepointError::File {
+        path: path.clone(),
+        source,
+    })?;
+    let verifiers = parse_userlist(&text)
+        .into_iter()
+        .filter(|(role, verifier)| {
+            roles.contains(&role.as_str()) && verifier.starts_with("SCRAM-SHA-256$")
+        })
+        .collect();
+    Ok((path, verifiers))
+}
+
+/// The `"user" "secret"` lines of a PgBouncer auth_file (quotes inside doubled).
+pub fn parse_userlist(text: &str) -> Vec<(String, String)> {
+    fn field(rest: &str) -> Option<(String, &str)> {
+        let mut rest = rest.trim_start().strip_prefix('"')?;
+        let mut value = String::new();
+        loop {
+            let at = rest.find('"')?;
+            value.push_str(&rest[..at]);
+            rest = &rest[at + 1..];
+            match rest.strip_prefix('"') {
+                Some(after) => {
+                    value.push('"');
+                    rest = after;
+                }
+                None => return Some((value, rest)),
+            }
+        }
+    }
+    text.lines()
+        .filter_map(|line| {
+            let (user, rest) = field(line)?;
+            let (secret, _) = field(rest)?;
+            Some((user, secret))
+        })
+        .collect()
+}
+
 /// The configuration file PgBouncer runs with, from `SHOW CONFIG`.
 async fn conffile(console: &Client) -> Result<PathBuf, RepointError> {
     let rows = run(console, "SHOW CONFIG").await?;
@@ -180,6 +237,24 @@ mod tests {
         billing = host=db-main port=5432 dbname=app pool_size=3 max_db_connections=5\n\
         notifications = host=db-main port=5432 dbname=app pool_size=2\n\
         \n[pgbouncer]\nbilling = not a database\n";
+
+    #[test]
+    fn the_userlist_is_read_as_pgbouncer_reads_it() {
+        let text =
+            "\"billing_rw\" \"SCRAM-SHA-256$4096:c2FsdA==$a:b\"\n;; comment\n\"we\"\"ird\" \"x\"\n";
+        assert_eq!(
+            parse_userlist(text),
+            vec![
+                (
+                    "billing_rw".to_string(),
+                    "SCRAM-SHA-256$4096:c2FsdA==$a:b".to_string()
+                ),
+                ("we\"ird".to_string(), "x".to_string()),
+            ]
+        );
+        let rendered = super::super::render_userlist(&parse_userlist(text));
+        assert_eq!(parse_userlist(&rendered), parse_userlist(text));
+    }
 
     #[test]
     fn only_the_alias_line_changes_and_keeps_its_pool() {

@@ -238,6 +238,49 @@ pub async fn restore(
     pipe_in(command, &pg_restore, input)
 }
 
+/// Restores only `entries` (lines of `pg_restore --list`) of the archive of `schema`, as
+/// `owner`, in one transaction: what a migration added during a move, on the other side.
+pub fn restore_entries(
+    pg_restore: &Tool,
+    options: &ConnectOptions,
+    schema: &str,
+    owner: &str,
+    entries: &[String],
+    archive: &[u8],
+) -> Result<(), MoveError> {
+    let list = std::env::temp_dir().join(format!(
+        "dbsplit-restore-{}-{}.list",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::write(&list, entries.join("\n") + "\n")
+        .during(|| format!("cannot write {}", list.display()))?;
+    let mut command = pg_restore.command(options);
+    command
+        .arg(format!(
+            "--dbname=dbname={}",
+            tools::conninfo_value(&options.dbname)
+        ))
+        .arg("--schema")
+        .arg(schema)
+        .arg(format!("--role={owner}"))
+        .arg("--use-list")
+        .arg(&list)
+        .args([
+            "--no-owner",
+            "--no-privileges",
+            "--no-publications",
+            "--no-subscriptions",
+            "--exit-on-error",
+            "--single-transaction",
+        ]);
+    let restored = pipe_in(command, pg_restore, &mut &archive[..]);
+    let _ = std::fs::remove_file(&list);
+    restored
+}
+
 /// Runs `command` with `input` as its standard input; fails with its stderr.
 pub(super) fn pipe_in(
     mut command: Command,

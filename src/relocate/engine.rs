@@ -17,7 +17,7 @@ use crate::pooler::repoint::repoint;
 
 use super::archive::{self, Contents, Existing};
 use super::error::{Context, MoveError};
-use super::hold::{self, BACK_CLOSED, BACK_OPEN};
+use super::hold::{self, BACK_CLOSED};
 use super::preflight::{self, TargetFacts};
 use super::provision::provision;
 use super::replication::{self as repl, SubscriptionOptions};
@@ -44,6 +44,15 @@ pub enum Verify {
     Hash,
 }
 
+impl Verify {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verify::Count => "count",
+            Verify::Hash => "hash",
+        }
+    }
+}
+
 /// Settings of `cutover` (and of `abort` after a cut-over).
 #[derive(Debug, Clone, Copy)]
 pub struct CutoverOptions {
@@ -59,6 +68,8 @@ pub struct CutoverOptions {
 pub struct CutoverReport {
     /// From the fence to writes opening on the target, in this run.
     pub window: Option<Duration>,
+    /// How long comparing the two sides took (`--verify count` or `hash`), in this run.
+    pub verified: Option<Duration>,
     pub sequences: usize,
     pub tables: usize,
     /// One connection string per login role of the service, on the target, no password.
@@ -232,6 +243,15 @@ impl Move<'_> {
     ) -> Result<(), MoveError> {
         let source_tables = repl::tables(source, self.schema()).await?;
         let target_tables = repl::tables(target, self.schema()).await?;
+        if !target_tables.is_empty()
+            && schema_comment(target, self.schema())
+                .await?
+                .is_some_and(|c| c.starts_with(ABORTED_COPY))
+        {
+            return self
+                .empty_copy(source, target, &source_tables, &target_tables, out)
+                .await;
+        }
         if !target_tables.is_empty() {
             let rows = repl::counts(target, &target_tables).await?;
             if target_tables == source_tables && rows.iter().all(|n| *n == 0) {
@@ -275,6 +295,99 @@ impl Move<'_> {
             source_tables.len(),
             pg_dump.version,
             self.service.owner
+        );
+        Ok(())
+    }
+
+    /// Marks the target's schema as the copy an aborted move left: the source holds every row
+    /// of it, so a later `start` may empty it and copy again.
+    async fn mark_copy(&self, target: &Client) -> Result<(), MoveError> {
+        let comment = format!(
+            "{ABORTED_COPY} of service {}; the source {} holds every row of it; `dbsplit move {} start` empties it and copies again",
+            self.service.name,
+            self.source.redacted(),
+            self.service.name
+        );
+        self.as_owner(
+            target,
+            &format!(
+                "COMMENT ON SCHEMA {} IS {}",
+                Ident(self.schema()),
+                Literal(&comment)
+            ),
+        )
+        .await
+        .during(|| {
+            format!(
+                "cannot mark schema `{}` on the target as an aborted move's copy",
+                self.schema()
+            )
+        })
+    }
+
+    /// Runs `sql` on `client` as the schema's owner, in one transaction.
+    async fn as_owner(&self, client: &Client, sql: &str) -> Result<(), tokio_postgres::Error> {
+        let done = client
+            .batch_execute(&format!(
+                "BEGIN; SET LOCAL ROLE {}; {sql}; COMMIT",
+                Ident(&self.service.owner)
+            ))
+            .await;
+        if done.is_err() {
+            // Leaves no transaction open on a connection the caller goes on using.
+            let _ = client.batch_execute("ROLLBACK").await;
+        }
+        done
+    }
+
+    /// Empties the copy an aborted move left on the target (see [`Move::mark_copy`]) when its
+    /// definitions are still the source's, so the new subscription copies every row again.
+    async fn empty_copy(
+        &self,
+        source: &Client,
+        target: &Client,
+        source_tables: &[String],
+        target_tables: &[String],
+        out: &mut impl Write,
+    ) -> Result<(), MoveError> {
+        let altered = super::follow::altered_tables(source, target, self.schema()).await?;
+        if source_tables != target_tables || !altered.is_empty() {
+            return Err(MoveError::Refused(format!(
+                "schema `{}` on the target holds the copy an aborted move left, but its definitions are no longer the source's ({}); a person drops it there (`DROP SCHEMA {} CASCADE`), then start again",
+                self.schema(),
+                if altered.is_empty() {
+                    format!(
+                        "tables {} against {}",
+                        source_tables.join(", "),
+                        target_tables.join(", ")
+                    )
+                } else {
+                    format!("the columns of {} differ", altered.join(", "))
+                },
+                Ident(self.schema())
+            )));
+        }
+        // The names come from format('%I.%I'): already quoted identifiers.
+        self.as_owner(
+            target,
+            &format!(
+                "TRUNCATE {}; COMMENT ON SCHEMA {} IS NULL",
+                target_tables.join(", "),
+                Ident(self.schema())
+            ),
+        )
+        .await
+        .during(|| {
+            format!(
+                "cannot empty the aborted move's copy of schema `{}` on the target",
+                self.schema()
+            )
+        })?;
+        let _ = writeln!(
+            out,
+            "emptied the copy an aborted move left in schema `{}` on the target ({} table(s), the source holds every row): copying again",
+            self.schema(),
+            target_tables.len()
         );
         Ok(())
     }
@@ -401,6 +514,7 @@ impl Move<'_> {
         };
         let mut report = CutoverReport {
             window: None,
+            verified: None,
             sequences: 0,
             tables: 0,
             connection_strings: self.connection_strings(),
@@ -463,7 +577,9 @@ impl Move<'_> {
                 )));
             }
             report.sequences = repl::copy_sequences(&source, &target, self.schema()).await?;
+            let comparing = Instant::now();
             let mismatches = self.settled(&source, &target, options).await?;
+            report.verified = Some(comparing.elapsed());
             if !mismatches.is_empty() {
                 self.reopen_source(&source).await?;
                 return Err(MoveError::Refused(format!(
@@ -501,17 +617,73 @@ impl Move<'_> {
             )
             .await?;
             failpoint("cutover-reversed");
+            self.align_verifiers(&target, out).await?;
             repl::unfence(&target, self.schema(), &self.writers()).await?;
-            repl::set_comment(&target, &names.back, BACK_OPEN).await?;
+            repl::set_comment(
+                &target,
+                &names.back,
+                &hold::back_open(&self.source.redacted()),
+            )
+            .await?;
             self.repoint(self.target, out).await?;
             self.set_phase(&source, Phase::CutOver).await?;
             report.window = fenced_at.map(|at| at.elapsed());
         }
         if mark.phase == Phase::CutOver {
+            repl::set_comment(
+                &target,
+                &names.back,
+                &hold::back_open(&self.source.redacted()),
+            )
+            .await?;
             self.repoint(self.target, out).await?;
         }
         report.tables = repl::tables(&target, self.schema()).await?.len();
         Ok(report)
+    }
+
+    /// Gives the service's login roles on the target the SCRAM verifiers PgBouncer's userlist
+    /// holds for them (what `dbsplit pooler` wrote for the source): each server salts its own,
+    /// and PgBouncer logs in to the server with the keys of its userlist, so without this its
+    /// logins as the service's roles would fail on the target. The passwords stay the same.
+    async fn align_verifiers(
+        &self,
+        target: &Client,
+        out: &mut impl Write,
+    ) -> Result<(), MoveError> {
+        let logins = self.logins();
+        for admin in self.poolers {
+            let (file, verifiers) =
+                crate::pooler::repoint::userlist_verifiers(admin, &logins).await?;
+            if verifiers.is_empty() {
+                continue;
+            }
+            let sql: String = verifiers
+                .iter()
+                .map(|(role, verifier)| {
+                    format!("ALTER ROLE {} PASSWORD {};", Ident(role), Literal(verifier))
+                })
+                .collect();
+            target
+                .batch_execute(&format!("BEGIN; {sql} COMMIT"))
+                .await
+                .during(|| {
+                    "cannot give the target's roles the verifiers of PgBouncer's userlist"
+                        .to_string()
+                })?;
+            let _ = writeln!(
+                out,
+                "PgBouncer {}: the target's password verifiers of {} are now those of {}, so its logins work there",
+                admin.redacted(),
+                verifiers
+                    .iter()
+                    .map(|(r, _)| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                file.display()
+            );
+        }
+        Ok(())
     }
 
     /// Points the service's alias on every PgBouncer given at `to`.
@@ -537,7 +709,12 @@ impl Move<'_> {
     async fn reopen_target(&self, source: &Client, target: &Client) -> Result<(), MoveError> {
         let names = self.names();
         repl::unfence(target, self.schema(), &self.writers()).await?;
-        repl::set_comment(target, &names.back, BACK_OPEN).await?;
+        repl::set_comment(
+            target,
+            &names.back,
+            &hold::back_open(&self.source.redacted()),
+        )
+        .await?;
         self.set_phase(source, Phase::CutOver).await
     }
 
@@ -548,9 +725,11 @@ impl Move<'_> {
     }
 
     /// What still differs between the two sides once the subscriber has had up to
-    /// `options.timeout` to show it: the slot's confirmed position can pass the writer's last
-    /// commit a moment before the subscriber's apply is visible to other sessions, and the
-    /// writer side is fenced here, so the sides can only converge.
+    /// `options.timeout` to show it. The writer side is fenced here, so the sides can only
+    /// converge. Since the position waited for is the WAL insert position (see
+    /// [`repl::current_lsn`]), the first comparison agrees in every test; waiting for the
+    /// written position instead made it disagree every run on servers with
+    /// `synchronous_commit = off`. The retry stays as a margin.
     async fn settled(
         &self,
         from: &Client,
@@ -574,8 +753,11 @@ impl Move<'_> {
         to: &Client,
         verify: Verify,
     ) -> Result<Vec<String>, MoveError> {
-        let tables = repl::tables(from, self.schema()).await?;
-        let target_tables = repl::tables(to, self.schema()).await?;
+        // Each side is read on its own server at the same time: the service waits for this.
+        let (tables, target_tables) = tokio::try_join!(
+            repl::tables(from, self.schema()),
+            repl::tables(to, self.schema())
+        )?;
         if tables != target_tables {
             return Ok(vec![format!(
                 "tables differ: {} against {}",
@@ -585,8 +767,8 @@ impl Move<'_> {
         }
         Ok(match verify {
             Verify::Count => {
-                let a = repl::counts(from, &tables).await?;
-                let b = repl::counts(to, &tables).await?;
+                let (a, b) =
+                    tokio::try_join!(repl::counts(from, &tables), repl::counts(to, &tables))?;
                 tables
                     .iter()
                     .zip(a.iter().zip(&b))
@@ -595,8 +777,8 @@ impl Move<'_> {
                     .collect()
             }
             Verify::Hash => {
-                let a = repl::hashes(from, &tables).await?;
-                let b = repl::hashes(to, &tables).await?;
+                let (a, b) =
+                    tokio::try_join!(repl::hashes(from, &tables), repl::hashes(to, &tables))?;
                 tables
                     .iter()
                     .zip(a.iter().zip(&b))
@@ -622,6 +804,17 @@ impl Move<'_> {
         // target's writes: bring them back like after a cut-over.
         let reversed =
             phase == Some(Phase::Switched) && repl::subscription(&source, &names.back).await?;
+        if phase.is_none()
+            && schema_comment(&source, self.schema())
+                .await?
+                .is_some_and(|c| c.starts_with("dbsplit: left behind"))
+        {
+            return Err(MoveError::Refused(format!(
+                "the move of service `{}` is finished: the service lives in {}; abort has nothing to undo",
+                self.service.name,
+                self.target.redacted()
+            )));
+        }
         match phase {
             None | Some(Phase::Copying | Phase::Fenced | Phase::Switched) if !reversed => {
                 let sync_slots = repl::sync_slot_prefix(&target, &names.forward).await?;
@@ -634,10 +827,13 @@ impl Move<'_> {
                 repl::drop_slot(&target, &names.back).await?;
                 repl::drop_publication(&target, &names.back).await?;
                 repl::unfence(&source, self.schema(), &self.writers()).await?;
+                if phase.is_some() {
+                    self.mark_copy(&target).await?;
+                }
                 repl::drop_publication(&source, &names.forward).await?;
                 let _ = writeln!(
                     out,
-                    "aborted: the replication objects are gone, the source takes the service's writes; schema `{}` on the target keeps what was copied, fenced",
+                    "aborted: the replication objects are gone, the source takes the service's writes; schema `{}` on the target keeps what was copied, fenced (a later start empties it and copies again)",
                     self.schema()
                 );
             }
@@ -668,7 +864,9 @@ impl Move<'_> {
                     }
                 }
                 repl::copy_sequences(&target, &source, self.schema()).await?;
+                let comparing = Instant::now();
                 let mismatches = self.settled(&target, &source, options).await?;
+                let verified = comparing.elapsed();
                 if !mismatches.is_empty() {
                     self.reopen_target(&source, &target).await?;
                     return Err(MoveError::Refused(format!(
@@ -681,12 +879,15 @@ impl Move<'_> {
                 repl::drop_publication(&target, &names.back).await?;
                 repl::unfence(&source, self.schema(), &self.writers()).await?;
                 self.repoint(self.source, out).await?;
+                self.mark_copy(&target).await?;
                 repl::drop_publication(&source, &names.forward).await?;
                 let _ = writeln!(
                     out,
-                    "aborted after cut-over: writes are back on the source {} (refused for {:.2} s), which holds every row the target took; the target's schema stays, fenced",
+                    "aborted after cut-over: writes are back on the source {} (refused for {:.2} s; the sides compared by {} in {:.2} s), which holds every row the target took; the target's schema stays, fenced (a later start empties it and copies again)",
                     self.source.redacted(),
-                    started.elapsed().as_secs_f64()
+                    started.elapsed().as_secs_f64(),
+                    options.verify.as_str(),
+                    verified.as_secs_f64()
                 );
             }
         }
@@ -760,6 +961,9 @@ impl Move<'_> {
             .collect()
     }
 }
+
+/// How the comment of the target's schema begins once an abort left a copy there.
+const ABORTED_COPY: &str = "dbsplit: the copy an aborted move left";
 
 /// The comment on a schema, when it has one.
 async fn schema_comment(client: &Client, schema: &str) -> Result<Option<String>, MoveError> {

@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod engine;
 pub mod error;
+pub mod follow;
 pub mod pending;
 pub mod preflight;
 pub mod provision;

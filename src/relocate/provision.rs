@@ -82,6 +82,6 @@ pub async fn provision(
         plan,
         fingerprint: None,
     };
-    apply::apply(client, manifest, &desired, &options, &confirmed).await?;
+    apply::apply_budgeted(client, manifest, &desired, &options, &confirmed, false).await?;
     Ok(changes)
 }

@@ -378,10 +378,13 @@ pub async fn unfence(client: &Client, schema: &str, writers: &[&str]) -> Result<
         .during(|| format!("cannot give the service's writes back on schema `{schema}`"))
 }
 
-/// The server's current WAL position, as text.
+/// The end of the WAL inserted so far, as text: every commit acknowledged before this call is
+/// below it. Not `pg_current_wal_lsn()`, the position written so far: with
+/// `synchronous_commit = off` a commit is acknowledged before its record is written, and a
+/// subscriber that confirms the written position may not have applied the last commits yet.
 pub async fn current_lsn(client: &Client) -> Result<String, MoveError> {
     let row = client
-        .query_one("SELECT pg_catalog.pg_current_wal_lsn()::text", &[])
+        .query_one("SELECT pg_catalog.pg_current_wal_insert_lsn()::text", &[])
         .await
         .during(|| "cannot read the current WAL position".to_string())?;
     Ok(row.get(0))

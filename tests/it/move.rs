@@ -413,14 +413,29 @@ async fn a_service_moves_under_load_and_back_and_for_good() {
         stdout(&status)
     );
 
-    // A person empties the target; the move runs again, to the end.
-    target_db
-        .batch_execute("DROP SCHEMA billing CASCADE")
+    // The move runs again, to the end: start empties the copy the abort left on the target
+    // (the source holds every row of it) and copies again.
+    let comment: Option<String> = target_db
+        .query_one(
+            "SELECT obj_description('billing'::regnamespace, 'pg_namespace')",
+            &[],
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .get(0);
+    assert!(
+        comment.is_some_and(|c| c.starts_with("dbsplit: the copy an aborted move left")),
+        "abort marks the target's copy"
+    );
     let start = run_move(&source, &to, &["billing", "start"]);
     assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    assert!(
+        stdout(&start).contains("emptied the copy an aborted move left in schema `billing`"),
+        "{}",
+        stdout(&start)
+    );
     wait_ready(&source, &to);
+    assert_eq!(payloads(&target_db).await, payloads(&source_db).await);
     // A cut-over killed right after it fenced the source: status explains, a re-run completes.
     source_db
         .batch_execute(
@@ -449,6 +464,13 @@ async fn a_service_moves_under_load_and_back_and_for_good() {
         Some(0),
         "finish twice: {}",
         stderr(&again)
+    );
+    let late_abort = run_move(&source, &to, &["billing", "abort"]);
+    assert_eq!(late_abort.status.code(), Some(2), "{}", stdout(&late_abort));
+    assert!(
+        stderr(&late_abort).contains("abort has nothing to undo"),
+        "{}",
+        stderr(&late_abort)
     );
     let left: i64 = source_db
         .query_one("SELECT count(*) FROM billing.events", &[])
@@ -905,8 +927,7 @@ async fn a_target_down_mid_copy_is_explained_and_resolved_by_start_or_abort() {
             assert_eq!(rows, 5000);
             let abort = run_move(&source, &to, &["billing", "abort"]);
             assert_eq!(abort.status.code(), Some(0), "{}", stderr(&abort));
-            // A person empties the target for the next round.
-            target.psql_ok("app", "DROP SCHEMA billing CASCADE");
+            // The next round's start empties the copy this abort left on the target.
             set_sync_workers(&target, 0).await;
         } else {
             // abort once the target is back: no replication object is left on either side,
@@ -1290,7 +1311,19 @@ async fn server_port(client: &Client) -> i32 {
 #[tokio::test(flavor = "multi_thread")]
 async fn cutover_repoints_the_pgbouncer_alias_and_abort_points_it_back() {
     let source = logical();
-    let target = logical();
+    // The target checks passwords over TCP (the move's own superuser connections excepted), so
+    // PgBouncer's logins there work only with the verifiers of its userlist.
+    let target = TestCluster::start_with(
+        "app",
+        &LocalConfig {
+            conf: vec!["wal_level = logical".into(), "max_wal_senders = 10".into()],
+            hba: Some(
+                "local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+                    .into(),
+            ),
+            ..LocalConfig::default()
+        },
+    );
     let dir = crate::support::TempDir::new("move-pooler");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -1375,6 +1408,31 @@ async fn cutover_repoints_the_pgbouncer_alias_and_abort_points_it_back() {
         "{}",
         stdout(&cutover)
     );
+    eprintln!("{}", stdout(&cutover));
+    assert!(
+        stdout(&cutover).contains("the target's password verifiers of billing_rw are now those of"),
+        "{}",
+        stdout(&cutover)
+    );
+    let verifier = "SELECT rolpassword FROM pg_authid WHERE rolname = 'billing_rw'";
+    let on_source: String = source
+        .superuser("app")
+        .await
+        .query_one(verifier, &[])
+        .await
+        .unwrap()
+        .get(0);
+    let on_target: String = target
+        .superuser("app")
+        .await
+        .query_one(verifier, &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        on_source, on_target,
+        "the userlist's verifier is the target's"
+    );
     // The same client, through the same alias, now lands in the target, and writes there.
     assert_eq!(server_port(&client).await, i32::from(target.server.port()));
     client
@@ -1401,4 +1459,272 @@ async fn cutover_repoints_the_pgbouncer_alias_and_abort_points_it_back() {
         .simple_query("INSERT INTO billing.events DEFAULT VALUES")
         .await
         .expect("billing_rw writes the source again through PgBouncer");
+}
+
+/// Runs `dbsplit migrate billing` as the superuser on `url`, with the example manifest copied
+/// into `dir` (whose `migrations/billing` holds the files).
+fn run_migrate(dir: &std::path::Path, url: &str, bin: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(dir.join("services.toml"))
+        .args(["migrate", "billing", "--trust-migrations"])
+        .env("DATABASE_URL", url)
+        .env("NO_COLOR", "1")
+        .env("PG_BIN", bin)
+        .env_remove("PGPASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .expect("dbsplit runs")
+}
+
+/// Writes `migrations/billing/<version>_<slug>.sql` in `dir`.
+fn write_migration(dir: &std::path::Path, version: &str, slug: &str, sql: &str) {
+    let folder = dir.join("migrations").join("billing");
+    std::fs::create_dir_all(&folder).expect("the migrations folder is made");
+    std::fs::write(folder.join(format!("{version}_{slug}.sql")), sql)
+        .expect("the migration is written");
+}
+
+/// The rows of `table` ordered by id, as text.
+async fn rows_of(client: &Client, table: &str) -> Vec<String> {
+    client
+        .query(&format!("SELECT t::text FROM {table} t ORDER BY id"), &[])
+        .await
+        .unwrap_or_else(|e| panic!("read {table}: {e}"))
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_migration_during_a_move_reaches_the_other_side_and_its_rows_are_replicated() {
+    let source = logical();
+    let target = logical();
+    let bin = source.server.bin_dir().to_path_buf();
+    let to = target.server.connection_string("postgres", "app");
+    let source_url = source.server.connection_string("postgres", "app");
+    let dir = crate::support::TempDir::new("move-migrate");
+    std::fs::copy(
+        root().join("services.toml.example"),
+        dir.path().join("services.toml"),
+    )
+    .expect("the manifest is copied");
+    apply(&source);
+    source.psql_ok("app", BILLING);
+    let start = run_move(&source, &to, &["billing", "start"]);
+    assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    wait_ready(&source, &to);
+
+    // Before cut-over the migration runs on the source; the move carries it to the target.
+    write_migration(
+        dir.path(),
+        "20250101000000",
+        "refunds",
+        "CREATE TABLE refunds (id bigserial PRIMARY KEY, amount numeric NOT NULL);
+         CREATE INDEX refunds_amount ON refunds (amount);
+         INSERT INTO refunds (amount) SELECT g FROM generate_series(1, 3) g;",
+    );
+    let migrated = run_migrate(dir.path(), &source_url, &bin);
+    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
+    let said = stderr(&migrated);
+    assert!(
+        said.contains("new definition(s) of schema `billing`"),
+        "{said}"
+    );
+    assert!(
+        said.contains("subscription dbsplit_move_billing on postgres@127.0.0.1:"),
+        "{said}"
+    );
+    if server_major(&source).await < 15 {
+        // 14 publishes a table list: the move adds the migration's tables to it.
+        assert!(
+            said.contains(
+                "publication dbsplit_move_billing now includes billing.dbsplit_migrations, billing.refunds"
+            ),
+            "{said}"
+        );
+    }
+    let again = run_migrate(dir.path(), &source_url, &bin);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(
+        !stderr(&again).contains("refreshed"),
+        "a second run has nothing to carry: {}",
+        stderr(&again)
+    );
+    // Migrating the target before cut-over is refused: its writes are on the source.
+    let wrong = run_migrate(dir.path(), &to, &bin);
+    assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
+    assert!(
+        stderr(&wrong).contains("its writes are still on the source"),
+        "{}",
+        stderr(&wrong)
+    );
+
+    // A change to a table both sides hold is not carried: migrate names it, a person runs the
+    // same statement on the target, and the replication goes on.
+    write_migration(
+        dir.path(),
+        "20250101120000",
+        "invoice_notes",
+        "ALTER TABLE invoices ADD COLUMN note text;",
+    );
+    let migrated = run_migrate(dir.path(), &source_url, &bin);
+    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
+    assert!(
+        stderr(&migrated)
+            .contains("warning: the columns of billing.invoices differ on postgres@127.0.0.1:"),
+        "{}",
+        stderr(&migrated)
+    );
+    target.psql_ok(
+        "app",
+        "SET ROLE billing_owner; ALTER TABLE billing.invoices ADD COLUMN note text; RESET ROLE;",
+    );
+
+    // The service keeps writing the new table on the source; the target refuses it.
+    let source_rw = source.connect("billing_rw", "app").await;
+    for amount in 10..20 {
+        source_rw
+            .execute(
+                "INSERT INTO billing.refunds (amount) VALUES ($1::int)",
+                &[&amount],
+            )
+            .await
+            .expect("billing_rw writes the new table on the source");
+    }
+    assert_denied(
+        target
+            .connect("billing_rw", "app")
+            .await
+            .execute("INSERT INTO billing.refunds (amount) VALUES (-1)", &[])
+            .await,
+        "billing_rw writes the new table on the target before cut-over",
+    );
+    wait_ready(&source, &to);
+    let cutover = run_move(&source, &to, &["billing", "cutover", "--verify", "hash"]);
+    assert_eq!(cutover.status.code(), Some(0), "{}", stderr(&cutover));
+
+    let source_db = source.superuser("app").await;
+    let target_db = target.superuser("app").await;
+    let moved = rows_of(&target_db, "billing.refunds").await;
+    assert_eq!(moved.len(), 13, "{moved:?}");
+    assert_eq!(moved, rows_of(&source_db, "billing.refunds").await);
+    let history: i64 = target_db
+        .query_one("SELECT count(*) FROM billing.dbsplit_migrations", &[])
+        .await
+        .expect("the history came along")
+        .get(0);
+    assert_eq!(history, 2);
+
+    // The boundary holds on both sides for the new table.
+    let target_rw = target.connect("billing_rw", "app").await;
+    let id: i64 = target_rw
+        .query_one(
+            "INSERT INTO billing.refunds (amount) VALUES (100) RETURNING id",
+            &[],
+        )
+        .await
+        .expect("billing_rw writes the new table on the target after cut-over")
+        .get(0);
+    assert!(id > 13, "the new table's sequence continues: {id}");
+    // cutover ended the service's sessions on the source.
+    let source_rw = source.connect("billing_rw", "app").await;
+    assert_denied(
+        source_rw
+            .execute("INSERT INTO billing.refunds (amount) VALUES (-2)", &[])
+            .await,
+        "billing_rw writes the new table on the source after cut-over",
+    );
+    assert_denied(
+        target
+            .connect("billing_ro", "app")
+            .await
+            .execute("INSERT INTO billing.refunds (amount) VALUES (-3)", &[])
+            .await,
+        "billing_ro writes the new table on the target",
+    );
+    target.psql_ok(
+        "app",
+        "CREATE SCHEMA elsewhere; CREATE TABLE elsewhere.secrets (id int); CREATE TABLE public.secrets (id int);",
+    );
+    for table in ["elsewhere.secrets", "public.secrets"] {
+        assert_denied(
+            target_rw
+                .query(&format!("SELECT * FROM {table}"), &[])
+                .await,
+            &format!("billing_rw reads {table} on the target"),
+        );
+    }
+    assert_denied(
+        source_rw.query("SELECT * FROM monolith.users", &[]).await,
+        "billing_rw reads monolith on the source",
+    );
+
+    // After cut-over the migrations run on the target, and the source follows them; on the
+    // source they are refused.
+    write_migration(
+        dir.path(),
+        "20250102000000",
+        "credits",
+        "CREATE TABLE credits (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);
+         INSERT INTO credits (note) VALUES ('a'), ('b');",
+    );
+    let wrong = run_migrate(dir.path(), &source_url, &bin);
+    assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
+    assert!(
+        stderr(&wrong).contains("its migrations run there now"),
+        "{}",
+        stderr(&wrong)
+    );
+    let migrated = run_migrate(dir.path(), &to, &bin);
+    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
+    assert!(
+        stderr(&migrated).contains("subscription dbsplit_back_billing on postgres@127.0.0.1:"),
+        "{}",
+        stderr(&migrated)
+    );
+    wait_rows(&source_db, "billing.credits", 2).await;
+    target_rw
+        .execute("INSERT INTO billing.credits (note) VALUES ('c')", &[])
+        .await
+        .expect("billing_rw writes the target's new table");
+    wait_rows(&source_db, "billing.credits", 3).await;
+    assert_denied(
+        source_rw
+            .execute("INSERT INTO billing.credits (note) VALUES ('x')", &[])
+            .await,
+        "billing_rw writes the new table on the fenced source",
+    );
+
+    // An abort finds every row of both new tables on the source.
+    let abort = run_move(&source, &to, &["billing", "abort", "--verify", "hash"]);
+    assert_eq!(abort.status.code(), Some(0), "{}", stderr(&abort));
+    for table in ["billing.refunds", "billing.credits"] {
+        assert_eq!(
+            rows_of(&source_db, table).await,
+            rows_of(&target_db, table).await,
+            "{table}"
+        );
+    }
+
+    // The copy the abort left no longer matches once the source's tables change: a new start
+    // refuses it, names the difference, and changes nothing there.
+    write_migration(
+        dir.path(),
+        "20250103000000",
+        "refund_reasons",
+        "ALTER TABLE refunds ADD COLUMN reason text;",
+    );
+    let migrated = run_migrate(dir.path(), &source_url, &bin);
+    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
+    let start = run_move(&source, &to, &["billing", "start"]);
+    assert_eq!(start.status.code(), Some(2), "{}", stdout(&start));
+    assert!(
+        stderr(&start).contains(
+            "holds the copy an aborted move left, but its definitions are no longer the source's (the columns of billing.refunds differ)"
+        ),
+        "{}",
+        stderr(&start)
+    );
+    assert_eq!(rows_of(&target_db, "billing.refunds").await.len(), 14);
 }

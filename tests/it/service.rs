@@ -145,3 +145,96 @@ fn an_unknown_service_is_a_usage_error() {
         );
     }
 }
+
+/// billing, orders that declares a read of billing, and an observer of everything.
+const READERS: &str = r#"version = 1
+[database]
+name = "app"
+[services.billing]
+roles.billing_rw = { access = "readwrite" }
+[services.orders]
+roles.orders_rw = { access = "readwrite" }
+reads = [{ schema = "billing", reason = "invoice totals" }]
+[observers.warehouse]
+reads = ["*"]
+reason = "nightly export"
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_on_a_fresh_cluster_creates_the_readers_its_grants_need_and_nothing_more() {
+    let cluster = TestCluster::start("app");
+    let dir = crate::support::TempDir::new("service-readers");
+    let manifest = dir.path().join("services.toml");
+    std::fs::write(&manifest, READERS).expect("write the manifest");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+            .arg("-m")
+            .arg(&manifest)
+            .args(args)
+            .env(
+                "DATABASE_URL",
+                cluster.server.connection_string("postgres", "app"),
+            )
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("dbsplit runs")
+    };
+
+    // The grants to orders_rw and warehouse on schema billing need those roles.
+    let applied = run(&["apply", "--service", "billing", "--yes"]);
+    assert_eq!(code(&applied), Some(0), "{}", stderr(&applied));
+    let again = run(&["plan", "--service", "billing", "--exit-code"]);
+    assert_eq!(code(&again), Some(0), "{}", stdout(&again));
+
+    let client = cluster.superuser("app").await;
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE rolname = 'orders_rw'),
+                    count(*) FILTER (WHERE rolname = 'warehouse'),
+                    (SELECT count(*) FROM pg_namespace WHERE nspname = 'orders'),
+                    (SELECT count(*) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+                      WHERE r.rolname = 'orders_rw')
+               FROM pg_roles",
+            &[],
+        )
+        .await
+        .expect("read roles");
+    let counts: Vec<i64> = (0..4).map(|i| row.get(i)).collect();
+    assert_eq!(
+        counts,
+        [1, 1, 0, 0],
+        "orders_rw and warehouse exist; orders' schema and orders_rw's settings are orders' own"
+    );
+
+    // The declared read works, and only the read.
+    client
+        .batch_execute(
+            "SET ROLE billing_owner; CREATE TABLE billing.invoices (id bigint PRIMARY KEY);
+             INSERT INTO billing.invoices VALUES (1); RESET ROLE;",
+        )
+        .await
+        .expect("billing creates a table");
+    client
+        .batch_execute("SET ROLE orders_rw; SELECT * FROM billing.invoices; RESET ROLE")
+        .await
+        .expect("orders reads billing");
+    let write = client
+        .batch_execute("SET ROLE orders_rw; INSERT INTO billing.invoices VALUES (2)")
+        .await
+        .expect_err("orders cannot write billing");
+    assert_eq!(
+        write.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+        "{write}"
+    );
+    client.batch_execute("RESET ROLE").await.expect("reset");
+
+    // orders is still to do; a full apply converges the rest.
+    let orders = run(&["plan", "--service", "orders", "--exit-code"]);
+    assert_eq!(code(&orders), Some(1), "{}", stdout(&orders));
+    let all = run(&["apply", "--yes"]);
+    assert_eq!(code(&all), Some(0), "{}", stderr(&all));
+    let done = run(&["plan", "--exit-code"]);
+    assert_eq!(code(&done), Some(0), "{}", stdout(&done));
+}

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 
-use crate::apply::{self, ApplyOptions, Confirmed};
+use crate::apply::{self, ApplyError, ApplyOptions, Confirmed};
 use crate::cli::{ApplyArgs, ConnectArgs};
 use crate::desired::Desired;
 use crate::fleet::run::{Outcome, per_cluster};
@@ -41,6 +41,8 @@ enum Landed {
     Applied {
         changes: usize,
         statements: usize,
+        /// More than 1 when the lock budget split the plan.
+        transactions: usize,
         millis: u128,
     },
 }
@@ -124,7 +126,7 @@ pub fn run(
         writeln!(out, "Nothing applied.")?;
         return Ok(ExitCode::from(TROUBLE));
     }
-    let options = (args.lock_timeout, args.prune);
+    let options = (args.lock_timeout, args.prune, args.single_transaction);
     let connect = Arc::new(connect.clone());
     let (targets, pending): (Vec<Target>, Vec<Option<Pending>>) =
         pending.into_iter().map(|(t, p)| (t, Some(p))).unzip();
@@ -174,7 +176,7 @@ async fn apply_one(
     target: &Target,
     pending: Pending,
     connect: &ConnectArgs,
-    (lock_timeout, prune): (std::time::Duration, bool),
+    (lock_timeout, prune, single_transaction): (std::time::Duration, bool, bool),
 ) -> anyhow::Result<Landed> {
     let plan = pending.plan?;
     if plan.is_empty() {
@@ -209,18 +211,28 @@ async fn apply_one(
         plan,
         fingerprint: None,
     };
-    let report = apply::apply(
+    // Within the lock budget: in transactions of whole services when one does not fit.
+    let report = apply::apply_budgeted(
         &mut client,
         &target.manifest,
         &desired,
         &options,
         &confirmed,
+        single_transaction,
     )
     .await
-    .context("apply failed; nothing was changed in this database")?;
+    .map_err(|error| {
+        let what = if matches!(error, ApplyError::Partial { .. }) {
+            "apply failed part-way in this database"
+        } else {
+            "apply failed; nothing was changed in this database"
+        };
+        anyhow::Error::new(error).context(what)
+    })?;
     Ok(Landed::Applied {
         changes: report.plan.changes.len(),
         statements: report.statements,
+        transactions: report.transactions,
         millis: started.elapsed().as_millis(),
     })
 }
@@ -238,11 +250,28 @@ fn summarise(outcomes: &[Outcome<Landed>], out: &mut impl Write) -> std::io::Res
             Ok(Landed::Applied {
                 changes,
                 statements,
+                transactions,
                 millis,
             }) => writeln!(
                 out,
-                "{label}: applied {changes} changes ({statements} statements) in {millis} ms"
+                "{label}: applied {changes} changes ({statements} statements{}) in {millis} ms",
+                if *transactions > 1 {
+                    format!(", {transactions} transactions of whole services")
+                } else {
+                    String::new()
+                }
             )?,
+            Err(error)
+                if matches!(
+                    error.downcast_ref::<ApplyError>(),
+                    Some(ApplyError::Partial { .. })
+                ) =>
+            {
+                writeln!(
+                    out,
+                    "{label}: FAILED part-way (see below); the transactions before the failed one stay applied"
+                )?
+            }
             Err(_) => writeln!(
                 out,
                 "{label}: FAILED (see below); nothing was applied to it"

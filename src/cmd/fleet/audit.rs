@@ -17,7 +17,7 @@ use crate::cli::{AuditArgs, ConnectArgs, FindingsFormat};
 use crate::desired::Desired;
 use crate::finding::any_at_or_above;
 use crate::fleet::Target;
-use crate::fleet::run::{Outcome, per_cluster};
+use crate::fleet::run::Outcome;
 use crate::manifest::Manifest;
 use crate::report;
 use crate::select::Selection;
@@ -88,23 +88,15 @@ fn audit_all(
     timeout: Duration,
     args: &crate::cli::FleetArgs,
 ) -> anyhow::Result<Vec<Outcome<Report>>> {
-    let mut targets = Vec::new();
-    let mut work = Vec::new();
-    for (target, desired, select) in prepared {
-        targets.push(target);
-        work.push((desired, select));
-    }
-    let work = Arc::new(work);
+    let inputs = prepared
+        .into_iter()
+        .map(|(target, desired, select)| (target, (desired, select)))
+        .collect();
     let connect = Arc::new(connect.clone());
-    Ok(super::runtime(args)?.block_on(per_cluster(
-        targets,
-        usize::from(args.jobs),
-        move |index, target| {
-            let (desired, select) = work[index].clone();
-            let connect = Arc::clone(&connect);
-            async move { audit_one(&target, &desired, select.as_ref(), &connect, timeout).await }
-        },
-    )))
+    super::run_each(inputs, args, move |target, (desired, select)| {
+        let connect = Arc::clone(&connect);
+        async move { audit_one(&target, &desired, select.as_ref(), &connect, timeout).await }
+    })
 }
 
 /// Reads one target in one snapshot (on a second session too when it can open one, as the

@@ -7,11 +7,18 @@ pub mod audit;
 pub mod plan;
 pub mod verify;
 
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::Context;
 use tokio_postgres::Client;
 
+use crate::audit::read::read_live;
+use crate::catalog::introspect::Introspection;
 use crate::cli::{ConnectArgs, FleetArgs};
 use crate::desired::Desired;
+use crate::fleet::run::{Outcome, per_cluster};
 use crate::fleet::{self, Target};
 use crate::manifest::Manifest;
 use crate::pg::connect::{Connection, Notices, connect, connect_noticing};
@@ -93,6 +100,74 @@ pub async fn connect_target(
         None => connect(&options).await?,
     };
     Ok(connected)
+}
+
+/// Runs `work` on every target with its own input: clusters concurrently (at most `--jobs`),
+/// the databases of one cluster in order. Returns the outcomes in the inputs' order.
+pub fn run_each<I, T, F, Fut>(
+    inputs: Vec<(Target, I)>,
+    args: &FleetArgs,
+    work: F,
+) -> anyhow::Result<Vec<Outcome<T>>>
+where
+    I: Clone + Send + Sync + 'static,
+    T: Send + 'static,
+    F: Fn(Target, I) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<T>> + Send + 'static,
+{
+    let (targets, inputs): (Vec<Target>, Vec<I>) = inputs.into_iter().unzip();
+    let inputs = Arc::new(inputs);
+    Ok(runtime(args)?.block_on(per_cluster(
+        targets,
+        usize::from(args.jobs),
+        move |index, target| work(target, inputs[index].clone()),
+    )))
+}
+
+/// Reads every target's live state in one read-only snapshot (as `audit` does) and hands it,
+/// with the target's open session, to `then`.
+pub fn read_each<T, F, Fut>(
+    targets: Vec<Target>,
+    connect: &ConnectArgs,
+    args: &FleetArgs,
+    timeout: Duration,
+    then: F,
+) -> anyhow::Result<Vec<Outcome<T>>>
+where
+    T: Send + 'static,
+    F: Fn(Target, Client, Introspection) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<T>> + Send + 'static,
+{
+    let connect = Arc::new(connect.clone());
+    let then = Arc::new(then);
+    let inputs = targets.into_iter().map(|target| (target, ())).collect();
+    run_each(inputs, args, move |target, ()| {
+        let connect = Arc::clone(&connect);
+        let then = Arc::clone(&then);
+        async move {
+            // The connection task lives until `then` is done with the session.
+            let (mut client, _connection) = connect_target(&target, &connect, None).await?;
+            let (live, _) = read_live(&mut client, None, timeout).await?;
+            then(target, client, live).await
+        }
+    })
+}
+
+/// The targets whose work succeeded, with its result, and whether any failed; each failure is
+/// named on stderr (`error: cluster/database: cause`).
+pub fn succeeded<T>(outcomes: Vec<Outcome<T>>) -> (Vec<(Target, T)>, bool) {
+    let mut done = Vec::new();
+    let mut failed = false;
+    for outcome in outcomes {
+        match outcome.result {
+            Ok(value) => done.push((outcome.target, value)),
+            Err(error) => {
+                failed = true;
+                eprintln!("error: {}: {}", outcome.target.label(), chain(&error));
+            }
+        }
+    }
+    (done, failed)
 }
 
 /// An error with its cause chain, on one line.

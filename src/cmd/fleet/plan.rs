@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use crate::catalog::model::ClusterState;
 use crate::cli::{ConnectArgs, FleetArgs, PlanArgs, PlanFormat};
 use crate::desired::Desired;
-use crate::fleet::run::{Outcome, per_cluster};
+use crate::fleet::run::Outcome;
 use crate::fleet::saved::{FleetPlanFile, SavedTarget};
 use crate::fleet::{self, Target};
 use crate::manifest::Manifest;
@@ -115,23 +115,15 @@ pub fn plan_all(
     prune: bool,
     args: &FleetArgs,
 ) -> anyhow::Result<Vec<Outcome<TargetPlan>>> {
-    let mut targets = Vec::new();
-    let mut work = Vec::new();
-    for (target, desired, select) in prepared {
-        targets.push(target);
-        work.push((desired, select));
-    }
-    let work = Arc::new(work);
+    let inputs = prepared
+        .into_iter()
+        .map(|(target, desired, select)| (target, (desired, select)))
+        .collect();
     let connect = Arc::new(connect.clone());
-    let mut outcomes = super::runtime(args)?.block_on(per_cluster(
-        targets,
-        usize::from(args.jobs),
-        move |index, target| {
-            let (desired, select) = work[index].clone();
-            let connect = Arc::clone(&connect);
-            async move { plan_one(&target, desired, select, &connect, prune).await }
-        },
-    ));
+    let mut outcomes = super::run_each(inputs, args, move |target, (desired, select)| {
+        let connect = Arc::clone(&connect);
+        async move { plan_one(&target, desired, select, &connect, prune).await }
+    })?;
     drop_pruned_twice(&mut outcomes);
     Ok(outcomes)
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::cli::{ConnectArgs, VerifyArgs, VerifyFormat};
-use crate::fleet::run::{Outcome, per_cluster};
+use crate::fleet::run::Outcome;
 use crate::manifest::Manifest;
 use crate::verify::{Report, render, verify};
 
@@ -25,21 +25,14 @@ pub fn run(
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let selected = super::services_per_target(manifest, &args.fleet, &args.services)?;
-    let (targets, services): (Vec<_>, Vec<_>) = selected.into_iter().unzip();
-    let services = Arc::new(services);
     let connect = Arc::new(connect.clone());
-    let outcomes = super::runtime(&args.fleet)?.block_on(per_cluster(
-        targets,
-        usize::from(args.fleet.jobs),
-        move |index, target| {
-            let services = Arc::clone(&services);
-            let connect = Arc::clone(&connect);
-            async move {
-                let (client, _connection) = super::connect_target(&target, &connect, None).await?;
-                anyhow::Ok(verify(&client, &target.manifest, &services[index]).await?)
-            }
-        },
-    ));
+    let outcomes = super::run_each(selected, &args.fleet, move |target, services| {
+        let connect = Arc::clone(&connect);
+        async move {
+            let (client, _connection) = super::connect_target(&target, &connect, None).await?;
+            anyhow::Ok(verify(&client, &target.manifest, &services).await?)
+        }
+    })?;
     match args.format {
         VerifyFormat::Human => {
             for (index, outcome) in outcomes.iter().enumerate() {

@@ -119,7 +119,15 @@ pub(super) fn migrate(
                     };
                     let result = async {
                         crate::pg::connect::refuse_standby(&client, "migrate").await?;
-                        anyhow::Ok(run::migrate(&client, service, files, options, &progress).await?)
+                        // During a move, also carries what the migrations create to its other side.
+                        crate::relocate::follow::around(
+                            &client,
+                            &fleet::connect::options(&target, connect.database_url.as_deref())?,
+                            service,
+                            options.dry_run,
+                            run::migrate(&client, service, files, options, &progress),
+                        )
+                        .await
                     }
                     .await;
                     results.push((service.name.clone(), result.map_err(|e| chain(&e))));

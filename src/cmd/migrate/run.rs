@@ -71,9 +71,15 @@ pub(super) fn migrate(
                     let notices = Some(show_notices(Some(&service.name)));
                     let client = connect_noticing_to(&connect, &database, notices).await?;
                     crate::pg::connect::refuse_standby(&client, "migrate").await?;
-                    Ok::<_, anyhow::Error>(
-                        run::migrate(&client, &service, &files, options, &progress).await?,
+                    // During a move, also carries what the migrations create to its other side.
+                    crate::relocate::follow::around(
+                        &client,
+                        &crate::cmd::live::options_for(&connect, &database)?,
+                        &service,
+                        options.dry_run,
+                        run::migrate(&client, &service, &files, options, &progress),
                     )
+                    .await
                 }
                 .await;
                 let _ = sender.send((name.clone(), None));

@@ -18,8 +18,21 @@ use super::state::{Mark, Names, Phase};
 /// The reverse publication's comment while the target's writes are closed (from before the
 /// forward subscription goes until the writes open, and again while an abort moves them back).
 pub const BACK_CLOSED: &str = "dbsplit move: reverse; the service's writes are closed here";
-/// The reverse publication's comment once the target takes the service's writes.
+/// The reverse publication's comment once the target takes the service's writes (followed by
+/// the source's address, see [`back_open`]).
 pub const BACK_OPEN: &str = "dbsplit move: reverse";
+
+/// The reverse publication's comment once the target takes the service's writes: names the
+/// source (`user@host:port/dbname`, no password), where `migrate` on the target carries the
+/// new tables of a migration.
+pub fn back_open(source: &str) -> String {
+    format!("{BACK_OPEN}; source {source}")
+}
+
+/// The source named by a [`back_open`] comment.
+pub fn back_source(comment: &str) -> Option<&str> {
+    comment.strip_prefix(BACK_OPEN)?.strip_prefix("; source ")
+}
 
 /// The privileges the fence takes.
 pub const WRITES: [Privilege; 4] = [
@@ -269,7 +282,13 @@ roles.billing_ro = { access = "readonly" }
         assert_eq!(held(&[target], &m)[0].writers, ["billing_rw"]);
         let closed = sighting("publication", "dbsplit_back_billing", BACK_CLOSED);
         assert_eq!(holds(&[closed]).len(), 1);
-        let open = sighting("publication", "dbsplit_back_billing", BACK_OPEN);
+        let open = sighting(
+            "publication",
+            "dbsplit_back_billing",
+            &back_open("u@h:1/app"),
+        );
+        assert_eq!(back_source(&open.comment), Some("u@h:1/app"));
+        assert_eq!(back_source(BACK_CLOSED), None);
         assert!(holds(&[open]).is_empty(), "the target took over");
         let left = sighting("schema", "billing", "");
         assert!(holds(&[left])[0].contains("left behind"));

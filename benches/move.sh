@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# benches/move.sh - `dbsplit move` of one service holding SIZE_MB of table data (issue 13):
+# the time from `move start` until `move status` says ready, the cut-over window under a steady
+# insert load, the verify time by count and by hash, next to `pg_dump -n SCHEMA | psql` of the
+# same schema into a fresh database (what a dump-and-restore move costs, with the service's
+# writes stopped for all of it).
+#
+#   flock /work/notes/bench.lock benches/move.sh [SIZE_MB]      (default 1024; 100 for a quick run)
+#
+# It starts two throwaway servers (wal_level=logical, fsync off on both, the same settings),
+# applies services.toml.example to the source and fills schema billing with four tables of
+# SIZE_MB/4 each (generate_series). Then:
+#   1. `move billing start`, polling `move billing status` every 0.2 s until it exits 0;
+#   2. a writer (Python, psycopg2) inserts one row after another as billing_rw, autocommit, and
+#      follows the service to the target when the source refuses it (SQLSTATE 42501), as the
+#      move test's writer does; `move billing cutover --verify count` runs while it writes. The
+#      window is the longest gap between two acknowledged inserts, next to what cutover reports;
+#      every acknowledged insert is then checked on the target;
+#   3. `move billing abort --verify hash` (after cut-over: writes go back to the source), which
+#      compares the sides by hash: the verify time of each mode is what cutover and abort report;
+#   4. `pg_dump -n billing` of the source piped into `psql` of a new database on the target's
+#      server.
+#
+# Environment:
+#   PG_BIN      PostgreSQL's bin folder (default: pg_config --bindir, else Debian's 15)
+#   DBSPLIT     the dbsplit binary (default: this repository's, built in release)
+#   PEERS_VENV  a Python venv with psycopg2 (default /work/perf-cache/venv), for the writer
+#   KEEP=1      keep the servers' folder (and print it)
+set -euo pipefail
+
+SIZE_MB=${1:-1024}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+if [[ -z ${PG_BIN:-} ]]; then
+  PG_BIN=$(pg_config --bindir 2>/dev/null || true)
+  [[ -x $PG_BIN/initdb ]] || PG_BIN=/usr/lib/postgresql/15/bin
+fi
+PEERS_VENV=${PEERS_VENV:-/work/perf-cache/venv}
+PYTHON=$PEERS_VENV/bin/python
+if ! "$PYTHON" -c 'import psycopg2' 2>/dev/null; then
+  echo "the writer needs psycopg2: set PEERS_VENV to a venv that has it" >&2
+  exit 2
+fi
+
+log() { printf '%s\n' "$*" >&2; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.3f", b-a}'; }
+
+if [[ -z ${DBSPLIT:-} ]]; then
+  log "building dbsplit (release)"
+  (cd "$repo" && cargo build --release --locked -q)
+  DBSPLIT=$repo/target/release/dbsplit
+fi
+
+# --- the servers ------------------------------------------------------------------------------
+work=$(mktemp -d /tmp/dbsplit-move.XXXXXX)
+chmod 755 "$work"
+as_pg=()
+if [[ $(id -u) == 0 ]]; then
+  chown postgres: "$work"
+  as_pg=(runuser -u postgres --)
+fi
+names=(source target)
+declare -A PORT
+writer_pid=
+cleanup() {
+  [[ -n $writer_pid ]] && kill "$writer_pid" 2>/dev/null || true
+  for name in "${names[@]}"; do
+    "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$work/$name" -m immediate stop >/dev/null 2>&1 || true
+  done
+  if [[ ${KEEP:-0} == 1 ]]; then log "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+for name in "${names[@]}"; do
+  port=$(free_port)
+  PORT[$name]=$port
+  "${as_pg[@]}" "$PG_BIN/initdb" -D "$work/$name" -U postgres -A trust --no-sync >/dev/null
+  cat >>"$work/$name/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$work'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 256MB
+max_wal_size = 4GB
+wal_level = logical
+max_wal_senders = 10
+max_replication_slots = 10
+EOF
+  "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$work/$name" -l "$work/$name.log" -w start >/dev/null
+done
+PSQL=(env "PGOPTIONS=-c client_min_messages=warning" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1)
+dsn() { echo "host=127.0.0.1 port=${PORT[$1]} user=${3:-postgres} dbname=$2"; }
+for name in "${names[@]}"; do "${PSQL[@]}" "$(dsn "$name" postgres)" -c "CREATE DATABASE app"; done
+log "servers $("$PG_BIN/postgres" --version): source :${PORT[source]}, target :${PORT[target]}, data in $work"
+
+# --- the service's data -----------------------------------------------------------------------
+MOVE=(env NO_COLOR=1 DATABASE_URL="$(dsn source app)" PG_BIN="$PG_BIN" "$DBSPLIT"
+  --manifest "$repo/services.toml.example" move billing)
+TO=(--to "$(dsn target app)")
+env DATABASE_URL="$(dsn source app)" "$DBSPLIT" --manifest "$repo/services.toml.example" \
+  apply --yes >/dev/null
+# About 150 bytes per row with its index entry: rows per table for SIZE_MB/4.
+rows=$((SIZE_MB * 1024 * 1024 / 4 / 150))
+t0=$(now)
+for k in 1 2 3 4; do
+  "${PSQL[@]}" "$(dsn source app)" <<EOF &
+SET ROLE billing_owner;
+CREATE TABLE billing.ledger_$k (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  account int NOT NULL, amount numeric(12,2) NOT NULL, booked timestamptz NOT NULL, note text NOT NULL);
+INSERT INTO billing.ledger_$k (account, amount, booked, note)
+  SELECT g % 10000, (g % 100000) / 100.0, '2026-01-01'::timestamptz + g * interval '1 second',
+         md5(g::text) || md5((g + $k)::text)
+  FROM generate_series(1, $rows) g;
+EOF
+done
+wait
+"${PSQL[@]}" "$(dsn source app)" <<'EOF'
+SET ROLE billing_owner;
+CREATE TABLE billing.events (id bigserial PRIMARY KEY, payload bigint NOT NULL UNIQUE, at timestamptz NOT NULL DEFAULT now());
+RESET ROLE;
+VACUUM ANALYZE;
+EOF
+size=$("${PSQL[@]}" -At "$(dsn source app)" -c \
+  "SELECT pg_size_pretty(sum(pg_table_size(c.oid))) || ' of tables, ' || pg_size_pretty(sum(pg_indexes_size(c.oid))) || ' of indexes'
+   FROM pg_class c WHERE c.relnamespace = 'billing'::regnamespace AND c.relkind = 'r'")
+log "schema billing: $size, 4 x $rows rows, filled in $(since "$t0") s"
+
+# --- 1. start until ready ----------------------------------------------------------------------
+t0=$(now)
+"${MOVE[@]}" start "${TO[@]}" >"$work/start.txt"
+while true; do
+  rc=0
+  "${MOVE[@]}" status "${TO[@]}" >"$work/status.txt" 2>&1 || rc=$?
+  ((rc == 0)) && break
+  if ((rc != 1)); then
+    cat "$work/status.txt" >&2
+    exit 2
+  fi
+  sleep 0.2
+done
+t_start=$(since "$t0")
+log "start until ready: $t_start s"
+sed 's/^/  /' "$work/status.txt" >&2
+
+# --- 2. cut-over under load ------------------------------------------------------------------------
+cat >"$work/writer.py" <<'EOF'
+import json, os, sys, time
+import psycopg2
+source, target, stop, out = sys.argv[1:5]
+side, url = "source", source
+conn, payload, acks, gaps, last = None, 0, [], [], None
+refused = 0
+while not os.path.exists(stop):
+    try:
+        if conn is None or conn.closed:
+            conn = psycopg2.connect(url)
+            conn.autocommit = True
+        payload += 1
+        with conn.cursor() as cur:
+            cur.execute("INSERT INTO billing.events (payload) VALUES (%s) RETURNING id", (payload,))
+            (id,) = cur.fetchone()
+        t = time.monotonic()
+        if last is not None:
+            gaps.append((t - last, side))
+        last = t
+        acks.append((payload, id, side))
+    except psycopg2.Error as e:
+        if getattr(e, "pgcode", None) == "42501":
+            refused += 1
+            side, url = "target", target
+        try:
+            conn.close()
+        except Exception:
+            pass
+        conn = None
+        time.sleep(0.005)
+longest = max(gaps, default=(0.0, "-"))
+json.dump({"acked": len(acks), "source": sum(1 for a in acks if a[2] == "source"),
+           "target": sum(1 for a in acks if a[2] == "target"), "refused": refused,
+           "longest_gap": longest[0], "payloads": [a[0] for a in acks]}, open(out, "w"))
+EOF
+rm -f "$work/stop"
+"$PYTHON" "$work/writer.py" "$(dsn source app billing_rw)" "$(dsn target app billing_rw)" \
+  "$work/stop" "$work/writer.json" &
+writer_pid=$!
+sleep 3
+t0=$(now)
+"${MOVE[@]}" cutover --verify count "${TO[@]}" >"$work/cutover.txt"
+t_cutover=$(since "$t0")
+sleep 3
+touch "$work/stop"
+wait "$writer_pid"
+writer_pid=
+sed 's/^/  /' "$work/cutover.txt" >&2
+read -r acked on_source on_target gap < <("$PYTHON" -c '
+import json, sys; w = json.load(open(sys.argv[1]))
+print(w["acked"], w["source"], w["target"], "%.3f" % w["longest_gap"])' "$work/writer.json")
+"$PYTHON" -c 'import json, sys; print("\n".join(map(str, json.load(open(sys.argv[1]))["payloads"])))' \
+  "$work/writer.json" >"$work/acked.txt"
+"${PSQL[@]}" -At "$(dsn target app)" -c "SELECT payload FROM billing.events" >"$work/on_target.txt"
+missing=$(sort -n "$work/acked.txt" | comm -23 - <(sort -n "$work/on_target.txt") | wc -l)
+window=$(sed -n 's/.*writes were refused for \([0-9.]*\) s.*/\1/p' "$work/cutover.txt")
+v_count=$(sed -n 's/.*compared by count in \([0-9.]*\) s.*/\1/p' "$work/cutover.txt")
+log "writer: $acked inserts acknowledged ($on_source on the source, $on_target on the target), longest gap $gap s, $missing missing on the target"
+if ((missing > 0)); then
+  log "acknowledged inserts are missing on the target"
+  exit 1
+fi
+
+# --- 3. abort after cut-over, compared by hash ---------------------------------------------------
+t0=$(now)
+"${MOVE[@]}" abort --verify hash "${TO[@]}" >"$work/abort.txt"
+t_abort=$(since "$t0")
+sed 's/^/  /' "$work/abort.txt" >&2
+v_hash=$(sed -n 's/.*compared by hash in \([0-9.]*\) s.*/\1/p' "$work/abort.txt")
+
+# --- 4. pg_dump | psql of the same schema -------------------------------------------------------------
+"${PSQL[@]}" "$(dsn target postgres)" -c "CREATE DATABASE fresh"
+t0=$(now)
+"$PG_BIN/pg_dump" -n billing "$(dsn source app)" | "${PSQL[@]}" "$(dsn target fresh)" >/dev/null
+t_dump=$(since "$t0")
+log "pg_dump -n billing | psql: $t_dump s"
+
+# --- the table ------------------------------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$t_dump" 'BEGIN{printf "%.3f", a / b}'; }
+echo
+echo "dbsplit move of schema billing ($size), PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') to the same, one run"
+printf '%-62s %10s %10s\n' step seconds "/ dump"
+printf '%-62s %10.3f %10s\n' "pg_dump -n billing | psql (writes stopped for all of it)" "$t_dump" 1.000
+printf '%-62s %10.3f %10s\n' "move start until status says ready (writes go on)" "$t_start" "$(ratio "$t_start")"
+printf '%-62s %10.3f %10s\n' "cutover --verify count, the whole command" "$t_cutover" "$(ratio "$t_cutover")"
+printf '%-62s %10.3f %10s\n' "  writes refused, as cutover reports it (fence to open)" "$window" "$(ratio "$window")"
+printf '%-62s %10.3f %10s\n' "  longest gap between acknowledged inserts (the writer)" "$gap" "$(ratio "$gap")"
+printf '%-62s %10.3f %10s\n' "  verify by count (cutover)" "$v_count" "$(ratio "$v_count")"
+printf '%-62s %10.3f %10s\n' "abort --verify hash after cut-over, the whole command" "$t_abort" "$(ratio "$t_abort")"
+printf '%-62s %10.3f %10s\n' "  verify by hash (abort)" "$v_hash" "$(ratio "$v_hash")"
+echo "writer: $acked inserts acknowledged, $on_source on the source and $on_target on the target; none missing on the target"
