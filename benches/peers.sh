@@ -209,7 +209,7 @@ floor_sql() {
   done
 }
 # The same names and order as catalog::introspect::query_names.
-plan_queries=(database roles role_settings passwords schemas relations columns types role_dependents functions default_acls pooler_auth)
+plan_queries=(database passwords schemas relations roles role_settings columns types role_dependents functions default_acls pooler_auth)
 audit_queries=("${plan_queries[@]}" foreign_keys dependencies function_bodies)
 floor_sql "${plan_queries[@]}" >"$work/floor-plan.sql"
 floor_sql "${audit_queries[@]}" >"$work/floor-audit.sql"

@@ -9,6 +9,7 @@ use anyhow::Context;
 use tokio_postgres::{Client, IsolationLevel, Transaction};
 
 use crate::catalog::introspect::{Depth, Introspection, introspect_split};
+use crate::catalog::timings;
 use crate::desired::{Desired, desired_state};
 use crate::manifest::Manifest;
 use crate::pg::ident::Literal;
@@ -79,10 +80,12 @@ pub async fn read_live(
         Some(second) => join_snapshot(&tx, second, timeout).await.ok(),
         None => None,
     };
+    timings::phase("begin, export and join the snapshot");
     let live = introspect_split(&tx, helper.as_ref(), Depth::Dependencies)
         .await
         .context("cannot read the cluster's catalogs")?;
     let connections = Connections::read(&tx).await?;
+    timings::phase("connections");
     if let Some(helper) = helper {
         helper
             .rollback()
@@ -113,7 +116,11 @@ pub fn audit_state_with(
     };
     let connections = connections.as_ref();
     let report = match manifest {
-        Some(manifest) => audit_desired(manifest, &desired_state(manifest), live, connections)?.0,
+        Some(manifest) => {
+            let desired = desired_state(manifest);
+            timings::phase("desired state");
+            audit_desired(manifest, &desired, live, connections)?.0
+        }
         None => {
             let db = live
                 .state
@@ -142,6 +149,7 @@ pub fn audit_desired(
         ..DiffOptions::default()
     };
     let drift = diff(manifest, desired, &live.state, &live.database, &options);
+    timings::phase("diff");
     let services = Services::from_manifest(manifest);
     let report = audit_with(
         &live.state,
@@ -150,5 +158,6 @@ pub fn audit_desired(
         Some(&drift),
         connections,
     );
+    timings::phase("rules");
     Ok((report, drift))
 }

@@ -69,6 +69,19 @@ impl<Q: Queryer> Queryer for Shared<'_, Q> {
     }
 }
 
+impl<Q: Queryer> Queryer for &Q {
+    fn query_all(
+        &self,
+        sql: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + Send {
+        (**self).query_all(sql)
+    }
+
+    fn helper(&self) -> Option<&impl Queryer> {
+        (**self).helper()
+    }
+}
+
 impl Queryer for tokio_postgres::Client {
     async fn query_all(&self, sql: &str) -> Result<Vec<Row>, tokio_postgres::Error> {
         self.query(sql, &[]).await
@@ -155,7 +168,7 @@ const FUNCTION_BODIES: Query = query!("function_bodies");
 const POOLER_AUTH: Query = query!("pooler_auth");
 
 async fn run(db: &impl Queryer, query: &Query) -> Result<Vec<Row>, IntrospectError> {
-    db.query_all(query.sql)
+    super::timings::span(query.name, db.query_all(query.sql))
         .await
         .map_err(|source| IntrospectError::Query {
             query: query.name,
@@ -197,29 +210,33 @@ pub async fn introspect<Q: Queryer>(
 
 /// The queries the first session runs, in order; the passwords query only when the first
 /// (`database`) says the session may read them. With a second session, the two lists take
-/// about the same server time on a large cluster (relations and roles here; columns, types
-/// and what roles own there).
-const FIRST: [&Query; 6] = [
-    &DATABASE,
-    &ROLES,
-    &ROLE_SETTINGS,
-    &PASSWORDS,
-    &SCHEMAS,
-    &RELATIONS,
-];
+/// about the same server time on a large cluster: relations here (and for `audit` column
+/// privileges and foreign keys); roles, column privileges, types and the rest there (and for
+/// `audit` the dependencies between schemas). The first session's rows are turned into the
+/// model while the second session's queries run.
+fn first(depth: Depth) -> Vec<&'static Query> {
+    let mut queries = vec![&DATABASE, &PASSWORDS, &SCHEMAS, &RELATIONS];
+    if depth == Depth::Dependencies {
+        queries.extend([&COLUMNS, &FOREIGN_KEYS]);
+    }
+    queries
+}
 
 /// The queries the second session (or the first, after its own) runs.
 fn second(depth: Depth) -> Vec<&'static Query> {
-    let mut queries = vec![
-        &COLUMNS,
+    let mut queries = vec![&ROLES, &ROLE_SETTINGS];
+    if depth == Depth::Privileges {
+        queries.push(&COLUMNS);
+    }
+    queries.extend([
         &TYPES,
         &ROLE_DEPENDENTS,
         &FUNCTIONS,
         &DEFAULT_ACLS,
         &POOLER_AUTH,
-    ];
+    ]);
     if depth == Depth::Dependencies {
-        queries.extend([&FOREIGN_KEYS, &DEPENDENCIES, &FUNCTION_BODIES]);
+        queries.extend([&DEPENDENCIES, &FUNCTION_BODIES]);
     }
     queries
 }
@@ -227,9 +244,8 @@ fn second(depth: Depth) -> Vec<&'static Query> {
 /// The names of the catalog queries an introspection at `depth` runs, in order (for
 /// benchmarks that time the queries alone: `benches/peers.sh`).
 pub fn query_names(depth: Depth) -> Vec<&'static str> {
-    FIRST
-        .iter()
-        .copied()
+    first(depth)
+        .into_iter()
         .chain(second(depth))
         .map(|query| query.name)
         .collect()
@@ -237,33 +253,36 @@ pub fn query_names(depth: Depth) -> Vec<&'static str> {
 
 type Fetched = BTreeMap<&'static str, Vec<Row>>;
 
-/// What the helper session runs first (the first session's `database` query does the same).
-const JIT_OFF: &str = "SELECT pg_catalog.set_config('jit', 'off', false)";
+/// What the helper session runs first (the first session's `database` query does the same):
+/// JIT-compiling the catalog queries of a large cluster costs more than it saves, and so do
+/// parallel workers, which compete for the cores with the other session's queries.
+const SESSION_SETTINGS: &str = "SELECT pg_catalog.set_config('jit', 'off', false), \
+     pg_catalog.set_config('max_parallel_workers_per_gather', '0', false)";
 
-async fn fetch_first(db: &impl Queryer) -> Result<Fetched, IntrospectError> {
-    let mut fetched = Fetched::new();
-    for query in FIRST {
-        if query.name == PASSWORDS.name {
-            let readable = fetched
-                .get(DATABASE.name)
-                .and_then(|rows| rows.first())
-                .and_then(|row| row.try_get::<_, bool>("can_read_passwords").ok())
-                .unwrap_or(false);
-            if !readable {
-                continue;
-            }
-        }
-        fetched.insert(query.name, run(db, query).await?);
-    }
+/// The first session's queries: `database` first (it sets the session up and says whether
+/// passwords are readable), then the others pipelined (sent at once, answered in turn).
+async fn fetch_first(db: &impl Queryer, depth: Depth) -> Result<Fetched, IntrospectError> {
+    let database = run(db, &DATABASE).await?;
+    let readable = database
+        .first()
+        .and_then(|row| row.try_get::<_, bool>("can_read_passwords").ok())
+        .unwrap_or(false);
+    let rest: Vec<&'static Query> = first(depth)
+        .into_iter()
+        .filter(|query| query.name != DATABASE.name)
+        .filter(|query| readable || query.name != PASSWORDS.name)
+        .collect();
+    let mut fetched = fetch(db, &rest).await?;
+    fetched.insert(DATABASE.name, database);
     Ok(fetched)
 }
 
+/// Runs `queries` pipelined on one session: the server answers them one after the other
+/// without waiting for the client between them.
 async fn fetch(db: &impl Queryer, queries: &[&'static Query]) -> Result<Fetched, IntrospectError> {
-    let mut fetched = Fetched::new();
-    for query in queries {
-        fetched.insert(query.name, run(db, query).await?);
-    }
-    Ok(fetched)
+    let rows =
+        futures_util::future::try_join_all(queries.iter().map(|query| run(db, query))).await?;
+    Ok(queries.iter().map(|query| query.name).zip(rows).collect())
 }
 
 /// Like [`introspect`], with the catalog queries split between `db` and `helper`, a second
@@ -274,34 +293,76 @@ pub async fn introspect_split<Q: Queryer, H: Queryer>(
     helper: Option<&H>,
     depth: Depth,
 ) -> Result<Introspection, IntrospectError> {
+    let (introspection, _) = introspect_joining(db, async { helper }, depth).await?;
+    Ok(introspection)
+}
+
+/// Like [`introspect_split`], with the helper session still on its way: `db` starts on its
+/// queries at once, and the helper's share starts when `joining` yields a session that sees
+/// the snapshot of `db` (connecting a second session then overlaps the first one's queries).
+/// When it yields none, `db` runs the whole list. Returns the helper, for the caller to close.
+pub async fn introspect_joining<Q: Queryer, H: Queryer>(
+    db: &Q,
+    joining: impl std::future::Future<Output = Option<H>>,
+    depth: Depth,
+) -> Result<(Introspection, Option<H>), IntrospectError> {
     let second = second(depth);
-    let mut rows = match helper {
-        Some(helper) => {
-            let rest = async {
-                // As the `database` query does on the first session: JIT-compiling the
-                // catalog queries of a large cluster costs more than it saves.
-                helper
-                    .query_all(JIT_OFF)
-                    .await
-                    .map_err(|source| IntrospectError::Query {
-                        query: "jit",
-                        source: source.into(),
+    let rest = async {
+        match joining.await {
+            Some(helper) => {
+                let rows = async {
+                    helper.query_all(SESSION_SETTINGS).await.map_err(|source| {
+                        IntrospectError::Query {
+                            query: "session settings",
+                            source: source.into(),
+                        }
                     })?;
-                fetch(helper, &second).await
-            };
-            let (first, rest) = tokio::join!(fetch_first(db), rest);
-            let mut first = first?;
-            first.extend(rest?);
-            first
-        }
-        None => {
-            let mut first = fetch_first(db).await?;
-            first.extend(fetch(db, &second).await?);
-            first
+                    fetch(&helper, &second).await
+                }
+                .await;
+                (rows, Some(helper))
+            }
+            None => (fetch(db, &second).await, None),
         }
     };
+    // The first session's rows are turned into the model while the second session's
+    // queries may still run.
+    let first = async {
+        let rows = fetch_first(db, depth).await?;
+        super::timings::phase("the first session's queries");
+        read_first(rows)
+    };
+    let (first, (rest, helper)) = tokio::join!(first, rest);
+    let (mut introspection, mut db_state, mut rows) = first?;
+    super::timings::phase("the second session's queries");
+    rows.extend(rest?);
+    read_rest(rows, &mut introspection, &mut db_state, depth)?;
+    introspection
+        .state
+        .databases
+        .insert(introspection.database.clone(), db_state);
+    super::timings::phase("building the observed state");
+    Ok((introspection, helper))
+}
+
+/// The model's start from the first session's rows ([`first`]): the session, the schemas and
+/// their relations. Returns the rows it leaves for [`read_rest`].
+fn read_first(mut rows: Fetched) -> Result<(Introspection, Database, Fetched), IntrospectError> {
     let mut take = |query: &Query| rows.remove(query.name).unwrap_or_default();
-    let (mut introspection, mut db_state) = read_database(&take(&DATABASE))?;
+    let (introspection, mut db_state) = read_database(&take(&DATABASE))?;
+    read_schemas(take(&SCHEMAS), &mut db_state)?;
+    read_relations(take(&RELATIONS), &mut db_state)?;
+    Ok((introspection, db_state, rows))
+}
+
+/// The rest of the model, once the schemas and their relations are in.
+fn read_rest(
+    mut rows: Fetched,
+    introspection: &mut Introspection,
+    db_state: &mut Database,
+    depth: Depth,
+) -> Result<(), IntrospectError> {
+    let mut take = |query: &Query| rows.remove(query.name).unwrap_or_default();
     let state = &mut introspection.state;
     read_roles(take(&ROLES), state)?;
     read_role_settings(take(&ROLE_SETTINGS), state)?;
@@ -309,22 +370,16 @@ pub async fn introspect_split<Q: Queryer, H: Queryer>(
     if introspection.passwords_readable {
         read_passwords(take(&PASSWORDS), state)?;
     }
-    read_schemas(take(&SCHEMAS), &mut db_state)?;
-    read_relations(take(&RELATIONS), &mut db_state)?;
-    read_columns(take(&COLUMNS), &mut db_state)?;
-    read_functions(take(&FUNCTIONS), &mut db_state)?;
-    read_types(take(&TYPES), &mut db_state)?;
-    read_default_acls(take(&DEFAULT_ACLS), &mut db_state)?;
-    read_pooler_auth(take(&POOLER_AUTH), &mut db_state)?;
+    read_columns(take(&COLUMNS), db_state)?;
+    read_functions(take(&FUNCTIONS), db_state)?;
+    read_types(take(&TYPES), db_state)?;
+    read_default_acls(take(&DEFAULT_ACLS), db_state)?;
+    read_pooler_auth(take(&POOLER_AUTH), db_state)?;
     if depth == Depth::Dependencies {
-        read_dependencies(take(&FOREIGN_KEYS), take(&DEPENDENCIES), &mut db_state)?;
-        read_function_bodies(take(&FUNCTION_BODIES), &mut db_state)?;
+        read_dependencies(take(&FOREIGN_KEYS), take(&DEPENDENCIES), db_state)?;
+        read_function_bodies(take(&FUNCTION_BODIES), db_state)?;
     }
-    introspection
-        .state
-        .databases
-        .insert(introspection.database.clone(), db_state);
-    Ok(introspection)
+    Ok(())
 }
 
 /// The session and the current database from the `database` query's one row; the state is

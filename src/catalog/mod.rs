@@ -3,3 +3,4 @@
 pub mod introspect;
 pub mod model;
 pub mod snapshot;
+pub mod timings;

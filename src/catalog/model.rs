@@ -216,7 +216,8 @@ pub struct Role {
     pub settings: BTreeMap<String, BTreeMap<String, String>>,
     /// `COMMENT ON ROLE`; dbsplit marks the roles it creates with [`MANAGED_COMMENT`].
     pub comment: Option<String>,
-    /// What `DROP ROLE` would trip over, from `pg_shdepend`.
+    /// What `DROP ROLE` would trip over, from `pg_shdepend`: read for the roles dbsplit
+    /// created (those with a [`RoleMark`]), the only ones `--prune` drops; empty for others.
     #[serde(default)]
     pub dependents: Vec<RoleDependent>,
     /// The stored password verifier, when the session may read `pg_authid`. Never serialized.

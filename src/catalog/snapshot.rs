@@ -20,40 +20,56 @@ const BEGIN: &str = "START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY
 /// `first` still has its transaction open and whatever `second` started is rolled back: the
 /// caller reads through `first` alone.
 pub async fn begin_shared(first: &Client, second: Option<&Client>) -> Result<bool, BeginError> {
-    begin(first).await?;
     let Some(second) = second else {
+        begin(first).await?;
         return Ok(false);
     };
-    let exported = match first
-        .query_one("SELECT pg_catalog.pg_export_snapshot()", &[])
-        .await
-    {
-        Ok(row) => row.try_get::<_, String>(0).ok(),
-        Err(_) => {
-            // The failed export ended the transaction's usefulness: start it again.
-            first
-                .batch_execute("ROLLBACK")
-                .await
-                .map_err(|e| BeginError(e.into()))?;
-            begin(first).await?;
-            None
-        }
-    };
-    let Some(snapshot) = exported else {
-        return Ok(false);
-    };
+    match begin_exported(first).await? {
+        Some(snapshot) => Ok(join(second, &snapshot).await),
+        None => Ok(false),
+    }
+}
+
+/// Starts a `REPEATABLE READ READ ONLY` transaction on `first` and exports its snapshot, in
+/// one round trip; `None` when the server refuses to export it (`first` then has a fresh
+/// transaction open all the same). A second session can [`join`] the snapshot later.
+pub async fn begin_exported(first: &Client) -> Result<Option<String>, BeginError> {
+    let exported = first
+        .simple_query(&format!("{BEGIN}; SELECT pg_catalog.pg_export_snapshot()"))
+        .await;
+    let snapshot = exported.ok().and_then(|messages| {
+        messages.into_iter().find_map(|message| match message {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+    });
+    if snapshot.is_none() {
+        // The failed export ended the transaction's usefulness: start it again.
+        first
+            .batch_execute("ROLLBACK")
+            .await
+            .map_err(|e| BeginError(e.into()))?;
+        begin(first).await?;
+    }
+    Ok(snapshot)
+}
+
+/// Starts a `REPEATABLE READ READ ONLY` transaction on `second` that sees `snapshot`
+/// (exported by [`begin_exported`]); false, with whatever it started rolled back, when it
+/// cannot.
+pub async fn join(second: &Client, snapshot: &str) -> bool {
     let joined = second
         .batch_execute(&format!(
             "{BEGIN}; SET TRANSACTION SNAPSHOT {}",
-            Literal(&snapshot)
+            Literal(snapshot)
         ))
         .await;
     if joined.is_err() {
         // Best effort: the second session is not used again.
         let _ = second.batch_execute("ROLLBACK").await;
-        return Ok(false);
+        return false;
     }
-    Ok(true)
+    true
 }
 
 async fn begin(client: &Client) -> Result<(), BeginError> {

@@ -697,15 +697,36 @@ impl Differ<'_> {
         desired_db: &Database,
         scope: &Scope,
     ) {
+        // What an object should carry depends on its kind's default privileges and on
+        // whether it is the migration history: worked out once per schema, not per object.
+        let mut wanted_acls: BTreeMap<(DefaultObjects, bool), Acl> = BTreeMap::new();
         for object in have.objects.values() {
+            let history = object.name == crate::migrations::HISTORY_TABLE && object.args.is_none();
+            let wanted = wanted_acls
+                .entry((object.kind.default_objects(), history))
+                .or_insert_with(|| object_acl(desired_db, schema, &want.owner, object));
+            // A linked sequence follows its table: ALTER SEQUENCE ... OWNER would fail.
+            let owner = object.owner != want.owner && !object.linked;
+            let (grants, revokes) =
+                acl_delta(&object.acl, wanted, Some(&object.owner), Some(&want.owner));
+            let owners = [object.owner.as_str(), want.owner.as_str()];
+            let options = grant_options_kept(&object.grant_options, wanted, owners);
+            if !owner
+                && grants.is_empty()
+                && revokes.is_empty()
+                && options.is_empty()
+                && object.columns.is_empty()
+            {
+                // The common case on a converged cluster: nothing to build for it.
+                continue;
+            }
             let on = Object::InSchema {
                 kind: object.kind,
                 schema: schema.to_string(),
                 name: object.name.clone(),
                 args: object.args.clone(),
             };
-            // A linked sequence follows its table: ALTER SEQUENCE ... OWNER would fail.
-            if object.owner != want.owner && !object.linked {
+            if owner {
                 self.push(
                     scope.clone(),
                     Action::AlterOwner {
@@ -714,17 +735,8 @@ impl Differ<'_> {
                     },
                 );
             }
-            let wanted = object_acl(desired_db, schema, &want.owner, object);
-            self.acl(
-                &object.acl,
-                &wanted,
-                Some(&object.owner),
-                Some(&want.owner),
-                &on,
-                scope,
-            );
-            let owners = [object.owner.as_str(), want.owner.as_str()];
-            self.grant_options(&object.grant_options, &wanted, owners, &on, scope);
+            self.acl_changes(grants, revokes, &on, scope);
+            self.grant_option_changes(options, &on, scope);
             for (column, acl) in &object.columns {
                 let on = Object::Column {
                     schema: schema.to_string(),
@@ -750,6 +762,11 @@ impl Differ<'_> {
         scope: &Scope,
     ) {
         let (grants, revokes) = acl_delta(have, want, owner, new_owner);
+        self.acl_changes(grants, revokes, on, scope);
+    }
+
+    /// The statements of an [`acl_delta`] on `on`.
+    fn acl_changes(&mut self, grants: Delta, revokes: Delta, on: &Object, scope: &Scope) {
         for ((grant_scope, privileges), to) in self.group_by_scope(grants) {
             self.push(
                 grant_scope,
@@ -794,25 +811,21 @@ impl Differ<'_> {
         on: &Object,
         scope: &Scope,
     ) {
-        let none = Privileges::new();
-        for (grantee, grantable) in options {
-            if grantee.role().is_some_and(|r| owners.contains(&r)) {
-                continue;
-            }
-            let kept: Privileges = grantable
-                .intersection(want.get(grantee).unwrap_or(&none))
-                .copied()
-                .collect();
-            if !kept.is_empty() {
-                self.push(
-                    scope.clone(),
-                    Action::RevokeGrantOption {
-                        privileges: kept,
-                        on: on.clone(),
-                        from: vec![grantee.clone()],
-                    },
-                );
-            }
+        let kept = grant_options_kept(options, want, owners);
+        self.grant_option_changes(kept, on, scope);
+    }
+
+    /// The statements of [`grant_options_kept`] on `on`.
+    fn grant_option_changes(&mut self, kept: Delta, on: &Object, scope: &Scope) {
+        for (grantee, privileges) in kept {
+            self.push(
+                scope.clone(),
+                Action::RevokeGrantOption {
+                    privileges,
+                    on: on.clone(),
+                    from: vec![grantee],
+                },
+            );
         }
     }
 
@@ -1100,6 +1113,7 @@ type Delta = Vec<(Grantee, Privileges)>;
 /// Per grantee: privileges to grant and to revoke. The owners hold everything implicitly:
 /// `owner` (the current one) and `new_owner` are not judged, and since ALTER ... OWNER hands
 /// the current owner's entry to the new one, the current owner counts as holding nothing.
+/// Allocates nothing when there is nothing to change.
 fn acl_delta(
     have: &Acl,
     want: &Acl,
@@ -1109,35 +1123,47 @@ fn acl_delta(
     let none = Privileges::new();
     let owned =
         |g: &Grantee, owners: &[Option<&str>]| g.role().is_some_and(|r| owners.contains(&Some(r)));
-    let have: Acl = have
-        .iter()
-        .filter(|(g, _)| !owned(g, &[owner, new_owner]))
-        .map(|(g, p)| (g.clone(), p.clone()))
-        .collect();
+    let held = |g: &Grantee| match have.get(g) {
+        Some(held) if !owned(g, &[owner, new_owner]) => held,
+        _ => &none,
+    };
     let grants = want
         .iter()
         .filter(|(g, _)| !owned(g, &[new_owner]))
-        .map(|(g, wanted)| {
-            let missing = wanted
-                .difference(have.get(g).unwrap_or(&none))
-                .copied()
-                .collect();
-            (g.clone(), missing)
+        .filter_map(|(g, wanted)| {
+            let missing: Privileges = wanted.difference(held(g)).copied().collect();
+            (!missing.is_empty()).then(|| (g.clone(), missing))
         })
-        .filter(|(_, p): &(Grantee, Privileges)| !p.is_empty())
         .collect();
     let revokes = have
         .iter()
-        .map(|(g, held)| {
-            let extra = held
+        .filter(|(g, _)| !owned(g, &[owner, new_owner]))
+        .filter_map(|(g, held)| {
+            let extra: Privileges = held
                 .difference(want.get(g).unwrap_or(&none))
                 .copied()
                 .collect();
-            (g.clone(), extra)
+            (!extra.is_empty()).then(|| (g.clone(), extra))
         })
-        .filter(|(_, p): &(Grantee, Privileges)| !p.is_empty())
         .collect();
     (grants, revokes)
+}
+
+/// Per grantee other than `owners`, the privileges it keeps in `want` and holds WITH GRANT
+/// OPTION in `options`: the options to revoke.
+fn grant_options_kept(options: &Acl, want: &Acl, owners: [&str; 2]) -> Delta {
+    let none = Privileges::new();
+    options
+        .iter()
+        .filter(|(grantee, _)| !grantee.role().is_some_and(|r| owners.contains(&r)))
+        .filter_map(|(grantee, grantable)| {
+            let kept: Privileges = grantable
+                .intersection(want.get(grantee).unwrap_or(&none))
+                .copied()
+                .collect();
+            (!kept.is_empty()).then(|| (grantee.clone(), kept))
+        })
+        .collect()
 }
 
 fn group_by_privileges(delta: Delta) -> BTreeMap<Privileges, Vec<Grantee>> {

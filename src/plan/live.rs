@@ -4,11 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::catalog::introspect::{Depth, IntrospectError, Introspection, Queryer, introspect};
+use crate::catalog::introspect::{
+    Depth, IntrospectError, Introspection, Queryer, introspect_joining,
+};
 use crate::desired::Desired;
 use crate::manifest::Manifest;
 use crate::plan::Plan;
 use crate::plan::diff::{DiffOptions, PasswordState, diff};
+use crate::plan::moves::hold;
 use crate::plan::preflight;
 use crate::plan::scopes::Scopes;
 use crate::select::Selection;
@@ -26,13 +29,33 @@ pub struct PlanOptions {
 }
 
 /// Introspects and plans without changing anything; returns the plan and what was read.
-pub async fn plan(
-    db: &impl Queryer,
+pub async fn plan<Q: Queryer>(
+    db: &Q,
     manifest: &Manifest,
     desired: &Desired,
     options: &PlanOptions,
 ) -> Result<(Plan, Introspection), IntrospectError> {
-    let live = introspect(db, Depth::Privileges).await?;
+    let (plan, live, _) =
+        plan_joining(db, async { db.helper() }, manifest, desired, options).await?;
+    Ok((plan, live))
+}
+
+/// [`plan`], with a second session on its way (see [`introspect_joining`]): the catalog
+/// queries start on `db` at once, and the helper takes its share when `joining` yields it.
+/// The moves' marks are read on `db` meanwhile. Returns the helper, for the caller to close.
+pub async fn plan_joining<Q: Queryer, H: Queryer>(
+    db: &Q,
+    joining: impl std::future::Future<Output = Option<H>>,
+    manifest: &Manifest,
+    desired: &Desired,
+    options: &PlanOptions,
+) -> Result<(Plan, Introspection, Option<H>), IntrospectError> {
+    let (introspected, sightings) = tokio::join!(
+        introspect_joining(db, joining, Depth::Privileges),
+        hold::sightings(db)
+    );
+    let (live, helper) = introspected?;
+    let sightings = sightings?;
     let diff_options = DiffOptions {
         passwords: password_states(desired, &live, &options.passwords),
         prune: options.prune,
@@ -46,8 +69,9 @@ pub async fn plan(
         &live.database,
         &diff_options,
     );
+    crate::catalog::timings::phase("diff");
     // A service being moved: its writes are the move's to open and close, not apply's.
-    crate::plan::moves::hold::hold(db, manifest, &mut plan).await?;
+    hold::filter(&mut plan, &hold::held(&sightings, manifest));
     // What a non-superuser admin gives itself to make the other changes; not drift, so not
     // part of the diff (audit reports the diff).
     let scopes = Scopes::new(manifest);
@@ -56,7 +80,8 @@ pub async fn plan(
         plan.changes.extend(joins);
         plan.sort();
     }
-    Ok((plan, live))
+    crate::catalog::timings::phase("moves in progress, self-grants");
+    Ok((plan, live, helper))
 }
 
 /// The password states for a diff, comparing the passwords from the environment with the

@@ -51,11 +51,13 @@ enum Side {
     Refuse(String),
 }
 
-/// Runs `migrations` (the service's pending migrations on the database `options` points at)
+/// Runs `migrations` (the service's pending migrations on `client`, connected with `options`)
 /// and, when a move of the service is in progress, carries what they created to the other
 /// side of the move. Refuses, before running anything, on a database that does not take the
-/// service's writes because of a move.
+/// service's writes because of a move. Without a move this is one catalog query on `client`;
+/// during one, it opens its own connections (as `options` say, and to the other side).
 pub async fn around<T, E>(
+    client: &Client,
     options: &ConnectOptions,
     service: &Service,
     dry_run: bool,
@@ -64,8 +66,7 @@ pub async fn around<T, E>(
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    let home = open(options).await?;
-    let side = side(&home, service).await?;
+    let side = side(client, service).await?;
     if let Side::Refuse(why) = &side {
         anyhow::bail!("{why}; nothing was migrated");
     }
@@ -77,6 +78,7 @@ where
     } = side
         && !dry_run
     {
+        let home = open(options).await?;
         let lines = follow(
             &home,
             options,

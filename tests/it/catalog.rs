@@ -115,7 +115,19 @@ async fn role_dependents_are_grouped_and_named_after_the_first_object() {
         "postgres",
         "CREATE TABLE public.kept (id int); GRANT SELECT ON public.kept TO s_ro;",
     );
+    // Read for the roles dbsplit created, the only ones `--prune` drops: the others have
+    // none, whatever they own.
     let client = cluster.superuser("app").await;
+    let unmarked = introspect(&client, Depth::Privileges).await.unwrap();
+    for role in ["s_owner", "s_ro", "other_ro"] {
+        assert_eq!(dependents(&unmarked, role), Vec::<String>::new(), "{role}");
+    }
+    cluster.psql_ok(
+        "app",
+        "COMMENT ON ROLE s_owner IS 'managed by dbsplit';
+         COMMENT ON ROLE s_ro IS 'managed by dbsplit {\"databases\":[\"app\"]}';
+         COMMENT ON ROLE other_ro IS 'managed by dbsplit'",
+    );
     let live = introspect(&client, Depth::Privileges).await.unwrap();
     let owner = dependents(&live, "s_owner");
     // Three tables and two sequences (t1's serial, created before its table, comes first;

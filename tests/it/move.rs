@@ -1560,6 +1560,27 @@ async fn a_migration_during_a_move_reaches_the_other_side_and_its_rows_are_repli
         stderr(&wrong)
     );
 
+    // A change to a table both sides hold is not carried: migrate names it, a person runs the
+    // same statement on the target, and the replication goes on.
+    write_migration(
+        dir.path(),
+        "20250101120000",
+        "invoice_notes",
+        "ALTER TABLE invoices ADD COLUMN note text;",
+    );
+    let migrated = run_migrate(dir.path(), &source_url, &bin);
+    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
+    assert!(
+        stderr(&migrated)
+            .contains("warning: the columns of billing.invoices differ on postgres@127.0.0.1:"),
+        "{}",
+        stderr(&migrated)
+    );
+    target.psql_ok(
+        "app",
+        "SET ROLE billing_owner; ALTER TABLE billing.invoices ADD COLUMN note text; RESET ROLE;",
+    );
+
     // The service keeps writing the new table on the source; the target refuses it.
     let source_rw = source.connect("billing_rw", "app").await;
     for amount in 10..20 {
@@ -1593,7 +1614,7 @@ async fn a_migration_during_a_move_reaches_the_other_side_and_its_rows_are_repli
         .await
         .expect("the history came along")
         .get(0);
-    assert_eq!(history, 1);
+    assert_eq!(history, 2);
 
     // The boundary holds on both sides for the new table.
     let target_rw = target.connect("billing_rw", "app").await;
@@ -1685,4 +1706,25 @@ async fn a_migration_during_a_move_reaches_the_other_side_and_its_rows_are_repli
             "{table}"
         );
     }
+
+    // The copy the abort left no longer matches once the source's tables change: a new start
+    // refuses it, names the difference, and changes nothing there.
+    write_migration(
+        dir.path(),
+        "20250103000000",
+        "refund_reasons",
+        "ALTER TABLE refunds ADD COLUMN reason text;",
+    );
+    let migrated = run_migrate(dir.path(), &source_url, &bin);
+    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
+    let start = run_move(&source, &to, &["billing", "start"]);
+    assert_eq!(start.status.code(), Some(2), "{}", stdout(&start));
+    assert!(
+        stderr(&start).contains(
+            "holds the copy an aborted move left, but its definitions are no longer the source's (the columns of billing.refunds differ)"
+        ),
+        "{}",
+        stderr(&start)
+    );
+    assert_eq!(rows_of(&target_db, "billing.refunds").await.len(), 14);
 }

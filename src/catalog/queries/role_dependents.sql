@@ -1,4 +1,6 @@
--- What DROP ROLE would trip over (pg_shdepend: owned objects, privileges, policies), per role,
+-- What DROP ROLE would trip over (pg_shdepend: owned objects, privileges, policies), for the
+-- roles dbsplit created (their comment starts with its mark, `managed by dbsplit`): the only
+-- ones `--prune` may drop, so the only ones whose dependents a plan reads. Per role,
 -- grouped by database, kind, catalog and schema: a role owning a service's thousand tables is
 -- one row, named after its first object (pg_identify_object, in this database only) with the
 -- number of the others. Aggregates, not a window over every row sorted: `first` packs the
@@ -7,6 +9,10 @@
 -- join with pg_class, that of the rare function, type or default privilege from a lookup.
 WITH here AS (
     SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()
+), marked AS (
+    SELECT d.objoid AS role
+    FROM pg_catalog.pg_shdescription d
+    WHERE d.classoid = 'pg_catalog.pg_authid'::regclass AND d.description LIKE 'managed by dbsplit%'
 ), deps AS (
     SELECT s.refobjid AS role, s.deptype, s.classid, s.objid, s.objsubid, s.dbid,
            CASE WHEN s.classid = 'pg_catalog.pg_database'::regclass THEN s.objid ELSE s.dbid END AS db,
@@ -25,6 +31,7 @@ WITH here AS (
     LEFT JOIN pg_catalog.pg_class c
       ON here.oid IS NOT NULL AND s.classid = 'pg_catalog.pg_class'::regclass AND c.oid = s.objid
     WHERE s.refclassid = 'pg_catalog.pg_authid'::regclass AND s.deptype IN ('o', 'a', 'i', 'r')
+      AND s.refobjid IN (SELECT role FROM marked)
 ), groups AS (
     SELECT role, deptype, classid, db, dbid, nsp,
            pg_catalog.count(*) AS objects,

@@ -121,6 +121,7 @@ pub(super) fn migrate(
                         crate::pg::connect::refuse_standby(&client, "migrate").await?;
                         // During a move, also carries what the migrations create to its other side.
                         crate::relocate::follow::around(
+                            &client,
                             &fleet::connect::options(&target, connect.database_url.as_deref())?,
                             service,
                             options.dry_run,

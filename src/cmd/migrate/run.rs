@@ -73,6 +73,7 @@ pub(super) fn migrate(
                     crate::pg::connect::refuse_standby(&client, "migrate").await?;
                     // During a move, also carries what the migrations create to its other side.
                     crate::relocate::follow::around(
+                        &client,
                         &crate::cmd::live::options_for(&connect, &database)?,
                         &service,
                         options.dry_run,

@@ -91,6 +91,13 @@ pub async fn hold(
     manifest: &Manifest,
     plan: &mut Plan,
 ) -> Result<(), IntrospectError> {
+    let sightings = sightings(db).await?;
+    filter(plan, &held(&sightings, manifest));
+    Ok(())
+}
+
+/// The moves' marks in the planned database ([`QUERY`]), for [`held`].
+pub async fn sightings(db: &impl Queryer) -> Result<Vec<Sighting>, IntrospectError> {
     let rows = db
         .query_all(QUERY)
         .await
@@ -98,16 +105,14 @@ pub async fn hold(
             query: "moves in progress",
             source: crate::pg::error::ServerError(error),
         })?;
-    let sightings: Vec<Sighting> = rows
+    Ok(rows
         .iter()
         .map(|row| Sighting {
             kind: row.get(0),
             name: row.get(1),
             comment: row.get(2),
         })
-        .collect();
-    filter(plan, &held(&sightings, manifest));
-    Ok(())
+        .collect())
 }
 
 /// The services whose writes a move closed here.
