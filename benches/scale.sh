@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# benches/scale.sh - dbsplit plan's time and peak memory as the cluster grows, and the cold
-# apply of the largest cluster on a server with default settings (lock table included).
+# benches/scale.sh - dbsplit on growing clusters: the cold apply of the legacy cluster on a
+# server left at its default settings (max_locks_per_transaction = 64, the lock table
+# included), then the no-op plan of the cluster it converged, with peak memory, so that one
+# run shows whether time and memory grow linearly with the number of objects.
 #
-#   benches/scale.sh [SIZES...]     (default: 200x50 500x100 1000x100: 10k, 50k, 100k tables)
+#   benches/scale.sh [SIZES...]     (default: 100x100 300x100 1000x100: 10k, 30k, 100k tables)
 #
-# For each size SCHEMASxTABLES, on one throwaway PostgreSQL server (fsync off), it creates the
-# converged cluster of ../shared/peers/gen_large_cluster.py (each table has a bigserial key:
-# as many sequences as tables), converges it with `dbsplit apply`, checks that `dbsplit plan
-# --exit-code` is empty, then times RUNS no-op plans (median wall time, peak RSS from
-# /usr/bin/time) next to dbsplit's catalog queries alone run by psql on one connection (the
-# floor). Then, unless SKIP_COLD=1, the legacy cluster of the largest size (every object the
-# superuser's, no service roles) on a second server left at its default settings
-# (max_locks_per_transaction = 64): `dbsplit apply` must converge it and the plan after it must
-# be empty. The machine is shared: compare figures within one run.
+# For each size SCHEMASxTABLES, on one throwaway PostgreSQL server (fsync off, otherwise
+# default settings), in one data folder reused from size to size:
+#
+#   1. the legacy cluster of ../shared/peers/gen_large_cluster.py (svc_NNNN.t_NNNN, each table
+#      with a bigserial key: as many sequences as tables; every object the superuser's, no
+#      service roles), created by one server-side DO block that commits per schema (the
+#      generator's SQL file, one statement per round trip, takes minutes at 100,000 tables);
+#   2. `dbsplit apply --yes` of the generator's services.toml, timed once with its peak RSS
+#      (/usr/bin/time); it must converge: `dbsplit plan --exit-code` is then empty;
+#   3. RUNS no-op plans (median wall time, peak RSS) next to dbsplit's catalog queries alone
+#      run by psql on one connection (the floor);
+#
+# then the database and the roles are dropped before the next size. The machine is shared:
+# compare the figures within one run (ratios, and the time per 1,000 tables across sizes).
 #
 # Environment:
 #   PG_BIN        PostgreSQL's bin folder (default: pg_config --bindir, else Debian's 15)
@@ -20,12 +27,11 @@
 #                 two levels up from a worktree
 #   DBSPLIT       the dbsplit binary (default: this repository's, built in release)
 #   RUNS          no-op plans per size (default 3)
-#   SKIP_COLD=1   no cold apply on the default server
-#   KEEP=1        keep the servers' folder (and print it)
+#   KEEP=1        keep the server's folder (and print it)
 set -euo pipefail
 
 SIZES=("$@")
-[[ ${#SIZES[@]} -gt 0 ]] || SIZES=(200x50 500x100 1000x100)
+[[ ${#SIZES[@]} -gt 0 ]] || SIZES=(100x100 300x100 1000x100)
 RUNS=${RUNS:-3}
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,21 +61,16 @@ if [[ $(id -u) == 0 ]]; then
   chown postgres: "$work"
   as_pg=(runuser -u postgres --)
 fi
-servers=()
 cleanup() {
-  for data in "${servers[@]}"; do
-    "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
-  done
+  "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
   if [[ ${KEEP:-0} == 1 ]]; then log "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
-# start NAME EXTRA_CONF: a server in $work/NAME; prints its port.
-start() {
-  local name=$1 extra=$2 port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  "${as_pg[@]}" "$PG_BIN/initdb" -D "$work/$name" -U postgres -A trust --no-sync >/dev/null
-  cat >>"$work/$name/postgresql.conf" <<EOF
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"${as_pg[@]}" "$PG_BIN/initdb" -D "$work/data" -U postgres -A trust --no-sync >/dev/null
+# Default settings but durability (fsync) and WAL volume: the lock table is the default one.
+cat >>"$work/data/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$work'
@@ -78,15 +79,14 @@ synchronous_commit = off
 full_page_writes = off
 wal_level = minimal
 max_wal_senders = 0
-max_wal_size = 256MB
-$extra
+max_wal_size = 1GB
 EOF
-  "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$work/$name" -l "$work/$name.log" -w start >/dev/null
-  servers+=("$work/$name")
-  echo "$port"
-}
-
+"${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$work/data" -l "$work/server.log" -w start >/dev/null
 PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1)
+admin() { PGOPTIONS="-c client_min_messages=warning" "${PSQL[@]}" "host=127.0.0.1 port=$port user=postgres dbname=${2:-postgres}" -c "$1"; }
+locks=$("${PSQL[@]}" -At "host=127.0.0.1 port=$port user=postgres dbname=postgres" -c "SHOW max_locks_per_transaction")
+log "server $("$PG_BIN/postgres" --version), max_locks_per_transaction = $locks, in $work"
+
 queries=$repo/src/catalog/queries
 # The same names and order as catalog::introspect::query_names (benches/peers.sh's list).
 plan_queries=$(sed -n 's/^plan_queries=(\(.*\))$/\1/p' "$repo/benches/peers.sh")
@@ -95,34 +95,51 @@ for name in $plan_queries; do
   printf ';\n'
 done >"$work/floor.sql"
 
-# The server the plans are timed on keeps its default lock table too: plan takes no locks
-# beyond one per catalog it reads.
-port=$(start converged "")
-admin() { PGOPTIONS="-c client_min_messages=warning" "${PSQL[@]}" "host=127.0.0.1 port=$1 user=postgres dbname=postgres" "${@:2}"; }
-log "server $("$PG_BIN/postgres" --version) in $work"
+# legacy SCHEMAS TABLES DB: the generator's legacy cluster, made on the server.
+legacy() {
+  local schemas=$1 tables=$2 db=$3
+  admin "CREATE DATABASE $db" >/dev/null
+  admin "DO \$\$
+BEGIN
+  FOR i IN 1..$schemas LOOP
+    EXECUTE format('CREATE SCHEMA %I', 'svc_' || lpad(i::text, 4, '0'));
+    FOR t IN 1..$tables LOOP
+      EXECUTE format('CREATE TABLE %I.%I (id bigserial PRIMARY KEY, payload text, created_at timestamptz NOT NULL DEFAULT now())',
+                     'svc_' || lpad(i::text, 4, '0'), 't_' || lpad(t::text, 4, '0'));
+    END LOOP;
+    COMMIT;
+  END LOOP;
+END
+\$\$" "$db" >/dev/null
+  admin "GRANT CREATE ON SCHEMA public TO PUBLIC" "$db" >/dev/null
+  admin "VACUUM ANALYZE" "$db" >/dev/null
+}
 
 rows=()
 for size in "${SIZES[@]}"; do
   schemas=${size%x*}
   tables=${size#*x}
+  count=$((schemas * tables))
   db=s${schemas}x$tables
   dsn="host=127.0.0.1 port=$port user=postgres dbname=$db"
   specs=$work/specs-$db
+  python3 "$gen" --schemas "$schemas" --tables "$tables" --db "$db" --specs-dir "$specs" --sql /dev/null
   t0=$(now)
-  python3 "$gen" --schemas "$schemas" --tables "$tables" --db "$db" --specs-dir "$specs" \
-    --sql "$work/$db.sql"
-  # Roles are cluster-wide: the previous size's are dropped first (the generator drops and
-  # creates the ones it names).
-  admin "$port" -f "$work/$db.sql" >/dev/null
-  "$DBSPLIT" apply --yes --manifest "$specs/services.toml" --database-url "$dsn" >"$work/$db.apply" 2>&1 ||
-    { log "dbsplit apply failed on $db: $(tail -n 3 "$work/$db.apply")"; exit 2; }
-  if ! "$DBSPLIT" plan --exit-code --manifest "$specs/services.toml" --database-url "$dsn" >"$work/$db.plan"; then
-    log "dbsplit plan is not empty on $db after dbsplit apply:"
-    head -n 20 "$work/$db.plan" >&2
-    exit 2
+  legacy "$schemas" "$tables" "$db"
+  log "$db: legacy cluster of $count tables made in $(since "$t0") s"
+
+  line=$(/usr/bin/time -f '%e %M' "$DBSPLIT" apply --yes --manifest "$specs/services.toml" \
+    --database-url "$dsn" 2>&1 >"$work/$db.apply" | tail -n 1) || true
+  read -r apply_s apply_kb <<<"$line"
+  if ! "$DBSPLIT" plan --exit-code --manifest "$specs/services.toml" --database-url "$dsn" >"$work/$db.plan" 2>&1; then
+    log "$db: the cold apply did not converge (plan not empty, or apply failed):"
+    tail -n 5 "$work/$db.apply" >&2
+    head -n 10 "$work/$db.plan" >&2
+    apply_s="failed"
   fi
-  "${PSQL[@]}" "$dsn" -c "VACUUM ANALYZE" >/dev/null
-  log "$db: generated and converged in $(since "$t0") s"
+  log "$db: cold apply $apply_s s, peak RSS $((${apply_kb:-0} / 1024)) MiB: $(grep -E '^Applied' "$work/$db.apply" | head -n 1)"
+  admin "VACUUM ANALYZE" "$db" >/dev/null
+
   times=() floors=() rss=0
   for _ in $(seq 1 "$RUNS"); do
     line=$(/usr/bin/time -f '%e %M' "$DBSPLIT" plan --manifest "$specs/services.toml" --database-url "$dsn" 2>&1 >/dev/null | tail -n 1)
@@ -135,35 +152,18 @@ for size in "${SIZES[@]}"; do
   done
   m=$(median "${times[@]}")
   f=$(median "${floors[@]}")
-  rows+=("$(awk -v t=$((schemas * tables)) -v m="$m" -v f="$f" -v k="$rss" -v s="$size" \
-    'BEGIN {printf "%-10s %8d %9.3f %9.3f %7.2fx %9.1f %11.2f", s, t, m, f, m / f, k / 1024, k / 1024 / (t / 1000)}')")
-  admin "$port" -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+  rows+=("$(awk -v t="$count" -v m="$m" -v f="$f" -v k="$rss" -v s="$size" -v a="$apply_s" -v ak="${apply_kb:-0}" \
+    'BEGIN {printf "%-9s %7d %8.3f %8.3f %7.2fx %7.1f %9.1f %9s %8.1f", s, t, m, f, m / f, k / 1024, m * 1000 / (t / 1000), a, ak / 1024}')")
+  log "${rows[-1]}"
+
+  admin "DROP DATABASE $db WITH (FORCE)" >/dev/null
+  # Roles are cluster-wide: the next size starts without service roles, as a legacy cluster.
+  "${PSQL[@]}" -At "host=127.0.0.1 port=$port user=postgres dbname=postgres" \
+    -c "SELECT format('DROP ROLE %I;', rolname) FROM pg_roles WHERE rolname <> 'postgres' AND rolname NOT LIKE 'pg\_%'" >"$work/drop.sql"
+  admin "\i $work/drop.sql" >/dev/null
 done
 
 echo
-echo "dbsplit plan, no-op, PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), $RUNS runs each (median)"
-printf '%-10s %8s %9s %9s %8s %9s %11s\n' size tables plan_s floor_s vs_floor rss_MiB MiB_per_1k
+echo "dbsplit on growing clusters, PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), default settings (max_locks_per_transaction = $locks); no-op plan: median of $RUNS"
+printf '%-9s %7s %8s %8s %8s %7s %9s %9s %8s\n' size tables plan_s floor_s vs_floor rss_MiB ms_per_1k apply_s apply_MiB
 printf '%s\n' "${rows[@]}"
-
-if [[ ${SKIP_COLD:-0} != 1 ]]; then
-  size=${SIZES[-1]}
-  schemas=${size%x*}
-  tables=${size#*x}
-  cold=$(start cold "")
-  dsn="host=127.0.0.1 port=$cold user=postgres dbname=legacy"
-  python3 "$gen" --schemas "$schemas" --tables "$tables" --db legacy --state legacy --sql "$work/legacy.sql"
-  python3 "$gen" --schemas "$schemas" --tables "$tables" --db legacy --specs-dir "$work/specs-legacy" \
-    --sql /dev/null
-  admin "$cold" -f "$work/legacy.sql" >/dev/null
-  locks=$("${PSQL[@]}" -At "$dsn" -c "SHOW max_locks_per_transaction")
-  line=$(/usr/bin/time -f '%e %M' "$DBSPLIT" apply --yes --manifest "$work/specs-legacy/services.toml" \
-    --database-url "$dsn" 2>&1 >"$work/cold.out" | tail -n 1) || true
-  read -r took kb <<<"$line"
-  converged=no
-  "$DBSPLIT" plan --exit-code --manifest "$work/specs-legacy/services.toml" --database-url "$dsn" >/dev/null 2>&1 &&
-    converged=yes
-  echo
-  echo "cold apply of the legacy cluster $size ($((schemas * tables)) tables), max_locks_per_transaction = $locks:"
-  echo "  ${took:-?} s, peak RSS $((${kb:-0} / 1024)) MiB, converged: $converged"
-  grep -iE '^(applied|applying|error)' "$work/cold.out" | head -n 5 | sed 's/^/  /'
-fi

@@ -20,8 +20,9 @@ pub fn check(audit: &mut Audit<'_>) {
 }
 
 fn granted(audit: &mut Audit<'_>) {
+    let services = audit.services;
     for target in targets(audit) {
-        let owner_service = audit.services.of_schema(target.schema).map(str::to_string);
+        let owner_service = services.of_schema(target.schema);
         for (grantee, privileges) in target.acl {
             let Grantee::Role(holder) = grantee else {
                 continue;
@@ -30,7 +31,7 @@ fn granted(audit: &mut Audit<'_>) {
                 continue;
             }
             for user in audit.users.get(holder.as_str()).into_iter().flatten() {
-                let user_service = audit.services.of_role(user).map(str::to_string);
+                let user_service = services.of_role(user);
                 if user_service.is_some() && user_service == owner_service {
                     continue;
                 }
@@ -38,7 +39,7 @@ fn granted(audit: &mut Audit<'_>) {
                     if let Some(reason) = audit.services.read_exception(user, target.schema) {
                         audit.exceptions.push(Exception {
                             rule: RuleId::CrossSchemaGrant,
-                            object: target.object.clone(),
+                            object: target.object(),
                             role: Some(user.clone()),
                             reason,
                         });
@@ -57,19 +58,18 @@ fn granted(audit: &mut Audit<'_>) {
                 let mut finding = Finding::new(
                     RuleId::CrossSchemaGrant,
                     Location::Object {
-                        object: target.object.clone(),
+                        object: target.object(),
                     },
                     format!(
                         "{whose} `{user}` holds {} on {} `{}`{via}",
                         keywords(privileges),
                         target.noun,
-                        target.object
+                        target.object()
                     ),
                 )
                 .target_schema(target.schema)
                 .role(user);
                 let home = user_service
-                    .as_deref()
                     .and_then(|s| audit.services.schemas_of(s).first().map(|s| s.to_string()));
                 if let Some(home) = home {
                     finding = finding.schema(home);

@@ -25,13 +25,13 @@ pub fn check(audit: &mut Audit<'_>) {
             Finding::new(
                 RuleId::PublicGrant,
                 Location::Object {
-                    object: target.object.clone(),
+                    object: target.object(),
                 },
                 format!(
                     "PUBLIC holds {} on {} `{}`",
                     keywords(&privileges),
                     target.noun,
-                    target.object
+                    target.object()
                 ),
             )
             .schema(target.schema)

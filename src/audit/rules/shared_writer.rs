@@ -11,18 +11,18 @@ use super::{is_table, qualified};
 
 /// Tables that roles of two or more services can write, as owner or through privileges.
 pub fn check(audit: &mut Audit<'_>) {
+    let services = audit.services;
+    let mut findings = Vec::new();
     for (name, schema) in &audit.db.schemas {
-        if audit.services.of_schema(name).is_none() {
+        if services.of_schema(name).is_none() {
             continue;
         }
         for object in schema.objects.values().filter(|o| is_table(o.kind)) {
-            let mut writers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-            let mut add = |role: &str| {
-                if let Some(service) = audit.services.of_role(role) {
-                    writers
-                        .entry(service.to_string())
-                        .or_default()
-                        .insert(role.to_string());
+            // Service -> its roles that can write; borrowed, as most tables have one writer.
+            let mut writers: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+            let mut add = |role: &'_ str| {
+                if let Some((role, service)) = services.role_service.get_key_value(role) {
+                    writers.entry(service).or_default().insert(role);
                 }
             };
             // The owner, and whoever uses the owner's privileges, can write.
@@ -35,7 +35,7 @@ pub fn check(audit: &mut Audit<'_>) {
                 }
                 match grantee {
                     Grantee::Public => {
-                        for role in audit.services.role_service.keys() {
+                        for role in services.role_service.keys() {
                             add(role);
                         }
                     }
@@ -55,19 +55,15 @@ pub fn check(audit: &mut Audit<'_>) {
                 .map(|(service, roles)| {
                     format!(
                         "{service} ({})",
-                        roles.iter().cloned().collect::<Vec<_>>().join(", ")
+                        roles.iter().copied().collect::<Vec<_>>().join(", ")
                     )
                 })
                 .collect();
-            let own = audit
-                .services
-                .of_schema(name)
-                .unwrap_or_default()
-                .to_string();
+            let own = services.of_schema(name).unwrap_or_default();
             let other_role = writers
                 .iter()
                 .find(|(service, _)| **service != own)
-                .and_then(|(_, roles)| roles.iter().next().cloned());
+                .and_then(|(_, roles)| roles.iter().next().copied());
             let mut finding = Finding::new(
                 RuleId::SharedWriter,
                 Location::Object {
@@ -83,9 +79,10 @@ pub fn check(audit: &mut Audit<'_>) {
             if let Some(role) = other_role {
                 finding = finding.role(role);
             }
-            audit.findings.push(finding);
+            findings.push(finding);
         }
     }
+    audit.findings.extend(findings);
 }
 
 #[cfg(test)]
