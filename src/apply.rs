@@ -415,7 +415,23 @@ fn script(
             }
         } else {
             let actions = run.iter().map(|c| &c.action);
-            out.extend(sql::grouped(actions).into_iter().map(Statement::plain));
+            // A role the live state (read under the lock) lacks is created without DO blocks.
+            let render = |action: &Action| {
+                let new = match action {
+                    Action::CreateRole { role, .. } | Action::MarkRole { role, .. } => {
+                        !live.state.roles.contains_key(role)
+                    }
+                    _ => false,
+                };
+                new.then(|| sql::new_role_statements(action))
+                    .flatten()
+                    .unwrap_or_else(|| sql::statements(action))
+            };
+            out.extend(
+                sql::grouped_with(actions, render)
+                    .into_iter()
+                    .map(Statement::plain),
+            );
         }
         out.extend(take_back.into_iter().map(Statement::plain));
     }

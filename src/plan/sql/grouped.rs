@@ -30,6 +30,14 @@ const BYTES_PER_MESSAGE: usize = 1 << 20;
 /// REVOKEs) merged per shape (privileges, object kind, grantees, CASCADE), first seen first,
 /// [`OBJECTS_PER_STATEMENT`] objects at most per statement.
 pub fn grouped<'a>(actions: impl IntoIterator<Item = &'a Action>) -> Vec<String> {
+    grouped_with(actions, statements)
+}
+
+/// [`grouped`], with `render` giving the statements of every change that is not merged.
+pub fn grouped_with<'a>(
+    actions: impl IntoIterator<Item = &'a Action>,
+    render: impl Fn(&Action) -> Vec<String>,
+) -> Vec<String> {
     let mut out = Vec::new();
     let mut run = Run::default();
     for action in actions {
@@ -43,7 +51,7 @@ pub fn grouped<'a>(actions: impl IntoIterator<Item = &'a Action>) -> Vec<String>
             }
             None => {
                 run.flush(&mut out);
-                out.extend(statements(action));
+                out.extend(render(action));
             }
         }
     }
@@ -207,6 +215,30 @@ mod tests {
             out[1],
             r#"GRANT SELECT ON TABLE "s"."t500", "s"."t501" TO "r";"#
         );
+    }
+
+    #[test]
+    fn a_new_role_is_created_and_marked_without_do_blocks() {
+        use crate::catalog::model::RoleMark;
+        let mark = RoleMark {
+            databases: ["reports".to_string(), "app".to_string()]
+                .into_iter()
+                .collect(),
+            password_version: Some(2),
+        };
+        let action = Action::MarkRole {
+            role: "ware\"house".into(),
+            mark,
+        };
+        assert_eq!(
+            super::super::new_role_statements(&action),
+            Some(vec![
+                r#"COMMENT ON ROLE "ware""house" IS 'managed by dbsplit {"databases": ["app", "reports"], "password_version": 2}';"#
+                    .to_string()
+            ])
+        );
+        let revoke = revoke(table("s", "t"), Grantee::Public);
+        assert_eq!(super::super::new_role_statements(&revoke), None);
     }
 
     #[test]
