@@ -9,7 +9,7 @@
 # For each size SCHEMASxTABLES, on one throwaway PostgreSQL server (fsync off, otherwise
 # default settings), in one data folder reused from size to size:
 #
-#   1. the legacy cluster of ../shared/peers/gen_large_cluster.py (svc_NNNN.t_NNNN, each table
+#   1. (up to COLD_MAX tables) the legacy cluster of ../shared/peers/gen_large_cluster.py (svc_NNNN.t_NNNN, each table
 #      with a bigserial key: as many sequences as tables; every object the superuser's, no
 #      service roles), created by one server-side DO block that commits per schema (the
 #      generator's SQL file, one statement per round trip, takes minutes at 100,000 tables);
@@ -27,12 +27,18 @@
 #                 two levels up from a worktree
 #   DBSPLIT       the dbsplit binary (default: this repository's, built in release)
 #   RUNS          no-op plans per size (default 3)
+#   COLD_MAX      the largest size (tables) whose cold apply is timed (default 30000): above it
+#                 the converged cluster is made on the server instead and `dbsplit apply` only
+#                 completes it (its time is then shown in parentheses). A split cold apply
+#                 re-plans the whole cluster in each of its transactions, so its time grows with
+#                 the square of the size: about 52 s at 30,000 tables, 6.4 s at 10,000
 #   KEEP=1        keep the server's folder (and print it)
 set -euo pipefail
 
 SIZES=("$@")
 [[ ${#SIZES[@]} -gt 0 ]] || SIZES=(100x100 300x100 1000x100)
 RUNS=${RUNS:-3}
+COLD_MAX=${COLD_MAX:-30000}
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 if [[ -z ${PEERS_DIR:-} ]]; then
@@ -115,6 +121,38 @@ END
   admin "VACUUM ANALYZE" "$db" >/dev/null
 }
 
+# converged SCHEMAS TABLES DB: the generator's converged cluster, made on the server (for the
+# sizes whose cold apply is skipped); `dbsplit apply` then adds what dbsplit alone sets.
+converged() {
+  local schemas=$1 tables=$2 db=$3
+  admin "CREATE DATABASE $db" >/dev/null
+  admin "DO \$\$
+DECLARE s text; o text; r text;
+BEGIN
+  FOR i IN 1..$schemas LOOP
+    s := 'svc_' || lpad(i::text, 4, '0'); o := s || '_owner'; r := s || '_ro';
+    EXECUTE format('CREATE ROLE %I LOGIN', o);
+    EXECUTE format('CREATE ROLE %I LOGIN', r);
+    EXECUTE format('CREATE SCHEMA %I AUTHORIZATION %I', s, o);
+    EXECUTE format('SET LOCAL ROLE %I', o);
+    FOR t IN 1..$tables LOOP
+      EXECUTE format('CREATE TABLE %I.%I (id bigserial PRIMARY KEY, payload text, created_at timestamptz NOT NULL DEFAULT now())',
+                     s, 't_' || lpad(t::text, 4, '0'));
+    END LOOP;
+    RESET ROLE;
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', s, r);
+    EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', s, r);
+    EXECUTE format('GRANT SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', s, r);
+    EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I GRANT SELECT ON TABLES TO %I', o, s, r);
+    EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I GRANT SELECT ON SEQUENCES TO %I', o, s, r);
+    COMMIT;
+  END LOOP;
+END
+\$\$" "$db" >/dev/null
+  admin "REVOKE CREATE ON SCHEMA public FROM PUBLIC" "$db" >/dev/null
+  admin "VACUUM ANALYZE" "$db" >/dev/null
+}
+
 rows=()
 for size in "${SIZES[@]}"; do
   schemas=${size%x*}
@@ -125,8 +163,10 @@ for size in "${SIZES[@]}"; do
   specs=$work/specs-$db
   python3 "$gen" --schemas "$schemas" --tables "$tables" --db "$db" --specs-dir "$specs" --sql /dev/null
   t0=$(now)
-  legacy "$schemas" "$tables" "$db"
-  log "$db: legacy cluster of $count tables made in $(since "$t0") s"
+  state=legacy
+  ((count > COLD_MAX)) && state=converged
+  "$state" "$schemas" "$tables" "$db"
+  log "$db: $state cluster of $count tables made in $(since "$t0") s"
 
   line=$(/usr/bin/time -f '%e %M' "$DBSPLIT" apply --yes --manifest "$specs/services.toml" \
     --database-url "$dsn" 2>&1 >"$work/$db.apply" | tail -n 1) || true
@@ -137,7 +177,8 @@ for size in "${SIZES[@]}"; do
     head -n 10 "$work/$db.plan" >&2
     apply_s="failed"
   fi
-  log "$db: cold apply $apply_s s, peak RSS $((${apply_kb:-0} / 1024)) MiB: $(grep -E '^Applied' "$work/$db.apply" | head -n 1)"
+  [[ $state == legacy ]] || apply_s="($apply_s)"
+  log "$db: apply of the $state cluster $apply_s s, peak RSS $((${apply_kb:-0} / 1024)) MiB: $(grep -E '^Applied' "$work/$db.apply" | head -n 1)"
   admin "VACUUM ANALYZE" "$db" >/dev/null
 
   times=() floors=() rss=0

@@ -6,7 +6,8 @@
 //! are listed in the notes, never dropped; `prune` drops roles dbsplit created that the manifest
 //! no longer names, when nothing depends on them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::catalog::model::{
     ALL_DATABASES, Acl, ClusterState, Database, DefaultAclKey, DefaultObjects, Grantee, Membership,
@@ -60,6 +61,7 @@ pub fn diff(
     let live_db = live.databases.get(database).unwrap_or(&empty);
     let mut differ = Differ {
         scopes: Scopes::new(manifest),
+        role_scopes: RefCell::new(HashMap::new()),
         desired,
         live,
         options,
@@ -140,6 +142,9 @@ fn auth_removal(
 
 struct Differ<'a> {
     scopes: Scopes<'a>,
+    /// The scope of each role met so far: [`Scopes::of_role`] walks the manifest's services,
+    /// which per grant made a cold cluster's diff grow with services x objects.
+    role_scopes: RefCell<HashMap<String, Scope>>,
     desired: &'a Desired,
     live: &'a ClusterState,
     options: &'a DiffOptions,
@@ -155,6 +160,24 @@ impl Differ<'_> {
         self.changes.push(Change { scope, action });
     }
 
+    fn scope_of_role(&self, role: &str) -> Scope {
+        if let Some(scope) = self.role_scopes.borrow().get(role) {
+            return scope.clone();
+        }
+        let scope = self.scopes.of_role(role);
+        self.role_scopes
+            .borrow_mut()
+            .insert(role.to_string(), scope.clone());
+        scope
+    }
+
+    fn scope_of_grantee(&self, grantee: &Grantee) -> Scope {
+        match grantee {
+            Grantee::Role(role) => self.scope_of_role(role),
+            Grantee::Public => self.scopes.of_grantee(grantee),
+        }
+    }
+
     fn live_role(&self, name: &str) -> Option<&Role> {
         self.live.roles.get(name)
     }
@@ -167,7 +190,7 @@ impl Differ<'_> {
         let cascading = self.cascading();
         for (name, want) in &desired.state.roles {
             let enforced = desired.enforced_roles.contains(name);
-            let scope = self.scopes.of_role(name);
+            let scope = self.scope_of_role(name);
             let have = self.live_role(name).cloned();
             if desired.planned_elsewhere.contains(name) {
                 // A fleet plans a role once per cluster; here only its settings in this database.
@@ -236,15 +259,15 @@ impl Differ<'_> {
         }
         for (group, members) in grants {
             let scope = if desired.state.roles.contains_key(&group) {
-                self.scopes.of_role(&group)
+                self.scope_of_role(&group)
             } else {
-                self.scopes.of_role(&members[0])
+                self.scope_of_role(&members[0])
             };
             self.push(scope, Action::GrantRole { group, members });
         }
         for ((group, granted_by), mut members) in revokes {
             members.dedup();
-            let scope = self.scopes.of_role(&members[0]);
+            let scope = self.scope_of_role(&members[0]);
             self.push(
                 scope,
                 Action::RevokeRole {
@@ -794,7 +817,7 @@ impl Differ<'_> {
         let mut groups: BTreeMap<(Scope, Privileges), Vec<Grantee>> = BTreeMap::new();
         for (grantee, privileges) in grants {
             groups
-                .entry((self.scopes.of_grantee(&grantee), privileges))
+                .entry((self.scope_of_grantee(&grantee), privileges))
                 .or_default()
                 .push(grantee);
         }
@@ -941,9 +964,9 @@ impl Differ<'_> {
             }
             for (privileges, grantees) in group_by_privileges(revokes) {
                 let scope = if whole(key) {
-                    self.scopes.of_role(&key.owner)
+                    self.scope_of_role(&key.owner)
                 } else {
-                    self.scopes.of_grantee(&grantees[0])
+                    self.scope_of_grantee(&grantees[0])
                 };
                 self.push(scope, default_privileges(key, false, privileges, grantees));
             }
