@@ -110,7 +110,7 @@ pub async fn dump(
             .map_or(0, |d| d.as_secs()),
     };
     write_header(out, &header).during(|| "cannot write the dump".to_string())?;
-    dump_archive(&pg_dump, options, schema, Contents::Everything, out)?;
+    dump_archive(&pg_dump, options, schema, Contents::Everything, None, out)?;
     out.flush().during(|| "cannot write the dump".to_string())?;
     Ok(header)
 }
@@ -124,16 +124,22 @@ pub enum Contents {
     Definitions,
 }
 
-/// Runs `pg_dump --format=custom --schema=S` into `out`, without a header.
+/// Runs `pg_dump --format=custom --schema=S` into `out`, without a header; as `role` (pg_dump's
+/// `--role`, a SET ROLE after connecting) when given: a managed admin that is not a superuser
+/// reads the schema as its owner, since on 16+ it holds the owner with SET but not INHERIT.
 pub fn dump_archive(
     pg_dump: &Tool,
     options: &ConnectOptions,
     schema: &str,
     contents: Contents,
+    role: Option<&str>,
     out: &mut impl Write,
 ) -> Result<(), MoveError> {
     let mut command = pg_dump.command(options);
     command.args(["--format=custom", "--schema"]).arg(schema);
+    if let Some(role) = role {
+        command.arg(format!("--role={role}"));
+    }
     if contents == Contents::Definitions {
         command.arg("--schema-only");
     }

@@ -189,8 +189,7 @@ impl Move<'_> {
         );
 
         if !repl::subscription(&target, &names.forward).await? {
-            self.copy_definitions(&source, &target, facts.major, out)
-                .await?;
+            self.copy_definitions(&source, &target, &facts, out).await?;
         }
         // The target's service roles may not write before cut-over: a write there would be lost
         // or conflict with the rows streaming in.
@@ -238,9 +237,10 @@ impl Move<'_> {
         &self,
         source: &Client,
         target: &Client,
-        source_major: u32,
+        facts: &preflight::SourceFacts,
         out: &mut impl Write,
     ) -> Result<(), MoveError> {
+        let source_major = facts.major;
         let source_tables = repl::tables(source, self.schema()).await?;
         let target_tables = repl::tables(target, self.schema()).await?;
         if !target_tables.is_empty()
@@ -276,6 +276,7 @@ impl Move<'_> {
             self.source,
             self.schema(),
             Contents::Definitions,
+            (!facts.superuser).then_some(self.service.owner.as_str()),
             &mut definitions,
         )?;
         archive::restore(

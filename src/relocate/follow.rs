@@ -313,7 +313,14 @@ async fn dump_definitions(
     let (version_num, _) = archive::server_version(client).await?;
     let pg_dump = tools::find("pg_dump", tools::server_major(version_num))?;
     let mut bytes = Vec::new();
-    archive::dump_archive(&pg_dump, options, schema, Contents::Definitions, &mut bytes)?;
+    archive::dump_archive(
+        &pg_dump,
+        options,
+        schema,
+        Contents::Definitions,
+        None,
+        &mut bytes,
+    )?;
     Ok(bytes)
 }
 

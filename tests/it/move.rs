@@ -1728,3 +1728,134 @@ async fn a_migration_during_a_move_reaches_the_other_side_and_its_rows_are_repli
     );
     assert_eq!(rows_of(&target_db, "billing.refunds").await.len(), 14);
 }
+
+/// A server with wal_level=logical and a managed provider's admin: `admin` is `LOGIN CREATEROLE
+/// CREATEDB REPLICATION` (on 16+ also a member of pg_create_subscription), not a superuser,
+/// and created database `app` itself. On 14 a superuser revokes PUBLIC's CREATE on the public
+/// schema the bootstrap superuser owns (see tests/it/managed.rs).
+async fn managed_logical() -> TestCluster {
+    let cluster = TestCluster::start_with(
+        "scratch",
+        &LocalConfig {
+            conf: vec!["wal_level = logical".into(), "max_wal_senders = 10".into()],
+            ..LocalConfig::default()
+        },
+    );
+    let major = server_major(&cluster).await;
+    let mut roles = String::from("CREATE ROLE admin LOGIN CREATEROLE CREATEDB REPLICATION;");
+    if major >= 16 {
+        roles.push_str("GRANT pg_create_subscription TO admin;");
+    }
+    cluster.psql_ok("scratch", &roles);
+    cluster
+        .connect("admin", "scratch")
+        .await
+        .batch_execute("CREATE DATABASE app")
+        .await
+        .expect("the admin creates the database");
+    if major < 15 {
+        cluster.psql_ok("app", r#"REVOKE CREATE ON SCHEMA "public" FROM PUBLIC;"#);
+    }
+    cluster
+}
+
+/// `dbsplit` with the example manifest against `cluster`'s database `app` as `user`.
+fn dbsplit_as(cluster: &TestCluster, user: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(root().join("services.toml.example"))
+        .args(args)
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string(user, "app"),
+        )
+        .env("NO_COLOR", "1")
+        .env("PG_BIN", cluster.server.bin_dir())
+        .env_remove("PGPASSWORD")
+        .env_remove("BILLING_DB_PASSWORD")
+        .env_remove("MONOLITH_DB_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .expect("dbsplit runs")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "on 16+ start fails at the target's fence: `cannot revoke the service's writes on schema `billing`: permission denied for schema billing (SQLSTATE 42501)`: apply gives the admin billing_owner with SET but not INHERIT, and fence/unfence/copy_sequences run as the admin. A SET ROLE to the owner fixes those, but not CREATE PUBLICATION ... FOR TABLE: as the admin `permission denied for schema billing` (with USAGE: `must be owner of table`), as billing_owner `permission denied for database app` (no CREATE on the database); it needs the admin to inherit the owner or the owner to get CREATE on the database. On 14 and 15 it passes: start refuses (CREATE SUBSCRIPTION needs a superuser before 16) and changes nothing"]
+async fn a_managed_admin_who_is_not_a_superuser_moves_a_service() {
+    let source = managed_logical().await;
+    let target = managed_logical().await;
+    let to = target.server.connection_string("admin", "app");
+    let applied = dbsplit_as(&source, "admin", &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    source.psql_ok("app", BILLING);
+    insert_as_billing_rw(&source, 1)
+        .await
+        .expect("the source takes writes");
+
+    let step = |args: &[&str]| {
+        let mut all = vec!["move", "billing"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--to", &to]);
+        dbsplit_as(&source, "admin", &all)
+    };
+    let start = step(&["start"]);
+    if server_major(&target).await < 16 {
+        // Before 16 only a superuser may CREATE SUBSCRIPTION: start says so and changes nothing.
+        assert_eq!(start.status.code(), Some(2), "{}", stderr(&start));
+        assert!(
+            stderr(&start).contains(
+                "the role connecting to the target may not create subscriptions: it must be a superuser, or on PostgreSQL 16+ a member of pg_create_subscription"
+            ),
+            "{}",
+            stderr(&start)
+        );
+        assert_eq!(replication_objects(&source).await, 0);
+        assert_eq!(replication_objects(&target).await, 0);
+        return;
+    }
+    assert_eq!(
+        start.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&start),
+        stderr(&start)
+    );
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let status = step(&["status"]);
+        if status.status.code() == Some(0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never ready:\n{}{}",
+            stdout(&status),
+            stderr(&status)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let cutover = step(&["cutover"]);
+    assert_eq!(
+        cutover.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&cutover),
+        stderr(&cutover)
+    );
+    insert_as_billing_rw(&target, 2)
+        .await
+        .expect("billing_rw writes the target after cut-over");
+    assert_denied(
+        insert_as_billing_rw(&source, 3).await,
+        "billing_rw writes the source after cut-over",
+    );
+    let finish = step(&["finish"]);
+    assert_eq!(
+        finish.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&finish),
+        stderr(&finish)
+    );
+    assert_eq!(all_payloads(&target).await, [1, 2]);
+}
