@@ -221,23 +221,7 @@ pub async fn restore(
     }
     let (version_num, _) = server_version(client).await?;
     let pg_restore = tools::find("pg_restore", tools::server_major(version_num))?;
-    let mut command = pg_restore.command(options);
-    command
-        .arg(format!(
-            "--dbname=dbname={}",
-            tools::conninfo_value(&options.dbname)
-        ))
-        .arg("--schema")
-        .arg(schema)
-        .arg(format!("--role={owner}"))
-        .args([
-            "--no-owner",
-            "--no-privileges",
-            "--no-publications",
-            "--no-subscriptions",
-            "--exit-on-error",
-            "--single-transaction",
-        ]);
+    let mut command = restore_command(&pg_restore, options, schema, owner);
     if existing == Existing::Replace {
         command.args(["--clean", "--if-exists"]);
     }
@@ -263,6 +247,22 @@ pub fn restore_entries(
     ));
     std::fs::write(&list, entries.join("\n") + "\n")
         .during(|| format!("cannot write {}", list.display()))?;
+    let mut command = restore_command(pg_restore, options, schema, owner);
+    command.arg("--use-list").arg(&list);
+    let restored = pipe_in(command, pg_restore, &mut &archive[..]);
+    let _ = std::fs::remove_file(&list);
+    restored
+}
+
+/// `pg_restore` of `schema` into `options`' database as `owner`, in one transaction, stopping
+/// at the first error; no ownership, privileges, publications or subscriptions from the archive
+/// (the manifest provides those).
+fn restore_command(
+    pg_restore: &Tool,
+    options: &ConnectOptions,
+    schema: &str,
+    owner: &str,
+) -> Command {
     let mut command = pg_restore.command(options);
     command
         .arg(format!(
@@ -272,8 +272,6 @@ pub fn restore_entries(
         .arg("--schema")
         .arg(schema)
         .arg(format!("--role={owner}"))
-        .arg("--use-list")
-        .arg(&list)
         .args([
             "--no-owner",
             "--no-privileges",
@@ -282,9 +280,7 @@ pub fn restore_entries(
             "--exit-on-error",
             "--single-transaction",
         ]);
-    let restored = pipe_in(command, pg_restore, &mut &archive[..]);
-    let _ = std::fs::remove_file(&list);
-    restored
+    command
 }
 
 /// Runs `command` with `input` as its standard input; fails with its stderr.
