@@ -236,9 +236,6 @@ fn database_guard(database: &str) -> String {
     format!("DO {};", dollar_quote(&body))
 }
 
-/// A DO block that creates the role when missing. For `Existing::Alter` it otherwise brings the
-/// attributes back: those a CREATEROLE user may set always, and SUPERUSER, REPLICATION and
-/// BYPASSRLS only when one of them is on, because naming them at all requires a superuser.
 /// The statements apply may run instead of [`statements`] for a role the live state read in
 /// the same transaction does not have: a plain `CREATE ROLE` and `COMMENT ON ROLE` with the
 /// whole mark, without the DO blocks that make the plan's SQL safe to run anywhere (a server
@@ -307,6 +304,9 @@ fn jsonb_mark(mark: &crate::catalog::model::RoleMark) -> String {
     }
 }
 
+/// A DO block that creates the role when missing. For `Existing::Alter` it otherwise brings the
+/// attributes back: those a CREATEROLE user may set always, and SUPERUSER, REPLICATION and
+/// BYPASSRLS only when one of them is on, because naming them at all requires a superuser.
 fn create_role(role: &str, attributes: &RoleAttributes, existing: Existing) -> String {
     let name = Ident(role);
     let literal = Literal(role);
