@@ -166,13 +166,21 @@ impl Move<'_> {
                 )));
             }
         }
-        let facts = preflight::source_facts(&source, self.schema(), &names.forward).await?;
+        let facts =
+            preflight::source_facts(&source, self.schema(), &names.forward, &self.service.owner)
+                .await?;
         let target = self.open(self.target).await;
         let target_facts = match &target {
             Ok(client) => preflight::target_facts(client).await?,
             Err(error) => TargetFacts::Unreachable(error.to_string()),
         };
-        let gaps = preflight::gaps(&facts, &target_facts, &self.source.user);
+        let gaps = preflight::gaps(
+            &facts,
+            &target_facts,
+            &self.source.user,
+            self.schema(),
+            &self.service.owner,
+        );
         if !gaps.is_empty() {
             return Err(MoveError::Refused(format!(
                 "cannot start the move of service `{}`; nothing was changed:\n  - {}",

@@ -1869,6 +1869,17 @@ async fn managed_cutover() -> Option<(TestCluster, TestCluster)> {
         "{}",
         stdout(&plan)
     );
+    // While the move runs the admin reads the source's tables (the initial copy) and reaches
+    // the target's schema (the subscription's lookups).
+    let reading = move_leftovers(&source).await;
+    assert!(
+        reading.contains(&"admin has SELECT on events".to_string()),
+        "{reading:?}"
+    );
+    assert_eq!(
+        move_leftovers(&target).await,
+        ["admin has USAGE on billing"]
+    );
     // Written while copying: it reaches the target by streaming, not by the initial copy.
     insert_as_billing_rw(&source, 2)
         .await
@@ -1893,21 +1904,26 @@ async fn managed_cutover() -> Option<(TestCluster, TestCluster)> {
     Some((source, target))
 }
 
-/// What the move left the admin or the owner holding on `cluster` that they did not hold
-/// before: CREATE on the database for the owner, or any privilege of the admin on schema
-/// billing or its tables (granted for the initial copy only).
+/// What the move left granted on `cluster` that was not granted before: CREATE on the
+/// database to the owner, or any privilege to the admin on schema billing or its tables (for
+/// the move's lookups and initial copy only). Read from the ACLs themselves: on 14 and 15 the
+/// admin also inherits what the owner holds.
 async fn move_leftovers(cluster: &TestCluster) -> Vec<String> {
     let rows = cluster
         .superuser("app")
         .await
         .query(
-            "SELECT 'billing_owner has CREATE on app' WHERE has_database_privilege('billing_owner', 'app', 'CREATE')
+            "SELECT 'billing_owner has ' || a.privilege_type || ' on app'
+               FROM pg_database d, aclexplode(d.datacl) a
+              WHERE d.datname = 'app' AND a.grantee = 'billing_owner'::regrole
              UNION ALL
-             SELECT 'admin has USAGE on billing' WHERE has_schema_privilege('admin', 'billing', 'USAGE')
+             SELECT 'admin has ' || a.privilege_type || ' on billing'
+               FROM pg_namespace n, aclexplode(n.nspacl) a
+              WHERE n.nspname = 'billing' AND a.grantee = 'admin'::regrole
              UNION ALL
-             SELECT 'admin reads ' || c.relname FROM pg_class c
-              WHERE c.relnamespace = 'billing'::regnamespace AND c.relkind = 'r'
-                AND has_table_privilege('admin', c.oid, 'SELECT')",
+             SELECT 'admin has ' || a.privilege_type || ' on ' || c.relname
+               FROM pg_class c, aclexplode(c.relacl) a
+              WHERE c.relnamespace = 'billing'::regnamespace AND a.grantee = 'admin'::regrole",
             &[],
         )
         .await
@@ -1975,4 +1991,30 @@ async fn a_managed_admin_who_is_not_a_superuser_aborts_after_cutover() {
     assert_eq!(move_leftovers(&source).await, Vec::<String>::new());
     let plan = dbsplit_as(&source, "admin", &["plan", "--exit-code"]);
     assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn start_tells_a_managed_admin_which_role_needs_what_and_changes_nothing() {
+    let source = managed_logical().await;
+    let target = managed_logical().await;
+    let applied = dbsplit_as(&source, "admin", &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    source.psql_ok("app", BILLING);
+    source.psql_ok("scratch", "REVOKE pg_signal_backend FROM admin;");
+    target.psql_ok("scratch", "REVOKE pg_signal_backend FROM admin;");
+    let start = managed_step(&source, &target, &["start"]);
+    assert_eq!(start.status.code(), Some(2), "{}", stderr(&start));
+    for expected in [
+        "role `admin` on the source may not end the service's sessions at cut-over: `GRANT pg_signal_backend TO \"admin\"`",
+        "the role connecting to the target may not end the service's sessions there",
+    ] {
+        assert!(
+            stderr(&start).contains(expected),
+            "{expected}: {}",
+            stderr(&start)
+        );
+    }
+    assert_eq!(replication_objects(&source).await, 0);
+    assert_eq!(replication_objects(&target).await, 0);
+    assert_eq!(move_leftovers(&source).await, Vec::<String>::new());
 }
