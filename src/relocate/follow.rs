@@ -253,7 +253,7 @@ async fn follow(
         ))
         .await
         .during(|| {
-            format!("cannot add the new tables to publication `{publication}` (its owner, the role that runs the move, can)")
+            format!("cannot add the new tables to publication `{publication}` (its owner may: the schema's owner `{}`, and the migrator as its member)", service.owner)
         })?;
         lines.push(format!(
             "publication {publication} now includes {}",

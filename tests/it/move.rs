@@ -1461,13 +1461,14 @@ async fn cutover_repoints_the_pgbouncer_alias_and_abort_points_it_back() {
         .expect("billing_rw writes the source again through PgBouncer");
 }
 
-/// Runs `dbsplit migrate billing` as the superuser on `url`, with the example manifest copied
-/// into `dir` (whose `migrations/billing` holds the files).
+/// Runs `dbsplit migrate billing` on `url` (as billing_migrator, the service's `access =
+/// "owner"` login that migrate connects as), with the example manifest copied into `dir`
+/// (whose `migrations/billing` holds the files).
 fn run_migrate(dir: &std::path::Path, url: &str, bin: &std::path::Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dbsplit"))
         .arg("-m")
         .arg(dir.join("services.toml"))
-        .args(["migrate", "billing", "--trust-migrations"])
+        .args(["migrate", "billing"])
         .env("DATABASE_URL", url)
         .env("NO_COLOR", "1")
         .env("PG_BIN", bin)
@@ -1502,7 +1503,8 @@ async fn a_migration_during_a_move_reaches_the_other_side_and_its_rows_are_repli
     let target = logical();
     let bin = source.server.bin_dir().to_path_buf();
     let to = target.server.connection_string("postgres", "app");
-    let source_url = source.server.connection_string("postgres", "app");
+    let source_url = source.server.connection_string("billing_migrator", "app");
+    let target_url = target.server.connection_string("billing_migrator", "app");
     let dir = crate::support::TempDir::new("move-migrate");
     std::fs::copy(
         root().join("services.toml.example"),
@@ -1514,6 +1516,25 @@ async fn a_migration_during_a_move_reaches_the_other_side_and_its_rows_are_repli
     let start = run_move(&source, &to, &["billing", "start"]);
     assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
     wait_ready(&source, &to);
+    // On 14 the publication lists its tables and belongs to the schema's owner, so that the
+    // migrator may add new ones; the CREATE on the database that took was taken back.
+    let (owner, create): (String, bool) = {
+        let row = source
+            .superuser("app")
+            .await
+            .query_one(
+                "SELECT pubowner::regrole::text, has_database_privilege('billing_owner', 'app', 'CREATE')
+                   FROM pg_catalog.pg_publication WHERE pubname = 'dbsplit_move_billing'",
+                &[],
+            )
+            .await
+            .expect("the publication exists");
+        (row.get(0), row.get(1))
+    };
+    if server_major(&source).await < 15 {
+        assert_eq!(owner, "billing_owner");
+    }
+    assert!(!create, "billing_owner was left CREATE on database app");
 
     // Before cut-over the migration runs on the source; the move carries it to the target.
     write_migration(
@@ -1552,7 +1573,7 @@ async fn a_migration_during_a_move_reaches_the_other_side_and_its_rows_are_repli
         stderr(&again)
     );
     // Migrating the target before cut-over is refused: its writes are on the source.
-    let wrong = run_migrate(dir.path(), &to, &bin);
+    let wrong = run_migrate(dir.path(), &target_url, &bin);
     assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
     assert!(
         stderr(&wrong).contains("its writes are still on the source"),
@@ -1676,7 +1697,7 @@ async fn a_migration_during_a_move_reaches_the_other_side_and_its_rows_are_repli
         "{}",
         stderr(&wrong)
     );
-    let migrated = run_migrate(dir.path(), &to, &bin);
+    let migrated = run_migrate(dir.path(), &target_url, &bin);
     assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
     assert!(
         stderr(&migrated).contains("subscription dbsplit_back_billing on postgres@127.0.0.1:"),
