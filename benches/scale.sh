@@ -27,18 +27,16 @@
 #                 two levels up from a worktree
 #   DBSPLIT       the dbsplit binary (default: this repository's, built in release)
 #   RUNS          no-op plans per size (default 3)
-#   COLD_MAX      the largest size (tables) whose cold apply is timed (default 30000): above it
+#   COLD_MAX      the largest size (tables) whose cold apply is timed (default 100000): above it
 #                 the converged cluster is made on the server instead and `dbsplit apply` only
-#                 completes it (its time is then shown in parentheses). A split cold apply
-#                 re-plans the whole cluster in each of its transactions, so its time grows with
-#                 the square of the size: about 52 s at 30,000 tables, 6.4 s at 10,000
+#                 completes it (its time is then shown in parentheses)
 #   KEEP=1        keep the server's folder (and print it)
 set -euo pipefail
 
 SIZES=("$@")
 [[ ${#SIZES[@]} -gt 0 ]] || SIZES=(100x100 300x100 1000x100)
 RUNS=${RUNS:-3}
-COLD_MAX=${COLD_MAX:-30000}
+COLD_MAX=${COLD_MAX:-100000}
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 if [[ -z ${PEERS_DIR:-} ]]; then

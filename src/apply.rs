@@ -5,6 +5,10 @@
 //! gives up), re-introspect and re-plan inside the transaction, refuse when that plan is not the
 //! one the user confirmed (or, for a saved plan, when the cluster changed since), run each
 //! statement, re-introspect once more and refuse to commit unless the plan is now empty.
+//!
+//! A plan larger than one transaction's share of the lock table is applied in transactions of
+//! whole services instead ([`apply_in`]): under a session-level hold of the same lock, planned
+//! once, each share committed in turn, and checked once at the end.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -50,6 +54,11 @@ pub enum ApplyError {
     },
     #[error("after applying, {} change(s) are still pending; rolled back. First: {}", .0.changes.len(), .0.changes.first().map(|c| sql::statements(&c.action).join(" ")).unwrap_or_default())]
     NotConverged(Box<Plan>),
+    #[error("after applying in {transactions} transactions, all committed, {} change(s) are still pending; run apply again. First: {}", .pending.changes.len(), .pending.changes.first().map(|c| sql::statements(&c.action).join(" ")).unwrap_or_default())]
+    PendingAfterSplit {
+        transactions: usize,
+        pending: Box<Plan>,
+    },
     #[error("{}", .0.join("; "))]
     Refused(Vec<String>),
     #[error("{} change(s) cannot be made as {}; nothing was applied:\n  {}", .blocked.len(), .who, .blocked.iter().map(|b| b.to_string()).collect::<Vec<_>>().join("\n  "))]
@@ -86,6 +95,17 @@ pub enum ApplyError {
     },
 }
 
+impl ApplyError {
+    /// Whether some transactions of a split apply committed before it stopped: the cluster
+    /// is part-way, not as it was.
+    pub fn is_partial(&self) -> bool {
+        matches!(
+            self,
+            ApplyError::Partial { .. } | ApplyError::PendingAfterSplit { .. }
+        )
+    }
+}
+
 fn committed_text(committed: &[String]) -> String {
     let list: Vec<String> = committed
         .iter()
@@ -100,6 +120,16 @@ fn committed_text(committed: &[String]) -> String {
         "{which} committed and stay applied ({}); run apply again to finish",
         list.join("; ")
     )
+}
+
+/// Why taking the advisory lock failed: another apply held it past `timeout`, or the server
+/// said something else.
+fn lock_failed(error: tokio_postgres::Error, timeout: Duration) -> ApplyError {
+    if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+        ApplyError::Locked(timeout)
+    } else {
+        database_error(error)
+    }
 }
 
 fn database_error(cause: tokio_postgres::Error) -> ApplyError {
@@ -147,7 +177,7 @@ pub async fn apply(
     options: &ApplyOptions,
     confirmed: &Confirmed,
 ) -> Result<ApplyReport, ApplyError> {
-    transaction(client, manifest, desired, options, confirmed, None).await
+    transaction(client, manifest, desired, options, confirmed).await
 }
 
 /// Applies the manifest within the server's lock budget (`budget`): in one transaction, as
@@ -196,11 +226,14 @@ pub async fn apply_budgeted(
     }
 }
 
-/// Applies the manifest in `transactions` (from `budget::split`), one after the other, each
-/// as [`apply`] does with the whole plan: under the advisory lock, re-planned, its own changes
-/// compared with the confirmed ones, and checked before COMMIT. The last one checks that
-/// the whole plan is now empty. When transaction k fails, 1 to k-1 stay committed, and
-/// [`ApplyError::Partial`] says which.
+/// Applies the manifest in `transactions` (from `budget::split`), one after the other, under
+/// one session-level hold of the advisory lock: planned once under the lock (refused when that
+/// plan is not the confirmed one), each transaction runs its share of that plan and commits,
+/// and once they all have, one more plan must be empty. When transaction k fails, 1 to k-1 stay
+/// committed, and [`ApplyError::Partial`] says which.
+///
+/// Planning once matters at scale: re-planning the whole cluster before and after each
+/// share made the time grow with the square of the number of transactions.
 pub async fn apply_in(
     client: &mut Client,
     manifest: &Manifest,
@@ -209,25 +242,78 @@ pub async fn apply_in(
     confirmed: &Confirmed,
     transactions: &[Transaction],
 ) -> Result<ApplyReport, ApplyError> {
+    // lock_timeout bounds the wait for the advisory lock, and for every table lock an ALTER
+    // needs, in every transaction of the session.
+    let millis = options.lock_timeout.as_millis().max(1);
+    client
+        .batch_execute(&format!("SET lock_timeout = {millis}"))
+        .await
+        .map_err(database_error)?;
+    if let Err(error) = client
+        .execute("SELECT pg_catalog.pg_advisory_lock($1, 0)", &[&LOCK_CLASS])
+        .await
+    {
+        let _ = client.batch_execute("RESET lock_timeout").await;
+        return Err(lock_failed(error, options.lock_timeout));
+    }
+    let result = apply_locked(client, manifest, desired, options, confirmed, transactions).await;
+    // The lock would go with the session; callers that go on (demo, a fleet's targets) must
+    // not keep it.
+    let _ = client
+        .execute(
+            "SELECT pg_catalog.pg_advisory_unlock($1, 0)",
+            &[&LOCK_CLASS],
+        )
+        .await;
+    let _ = client.batch_execute("RESET lock_timeout").await;
+    result
+}
+
+/// [`apply_in`] once the session holds the advisory lock.
+async fn apply_locked(
+    client: &mut Client,
+    manifest: &Manifest,
+    desired: &Desired,
+    options: &ApplyOptions,
+    confirmed: &Confirmed,
+    transactions: &[Transaction],
+) -> Result<ApplyReport, ApplyError> {
+    let (whole, live) = crate::plan::live::plan(&*client, manifest, desired, &options.plan).await?;
+    if let Some(expected) = &confirmed.fingerprint {
+        expected.check(&live.state, &whole)?;
+    }
     let mut report = ApplyReport {
-        plan: confirmed.plan.clone(),
+        plan: whole,
         statements: 0,
         round_trips: 0,
         transactions: transactions.len(),
     };
-    let mut done: Vec<Part> = Vec::new();
-    for (k, unit) in transactions.iter().enumerate() {
-        let share = Share {
-            parts: &unit.parts,
-            done: &done,
-            first: k == 0,
-            last: k + 1 == transactions.len(),
-        };
-        match transaction(client, manifest, desired, options, confirmed, Some(share)).await {
-            Ok(one) => {
-                report.statements += one.statements;
-                report.round_trips += one.round_trips;
-                done.extend(unit.parts.iter().cloned());
+    if report.plan.changes.is_empty() {
+        // Another apply got there first: nothing left to do.
+        return Ok(report);
+    }
+    if report.plan.changes != confirmed.plan.changes {
+        return Err(ApplyError::PlanDiffers);
+    }
+    check(desired, &report.plan, &live)?;
+    let session = Session::new(&live);
+    for (k, (unit, share)) in transactions
+        .iter()
+        .zip(shares(&report.plan, transactions))
+        .enumerate()
+    {
+        let script = script(&share, desired, &session, &live, &options.plan.passwords);
+        let ran = async {
+            let tx = client.transaction().await.map_err(database_error)?;
+            let round_trips = execute(&tx, &script, share.changes.len()).await?;
+            tx.commit().await.map_err(database_error)?;
+            Ok::<_, ApplyError>(round_trips)
+        }
+        .await;
+        match ran {
+            Ok(round_trips) => {
+                report.statements += script.len();
+                report.round_trips += round_trips;
             }
             Err(error) if k == 0 => return Err(error),
             Err(error) => {
@@ -244,43 +330,50 @@ pub async fn apply_in(
             }
         }
     }
+    let (after, _) = crate::plan::live::plan(&*client, manifest, desired, &options.plan).await?;
+    if !after.changes.is_empty() {
+        return Err(ApplyError::PendingAfterSplit {
+            transactions: transactions.len(),
+            pending: Box::new(after),
+        });
+    }
     Ok(report)
 }
 
-/// The changes one transaction of a split apply makes.
-#[derive(Clone, Copy)]
-struct Share<'a> {
-    parts: &'a [Part],
-    /// The parts committed before it.
-    done: &'a [Part],
-    first: bool,
-    last: bool,
-}
-
-/// `plan`'s changes of `parts`.
-fn only(plan: &Plan, parts: &[&[Part]]) -> Plan {
-    Plan {
-        changes: plan
-            .changes
-            .iter()
-            .filter(|c| {
-                let part = budget::part(c);
-                parts.iter().any(|list| list.contains(&part))
-            })
-            .cloned()
-            .collect(),
-        ..plan.clone()
+/// `plan`'s changes split by `transactions`, in one pass: each change goes to the transaction
+/// of its part, in the plan's order. (Filtering the whole plan once per transaction, and
+/// cloning it for each, cost seconds at 100,000 tables.)
+fn shares(plan: &Plan, transactions: &[Transaction]) -> Vec<Plan> {
+    let of: BTreeMap<&Part, usize> = transactions
+        .iter()
+        .enumerate()
+        .flat_map(|(k, unit)| unit.parts.iter().map(move |part| (part, k)))
+        .collect();
+    let mut shares: Vec<Plan> = transactions
+        .iter()
+        .map(|_| Plan {
+            database: plan.database.clone(),
+            changes: Vec::new(),
+            notes: Vec::new(),
+        })
+        .collect();
+    for change in &plan.changes {
+        // A part no transaction takes cannot occur (the split covers them all); were it to,
+        // the check at the end would find its changes pending.
+        if let Some(k) = of.get(&budget::part(change)) {
+            shares[*k].changes.push(change.clone());
+        }
     }
+    shares
 }
 
-/// One transaction: the whole plan (`share` is `None`) or a share of it.
+/// The whole plan in one transaction, under the advisory lock.
 async fn transaction(
     client: &mut Client,
     manifest: &Manifest,
     desired: &Desired,
     options: &ApplyOptions,
     confirmed: &Confirmed,
-    share: Option<Share<'_>>,
 ) -> Result<ApplyReport, ApplyError> {
     let tx = client.transaction().await.map_err(database_error)?;
     // lock_timeout bounds the wait for the advisory lock, and for every table lock an ALTER
@@ -296,23 +389,12 @@ async fn transaction(
         )
         .await
     {
-        return Err(if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
-            ApplyError::Locked(options.lock_timeout)
-        } else {
-            database_error(error)
-        });
+        return Err(lock_failed(error, options.lock_timeout));
     }
-    let (whole, live) = crate::plan::live::plan(&tx, manifest, desired, &options.plan).await?;
+    let (plan, live) = crate::plan::live::plan(&tx, manifest, desired, &options.plan).await?;
     if let Some(expected) = &confirmed.fingerprint {
-        // A saved plan was made from the state before the first transaction.
-        if share.is_none_or(|s| s.first) {
-            expected.check(&live.state, &whole)?;
-        }
+        expected.check(&live.state, &plan)?;
     }
-    let (plan, wanted) = match share {
-        None => (whole, confirmed.plan.clone()),
-        Some(s) => (only(&whole, &[s.parts]), only(&confirmed.plan, &[s.parts])),
-    };
     if plan.changes.is_empty() {
         // Another apply got there first: nothing left to do.
         tx.commit().await.map_err(database_error)?;
@@ -323,7 +405,7 @@ async fn transaction(
             transactions: 1,
         });
     }
-    if plan.changes != wanted.changes {
+    if plan.changes != confirmed.plan.changes {
         return Err(ApplyError::PlanDiffers);
     }
     check(desired, &plan, &live)?;
@@ -331,12 +413,8 @@ async fn transaction(
     let script = script(&plan, desired, &session, &live, &options.plan.passwords);
     let round_trips = execute(&tx, &script, plan.changes.len()).await?;
     let (after, _) = crate::plan::live::plan(&tx, manifest, desired, &options.plan).await?;
-    let pending = match share {
-        Some(s) if !s.last => only(&after, &[s.done, s.parts]),
-        _ => after,
-    };
-    if !pending.changes.is_empty() {
-        return Err(ApplyError::NotConverged(Box::new(pending)));
+    if !after.changes.is_empty() {
+        return Err(ApplyError::NotConverged(Box::new(after)));
     }
     tx.commit().await.map_err(database_error)?;
     Ok(ApplyReport {

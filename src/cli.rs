@@ -83,7 +83,9 @@ pub enum Command {
     ///
     /// Takes an advisory lock so two applies never interleave, re-plans under the lock, runs
     /// the changes, re-reads the cluster and commits only when nothing is left to change: the
-    /// cluster ends converged or exactly as it was. Shows the plan and asks on a terminal;
+    /// cluster ends converged or exactly as it was. A plan that needs more locks than one
+    /// transaction may take (max_locks_per_transaction) is applied in transactions of whole
+    /// services instead, said before asking; --single-transaction refuses it. Shows the plan and asks on a terminal;
     /// elsewhere it needs --yes. Passwords come from each role's password_env variable and are
     /// sent as SCRAM-SHA-256 verifiers, never in plain text.
     #[command(after_long_help = examples::APPLY)]

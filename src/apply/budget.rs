@@ -232,13 +232,19 @@ impl Split {
 /// Splits `plan` into transactions of whole parts, in dependency order, each within `usable`
 /// lock entries: consecutive parts share a transaction while they fit.
 pub fn split(plan: &Plan, usable: u64) -> Split {
+    // The parts in the order the plan first names them, with their locks; `seen` finds a
+    // part's place without a scan of the list (a plan of 100,000 tables has 1,000 parts).
     let mut parts: Vec<(Part, u64)> = Vec::new();
+    let mut seen: BTreeMap<Part, usize> = BTreeMap::new();
     for change in &plan.changes {
         let part = part(change);
         let locks = locks(&change.action);
-        match parts.iter_mut().find(|(p, _)| *p == part) {
-            Some((_, total)) => *total += locks,
-            None => parts.push((part, locks)),
+        match seen.get(&part) {
+            Some(&at) => parts[at].1 += locks,
+            None => {
+                seen.insert(part.clone(), parts.len());
+                parts.push((part, locks));
+            }
         }
     }
     let total: u64 = parts.iter().map(|(_, locks)| locks).sum();

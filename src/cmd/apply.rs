@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 
 use crate::apply::budget::{LockTable, Split, split};
-use crate::apply::{self, ApplyError, ApplyOptions, Confirmed};
+use crate::apply::{self, ApplyOptions, Confirmed};
 use crate::cli::{ApplyArgs, ConnectArgs};
 use crate::desired::desired_state;
 use crate::plan::file::SavedPlan;
@@ -159,7 +159,7 @@ pub fn run(
             }
         };
         let report = result.map_err(|error| {
-            let what = if matches!(error, ApplyError::Partial { .. }) {
+            let what = if error.is_partial() {
                 "apply failed part-way"
             } else {
                 "apply failed; nothing was changed"

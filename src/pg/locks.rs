@@ -1,5 +1,5 @@
 //! The advisory locks dbsplit takes, in one place: `apply` holds `(LOCK_CLASS, 0)` for its
-//! transaction, and `migrate` holds `(LOCK_CLASS, service_key(schema))` per service for its
+//! transaction (for its session when the lock budget splits it in several), and `migrate` holds `(LOCK_CLASS, service_key(schema))` per service for its
 //! session, so the two never wait on each other by accident.
 
 use sha2::{Digest, Sha256};

@@ -78,6 +78,7 @@ pub async fn plan_joining<Q: Queryer, H: Queryer>(
     crate::catalog::timings::phase("diff");
     // A service being moved: its writes are the move's to open and close, not apply's.
     hold::filter(&mut plan, &hold::held(&sightings, manifest));
+    hold::keep_mover(&mut plan, &sightings, manifest);
     // What a non-superuser admin gives itself to make the other changes; not drift, so not
     // part of the diff (audit reports the diff).
     let scopes = Scopes::new(manifest);

@@ -5,8 +5,6 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use tokio_postgres::Client;
-
 use crate::desired::Desired;
 use crate::manifest::{Manifest, Service};
 use crate::pg::connect::connect;
@@ -20,7 +18,7 @@ use super::error::{Context, MoveError};
 use super::hold::{self, BACK_CLOSED};
 use super::preflight::{self, TargetFacts};
 use super::provision::provision;
-use super::replication::{self as repl, SubscriptionOptions};
+use super::replication::{self as repl, Conn, SubscriptionOptions};
 use super::state::{Mark, Names, Phase};
 use super::tools;
 
@@ -102,11 +100,6 @@ pub struct Status {
     pub next: String,
 }
 
-async fn open(options: &ConnectOptions) -> Result<Client, MoveError> {
-    let (client, _connection) = connect(options).await?;
-    Ok(client)
-}
-
 impl Move<'_> {
     fn names(&self) -> Names {
         Names::of(&self.service.name)
@@ -124,12 +117,25 @@ impl Move<'_> {
         self.service.roles.iter().map(|r| r.name.as_str()).collect()
     }
 
-    fn mark(&self, phase: Phase) -> String {
-        Mark::new(&self.service.name, phase, &self.target.redacted()).to_comment()
+    /// A session on `options`' database that acts as the schema's owner where it must.
+    async fn open(&self, options: &ConnectOptions) -> Result<Conn, MoveError> {
+        let (client, _connection) = connect(options).await?;
+        Conn::new(client, &self.service.owner).await
+    }
+
+    /// The mark of `phase`. While the forward subscription may still copy (copying, fenced), it
+    /// names the role that reads the source for it when that role is not a superuser (see
+    /// [`repl::grant_copy_read`]).
+    fn mark(&self, source: &Conn, phase: Phase) -> String {
+        let mut mark = Mark::new(&self.service.name, phase, &self.target.redacted());
+        if source.acts_as_owner() && matches!(phase, Phase::Copying | Phase::Fenced) {
+            mark.copier = Some(self.source.user.clone());
+        }
+        mark.to_comment()
     }
 
     /// The move's mark on the source, `None` when no move is in progress.
-    async fn read_mark(&self, source: &Client) -> Result<Option<Mark>, MoveError> {
+    async fn read_mark(&self, source: &Conn) -> Result<Option<Mark>, MoveError> {
         let name = self.names().forward;
         match repl::publication(source, &name).await? {
             None => Ok(None),
@@ -142,14 +148,14 @@ impl Move<'_> {
         }
     }
 
-    async fn set_phase(&self, source: &Client, phase: Phase) -> Result<(), MoveError> {
-        repl::set_comment(source, &self.names().forward, &self.mark(phase)).await
+    async fn set_phase(&self, source: &Conn, phase: Phase) -> Result<(), MoveError> {
+        repl::set_comment(source, &self.names().forward, &self.mark(source, phase)).await
     }
 
     /// `start`: preflight, provision the target, copy the DDL, publish, subscribe.
     pub async fn start(&self, out: &mut impl Write) -> Result<(), MoveError> {
         let names = self.names();
-        let source = open(self.source).await?;
+        let source = self.open(self.source).await?;
         if let Some(mark) = self.read_mark(&source).await? {
             if mark.phase != Phase::Copying {
                 return Err(MoveError::Refused(format!(
@@ -160,13 +166,21 @@ impl Move<'_> {
                 )));
             }
         }
-        let facts = preflight::source_facts(&source, self.schema(), &names.forward).await?;
-        let target = open(self.target).await;
+        let facts =
+            preflight::source_facts(&source, self.schema(), &names.forward, &self.service.owner)
+                .await?;
+        let target = self.open(self.target).await;
         let target_facts = match &target {
             Ok(client) => preflight::target_facts(client).await?,
             Err(error) => TargetFacts::Unreachable(error.to_string()),
         };
-        let gaps = preflight::gaps(&facts, &target_facts, &self.source.user);
+        let gaps = preflight::gaps(
+            &facts,
+            &target_facts,
+            &self.source.user,
+            self.schema(),
+            &self.service.owner,
+        );
         if !gaps.is_empty() {
             return Err(MoveError::Refused(format!(
                 "cannot start the move of service `{}`; nothing was changed:\n  - {}",
@@ -199,9 +213,10 @@ impl Move<'_> {
             &source,
             &names.forward,
             self.schema(),
-            &self.mark(Phase::Copying),
+            &self.mark(&source, Phase::Copying),
         )
         .await?;
+        repl::grant_move_reads(&source, self.schema(), &self.source.user, true).await?;
         if !repl::subscription(&target, &names.forward).await? {
             // A slot left by a start killed before it subscribed is remade: its position
             // may predate rows the copy will not see twice, but a fresh one is certain.
@@ -209,6 +224,7 @@ impl Move<'_> {
                 repl::drop_slot(&source, &names.forward).await?;
             }
             repl::create_slot(&source, &names.forward).await?;
+            repl::grant_move_reads(&target, self.schema(), &self.target.user, false).await?;
             repl::create_subscription(
                 &target,
                 &names.forward,
@@ -235,8 +251,8 @@ impl Move<'_> {
     /// did (the tables are there, all empty, the same as the source's).
     async fn copy_definitions(
         &self,
-        source: &Client,
-        target: &Client,
+        source: &Conn,
+        target: &Conn,
         facts: &preflight::SourceFacts,
         out: &mut impl Write,
     ) -> Result<(), MoveError> {
@@ -302,51 +318,34 @@ impl Move<'_> {
 
     /// Marks the target's schema as the copy an aborted move left: the source holds every row
     /// of it, so a later `start` may empty it and copy again.
-    async fn mark_copy(&self, target: &Client) -> Result<(), MoveError> {
+    async fn mark_copy(&self, target: &Conn) -> Result<(), MoveError> {
         let comment = format!(
             "{ABORTED_COPY} of service {}; the source {} holds every row of it; `dbsplit move {} start` empties it and copies again",
             self.service.name,
             self.source.redacted(),
             self.service.name
         );
-        self.as_owner(
-            target,
-            &format!(
+        target
+            .run_as_owner(&format!(
                 "COMMENT ON SCHEMA {} IS {}",
                 Ident(self.schema()),
                 Literal(&comment)
-            ),
-        )
-        .await
-        .during(|| {
-            format!(
-                "cannot mark schema `{}` on the target as an aborted move's copy",
-                self.schema()
-            )
-        })
-    }
-
-    /// Runs `sql` on `client` as the schema's owner, in one transaction.
-    async fn as_owner(&self, client: &Client, sql: &str) -> Result<(), tokio_postgres::Error> {
-        let done = client
-            .batch_execute(&format!(
-                "BEGIN; SET LOCAL ROLE {}; {sql}; COMMIT",
-                Ident(&self.service.owner)
             ))
-            .await;
-        if done.is_err() {
-            // Leaves no transaction open on a connection the caller goes on using.
-            let _ = client.batch_execute("ROLLBACK").await;
-        }
-        done
+            .await
+            .during(|| {
+                format!(
+                    "cannot mark schema `{}` on the target as an aborted move's copy",
+                    self.schema()
+                )
+            })
     }
 
     /// Empties the copy an aborted move left on the target (see [`Move::mark_copy`]) when its
     /// definitions are still the source's, so the new subscription copies every row again.
     async fn empty_copy(
         &self,
-        source: &Client,
-        target: &Client,
+        source: &Conn,
+        target: &Conn,
         source_tables: &[String],
         target_tables: &[String],
         out: &mut impl Write,
@@ -369,21 +368,19 @@ impl Move<'_> {
             )));
         }
         // The names come from format('%I.%I'): already quoted identifiers.
-        self.as_owner(
-            target,
-            &format!(
+        target
+            .run_as_owner(&format!(
                 "TRUNCATE {}; COMMENT ON SCHEMA {} IS NULL",
                 target_tables.join(", "),
                 Ident(self.schema())
-            ),
-        )
-        .await
-        .during(|| {
-            format!(
-                "cannot empty the aborted move's copy of schema `{}` on the target",
-                self.schema()
-            )
-        })?;
+            ))
+            .await
+            .during(|| {
+                format!(
+                    "cannot empty the aborted move's copy of schema `{}` on the target",
+                    self.schema()
+                )
+            })?;
         let _ = writeln!(
             out,
             "emptied the copy an aborted move left in schema `{}` on the target ({} table(s), the source holds every row): copying again",
@@ -396,9 +393,9 @@ impl Move<'_> {
     /// `status`: the phase, per table its sync state and rows on each side, the lag.
     pub async fn status(&self) -> Result<Status, MoveError> {
         let names = self.names();
-        let source = open(self.source).await?;
+        let source = self.open(self.source).await?;
         let mark = self.read_mark(&source).await?;
-        let target = open(self.target).await;
+        let target = self.open(self.target).await;
         let mut status = Status {
             service: self.service.name.clone(),
             source: self.source.redacted(),
@@ -506,8 +503,8 @@ impl Move<'_> {
     ) -> Result<CutoverReport, MoveError> {
         let names = self.names();
         let name = &self.service.name;
-        let source = open(self.source).await?;
-        let target = open(self.target).await?;
+        let source = self.open(self.source).await?;
+        let target = self.open(self.target).await?;
         let Some(mark) = self.read_mark(&source).await? else {
             return Err(MoveError::Refused(format!(
                 "no move of service `{name}` is in progress: run `dbsplit move {name} start` first"
@@ -647,11 +644,7 @@ impl Move<'_> {
     /// holds for them (what `dbsplit pooler` wrote for the source): each server salts its own,
     /// and PgBouncer logs in to the server with the keys of its userlist, so without this its
     /// logins as the service's roles would fail on the target. The passwords stay the same.
-    async fn align_verifiers(
-        &self,
-        target: &Client,
-        out: &mut impl Write,
-    ) -> Result<(), MoveError> {
+    async fn align_verifiers(&self, target: &Conn, out: &mut impl Write) -> Result<(), MoveError> {
         let logins = self.logins();
         for admin in self.poolers {
             let (file, verifiers) =
@@ -706,8 +699,15 @@ impl Move<'_> {
         Ok(())
     }
 
+    /// Takes back, on both sides, what the move let its roles reach (see
+    /// [`repl::grant_move_reads`]).
+    async fn end_move_reads(&self, source: &Conn, target: &Conn) -> Result<(), MoveError> {
+        repl::end_move_reads(source, self.schema(), &self.source.user).await?;
+        repl::end_move_reads(target, self.schema(), &self.target.user).await
+    }
+
     /// Gives the target its writes back after a failed abort and records phase cut-over.
-    async fn reopen_target(&self, source: &Client, target: &Client) -> Result<(), MoveError> {
+    async fn reopen_target(&self, source: &Conn, target: &Conn) -> Result<(), MoveError> {
         let names = self.names();
         repl::unfence(target, self.schema(), &self.writers()).await?;
         repl::set_comment(
@@ -720,7 +720,7 @@ impl Move<'_> {
     }
 
     /// Gives the source its writes back and records phase copying.
-    async fn reopen_source(&self, source: &Client) -> Result<(), MoveError> {
+    async fn reopen_source(&self, source: &Conn) -> Result<(), MoveError> {
         repl::unfence(source, self.schema(), &self.writers()).await?;
         self.set_phase(source, Phase::Copying).await
     }
@@ -733,8 +733,8 @@ impl Move<'_> {
     /// `synchronous_commit = off`. The retry stays as a margin.
     async fn settled(
         &self,
-        from: &Client,
-        to: &Client,
+        from: &Conn,
+        to: &Conn,
         options: &CutoverOptions,
     ) -> Result<Vec<String>, MoveError> {
         let deadline = Instant::now() + options.timeout;
@@ -750,8 +750,8 @@ impl Move<'_> {
     /// What differs between the two sides, one sentence per table.
     async fn compare(
         &self,
-        from: &Client,
-        to: &Client,
+        from: &Conn,
+        to: &Conn,
         verify: Verify,
     ) -> Result<Vec<String>, MoveError> {
         // Each side is read on its own server at the same time: the service waits for this.
@@ -797,8 +797,8 @@ impl Move<'_> {
         out: &mut impl Write,
     ) -> Result<(), MoveError> {
         let names = self.names();
-        let source = open(self.source).await?;
-        let target = open(self.target).await?;
+        let source = self.open(self.source).await?;
+        let target = self.open(self.target).await?;
         let mark = self.read_mark(&source).await?;
         let phase = mark.map(|m| m.phase);
         // A cut-over killed after it made the reverse subscription may have opened the
@@ -831,6 +831,7 @@ impl Move<'_> {
                 if phase.is_some() {
                     self.mark_copy(&target).await?;
                 }
+                self.end_move_reads(&source, &target).await?;
                 repl::drop_publication(&source, &names.forward).await?;
                 let _ = writeln!(
                     out,
@@ -881,6 +882,7 @@ impl Move<'_> {
                 repl::unfence(&source, self.schema(), &self.writers()).await?;
                 self.repoint(self.source, out).await?;
                 self.mark_copy(&target).await?;
+                self.end_move_reads(&source, &target).await?;
                 repl::drop_publication(&source, &names.forward).await?;
                 let _ = writeln!(
                     out,
@@ -900,8 +902,8 @@ impl Move<'_> {
     pub async fn finish(&self, out: &mut impl Write) -> Result<(), MoveError> {
         let names = self.names();
         let name = &self.service.name;
-        let source = open(self.source).await?;
-        let target = open(self.target).await?;
+        let source = self.open(self.source).await?;
+        let target = self.open(self.target).await?;
         match self.read_mark(&source).await?.map(|m| m.phase) {
             Some(Phase::CutOver) => {}
             None if schema_comment(&source, self.schema())
@@ -931,13 +933,14 @@ impl Move<'_> {
             self.target.redacted()
         );
         source
-            .batch_execute(&format!(
+            .run_as_owner(&format!(
                 "COMMENT ON SCHEMA {} IS {}",
                 Ident(self.schema()),
                 Literal(&comment)
             ))
             .await
             .during(|| format!("cannot mark schema `{}` as left behind", self.schema()))?;
+        self.end_move_reads(&source, &target).await?;
         repl::drop_publication(&source, &names.forward).await?;
         let _ = writeln!(
             out,
@@ -967,7 +970,10 @@ impl Move<'_> {
 const ABORTED_COPY: &str = "dbsplit: the copy an aborted move left";
 
 /// The comment on a schema, when it has one.
-async fn schema_comment(client: &Client, schema: &str) -> Result<Option<String>, MoveError> {
+async fn schema_comment(
+    client: &tokio_postgres::Client,
+    schema: &str,
+) -> Result<Option<String>, MoveError> {
     let row = client
         .query_opt(
             "SELECT obj_description(oid, 'pg_namespace') FROM pg_catalog.pg_namespace WHERE nspname = $1",

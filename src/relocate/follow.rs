@@ -32,7 +32,7 @@ use crate::pg::options::{ConnectOptions, Env, resolve};
 use super::archive::{self, Contents};
 use super::error::{Context, MoveError};
 use super::hold::{self, BACK_CLOSED};
-use super::replication as repl;
+use super::replication::{self as repl, Conn};
 use super::state::{Mark, Names, Phase};
 use super::tools::{self, conninfo_value};
 
@@ -46,6 +46,9 @@ enum Side {
         follower: String,
         publication: String,
         subscription: String,
+        /// The role the follower's subscription reads this side as, when the move granted it
+        /// SELECT for the copy (see `Mark::copier`): new tables need it too.
+        copier: Option<String>,
     },
     /// A migration must not run here now; the sentence says why and where to run it.
     Refuse(String),
@@ -75,6 +78,7 @@ where
         follower,
         publication,
         subscription,
+        copier,
     } = side
         && !dry_run
     {
@@ -86,6 +90,7 @@ where
             &follower,
             &publication,
             &subscription,
+            copier.as_deref(),
         )
         .await
         .map_err(|error| {
@@ -132,6 +137,7 @@ async fn side(client: &Client, service: &Service) -> Result<Side, MoveError> {
                 follower: mark.target,
                 publication: names.forward.clone(),
                 subscription: names.forward,
+                copier: mark.copier,
             },
             Phase::CutOver => Side::Refuse(format!(
                 "service `{name}` was cut over to {}: its migrations run there now (point --database-url at it)",
@@ -157,6 +163,7 @@ async fn side(client: &Client, service: &Service) -> Result<Side, MoveError> {
                 follower: source.to_string(),
                 publication: names.back.clone(),
                 subscription: names.back,
+                copier: None,
             }),
             None => Ok(Side::Refuse(format!(
                 "service `{name}` was cut over here by a dbsplit that did not record the source in publication `{}`: run `dbsplit move {name} cutover` again first",
@@ -177,10 +184,11 @@ async fn follow(
     follower: &str,
     publication: &str,
     subscription: &str,
+    copier: Option<&str>,
 ) -> Result<Vec<String>, MoveError> {
     let schema = service.schema.as_str();
     let follower_options = follower_options(home_options, follower)?;
-    let far = open(&follower_options).await?;
+    let far = Conn::new(open(&follower_options).await?, &service.owner).await?;
     let mut lines = Vec::new();
 
     let entries = new_definitions(home, home_options, &far, &follower_options, schema).await?;
@@ -212,8 +220,12 @@ async fn follow(
     if !missing.is_empty() {
         // The names come from format('%I.%I'): already quoted identifiers.
         let list: Vec<&str> = missing.iter().map(|t| t.as_str()).collect();
+        // The follower's table-sync workers read the new tables as the copier.
+        let read = copier
+            .map(|copier| format!("; GRANT SELECT ON {} TO {}", list.join(", "), Ident(copier)))
+            .unwrap_or_default();
         home.batch_execute(&format!(
-            "ALTER PUBLICATION {} ADD TABLE {}",
+            "ALTER PUBLICATION {} ADD TABLE {}{read}",
             Ident(publication),
             list.join(", ")
         ))

@@ -1,9 +1,11 @@
 //! The statements a move runs: publications, slots, subscriptions, the write fence, sequences
 //! and row checks. Each is safe to run again: it looks before it creates or drops.
 
+use std::ops::Deref;
 use std::time::{Duration, Instant};
 
-use tokio_postgres::Client;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row};
 
 use crate::pg::ident::{Ident, Literal, ident_list};
 use crate::pg::options::{ConnectOptions, Host, SslMode};
@@ -11,6 +13,98 @@ use crate::pg::tls::RootCerts;
 
 use super::error::{Context, MoveError};
 use super::tools::conninfo_value;
+
+/// A session of a move and the role its owner-only statements run as. A superuser runs them
+/// itself; a managed admin (not a superuser) holds the schema's owner role with SET but not
+/// INHERIT (see DESIGN.md, "Who connects"), so it runs them as the owner with `SET LOCAL ROLE`
+/// in a transaction of their own: the fence, the sequences, the row counts, the publications.
+pub struct Conn {
+    client: Client,
+    /// The schema's owner when the connecting role is not a superuser.
+    act_as: Option<String>,
+}
+
+impl Deref for Conn {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+impl Conn {
+    /// Wraps `client`, acting as `owner` for owner-only statements unless it is a superuser.
+    pub async fn new(client: Client, owner: &str) -> Result<Conn, MoveError> {
+        let row = client
+            .query_one(
+                "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
+                &[],
+            )
+            .await
+            .during(|| "cannot read the connecting role's attributes".to_string())?;
+        let superuser: bool = row.get(0);
+        Ok(Conn {
+            client,
+            act_as: (!superuser).then(|| owner.to_string()),
+        })
+    }
+
+    /// Wraps `client`, whose role may run the owner's statements itself (the migrator).
+    pub fn itself(client: Client) -> Conn {
+        Conn {
+            client,
+            act_as: None,
+        }
+    }
+
+    /// Whether owner-only statements run as the schema's owner (the connecting role is not a
+    /// superuser).
+    pub fn acts_as_owner(&self) -> bool {
+        self.act_as.is_some()
+    }
+
+    /// The prefix of a transaction that runs as the owner.
+    fn begin(&self) -> String {
+        match &self.act_as {
+            Some(owner) => format!("BEGIN; SET LOCAL ROLE {};", Ident(owner)),
+            None => "BEGIN;".to_string(),
+        }
+    }
+
+    /// Runs `sql` (one or more statements) in one transaction, as the owner.
+    pub async fn run_as_owner(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        let done = self
+            .client
+            .batch_execute(&format!("{} {sql}; COMMIT", self.begin()))
+            .await;
+        if done.is_err() {
+            // Leaves no transaction open on a connection the caller goes on using.
+            let _ = self.client.batch_execute("ROLLBACK").await;
+        }
+        done
+    }
+
+    /// Runs the query `sql` in a transaction of its own, as the owner.
+    async fn query_as_owner(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        self.client.batch_execute(&self.begin()).await?;
+        let rows = self.client.query(sql, params).await;
+        let end = if rows.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = self.client.batch_execute(end).await;
+        let rows = rows?;
+        ended?;
+        Ok(rows)
+    }
+}
 
 /// The tables of `schema`, as `format('%I.%I')` names, sorted.
 pub async fn tables(client: &Client, schema: &str) -> Result<Vec<String>, MoveError> {
@@ -27,12 +121,12 @@ pub async fn tables(client: &Client, schema: &str) -> Result<Vec<String>, MoveEr
 }
 
 /// Row counts of `tables` (names as [`tables`] gives them), in one statement.
-pub async fn counts(client: &Client, tables: &[String]) -> Result<Vec<i64>, MoveError> {
+pub async fn counts(client: &Conn, tables: &[String]) -> Result<Vec<i64>, MoveError> {
     per_table(client, tables, "count(*)", "bigint").await
 }
 
 /// An md5 of every row's text, ordered, per table: equal rows give equal hashes on any major.
-pub async fn hashes(client: &Client, tables: &[String]) -> Result<Vec<String>, MoveError> {
+pub async fn hashes(client: &Conn, tables: &[String]) -> Result<Vec<String>, MoveError> {
     per_table(
         client,
         tables,
@@ -43,7 +137,7 @@ pub async fn hashes(client: &Client, tables: &[String]) -> Result<Vec<String>, M
 }
 
 async fn per_table<T: for<'a> tokio_postgres::types::FromSql<'a>>(
-    client: &Client,
+    client: &Conn,
     tables: &[String],
     expression: &str,
     kind: &str,
@@ -59,7 +153,7 @@ async fn per_table<T: for<'a> tokio_postgres::types::FromSql<'a>>(
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
     let rows = client
-        .query(&format!("SELECT * FROM ({sql}) AS x ORDER BY i"), &[])
+        .query_as_owner(&format!("SELECT * FROM ({sql}) AS x ORDER BY i"), &[])
         .await
         .during(|| "cannot read the tables' rows".to_string())?;
     Ok(rows.iter().map(|r| r.get(1)).collect())
@@ -113,65 +207,167 @@ pub async fn publication(client: &Client, name: &str) -> Result<Option<String>, 
     Ok(row.map(|r| r.get(0)))
 }
 
-/// Creates the publication of `schema`'s tables unless it exists: `FOR TABLES IN SCHEMA` on 15+
-/// as a superuser (tables created later join it), else the list of today's tables.
+/// Creates the publication of `schema`'s tables unless it exists, then writes its comment (the
+/// move's phase). A superuser publishes `FOR TABLES IN SCHEMA` on 15+ (tables created later
+/// join it), else the list of today's tables. A role that is not a superuser publishes as the
+/// schema's owner, which may publish its own tables but needs CREATE on the database: when the
+/// owner lacks it, the connecting role (the database's owner on a managed server) grants it
+/// and takes it back in the same transaction, so no privilege outlives the statement.
 pub async fn create_publication(
-    client: &Client,
+    conn: &Conn,
     name: &str,
     schema: &str,
     comment: &str,
 ) -> Result<(), MoveError> {
-    if publication(client, name).await?.is_none() {
-        let row = client
-            .query_one(
-                "SELECT current_setting('server_version_num')::int >= 150000 AND rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
-                &[],
-            )
-            .await
-            .during(|| "cannot read the server's version".to_string())?;
-        let sql = if row.get(0) {
-            format!(
-                "CREATE PUBLICATION {} FOR TABLES IN SCHEMA {}",
-                Ident(name),
-                Ident(schema)
-            )
-        } else {
-            let list = tables(client, schema).await?;
-            if list.is_empty() {
-                format!("CREATE PUBLICATION {}", Ident(name))
-            } else {
-                format!(
-                    "CREATE PUBLICATION {} FOR TABLE {}",
-                    Ident(name),
-                    list.join(", ")
-                )
-            }
-        };
-        client
-            .batch_execute(&sql)
-            .await
-            .during(|| format!("cannot create publication `{name}`"))?;
+    if publication(conn, name).await?.is_some() {
+        return set_comment(conn, name, comment).await;
     }
-    set_comment(client, name, comment).await
+    let create = |tables: &[String]| {
+        if tables.is_empty() {
+            format!("CREATE PUBLICATION {}", Ident(name))
+        } else {
+            format!(
+                "CREATE PUBLICATION {} FOR TABLE {}",
+                Ident(name),
+                tables.join(", ")
+            )
+        }
+    };
+    let comment_sql = format!(
+        "COMMENT ON PUBLICATION {} IS {}",
+        Ident(name),
+        Literal(comment)
+    );
+    let sql = match &conn.act_as {
+        None => {
+            let row = conn
+                .query_one(
+                    "SELECT current_setting('server_version_num')::int >= 150000",
+                    &[],
+                )
+                .await
+                .during(|| "cannot read the server's version".to_string())?;
+            let create = if row.get(0) {
+                format!(
+                    "CREATE PUBLICATION {} FOR TABLES IN SCHEMA {}",
+                    Ident(name),
+                    Ident(schema)
+                )
+            } else {
+                create(&tables(conn, schema).await?)
+            };
+            format!("BEGIN; {create}; {comment_sql}; COMMIT")
+        }
+        Some(owner) => {
+            let row = conn
+                .query_one(
+                    "SELECT current_database()::text, has_database_privilege($1, current_database(), 'CREATE')",
+                    &[owner],
+                )
+                .await
+                .during(|| format!("cannot read the privileges of role `{owner}`"))?;
+            let database = Ident(row.get::<_, &str>(0)).to_string();
+            let (grant, revoke) = if row.get(1) {
+                (String::new(), String::new())
+            } else {
+                (
+                    format!("GRANT CREATE ON DATABASE {database} TO {};", Ident(owner)),
+                    format!(
+                        "REVOKE CREATE ON DATABASE {database} FROM {};",
+                        Ident(owner)
+                    ),
+                )
+            };
+            format!(
+                "BEGIN; {grant} SET LOCAL ROLE {}; {}; {comment_sql}; RESET ROLE; {revoke} COMMIT",
+                Ident(owner),
+                create(&tables(conn, schema).await?)
+            )
+        }
+    };
+    let done = conn.batch_execute(&sql).await;
+    if done.is_err() {
+        let _ = conn.batch_execute("ROLLBACK").await;
+    }
+    done.during(|| {
+        format!(
+            "cannot create publication `{name}`{}",
+            conn.act_as
+                .as_deref()
+                .map(|owner| format!(" as {owner}, the owner of schema `{schema}`"))
+                .unwrap_or_default()
+        )
+    })
 }
 
-/// Writes the publication's comment (the move's phase).
-pub async fn set_comment(client: &Client, name: &str, comment: &str) -> Result<(), MoveError> {
-    client
-        .batch_execute(&format!(
-            "COMMENT ON PUBLICATION {} IS {}",
-            Ident(name),
-            Literal(comment)
-        ))
-        .await
-        .during(|| format!("cannot record the move's phase on publication `{name}`"))
+/// Writes the publication's comment (the move's phase), as its owner.
+pub async fn set_comment(conn: &Conn, name: &str, comment: &str) -> Result<(), MoveError> {
+    conn.run_as_owner(&format!(
+        "COMMENT ON PUBLICATION {} IS {}",
+        Ident(name),
+        Literal(comment)
+    ))
+    .await
+    .during(|| format!("cannot record the move's phase on publication `{name}`"))
 }
 
-pub async fn drop_publication(client: &Client, name: &str) -> Result<(), MoveError> {
-    client
-        .batch_execute(&format!("DROP PUBLICATION IF EXISTS {}", Ident(name)))
+pub async fn drop_publication(conn: &Conn, name: &str) -> Result<(), MoveError> {
+    conn.run_as_owner(&format!("DROP PUBLICATION IF EXISTS {}", Ident(name)))
         .await
         .during(|| format!("cannot drop publication `{name}`"))
+}
+
+/// Lets `role`, the role that runs the move on this side, reach `schema` while the move is under
+/// way when it is not a superuser (it holds the owner with SET but not INHERIT): USAGE, which
+/// CREATE SUBSCRIPTION and REFRESH need to look up the schema's tables, and with `read` SELECT
+/// on its tables, which the table-sync workers' `COPY ... TO STDOUT` on the source needs.
+/// Granted by the owner; `plan` leaves them alone while a move of the schema is under way
+/// (`hold::keep_mover`); [`end_move_reads`] takes them back.
+pub async fn grant_move_reads(
+    conn: &Conn,
+    schema: &str,
+    role: &str,
+    read: bool,
+) -> Result<(), MoveError> {
+    if !conn.acts_as_owner() {
+        return Ok(());
+    }
+    let mut sql = format!("GRANT USAGE ON SCHEMA {} TO {}", Ident(schema), Ident(role));
+    if read {
+        sql.push_str(&format!(
+            "; GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}",
+            Ident(schema),
+            Ident(role)
+        ));
+    }
+    conn.run_as_owner(&sql)
+        .await
+        .during(|| format!("cannot let `{role}` reach schema `{schema}` for the move"))
+}
+
+/// Takes back what [`grant_move_reads`] gave.
+pub async fn end_move_reads(conn: &Conn, schema: &str, role: &str) -> Result<(), MoveError> {
+    if !conn.acts_as_owner() {
+        return Ok(());
+    }
+    // A move stopped before it provisioned the target has no schema there.
+    let exists = conn
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1)",
+            &[&schema],
+        )
+        .await
+        .during(|| format!("cannot look for schema `{schema}`"))?;
+    if !exists.get::<_, bool>(0) {
+        return Ok(());
+    }
+    conn.run_as_owner(&format!(
+        "REVOKE SELECT ON ALL TABLES IN SCHEMA {schema} FROM {role}; REVOKE USAGE ON SCHEMA {schema} FROM {role}",
+        schema = Ident(schema),
+        role = Ident(role)
+    ))
+    .await
+    .during(|| format!("cannot take back what `{role}` held on schema `{schema}` for the move"))
 }
 
 /// Whether the slot exists, and whether a walsender uses it now.
@@ -331,27 +527,26 @@ pub async fn drop_subscription(client: &Client, name: &str) -> Result<(), MoveEr
 /// the sessions of `logins` in this database, waiting up to 5 s for each to exit. Once this
 /// returns, no session of theirs can commit a write there.
 pub async fn fence(
-    client: &Client,
+    conn: &Conn,
     schema: &str,
     writers: &[&str],
     logins: &[&str],
     end_sessions: bool,
 ) -> Result<u64, MoveError> {
     if !writers.is_empty() {
-        client
-            .batch_execute(&format!(
-                "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA {} FROM {}",
-                Ident(schema),
-                ident_list(writers.iter().copied())
-            ))
-            .await
-            .during(|| format!("cannot revoke the service's writes on schema `{schema}`"))?;
+        conn.run_as_owner(&format!(
+            "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA {} FROM {}",
+            Ident(schema),
+            ident_list(writers.iter().copied())
+        ))
+        .await
+        .during(|| format!("cannot revoke the service's writes on schema `{schema}`"))?;
     }
     if !end_sessions || logins.is_empty() {
         return Ok(0);
     }
     let logins: Vec<String> = logins.iter().map(|s| s.to_string()).collect();
-    let row = client
+    let row = conn
         .query_one(
             "SELECT count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(pid, 5000))
              FROM pg_catalog.pg_stat_activity
@@ -364,18 +559,17 @@ pub async fn fence(
 }
 
 /// Gives `writers` back what `readwrite` means on `schema`'s tables.
-pub async fn unfence(client: &Client, schema: &str, writers: &[&str]) -> Result<(), MoveError> {
+pub async fn unfence(conn: &Conn, schema: &str, writers: &[&str]) -> Result<(), MoveError> {
     if writers.is_empty() {
         return Ok(());
     }
-    client
-        .batch_execute(&format!(
-            "GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {} TO {}",
-            Ident(schema),
-            ident_list(writers.iter().copied())
-        ))
-        .await
-        .during(|| format!("cannot give the service's writes back on schema `{schema}`"))
+    conn.run_as_owner(&format!(
+        "GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {} TO {}",
+        Ident(schema),
+        ident_list(writers.iter().copied())
+    ))
+    .await
+    .during(|| format!("cannot give the service's writes back on schema `{schema}`"))
 }
 
 /// The end of the WAL inserted so far, as text: every commit acknowledged before this call is
@@ -449,27 +643,34 @@ pub async fn lag_seconds(publisher: &Client, subscription: &str) -> Result<Optio
 }
 
 /// Sets every sequence of `schema` on `to` so its next value follows what `from` handed out:
-/// `last_value + increment_by`, owned by a column or not. Returns how many were set.
-pub async fn copy_sequences(from: &Client, to: &Client, schema: &str) -> Result<usize, MoveError> {
+/// `last_value + increment_by`, owned by a column or not. Returns how many were set. Both
+/// sides act as the owner: pg_sequences shows `last_value` only to a role that may read the
+/// sequence, and `setval` needs UPDATE on it.
+pub async fn copy_sequences(from: &Conn, to: &Conn, schema: &str) -> Result<usize, MoveError> {
     let rows = from
-        .query(
+        .query_as_owner(
             "SELECT format('%I.%I', schemaname, sequencename), last_value, increment_by
              FROM pg_catalog.pg_sequences WHERE schemaname = $1 AND last_value IS NOT NULL",
             &[&schema],
         )
         .await
         .during(|| format!("cannot read the sequences of schema `{schema}`"))?;
-    for row in &rows {
-        let name: String = row.get(0);
-        let last: i64 = row.get(1);
-        let increment: i64 = row.get(2);
-        let next = last.saturating_add(increment);
-        to.execute(
-            "SELECT pg_catalog.setval($1::text::regclass, $2, false)",
-            &[&name, &next],
-        )
-        .await
-        .during(|| format!("cannot set sequence {name}"))?;
+    // The names come from format('%I.%I'): already quoted identifiers.
+    let sql: String = rows
+        .iter()
+        .map(|row| {
+            let name: String = row.get(0);
+            let next = row.get::<_, i64>(1).saturating_add(row.get::<_, i64>(2));
+            format!(
+                "SELECT pg_catalog.setval({}::regclass, {next}, false);",
+                Literal(&name)
+            )
+        })
+        .collect();
+    if !sql.is_empty() {
+        to.run_as_owner(&sql)
+            .await
+            .during(|| format!("cannot set the sequences of schema `{schema}`"))?;
     }
     Ok(rows.len())
 }

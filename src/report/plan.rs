@@ -176,25 +176,24 @@ pub fn human(plan: &Plan, owners: &Owners, color: bool, out: &mut impl Write) ->
 /// The changes grouped by scope: services first (in manifest order), then shared schemas,
 /// observers and the database; changes keep their order within a scope.
 pub(super) fn by_scope(plan: &Plan) -> Vec<(&Scope, Vec<&Change>)> {
-    let mut scopes: Vec<&Scope> = Vec::new();
+    // One pass: a plan of 100,000 tables has 1,000 scopes and 300,000 changes.
+    let mut groups: Vec<(&Scope, Vec<&Change>)> = Vec::new();
+    let mut at: std::collections::BTreeMap<&Scope, usize> = std::collections::BTreeMap::new();
     for change in &plan.changes {
-        if !scopes.contains(&&change.scope) {
-            scopes.push(&change.scope);
-        }
+        let index = *at.entry(&change.scope).or_insert_with(|| {
+            groups.push((&change.scope, Vec::new()));
+            groups.len() - 1
+        });
+        groups[index].1.push(change);
     }
-    scopes.sort_by_key(|scope| match scope {
+    // A stable sort: within a kind, the order the plan first names them.
+    groups.sort_by_key(|(scope, _)| match scope {
         Scope::Service(_) => 0,
         Scope::Shared(_) => 1,
         Scope::Observer(_) => 2,
         Scope::Database(_) => 3,
     });
-    scopes
-        .into_iter()
-        .map(|scope| {
-            let changes = plan.changes.iter().filter(|c| &c.scope == scope).collect();
-            (scope, changes)
-        })
-        .collect()
+    groups
 }
 
 fn notes(plan: &Plan, out: &mut impl Write) -> io::Result<()> {

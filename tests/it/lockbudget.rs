@@ -251,3 +251,43 @@ async fn a_fleet_target_larger_than_the_lock_table_applies_in_transactions_of_wh
     assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
     assert_eq!(owner(&cluster, "svc_3.t_100").await, "svc_3_owner");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_split_apply_waits_for_the_lock_another_apply_holds_then_gives_up_changing_nothing() {
+    let (cluster, dir) = small_lock_table().await;
+    let holder = cluster.superuser("app").await;
+    holder
+        .execute(
+            "SELECT pg_advisory_lock($1, 0)",
+            &[&dbsplit::apply::LOCK_CLASS],
+        )
+        .await
+        .expect("hold the apply lock as another apply would");
+    let before = introspect(&holder, Depth::Dependencies)
+        .await
+        .expect("introspect");
+    let waited = run(&cluster, &dir, &["apply", "--yes", "--lock-timeout", "1s"]);
+    let text = stderr(&waited);
+    assert_eq!(waited.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("another dbsplit apply holds the lock; gave up after waiting 1s"),
+        "{text}"
+    );
+    assert!(stdout(&waited).contains("It is applied in 3 transactions"));
+    let after = introspect(&holder, Depth::Dependencies)
+        .await
+        .expect("introspect");
+    assert_eq!(before, after, "the apply that gave up changed something");
+
+    holder
+        .execute(
+            "SELECT pg_advisory_unlock($1, 0)",
+            &[&dbsplit::apply::LOCK_CLASS],
+        )
+        .await
+        .expect("release the lock");
+    let split = run(&cluster, &dir, &["apply", "--yes"]);
+    assert_eq!(split.status.code(), Some(0), "{}", stderr(&split));
+    let again = run(&cluster, &dir, &["plan", "--exit-code"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+}

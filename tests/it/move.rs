@@ -1730,33 +1730,52 @@ async fn a_migration_during_a_move_reaches_the_other_side_and_its_rows_are_repli
 }
 
 /// A server with wal_level=logical and a managed provider's admin: `admin` is `LOGIN CREATEROLE
-/// CREATEDB REPLICATION` (on 16+ also a member of pg_create_subscription), not a superuser,
-/// and created database `app` itself. On 14 a superuser revokes PUBLIC's CREATE on the public
+/// CREATEDB REPLICATION`, a member of pg_signal_backend (as the providers' admin roles are; on
+/// 16+ also of pg_create_subscription), not a superuser, and owns database `app`. Over TCP the
+/// admin logs in with a password, as on a managed server: a subscription owned by a role that
+/// is not a superuser must use one. On 14 a superuser revokes PUBLIC's CREATE on the public
 /// schema the bootstrap superuser owns (see tests/it/managed.rs).
 async fn managed_logical() -> TestCluster {
     let cluster = TestCluster::start_with(
         "scratch",
         &LocalConfig {
             conf: vec!["wal_level = logical".into(), "max_wal_senders = 10".into()],
+            hba: Some(
+                "local all all trust\nhost all admin 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\n"
+                    .into(),
+            ),
             ..LocalConfig::default()
         },
     );
     let major = server_major(&cluster).await;
-    let mut roles = String::from("CREATE ROLE admin LOGIN CREATEROLE CREATEDB REPLICATION;");
+    let mut roles = format!(
+        "CREATE ROLE admin LOGIN CREATEROLE CREATEDB REPLICATION PASSWORD '{ADMIN_PASSWORD}';
+         GRANT pg_signal_backend TO admin;"
+    );
     if major >= 16 {
         roles.push_str("GRANT pg_create_subscription TO admin;");
     }
     cluster.psql_ok("scratch", &roles);
     cluster
-        .connect("admin", "scratch")
+        .superuser("scratch")
         .await
-        .batch_execute("CREATE DATABASE app")
+        .batch_execute("CREATE DATABASE app OWNER admin")
         .await
-        .expect("the admin creates the database");
+        .expect("a database the admin owns");
     if major < 15 {
         cluster.psql_ok("app", r#"REVOKE CREATE ON SCHEMA "public" FROM PUBLIC;"#);
     }
     cluster
+}
+
+const ADMIN_PASSWORD: &str = "admin secret";
+
+/// The connection string of `managed_logical`'s admin to database `app`.
+fn admin_url(cluster: &TestCluster) -> String {
+    format!(
+        "{} password='{ADMIN_PASSWORD}'",
+        cluster.server.connection_string("admin", "app")
+    )
 }
 
 /// `dbsplit` with the example manifest against `cluster`'s database `app` as `user`.
@@ -1767,7 +1786,11 @@ fn dbsplit_as(cluster: &TestCluster, user: &str, args: &[&str]) -> Output {
         .args(args)
         .env(
             "DATABASE_URL",
-            cluster.server.connection_string(user, "app"),
+            if user == "admin" {
+                admin_url(cluster)
+            } else {
+                cluster.server.connection_string(user, "app")
+            },
         )
         .env("NO_COLOR", "1")
         .env("PG_BIN", cluster.server.bin_dir())
@@ -1779,28 +1802,31 @@ fn dbsplit_as(cluster: &TestCluster, user: &str, args: &[&str]) -> Output {
         .expect("dbsplit runs")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "on 16+ start fails at the target's fence: `cannot revoke the service's writes on schema `billing`: permission denied for schema billing (SQLSTATE 42501)`: apply gives the admin billing_owner with SET but not INHERIT, and fence/unfence/copy_sequences run as the admin. A SET ROLE to the owner fixes those, but not CREATE PUBLICATION ... FOR TABLE: as the admin `permission denied for schema billing` (with USAGE: `must be owner of table`), as billing_owner `permission denied for database app` (no CREATE on the database); it needs the admin to inherit the owner or the owner to get CREATE on the database. On 14 and 15 it passes: start refuses (CREATE SUBSCRIPTION needs a superuser before 16) and changes nothing"]
-async fn a_managed_admin_who_is_not_a_superuser_moves_a_service() {
+/// `dbsplit move billing ARGS --to TARGET` as `managed_logical`'s admin on both sides.
+fn managed_step(source: &TestCluster, target: &TestCluster, args: &[&str]) -> Output {
+    let to = admin_url(target);
+    let mut all = vec!["move", "billing"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--to", &to]);
+    dbsplit_as(source, "admin", &all)
+}
+
+/// Two `managed_logical` servers, billing applied on the source by the admin with one row, the
+/// move started and copied, then cut over, all as the admin: the target takes billing_rw's
+/// writes, the source refuses them. `None` before 16, where start refuses (only a superuser
+/// may create a subscription) and changes nothing.
+async fn managed_cutover() -> Option<(TestCluster, TestCluster)> {
     let source = managed_logical().await;
     let target = managed_logical().await;
-    let to = target.server.connection_string("admin", "app");
     let applied = dbsplit_as(&source, "admin", &["apply", "--yes"]);
     assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
     source.psql_ok("app", BILLING);
     insert_as_billing_rw(&source, 1)
         .await
         .expect("the source takes writes");
-
-    let step = |args: &[&str]| {
-        let mut all = vec!["move", "billing"];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&["--to", &to]);
-        dbsplit_as(&source, "admin", &all)
-    };
+    let step = |args: &[&str]| managed_step(&source, &target, args);
     let start = step(&["start"]);
     if server_major(&target).await < 16 {
-        // Before 16 only a superuser may CREATE SUBSCRIPTION: start says so and changes nothing.
         assert_eq!(start.status.code(), Some(2), "{}", stderr(&start));
         assert!(
             stderr(&start).contains(
@@ -1811,7 +1837,7 @@ async fn a_managed_admin_who_is_not_a_superuser_moves_a_service() {
         );
         assert_eq!(replication_objects(&source).await, 0);
         assert_eq!(replication_objects(&target).await, 0);
-        return;
+        return None;
     }
     assert_eq!(
         start.status.code(),
@@ -1834,6 +1860,31 @@ async fn a_managed_admin_who_is_not_a_superuser_moves_a_service() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    // What the move lets the admin reach while it runs is not drift: plan leaves it alone.
+    let plan = dbsplit_as(&source, "admin", &["plan", "--exit-code"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
+    assert!(
+        stdout(&plan)
+            .contains("to admin alone: the move of service `billing` under way reads it as admin"),
+        "{}",
+        stdout(&plan)
+    );
+    // While the move runs the admin reads the source's tables (the initial copy) and reaches
+    // the target's schema (the subscription's lookups).
+    let reading = move_leftovers(&source).await;
+    assert!(
+        reading.contains(&"admin has SELECT on events".to_string()),
+        "{reading:?}"
+    );
+    assert_eq!(
+        move_leftovers(&target).await,
+        ["admin has USAGE on billing"]
+    );
+    // Written while copying: it reaches the target by streaming, not by the initial copy.
+    insert_as_billing_rw(&source, 2)
+        .await
+        .expect("the source takes writes while the move copies");
+    let handed_out = max_id(&source).await;
     let cutover = step(&["cutover"]);
     assert_eq!(
         cutover.status.code(),
@@ -1842,14 +1893,66 @@ async fn a_managed_admin_who_is_not_a_superuser_moves_a_service() {
         stdout(&cutover),
         stderr(&cutover)
     );
-    insert_as_billing_rw(&target, 2)
+    insert_as_billing_rw(&target, 3)
         .await
         .expect("billing_rw writes the target after cut-over");
     assert_denied(
-        insert_as_billing_rw(&source, 3).await,
+        insert_as_billing_rw(&source, 4).await,
         "billing_rw writes the source after cut-over",
     );
-    let finish = step(&["finish"]);
+    // The target's sequence continues above what the source handed out (the reverse
+    // subscription may since have brought the target's row back to the source).
+    assert_eq!(max_id(&target).await, handed_out + 1);
+    Some((source, target))
+}
+
+/// What the move left granted on `cluster` that was not granted before: CREATE on the
+/// database to the owner, or any privilege to the admin on schema billing or its tables (for
+/// the move's lookups and initial copy only). Read from the ACLs themselves: on 14 and 15 the
+/// admin also inherits what the owner holds.
+async fn move_leftovers(cluster: &TestCluster) -> Vec<String> {
+    let rows = cluster
+        .superuser("app")
+        .await
+        .query(
+            "SELECT 'billing_owner has ' || a.privilege_type || ' on app'
+               FROM pg_database d, aclexplode(d.datacl) a
+              WHERE d.datname = 'app' AND a.grantee = 'billing_owner'::regrole
+             UNION ALL
+             SELECT 'admin has ' || a.privilege_type || ' on billing'
+               FROM pg_namespace n, aclexplode(n.nspacl) a
+              WHERE n.nspname = 'billing' AND a.grantee = 'admin'::regrole
+             UNION ALL
+             SELECT 'admin has ' || a.privilege_type || ' on ' || c.relname
+               FROM pg_class c, aclexplode(c.relacl) a
+              WHERE c.relnamespace = 'billing'::regnamespace AND a.grantee = 'admin'::regrole",
+            &[],
+        )
+        .await
+        .expect("read the leftovers");
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+/// The highest id of billing.events.
+async fn max_id(cluster: &TestCluster) -> i64 {
+    cluster
+        .superuser("app")
+        .await
+        .query_one(
+            "SELECT coalesce(max(id), 0)::bigint FROM billing.events",
+            &[],
+        )
+        .await
+        .expect("read the ids")
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_managed_admin_who_is_not_a_superuser_moves_a_service() {
+    let Some((source, target)) = managed_cutover().await else {
+        return;
+    };
+    let finish = managed_step(&source, &target, &["finish"]);
     assert_eq!(
         finish.status.code(),
         Some(0),
@@ -1857,5 +1960,63 @@ async fn a_managed_admin_who_is_not_a_superuser_moves_a_service() {
         stdout(&finish),
         stderr(&finish)
     );
-    assert_eq!(all_payloads(&target).await, [1, 2]);
+    assert_eq!(all_payloads(&target).await, [1, 2, 3]);
+    assert_eq!(replication_objects(&source).await, 0);
+    assert_eq!(replication_objects(&target).await, 0);
+    assert_eq!(move_leftovers(&source).await, Vec::<String>::new());
+    assert_eq!(move_leftovers(&target).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_managed_admin_who_is_not_a_superuser_aborts_after_cutover() {
+    let Some((source, target)) = managed_cutover().await else {
+        return;
+    };
+    let abort = managed_step(&source, &target, &["abort"]);
+    assert_eq!(
+        abort.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&abort),
+        stderr(&abort)
+    );
+    insert_as_billing_rw(&source, 5)
+        .await
+        .expect("billing_rw writes the source again after abort");
+    assert_denied(
+        insert_as_billing_rw(&target, 6).await,
+        "billing_rw writes the target after abort",
+    );
+    assert_eq!(all_payloads(&source).await, [1, 2, 3, 5]);
+    assert_eq!(replication_objects(&source).await, 0);
+    assert_eq!(replication_objects(&target).await, 0);
+    assert_eq!(move_leftovers(&source).await, Vec::<String>::new());
+    let plan = dbsplit_as(&source, "admin", &["plan", "--exit-code"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn start_tells_a_managed_admin_which_role_needs_what_and_changes_nothing() {
+    let source = managed_logical().await;
+    let target = managed_logical().await;
+    let applied = dbsplit_as(&source, "admin", &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    source.psql_ok("app", BILLING);
+    source.psql_ok("scratch", "REVOKE pg_signal_backend FROM admin;");
+    target.psql_ok("scratch", "REVOKE pg_signal_backend FROM admin;");
+    let start = managed_step(&source, &target, &["start"]);
+    assert_eq!(start.status.code(), Some(2), "{}", stderr(&start));
+    for expected in [
+        "role `admin` on the source may not end the service's sessions at cut-over: `GRANT pg_signal_backend TO \"admin\"`",
+        "the role connecting to the target may not end the service's sessions there",
+    ] {
+        assert!(
+            stderr(&start).contains(expected),
+            "{expected}: {}",
+            stderr(&start)
+        );
+    }
+    assert_eq!(replication_objects(&source).await, 0);
+    assert_eq!(replication_objects(&target).await, 0);
+    assert_eq!(move_leftovers(&source).await, Vec::<String>::new());
 }

@@ -222,7 +222,7 @@ async fn apply_one(
     )
     .await
     .map_err(|error| {
-        let what = if matches!(error, ApplyError::Partial { .. }) {
+        let what = if error.is_partial() {
             "apply failed part-way in this database"
         } else {
             "apply failed; nothing was changed in this database"
@@ -262,10 +262,9 @@ fn summarise(outcomes: &[Outcome<Landed>], out: &mut impl Write) -> std::io::Res
                 }
             )?,
             Err(error)
-                if matches!(
-                    error.downcast_ref::<ApplyError>(),
-                    Some(ApplyError::Partial { .. })
-                ) =>
+                if error
+                    .downcast_ref::<ApplyError>()
+                    .is_some_and(ApplyError::is_partial) =>
             {
                 writeln!(
                     out,

@@ -54,7 +54,9 @@ const QUERY: &str =
    UNION ALL
    SELECT 'schema', nspname::text, ''
      FROM pg_catalog.pg_namespace
-     WHERE obj_description(oid, 'pg_namespace') LIKE 'dbsplit: left behind%'";
+     WHERE obj_description(oid, 'pg_namespace') LIKE 'dbsplit: left behind%'
+   UNION ALL
+   SELECT 'user', current_user::text, ''";
 
 /// A replication object or mark of a move in the planned database, as [`QUERY`] reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +95,7 @@ pub async fn hold(
 ) -> Result<(), IntrospectError> {
     let sightings = sightings(db).await?;
     filter(plan, &held(&sightings, manifest));
+    keep_mover(plan, &sightings, manifest);
     Ok(())
 }
 
@@ -149,6 +152,60 @@ pub fn held(sightings: &[Sighting], manifest: &Manifest) -> Vec<Held> {
         }
     }
     held
+}
+
+/// Takes out of the plan's revokes the USAGE and SELECT that the connecting role holds on the
+/// schema of a service whose move is under way here (any of its replication objects seen): a
+/// move run by a role that is not a superuser gives it those for its subscriptions'
+/// lookups and initial copy (`relocate::replication::grant_move_reads`) and takes them back
+/// when it ends. Notes what it left alone.
+pub fn keep_mover(plan: &mut Plan, sightings: &[Sighting], manifest: &Manifest) {
+    let Some(role) = sightings.iter().find(|s| s.kind == "user").map(|s| &s.name) else {
+        return;
+    };
+    let mover = Grantee::Role(role.clone());
+    let seen = |kind: &str, name: &str| sightings.iter().any(|s| s.kind == kind && s.name == name);
+    for service in &manifest.services {
+        let names = Names::of(&service.name);
+        if !(seen("publication", &names.forward)
+            || seen("subscription", &names.forward)
+            || seen("publication", &names.back))
+        {
+            continue;
+        }
+        let mut left = 0;
+        for change in &mut plan.changes {
+            let Action::Revoke {
+                privileges: Some(privileges),
+                on,
+                from,
+            } = &mut change.action
+            else {
+                continue;
+            };
+            let in_schema = match on {
+                Object::Schema(schema) => schema == &service.schema,
+                Object::InSchema { schema, .. } => schema == &service.schema,
+                _ => false,
+            };
+            let reads = privileges
+                .iter()
+                .all(|p| matches!(p, Privilege::Usage | Privilege::Select));
+            if in_schema && reads && from.contains(&mover) {
+                from.retain(|g| g != &mover);
+                left += 1;
+            }
+        }
+        plan.changes.retain(
+            |change| !matches!(&change.action, Action::Revoke { from, .. } if from.is_empty()),
+        );
+        if left > 0 {
+            plan.notes.push(format!(
+                "left {left} grant(s) of USAGE or SELECT on schema `{}` to {role} alone: the move of service `{}` under way reads it as {role}, and takes them back when it ends",
+                service.schema, service.name
+            ));
+        }
+    }
 }
 
 /// Takes the write privileges of each held service's writers on its schema's relations out of

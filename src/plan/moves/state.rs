@@ -44,6 +44,11 @@ pub struct Mark {
     pub phase: Phase,
     /// The target, `user@host:port/dbname` (never a password).
     pub target: String,
+    /// The role the target's subscription reads the source as, when it is not a superuser: the
+    /// move granted it SELECT on the schema's tables for the initial copy, which `plan` leaves
+    /// alone until cut-over or abort takes it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copier: Option<String>,
 }
 
 impl Mark {
@@ -53,6 +58,7 @@ impl Mark {
             service: service.to_string(),
             phase,
             target: target.to_string(),
+            copier: None,
         }
     }
 
