@@ -599,10 +599,10 @@ fn read_relations(rows: Vec<Row>, db_state: &mut Database) -> Result<(), Introsp
         let Some(objects) = db_state.schemas.get_mut(&schema).map(|s| &mut s.objects) else {
             continue;
         };
-        for name in get::<Vec<String>, _>(&row, "names", q)? {
+        for name in get::<Vec<&str>, _>(&row, "names", q)? {
             let object = SchemaObject {
                 kind,
-                name: name.clone(),
+                name: name.to_string(),
                 args: None,
                 owner: owner.clone(),
                 acl: acl.clone(),
@@ -610,7 +610,7 @@ fn read_relations(rows: Vec<Row>, db_state: &mut Database) -> Result<(), Introsp
                 columns: BTreeMap::new(),
                 linked,
             };
-            objects.insert(name, object);
+            objects.insert(name.to_string(), object);
         }
     }
     Ok(())
