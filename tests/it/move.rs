@@ -2020,3 +2020,136 @@ async fn start_tells_a_managed_admin_which_role_needs_what_and_changes_nothing()
     assert_eq!(replication_objects(&target).await, 0);
     assert_eq!(move_leftovers(&source).await, Vec::<String>::new());
 }
+
+/// `dbsplit migrate billing` as billing_migrator (the service's `access = "owner"` login, as
+/// DESIGN.md says migrate connects) on `cluster`'s database `app`, with the manifest in `dir`.
+/// The move's recorded address of the other side names the admin, whose password libpq finds
+/// in PGPASSWORD (billing_migrator logs in by trust).
+fn migrate_as_migrator(dir: &std::path::Path, cluster: &TestCluster) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(dir.join("services.toml"))
+        .args(["migrate", "billing"])
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string("billing_migrator", "app"),
+        )
+        .env("PGPASSWORD", ADMIN_PASSWORD)
+        .env("NO_COLOR", "1")
+        .env("PG_BIN", cluster.server.bin_dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("dbsplit runs")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_managed_admins_move_follows_the_migrators_new_tables_both_ways() {
+    let source = managed_logical().await;
+    let target = managed_logical().await;
+    if server_major(&target).await < 16 {
+        return; // start refuses before 16 (see managed_cutover)
+    }
+    let dir = crate::support::TempDir::new("move-managed-migrate");
+    std::fs::copy(
+        root().join("services.toml.example"),
+        dir.path().join("services.toml"),
+    )
+    .expect("the manifest is copied");
+    let applied = dbsplit_as(&source, "admin", &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    source.psql_ok("app", BILLING);
+    let step = |args: &[&str]| managed_step(&source, &target, args);
+    let ready = || {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let status = step(&["status"]);
+            if status.status.code() == Some(0) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never ready:\n{}{}",
+                stdout(&status),
+                stderr(&status)
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    let start = step(&["start"]);
+    assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    ready();
+
+    // Before cut-over: the migrator's new table joins the owner's publication and its rows
+    // reach the target.
+    write_migration(
+        dir.path(),
+        "20250101000000",
+        "refunds",
+        "CREATE TABLE refunds (id bigserial PRIMARY KEY, amount numeric NOT NULL);
+         INSERT INTO refunds (amount) SELECT g FROM generate_series(1, 3) g;",
+    );
+    let migrated = migrate_as_migrator(dir.path(), &source);
+    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
+    assert!(
+        stderr(&migrated).contains("publication dbsplit_move_billing now includes"),
+        "{}",
+        stderr(&migrated)
+    );
+    ready();
+    let target_db = target.superuser("app").await;
+    wait_rows(&target_db, "billing.refunds", 3).await;
+    let cutover = step(&["cutover"]);
+    assert_eq!(
+        cutover.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&cutover),
+        stderr(&cutover)
+    );
+
+    // After cut-over: the target's new table joins the reverse publication and the source's
+    // reverse subscription copies its rows, so that an abort finds them on the source.
+    write_migration(
+        dir.path(),
+        "20250102000000",
+        "credits",
+        "CREATE TABLE credits (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);
+         INSERT INTO credits (note) VALUES ('a'), ('b');",
+    );
+    let migrated = migrate_as_migrator(dir.path(), &target);
+    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
+    assert!(
+        stderr(&migrated).contains("subscription dbsplit_back_billing on admin@127.0.0.1:"),
+        "{}",
+        stderr(&migrated)
+    );
+    let source_db = source.superuser("app").await;
+    wait_rows(&source_db, "billing.credits", 2).await;
+    target
+        .connect("billing_rw", "app")
+        .await
+        .execute("INSERT INTO billing.credits (note) VALUES ('c')", &[])
+        .await
+        .expect("billing_rw writes the target's new table");
+    wait_rows(&source_db, "billing.credits", 3).await;
+
+    let abort = step(&["abort", "--verify", "hash"]);
+    assert_eq!(
+        abort.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&abort),
+        stderr(&abort)
+    );
+    for table in ["billing.refunds", "billing.credits"] {
+        assert_eq!(
+            rows_of(&source_db, table).await,
+            rows_of(&target_db, table).await,
+            "{table}"
+        );
+    }
+    assert_eq!(replication_objects(&source).await, 0);
+    assert_eq!(replication_objects(&target).await, 0);
+    assert_eq!(move_leftovers(&source).await, Vec::<String>::new());
+    assert_eq!(move_leftovers(&target).await, Vec::<String>::new());
+}
