@@ -4,7 +4,9 @@
 //! non-superuser (stored passwords are then simply not read). Besides privileges it reads what
 //! `audit` needs: foreign keys and the dependencies that cross schemas.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 
 use tokio_postgres::{Row, Transaction};
 
@@ -139,14 +141,14 @@ impl Introspection {
 
 struct Query {
     name: &'static str,
-    sql: &'static str,
+    sql: Cow<'static, str>,
 }
 
 macro_rules! query {
     ($name:literal) => {
         Query {
             name: $name,
-            sql: include_str!(concat!("queries/", $name, ".sql")),
+            sql: Cow::Borrowed(include_str!(concat!("queries/", $name, ".sql"))),
         }
     };
 }
@@ -166,9 +168,20 @@ const FOREIGN_KEYS: Query = query!("foreign_keys");
 const DEPENDENCIES: Query = query!("dependencies");
 const FUNCTION_BODIES: Query = query!("function_bodies");
 const POOLER_AUTH: Query = query!("pooler_auth");
+const LINKED: Query = query!("linked");
+
+/// What turns on `linked` in the relations query (see `queries/relations.sql`).
+const LINKED_GATE: &str = "false /* linked */";
+
+/// The relations query with `linked` read (a hashed scan of pg_depend), as `audit` runs it:
+/// `plan` reads the `linked` query instead, and only when it matters ([`read_linked`]).
+static RELATIONS_LINKED: LazyLock<Query> = LazyLock::new(|| Query {
+    name: RELATIONS.name,
+    sql: Cow::Owned(RELATIONS.sql.replace(LINKED_GATE, "true")),
+});
 
 async fn run(db: &impl Queryer, query: &Query) -> Result<Vec<Row>, IntrospectError> {
-    super::timings::span(query.name, db.query_all(query.sql))
+    super::timings::span(query.name, db.query_all(&query.sql))
         .await
         .map_err(|source| IntrospectError::Query {
             query: query.name,
@@ -215,11 +228,17 @@ pub async fn introspect<Q: Queryer>(
 /// `audit` the dependencies between schemas). The first session's rows are turned into the
 /// model while the second session's queries run.
 fn first(depth: Depth) -> Vec<&'static Query> {
-    let mut queries = vec![&DATABASE, &PASSWORDS, &SCHEMAS, &RELATIONS];
-    if depth == Depth::Dependencies {
-        queries.extend([&COLUMNS, &FOREIGN_KEYS]);
+    match depth {
+        Depth::Privileges => vec![&DATABASE, &PASSWORDS, &SCHEMAS, &RELATIONS],
+        Depth::Dependencies => vec![
+            &DATABASE,
+            &PASSWORDS,
+            &SCHEMAS,
+            &RELATIONS_LINKED,
+            &COLUMNS,
+            &FOREIGN_KEYS,
+        ],
     }
-    queries
 }
 
 /// The queries the second session (or the first, after its own) runs.
@@ -343,6 +362,52 @@ pub async fn introspect_joining<Q: Queryer, H: Queryer>(
         .insert(introspection.database.clone(), db_state);
     super::timings::phase("building the observed state");
     Ok((introspection, helper))
+}
+
+/// Marks the sequences that a table column owns (`SchemaObject::linked`) in the current
+/// database of `introspection`, which `Depth::Privileges` leaves unmarked: one query, run only
+/// when some sequence's owner is not `owner_of(schema)` (the owner its schema should have;
+/// `None`: the schema's own), since only then does `linked` decide anything (a linked
+/// sequence's owner follows its table's, and ALTER SEQUENCE ... OWNER on one fails). A
+/// converged cluster has no such sequence. Returns whether it ran the query.
+pub async fn read_linked<'a>(
+    db: &impl Queryer,
+    introspection: &mut Introspection,
+    owner_of: impl Fn(&str) -> Option<&'a str>,
+) -> Result<bool, IntrospectError> {
+    let Some(db_state) = introspection
+        .state
+        .databases
+        .get_mut(&introspection.database)
+    else {
+        return Ok(false);
+    };
+    let needed = db_state.schemas.iter().any(|(name, schema)| {
+        let owner = owner_of(name).unwrap_or(schema.owner.as_str());
+        schema
+            .objects
+            .values()
+            .any(|object| object.kind == ObjectKind::Sequence && object.owner != owner)
+    });
+    if !needed {
+        return Ok(false);
+    }
+    let q = LINKED.name;
+    for row in run(db, &LINKED).await? {
+        let schema: String = get(&row, "nspname", q)?;
+        let Some(objects) = db_state.schemas.get_mut(&schema).map(|s| &mut s.objects) else {
+            continue;
+        };
+        for name in get::<Vec<String>, _>(&row, "names", q)? {
+            if let Some(object) = objects
+                .get_mut(&name)
+                .filter(|object| object.kind == ObjectKind::Sequence)
+            {
+                object.linked = true;
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// The model's start from the first session's rows ([`first`]): the session, the schemas and
@@ -534,10 +599,10 @@ fn read_relations(rows: Vec<Row>, db_state: &mut Database) -> Result<(), Introsp
         let Some(objects) = db_state.schemas.get_mut(&schema).map(|s| &mut s.objects) else {
             continue;
         };
-        for name in get::<Vec<String>, _>(&row, "names", q)? {
+        for name in get::<Vec<&str>, _>(&row, "names", q)? {
             let object = SchemaObject {
                 kind,
-                name: name.clone(),
+                name: name.to_string(),
                 args: None,
                 owner: owner.clone(),
                 acl: acl.clone(),
@@ -545,7 +610,7 @@ fn read_relations(rows: Vec<Row>, db_state: &mut Database) -> Result<(), Introsp
                 columns: BTreeMap::new(),
                 linked,
             };
-            objects.insert(name, object);
+            objects.insert(name.to_string(), object);
         }
     }
     Ok(())

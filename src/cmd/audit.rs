@@ -54,6 +54,10 @@ pub fn run(
             report.exceptions.extend(usage.exceptions);
             report.exceptions.sort();
         }
+        // The process ends soon after: the system takes the read state's memory back at once,
+        // where freeing it object by object took about a seventh of the audit's own work on
+        // 10,000 tables (as `plan` does with its state).
+        std::mem::forget(live);
         anyhow::Ok(report)
     })?;
     drop(reading);

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::catalog::introspect::{
-    Depth, IntrospectError, Introspection, Queryer, introspect_joining,
+    Depth, IntrospectError, Introspection, Queryer, introspect_joining, read_linked,
 };
 use crate::desired::Desired;
 use crate::manifest::Manifest;
@@ -54,8 +54,14 @@ pub async fn plan_joining<Q: Queryer, H: Queryer>(
         introspect_joining(db, joining, Depth::Privileges),
         hold::sightings(db)
     );
-    let (live, helper) = introspected?;
+    let (mut live, helper) = introspected?;
     let sightings = sightings?;
+    // Which sequences follow their table's owner, when some sequence's owner is to change.
+    let desired_db = desired.db();
+    read_linked(db, &mut live, |schema| {
+        desired_db.schemas.get(schema).map(|s| s.owner.as_str())
+    })
+    .await?;
     let diff_options = DiffOptions {
         passwords: password_states(desired, &live, &options.passwords),
         prune: options.prune,

@@ -1,9 +1,10 @@
 //! Introspection on two sessions sharing one snapshot (what `plan` does) reads exactly what
 //! one session reads; a second session that cannot join leaves the first one reading alone;
 //! the role dependents query groups a role's objects per kind, catalog and schema, named
-//! after the first one.
+//! after the first one; which sequences a column owns is read by `audit` always, by `plan`
+//! only when some sequence's owner is to change.
 
-use dbsplit::catalog::introspect::{Depth, Introspection, Shared, introspect};
+use dbsplit::catalog::introspect::{Depth, Introspection, Shared, introspect, read_linked};
 use dbsplit::catalog::model::RoleDependent;
 use dbsplit::catalog::snapshot::begin_shared;
 use tokio_postgres::error::SqlState;
@@ -81,6 +82,46 @@ async fn two_sessions_sharing_a_snapshot_read_what_one_session_reads() {
         Some(&SqlState::READ_ONLY_SQL_TRANSACTION),
         "the first session only reads"
     );
+}
+
+/// The sequences of schema `s` marked as owned by a column.
+fn linked(live: &Introspection) -> Vec<String> {
+    live.state.databases["app"].schemas["s"]
+        .objects
+        .values()
+        .filter(|object| object.linked)
+        .map(|object| object.name.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn linked_sequences_are_read_when_a_sequence_owner_is_to_change() {
+    let cluster = TestCluster::start("app");
+    cluster.psql_ok("app", SETUP);
+    cluster.psql_ok(
+        "app",
+        "CREATE SEQUENCE s.free; ALTER SEQUENCE s.free OWNER TO s_owner;",
+    );
+    let client = cluster.superuser("app").await;
+    let audit = introspect(&client, Depth::Dependencies).await.unwrap();
+    assert_eq!(linked(&audit), ["t1_id_seq", "t2_id_seq"]);
+    let mut plan = introspect(&client, Depth::Privileges).await.unwrap();
+    assert_eq!(linked(&plan), Vec::<String>::new());
+    // Every sequence is already its schema's owner's: nothing to read.
+    assert!(
+        !read_linked(&client, &mut plan, |_| Some("s_owner"))
+            .await
+            .unwrap()
+    );
+    assert!(!read_linked(&client, &mut plan, |_| None).await.unwrap());
+    assert_eq!(linked(&plan), Vec::<String>::new());
+    // Another owner for `s`: the serial's and the identity's sequences follow their tables.
+    assert!(
+        read_linked(&client, &mut plan, |_| Some("other_ro"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(linked(&plan), linked(&audit));
 }
 
 #[tokio::test(flavor = "multi_thread")]

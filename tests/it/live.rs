@@ -457,12 +457,15 @@ async fn introspection_takes_the_same_few_queries_whatever_the_cluster_size() {
     );
     assert!(small_objects < large_objects);
     assert_eq!(small, large, "queries must not grow with the cluster");
-    // Each catalog query is a file of its own: as superuser at the deepest level, one each.
+    // Each catalog query is a file of its own: as superuser at the deepest level, one each,
+    // but `linked`, which `plan` reads only when a sequence's owner is to change (`audit`
+    // reads the same with the relations).
     let files = std::fs::read_dir(crate::support::root().join("src/catalog/queries"))
         .expect("the queries folder")
         .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql"))
+            e.as_ref().is_ok_and(|e| {
+                e.path().extension().is_some_and(|x| x == "sql") && e.file_name() != "linked.sql"
+            })
         })
         .count();
     assert_eq!(large, files, "one query per file in src/catalog/queries");

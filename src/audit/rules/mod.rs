@@ -117,26 +117,29 @@ impl Target<'_> {
     }
 }
 
-/// The ACLs of the service schemas and of everything in them (columns included). Nothing is
-/// named yet: most ACLs hold nothing to report, and naming 20,000 objects for each rule
-/// that walks them cost more than the walk.
-pub fn targets<'a>(audit: &Audit<'a>) -> Vec<Target<'a>> {
-    let mut out = Vec::new();
-    for (name, schema) in &audit.db.schemas {
-        if audit.services.of_schema(name).is_none() {
-            continue;
-        }
-        out.push(Target {
-            schema: name,
-            on: On::Schema,
-            noun: "schema",
-            kind: None,
-            owner: &schema.owner,
-            acl: &schema.acl,
-        });
-        for object in schema.objects.values() {
-            for (column, acl) in &object.columns {
-                out.push(Target {
+/// The ACLs of the service schemas and of everything in them (columns included), one at a
+/// time: nothing is collected or named yet, as most ACLs hold nothing to report, and naming
+/// (or even listing) 20,000 objects for each rule that walks them cost more than the walk.
+/// It borrows the audit's database and services, not the audit, which the caller may fill
+/// meanwhile.
+pub fn targets<'a>(audit: &Audit<'a>) -> impl Iterator<Item = Target<'a>> + 'a {
+    let services = audit.services;
+    audit
+        .db
+        .schemas
+        .iter()
+        .filter(move |(name, _)| services.of_schema(name).is_some())
+        .flat_map(|(name, schema)| {
+            let own = Target {
+                schema: name,
+                on: On::Schema,
+                noun: "schema",
+                kind: None,
+                owner: &schema.owner,
+                acl: &schema.acl,
+            };
+            std::iter::once(own).chain(schema.objects.values().flat_map(move |object| {
+                let columns = object.columns.iter().map(move |(column, acl)| Target {
                     schema: name,
                     on: On::Column(object, column),
                     noun: "column",
@@ -144,16 +147,14 @@ pub fn targets<'a>(audit: &Audit<'a>) -> Vec<Target<'a>> {
                     owner: &object.owner,
                     acl,
                 });
-            }
-            out.push(Target {
-                schema: name,
-                on: On::Object(object),
-                noun: object.kind.noun(),
-                kind: Some(object.kind),
-                owner: &object.owner,
-                acl: &object.acl,
-            });
-        }
-    }
-    out
+                columns.chain(std::iter::once(Target {
+                    schema: name,
+                    on: On::Object(object),
+                    noun: object.kind.noun(),
+                    kind: Some(object.kind),
+                    owner: &object.owner,
+                    acl: &object.acl,
+                }))
+            }))
+        })
 }

@@ -4,11 +4,13 @@
 -- `linked` with the names that share them, so that owner and ACL are turned into text once per
 -- group rather than once per object (a service's tables mostly share both). The groups are
 -- formed on oids and the ACL as stored; names come after. `linked` marks a sequence owned by
--- a column (serial, identity): its owner follows the table's. Extension members come from
--- pg_extension through pg_depend's index on the referenced object; `linked`, evaluated for
--- sequences only, from pg_depend's links between relations (one hashed scan when they fit in
--- memory, else an index lookup per sequence: the planner picks); a composite type's ACL from
--- an index lookup, evaluated for composite types only.
+-- a column (serial, identity): its owner follows the table's. It is read here only when the
+-- caller turns the `false /* linked */` below into `true` (`audit`): pg_depend's links between
+-- relations then take one hashed scan, about as long as the rest of this query. `plan` leaves
+-- it false and reads the `linked` query only when some sequence's owner is to change, which
+-- on a converged cluster none is. Extension members come from pg_extension through
+-- pg_depend's index on the referenced object; a composite type's ACL from an index lookup,
+-- evaluated for composite types only.
 SELECT n.nspname,
        g.relkind::text AS relkind,
        pg_catalog.pg_get_userbyid(g.relowner) AS owner,
@@ -22,7 +24,7 @@ FROM (
            CASE WHEN c.relkind = 'c'
                 THEN (SELECT t.typacl FROM pg_catalog.pg_type t WHERE t.oid = c.reltype)
                 ELSE c.relacl END AS acl,
-           c.relkind = 'S' AND EXISTS (
+           c.relkind = 'S' AND false /* linked */ AND EXISTS (
                SELECT FROM pg_catalog.pg_depend l
                WHERE l.classid = 'pg_catalog.pg_class'::regclass AND l.objid = c.oid AND l.objsubid = 0
                  AND l.refclassid = 'pg_catalog.pg_class'::regclass AND l.deptype IN ('a', 'i')) AS linked,
