@@ -125,7 +125,7 @@ impl Move<'_> {
 
     /// The mark of `phase`. While the forward subscription may still copy (copying, fenced), it
     /// names the role that reads the source for it when that role is not a superuser (see
-    /// [`repl::grant_copy_read`]).
+    /// [`repl::grant_move_reads`]).
     fn mark(&self, source: &Conn, phase: Phase) -> String {
         let mut mark = Mark::new(&self.service.name, phase, &self.target.redacted());
         if source.acts_as_owner() && matches!(phase, Phase::Copying | Phase::Fenced) {

@@ -49,6 +49,8 @@ enum Side {
         /// The role the follower's subscription reads this side as, when the move granted it
         /// SELECT for the copy (see `Mark::copier`): new tables need it too.
         copier: Option<String>,
+        /// After cut-over: the copier is read from the source's mark (see [`reverse_copier`]).
+        reverse: bool,
     },
     /// A migration must not run here now; the sentence says why and where to run it.
     Refuse(String),
@@ -79,6 +81,7 @@ where
         publication,
         subscription,
         copier,
+        reverse,
     } = side
         && !dry_run
     {
@@ -90,7 +93,8 @@ where
             &follower,
             &publication,
             &subscription,
-            copier.as_deref(),
+            copier,
+            reverse,
         )
         .await
         .map_err(|error| {
@@ -138,6 +142,7 @@ async fn side(client: &Client, service: &Service) -> Result<Side, MoveError> {
                 publication: names.forward.clone(),
                 subscription: names.forward,
                 copier: mark.copier,
+                reverse: false,
             },
             Phase::CutOver => Side::Refuse(format!(
                 "service `{name}` was cut over to {}: its migrations run there now (point --database-url at it)",
@@ -164,6 +169,7 @@ async fn side(client: &Client, service: &Service) -> Result<Side, MoveError> {
                 publication: names.back.clone(),
                 subscription: names.back,
                 copier: None,
+                reverse: true,
             }),
             None => Ok(Side::Refuse(format!(
                 "service `{name}` was cut over here by a dbsplit that did not record the source in publication `{}`: run `dbsplit move {name} cutover` again first",
@@ -177,6 +183,7 @@ async fn side(client: &Client, service: &Service) -> Result<Side, MoveError> {
 /// Carries the home's new definitions to the follower, adds the new tables to the publication
 /// and refreshes the follower's subscription. Each step looks before it acts: running it again
 /// does nothing more.
+#[allow(clippy::too_many_arguments)]
 async fn follow(
     home: &Client,
     home_options: &ConnectOptions,
@@ -184,16 +191,31 @@ async fn follow(
     follower: &str,
     publication: &str,
     subscription: &str,
-    copier: Option<&str>,
+    copier: Option<String>,
+    reverse: bool,
 ) -> Result<Vec<String>, MoveError> {
     let schema = service.schema.as_str();
     let follower_options = follower_options(home_options, follower)?;
     let far = Conn::new(open(&follower_options).await?, &service.owner).await?;
     let mut lines = Vec::new();
+    let copier = match copier {
+        Some(copier) => Some(copier),
+        None if reverse => reverse_copier(home, &far, service).await?,
+        None => None,
+    };
+    let copier = copier.as_deref();
 
-    let entries = new_definitions(home, home_options, &far, &follower_options, schema).await?;
+    let entries = new_definitions(
+        home,
+        home_options,
+        &far,
+        &follower_options,
+        schema,
+        &service.owner,
+    )
+    .await?;
     if !entries.is_empty() {
-        let home_archive = dump_definitions(home, home_options, schema).await?;
+        let home_archive = dump_definitions(home, home_options, schema, None).await?;
         let (version_num, _) = archive::server_version(&far).await?;
         let pg_restore = tools::find("pg_restore", tools::server_major(version_num))?;
         archive::restore_entries(
@@ -231,7 +253,7 @@ async fn follow(
         ))
         .await
         .during(|| {
-            format!("cannot add the new tables to publication `{publication}` (its owner, the role that runs the move, can)")
+            format!("cannot add the new tables to publication `{publication}` (its owner may: the schema's owner `{}`, and the migrator as its member)", service.owner)
         })?;
         lines.push(format!(
             "publication {publication} now includes {}",
@@ -270,6 +292,47 @@ async fn follow(
         ));
     }
     Ok(lines)
+}
+
+/// After cut-over, the role the source's reverse subscription reads the home (the target) as,
+/// when it is not a superuser: the role `move` connected to the target as, which its
+/// subscription's CONNECTION names and the source's mark records (`user@host:port/dbname`).
+/// Its table-sync workers read a new table with `COPY ... TO STDOUT`, which needs SELECT; the
+/// move's `finish` or `abort` takes that back with the USAGE the move granted it
+/// (`replication::end_move_reads`). `None` when the mark is gone or names a superuser.
+async fn reverse_copier(
+    home: &Client,
+    source: &Client,
+    service: &Service,
+) -> Result<Option<String>, MoveError> {
+    let names = Names::of(&service.name);
+    let Some(mark) = repl::publication(source, &names.forward)
+        .await?
+        .as_deref()
+        .and_then(Mark::parse)
+    else {
+        return Ok(None);
+    };
+    // The user is what precedes the last '@' of the address before its last '/': a user name
+    // may hold an '@' (`user@server` on some providers), a host name may not.
+    let Some((user, _)) = mark
+        .target
+        .rsplit_once('/')
+        .and_then(|(rest, _)| rest.rsplit_once('@'))
+    else {
+        return Ok(None);
+    };
+    let row = home
+        .query_opt(
+            "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1",
+            &[&user],
+        )
+        .await
+        .during(|| format!("cannot read the attributes of role `{user}`"))?;
+    Ok(match row {
+        Some(row) if !row.get::<_, bool>(0) => Some(user.to_string()),
+        _ => None,
+    })
 }
 
 /// The follower's settings: the address the move recorded (`user@host:port/dbname`) with the
@@ -316,11 +379,12 @@ fn follower_options(home: &ConnectOptions, address: &str) -> Result<ConnectOptio
     Ok(options)
 }
 
-/// `pg_dump --schema-only` of the schema, custom format.
+/// `pg_dump --schema-only` of the schema, custom format, as `role` when given.
 async fn dump_definitions(
     client: &Client,
     options: &ConnectOptions,
     schema: &str,
+    role: Option<&str>,
 ) -> Result<Vec<u8>, MoveError> {
     let (version_num, _) = archive::server_version(client).await?;
     let pg_dump = tools::find("pg_dump", tools::server_major(version_num))?;
@@ -330,22 +394,27 @@ async fn dump_definitions(
         options,
         schema,
         Contents::Definitions,
-        None,
+        role,
         &mut bytes,
     )?;
     Ok(bytes)
 }
 
-/// The table-of-contents lines of the home's definitions the follower's lack.
+/// The table-of-contents lines of the home's definitions the follower's lack. The home is read
+/// as the migrator, whose role inherits the owner's; the follower as the move's role, which
+/// reads the schema as `owner` (`--role`) when it is not a superuser (it holds the owner with
+/// SET but not INHERIT on 16+, see DESIGN.md "Who connects").
 async fn new_definitions(
     home: &Client,
     home_options: &ConnectOptions,
-    far: &Client,
+    far: &Conn,
     far_options: &ConnectOptions,
     schema: &str,
+    owner: &str,
 ) -> Result<Vec<String>, MoveError> {
-    let mine = dump_definitions(home, home_options, schema).await?;
-    let theirs = dump_definitions(far, far_options, schema).await?;
+    let mine = dump_definitions(home, home_options, schema, None).await?;
+    let as_owner = far.acts_as_owner().then_some(owner);
+    let theirs = dump_definitions(far, far_options, schema, as_owner).await?;
     let (version_num, _) = archive::server_version(far).await?;
     let pg_restore = tools::find("pg_restore", tools::server_major(version_num))?;
     let mine = toc(&pg_restore, &mine)?;

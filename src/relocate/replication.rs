@@ -22,6 +22,9 @@ pub struct Conn {
     client: Client,
     /// The schema's owner when the connecting role is not a superuser.
     act_as: Option<String>,
+    /// The schema's owner, whom a table-list publication belongs to (see
+    /// [`create_publication`]); `None` for [`Conn::itself`].
+    owner: Option<String>,
 }
 
 impl Deref for Conn {
@@ -52,6 +55,7 @@ impl Conn {
         Ok(Conn {
             client,
             act_as: (!superuser).then(|| owner.to_string()),
+            owner: Some(owner.to_string()),
         })
     }
 
@@ -60,6 +64,7 @@ impl Conn {
         Conn {
             client,
             act_as: None,
+            owner: None,
         }
     }
 
@@ -209,10 +214,12 @@ pub async fn publication(client: &Client, name: &str) -> Result<Option<String>, 
 
 /// Creates the publication of `schema`'s tables unless it exists, then writes its comment (the
 /// move's phase). A superuser publishes `FOR TABLES IN SCHEMA` on 15+ (tables created later
-/// join it), else the list of today's tables. A role that is not a superuser publishes as the
-/// schema's owner, which may publish its own tables but needs CREATE on the database: when the
-/// owner lacks it, the connecting role (the database's owner on a managed server) grants it
-/// and takes it back in the same transaction, so no privilege outlives the statement.
+/// join it), else the list of today's tables, as the schema's owner: the owner may publish its
+/// own tables, and the migrator (a member of the owner) may then add the tables a migration
+/// creates during the move (`follow`), which it may not do to a superuser's publication. The
+/// owner needs CREATE on the database: when it lacks it, the connecting role (a superuser, or
+/// the database's owner on a managed server) grants it and takes it back in the same
+/// transaction, so no privilege outlives the statement.
 pub async fn create_publication(
     conn: &Conn,
     name: &str,
@@ -238,26 +245,26 @@ pub async fn create_publication(
         Ident(name),
         Literal(comment)
     );
-    let sql = match &conn.act_as {
-        None => {
-            let row = conn
-                .query_one(
-                    "SELECT current_setting('server_version_num')::int >= 150000",
-                    &[],
-                )
-                .await
-                .during(|| "cannot read the server's version".to_string())?;
-            let create = if row.get(0) {
-                format!(
-                    "CREATE PUBLICATION {} FOR TABLES IN SCHEMA {}",
-                    Ident(name),
-                    Ident(schema)
-                )
-            } else {
-                create(&tables(conn, schema).await?)
-            };
-            format!("BEGIN; {create}; {comment_sql}; COMMIT")
-        }
+    let in_schema = conn.act_as.is_none() && {
+        let row = conn
+            .query_one(
+                "SELECT current_setting('server_version_num')::int >= 150000",
+                &[],
+            )
+            .await
+            .during(|| "cannot read the server's version".to_string())?;
+        row.get(0)
+    };
+    let sql = match &conn.owner {
+        _ if in_schema => format!(
+            "BEGIN; CREATE PUBLICATION {} FOR TABLES IN SCHEMA {}; {comment_sql}; COMMIT",
+            Ident(name),
+            Ident(schema)
+        ),
+        None => format!(
+            "BEGIN; {}; {comment_sql}; COMMIT",
+            create(&tables(conn, schema).await?)
+        ),
         Some(owner) => {
             let row = conn
                 .query_one(
@@ -292,8 +299,9 @@ pub async fn create_publication(
     done.during(|| {
         format!(
             "cannot create publication `{name}`{}",
-            conn.act_as
+            conn.owner
                 .as_deref()
+                .filter(|_| !in_schema)
                 .map(|owner| format!(" as {owner}, the owner of schema `{schema}`"))
                 .unwrap_or_default()
         )

@@ -1461,13 +1461,14 @@ async fn cutover_repoints_the_pgbouncer_alias_and_abort_points_it_back() {
         .expect("billing_rw writes the source again through PgBouncer");
 }
 
-/// Runs `dbsplit migrate billing` as the superuser on `url`, with the example manifest copied
-/// into `dir` (whose `migrations/billing` holds the files).
+/// Runs `dbsplit migrate billing` on `url` (as billing_migrator, the service's `access =
+/// "owner"` login that migrate connects as), with the example manifest copied into `dir`
+/// (whose `migrations/billing` holds the files).
 fn run_migrate(dir: &std::path::Path, url: &str, bin: &std::path::Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dbsplit"))
         .arg("-m")
         .arg(dir.join("services.toml"))
-        .args(["migrate", "billing", "--trust-migrations"])
+        .args(["migrate", "billing"])
         .env("DATABASE_URL", url)
         .env("NO_COLOR", "1")
         .env("PG_BIN", bin)
@@ -1502,7 +1503,8 @@ async fn a_migration_during_a_move_reaches_the_other_side_and_its_rows_are_repli
     let target = logical();
     let bin = source.server.bin_dir().to_path_buf();
     let to = target.server.connection_string("postgres", "app");
-    let source_url = source.server.connection_string("postgres", "app");
+    let source_url = source.server.connection_string("billing_migrator", "app");
+    let target_url = target.server.connection_string("billing_migrator", "app");
     let dir = crate::support::TempDir::new("move-migrate");
     std::fs::copy(
         root().join("services.toml.example"),
@@ -1514,6 +1516,25 @@ async fn a_migration_during_a_move_reaches_the_other_side_and_its_rows_are_repli
     let start = run_move(&source, &to, &["billing", "start"]);
     assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
     wait_ready(&source, &to);
+    // On 14 the publication lists its tables and belongs to the schema's owner, so that the
+    // migrator may add new ones; the CREATE on the database that took was taken back.
+    let (owner, create): (String, bool) = {
+        let row = source
+            .superuser("app")
+            .await
+            .query_one(
+                "SELECT pubowner::regrole::text, has_database_privilege('billing_owner', 'app', 'CREATE')
+                   FROM pg_catalog.pg_publication WHERE pubname = 'dbsplit_move_billing'",
+                &[],
+            )
+            .await
+            .expect("the publication exists");
+        (row.get(0), row.get(1))
+    };
+    if server_major(&source).await < 15 {
+        assert_eq!(owner, "billing_owner");
+    }
+    assert!(!create, "billing_owner was left CREATE on database app");
 
     // Before cut-over the migration runs on the source; the move carries it to the target.
     write_migration(
@@ -1552,7 +1573,7 @@ async fn a_migration_during_a_move_reaches_the_other_side_and_its_rows_are_repli
         stderr(&again)
     );
     // Migrating the target before cut-over is refused: its writes are on the source.
-    let wrong = run_migrate(dir.path(), &to, &bin);
+    let wrong = run_migrate(dir.path(), &target_url, &bin);
     assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
     assert!(
         stderr(&wrong).contains("its writes are still on the source"),
@@ -1676,7 +1697,7 @@ async fn a_migration_during_a_move_reaches_the_other_side_and_its_rows_are_repli
         "{}",
         stderr(&wrong)
     );
-    let migrated = run_migrate(dir.path(), &to, &bin);
+    let migrated = run_migrate(dir.path(), &target_url, &bin);
     assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
     assert!(
         stderr(&migrated).contains("subscription dbsplit_back_billing on postgres@127.0.0.1:"),
@@ -2019,4 +2040,137 @@ async fn start_tells_a_managed_admin_which_role_needs_what_and_changes_nothing()
     assert_eq!(replication_objects(&source).await, 0);
     assert_eq!(replication_objects(&target).await, 0);
     assert_eq!(move_leftovers(&source).await, Vec::<String>::new());
+}
+
+/// `dbsplit migrate billing` as billing_migrator (the service's `access = "owner"` login, as
+/// DESIGN.md says migrate connects) on `cluster`'s database `app`, with the manifest in `dir`.
+/// The move's recorded address of the other side names the admin, whose password libpq finds
+/// in PGPASSWORD (billing_migrator logs in by trust).
+fn migrate_as_migrator(dir: &std::path::Path, cluster: &TestCluster) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dbsplit"))
+        .arg("-m")
+        .arg(dir.join("services.toml"))
+        .args(["migrate", "billing"])
+        .env(
+            "DATABASE_URL",
+            cluster.server.connection_string("billing_migrator", "app"),
+        )
+        .env("PGPASSWORD", ADMIN_PASSWORD)
+        .env("NO_COLOR", "1")
+        .env("PG_BIN", cluster.server.bin_dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("dbsplit runs")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_managed_admins_move_follows_the_migrators_new_tables_both_ways() {
+    let source = managed_logical().await;
+    let target = managed_logical().await;
+    if server_major(&target).await < 16 {
+        return; // start refuses before 16 (see managed_cutover)
+    }
+    let dir = crate::support::TempDir::new("move-managed-migrate");
+    std::fs::copy(
+        root().join("services.toml.example"),
+        dir.path().join("services.toml"),
+    )
+    .expect("the manifest is copied");
+    let applied = dbsplit_as(&source, "admin", &["apply", "--yes"]);
+    assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
+    source.psql_ok("app", BILLING);
+    let step = |args: &[&str]| managed_step(&source, &target, args);
+    let ready = || {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let status = step(&["status"]);
+            if status.status.code() == Some(0) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never ready:\n{}{}",
+                stdout(&status),
+                stderr(&status)
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    let start = step(&["start"]);
+    assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    ready();
+
+    // Before cut-over: the migrator's new table joins the owner's publication and its rows
+    // reach the target.
+    write_migration(
+        dir.path(),
+        "20250101000000",
+        "refunds",
+        "CREATE TABLE refunds (id bigserial PRIMARY KEY, amount numeric NOT NULL);
+         INSERT INTO refunds (amount) SELECT g FROM generate_series(1, 3) g;",
+    );
+    let migrated = migrate_as_migrator(dir.path(), &source);
+    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
+    assert!(
+        stderr(&migrated).contains("publication dbsplit_move_billing now includes"),
+        "{}",
+        stderr(&migrated)
+    );
+    ready();
+    let target_db = target.superuser("app").await;
+    wait_rows(&target_db, "billing.refunds", 3).await;
+    let cutover = step(&["cutover"]);
+    assert_eq!(
+        cutover.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&cutover),
+        stderr(&cutover)
+    );
+
+    // After cut-over: the target's new table joins the reverse publication and the source's
+    // reverse subscription copies its rows, so that an abort finds them on the source.
+    write_migration(
+        dir.path(),
+        "20250102000000",
+        "credits",
+        "CREATE TABLE credits (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);
+         INSERT INTO credits (note) VALUES ('a'), ('b');",
+    );
+    let migrated = migrate_as_migrator(dir.path(), &target);
+    assert_eq!(migrated.status.code(), Some(0), "{}", stderr(&migrated));
+    assert!(
+        stderr(&migrated).contains("subscription dbsplit_back_billing on admin@127.0.0.1:"),
+        "{}",
+        stderr(&migrated)
+    );
+    let source_db = source.superuser("app").await;
+    wait_rows(&source_db, "billing.credits", 2).await;
+    target
+        .connect("billing_rw", "app")
+        .await
+        .execute("INSERT INTO billing.credits (note) VALUES ('c')", &[])
+        .await
+        .expect("billing_rw writes the target's new table");
+    wait_rows(&source_db, "billing.credits", 3).await;
+
+    let abort = step(&["abort", "--verify", "hash"]);
+    assert_eq!(
+        abort.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&abort),
+        stderr(&abort)
+    );
+    for table in ["billing.refunds", "billing.credits"] {
+        assert_eq!(
+            rows_of(&source_db, table).await,
+            rows_of(&target_db, table).await,
+            "{table}"
+        );
+    }
+    assert_eq!(replication_objects(&source).await, 0);
+    assert_eq!(replication_objects(&target).await, 0);
+    assert_eq!(move_leftovers(&source).await, Vec::<String>::new());
+    assert_eq!(move_leftovers(&target).await, Vec::<String>::new());
 }
