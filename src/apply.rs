@@ -242,9 +242,18 @@ pub async fn apply_in(
     confirmed: &Confirmed,
     transactions: &[Transaction],
 ) -> Result<ApplyReport, ApplyError> {
-    // lock_timeout bounds the wait for the advisory lock, and for every table lock an ALTER
-    // needs, in every transaction of the session.
-    let millis = options.lock_timeout.as_millis().max(1);
+    lock(client, options.lock_timeout).await?;
+    let result = apply_locked(client, manifest, desired, options, confirmed, transactions).await;
+    unlock(client).await;
+    result
+}
+
+/// Takes the session-level hold of the advisory lock every apply takes, waiting up to
+/// `timeout` (then [`ApplyError::Locked`]), and leaves `lock_timeout` set for the session: it
+/// bounds every table lock an ALTER needs, in every transaction that follows. [`unlock`]
+/// gives both back; the caller must call it on every path once this succeeded.
+pub async fn lock(client: &Client, timeout: Duration) -> Result<(), ApplyError> {
+    let millis = timeout.as_millis().max(1);
     client
         .batch_execute(&format!("SET lock_timeout = {millis}"))
         .await
@@ -254,11 +263,14 @@ pub async fn apply_in(
         .await
     {
         let _ = client.batch_execute("RESET lock_timeout").await;
-        return Err(lock_failed(error, options.lock_timeout));
+        return Err(lock_failed(error, timeout));
     }
-    let result = apply_locked(client, manifest, desired, options, confirmed, transactions).await;
-    // The lock would go with the session; callers that go on (demo, a fleet's targets) must
-    // not keep it.
+    Ok(())
+}
+
+/// Gives back what [`lock`] took. The lock would go with the session; callers that go on
+/// (demo, a fleet's targets) must not keep it.
+pub async fn unlock(client: &Client) {
     let _ = client
         .execute(
             "SELECT pg_catalog.pg_advisory_unlock($1, 0)",
@@ -266,7 +278,40 @@ pub async fn apply_in(
         )
         .await;
     let _ = client.batch_execute("RESET lock_timeout").await;
-    result
+}
+
+/// Applies `plan`, made by the caller while the session held the lock ([`lock`]) and checked
+/// by it (`check`: refusals, blocked changes), from the state `live` it read then: in one
+/// transaction that re-plans before COMMIT, as [`apply`] does, or in `transactions`, as
+/// [`apply_in`] does. `dbsplit apply --yes` plans this way, once, under the lock, instead of
+/// once to show and once more under the lock.
+pub async fn apply_held(
+    client: &mut Client,
+    manifest: &Manifest,
+    desired: &Desired,
+    options: &ApplyOptions,
+    plan: Plan,
+    live: &Introspection,
+    transactions: Option<&[Transaction]>,
+) -> Result<ApplyReport, ApplyError> {
+    if plan.changes.is_empty() {
+        return Ok(ApplyReport {
+            plan,
+            statements: 0,
+            round_trips: 0,
+            transactions: 1,
+        });
+    }
+    match transactions {
+        Some(transactions) => {
+            run_shares(client, manifest, desired, options, plan, live, transactions).await
+        }
+        None => {
+            let tx = client.transaction().await.map_err(database_error)?;
+            let result = run_one(&tx, manifest, desired, options, plan, live).await;
+            end(tx, result).await
+        }
+    }
 }
 
 /// [`apply_in`] once the session holds the advisory lock.
@@ -282,32 +327,59 @@ async fn apply_locked(
     if let Some(expected) = &confirmed.fingerprint {
         expected.check(&live.state, &whole)?;
     }
+    if whole.changes.is_empty() {
+        // Another apply got there first: nothing left to do.
+        return Ok(ApplyReport {
+            plan: whole,
+            statements: 0,
+            round_trips: 0,
+            transactions: transactions.len(),
+        });
+    }
+    if whole.changes != confirmed.plan.changes {
+        return Err(ApplyError::PlanDiffers);
+    }
+    check(desired, &whole, &live)?;
+    run_shares(
+        client,
+        manifest,
+        desired,
+        options,
+        whole,
+        &live,
+        transactions,
+    )
+    .await
+}
+
+/// Runs each transaction's share of `whole` (planned under the session's hold of the lock,
+/// from `live`) and commits it, then plans once more: that plan must be empty.
+async fn run_shares(
+    client: &mut Client,
+    manifest: &Manifest,
+    desired: &Desired,
+    options: &ApplyOptions,
+    whole: Plan,
+    live: &Introspection,
+    transactions: &[Transaction],
+) -> Result<ApplyReport, ApplyError> {
     let mut report = ApplyReport {
         plan: whole,
         statements: 0,
         round_trips: 0,
         transactions: transactions.len(),
     };
-    if report.plan.changes.is_empty() {
-        // Another apply got there first: nothing left to do.
-        return Ok(report);
-    }
-    if report.plan.changes != confirmed.plan.changes {
-        return Err(ApplyError::PlanDiffers);
-    }
-    check(desired, &report.plan, &live)?;
-    let session = Session::new(&live);
+    let session = Session::new(live);
     for (k, (unit, share)) in transactions
         .iter()
         .zip(shares(&report.plan, transactions))
         .enumerate()
     {
-        let script = script(&share, desired, &session, &live, &options.plan.passwords);
+        let script = script(&share, desired, &session, live, &options.plan.passwords);
         let ran = async {
             let tx = client.transaction().await.map_err(database_error)?;
-            let round_trips = execute(&tx, &script, share.changes.len()).await?;
-            tx.commit().await.map_err(database_error)?;
-            Ok::<_, ApplyError>(round_trips)
+            let result = execute(&tx, &script, share.changes.len()).await;
+            end(tx, result).await
         }
         .await;
         match ran {
@@ -376,6 +448,39 @@ async fn transaction(
     confirmed: &Confirmed,
 ) -> Result<ApplyReport, ApplyError> {
     let tx = client.transaction().await.map_err(database_error)?;
+    let result = transaction_in(&tx, manifest, desired, options, confirmed).await;
+    end(tx, result).await
+}
+
+/// Commits `tx` when `result` is a success; otherwise rolls it back and waits for the server
+/// to have done so before returning the error. (Dropping a transaction only queues its
+/// ROLLBACK: a failed apply's locks, thousands after an owner change of every table, would
+/// stay taken in the lock table for a moment after apply returned, and the next session to
+/// read or use the table would find it full.)
+async fn end<T>(
+    tx: tokio_postgres::Transaction<'_>,
+    result: Result<T, ApplyError>,
+) -> Result<T, ApplyError> {
+    match result {
+        Ok(done) => {
+            tx.commit().await.map_err(database_error)?;
+            Ok(done)
+        }
+        Err(error) => {
+            let _ = tx.rollback().await;
+            Err(error)
+        }
+    }
+}
+
+/// [`transaction`] in its transaction `tx`; the caller commits or rolls back.
+async fn transaction_in(
+    tx: &tokio_postgres::Transaction<'_>,
+    manifest: &Manifest,
+    desired: &Desired,
+    options: &ApplyOptions,
+    confirmed: &Confirmed,
+) -> Result<ApplyReport, ApplyError> {
     // lock_timeout bounds the wait for the advisory lock, and for every table lock an ALTER
     // needs: an ALTER queued behind a long query would otherwise block every query after it.
     let millis = options.lock_timeout.as_millis().max(1);
@@ -391,13 +496,12 @@ async fn transaction(
     {
         return Err(lock_failed(error, options.lock_timeout));
     }
-    let (plan, live) = crate::plan::live::plan(&tx, manifest, desired, &options.plan).await?;
+    let (plan, live) = crate::plan::live::plan(tx, manifest, desired, &options.plan).await?;
     if let Some(expected) = &confirmed.fingerprint {
         expected.check(&live.state, &plan)?;
     }
     if plan.changes.is_empty() {
         // Another apply got there first: nothing left to do.
-        tx.commit().await.map_err(database_error)?;
         return Ok(ApplyReport {
             plan,
             statements: 0,
@@ -409,14 +513,26 @@ async fn transaction(
         return Err(ApplyError::PlanDiffers);
     }
     check(desired, &plan, &live)?;
-    let session = Session::new(&live);
-    let script = script(&plan, desired, &session, &live, &options.plan.passwords);
-    let round_trips = execute(&tx, &script, plan.changes.len()).await?;
-    let (after, _) = crate::plan::live::plan(&tx, manifest, desired, &options.plan).await?;
+    run_one(tx, manifest, desired, options, plan, &live).await
+}
+
+/// Runs `plan` (made under the lock, from `live`) in `tx` and re-plans there: anything still
+/// pending refuses the commit ([`ApplyError::NotConverged`]); the caller commits.
+async fn run_one(
+    tx: &tokio_postgres::Transaction<'_>,
+    manifest: &Manifest,
+    desired: &Desired,
+    options: &ApplyOptions,
+    plan: Plan,
+    live: &Introspection,
+) -> Result<ApplyReport, ApplyError> {
+    let session = Session::new(live);
+    let script = script(&plan, desired, &session, live, &options.plan.passwords);
+    let round_trips = execute(tx, &script, plan.changes.len()).await?;
+    let (after, _) = crate::plan::live::plan(tx, manifest, desired, &options.plan).await?;
     if !after.changes.is_empty() {
         return Err(ApplyError::NotConverged(Box::new(after)));
     }
-    tx.commit().await.map_err(database_error)?;
     Ok(ApplyReport {
         plan,
         statements: script.len(),

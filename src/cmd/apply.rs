@@ -7,11 +7,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use tokio_postgres::Client;
 
 use crate::apply::budget::{LockTable, Split, split};
 use crate::apply::{self, ApplyOptions, Confirmed};
 use crate::cli::{ApplyArgs, ConnectArgs};
-use crate::desired::desired_state;
+use crate::desired::{Desired, desired_state};
+use crate::manifest::Manifest;
 use crate::plan::file::SavedPlan;
 use crate::plan::live::PlanOptions;
 use crate::plan::preflight;
@@ -56,39 +58,102 @@ pub fn run(
         let mut client =
             live::connect_noticing_to(connect, &manifest.database.name, notices).await?;
         crate::pg::connect::refuse_standby(&client, "apply").await?;
-        let confirmed = match saved {
-            Some(saved) => Confirmed {
-                plan: saved.plan,
-                fingerprint: Some(saved.fingerprint),
-            },
+        // With --yes there is no one to show the plan to before it runs: plan once, under
+        // the lock, instead of once to show and once more under the lock.
+        let held = args.yes && saved.is_none();
+        if held {
+            apply::lock(&client, options.lock_timeout)
+                .await
+                .map_err(|error| {
+                    anyhow::Error::new(error).context("apply failed; nothing was changed")
+                })?;
+        }
+        let run = Run {
+            manifest: &manifest,
+            desired: &desired,
+            options: &options,
+            owners: &owners,
+            args,
+            color,
+            held,
+        };
+        let result = run.go(&mut client, saved, out).await;
+        if held {
+            apply::unlock(&client).await;
+        }
+        result
+    })
+}
+
+/// One `dbsplit apply` on a connected client.
+struct Run<'a> {
+    manifest: &'a Manifest,
+    desired: &'a Desired,
+    options: &'a ApplyOptions,
+    owners: &'a report::plan::Owners,
+    args: &'a ApplyArgs,
+    color: bool,
+    /// The session holds the apply lock already (`apply::lock`): what is planned here is
+    /// applied as it is, without planning again.
+    held: bool,
+}
+
+impl Run<'_> {
+    async fn go(
+        &self,
+        client: &mut Client,
+        saved: Option<SavedPlan>,
+        out: &mut impl Write,
+    ) -> anyhow::Result<ExitCode> {
+        let Run {
+            manifest,
+            desired,
+            options,
+            owners,
+            args,
+            color,
+            held,
+        } = *self;
+        let (confirmed, live) = match saved {
+            Some(saved) => (
+                Confirmed {
+                    plan: saved.plan,
+                    fingerprint: Some(saved.fingerprint),
+                },
+                None,
+            ),
             None => {
-                let (plan, live) = crate::plan::live::plan(&client, &manifest, &desired, &options.plan)
-                    .await
-                    .context("cannot read the cluster's catalogs")?;
+                let (plan, live) =
+                    crate::plan::live::plan(&*client, manifest, desired, &options.plan)
+                        .await
+                        .context("cannot read the cluster's catalogs")?;
                 live.expect_database(&manifest.database.name)?;
-                let refused = preflight::refusals(&desired, &live);
+                let refused = preflight::refusals(desired, &live);
                 if !refused.is_empty() {
                     bail!("refusing this manifest: {}", refused.join("; "));
                 }
-                let blocked = preflight::blocked(&plan, &desired, &live);
+                let blocked = preflight::blocked(&plan, desired, &live);
                 if !blocked.is_empty() {
-                    report::plan::human(&plan, &owners, color, out)?;
+                    report::plan::human(&plan, owners, color, out)?;
                     let who = preflight::Session::new(&live).describe();
                     eprint!("{}", report::plan::blocked(&who, &blocked));
                     eprintln!("error: nothing was applied");
                     return Ok(ExitCode::from(TROUBLE));
                 }
-                Confirmed {
-                    plan,
-                    fingerprint: None,
-                }
+                (
+                    Confirmed {
+                        plan,
+                        fingerprint: None,
+                    },
+                    Some(live),
+                )
             }
         };
-        report::plan::human(&confirmed.plan, &owners, color, out)?;
+        report::plan::human(&confirmed.plan, owners, color, out)?;
         if confirmed.plan.is_empty() {
             return Ok(ExitCode::SUCCESS);
         }
-        let table = LockTable::read(&client)
+        let table = LockTable::read(client)
             .await
             .context("cannot read the server's lock settings")?;
         let transactions = match split(&confirmed.plan, table.usable()) {
@@ -101,7 +166,10 @@ pub fn run(
                 );
                 return Ok(ExitCode::from(TROUBLE));
             }
-            Split::Many { locks, transactions } if args.single_transaction => {
+            Split::Many {
+                locks,
+                transactions,
+            } if args.single_transaction => {
                 eprintln!(
                     "error: lock-budget: --single-transaction: this plan needs about {locks} lock entries, more than one transaction may take ({}): {}; raise max_locks_per_transaction (a restart is needed), or apply without --single-transaction in {} transactions of whole services; nothing was applied",
                     table.usable(),
@@ -110,7 +178,10 @@ pub fn run(
                 );
                 return Ok(ExitCode::from(TROUBLE));
             }
-            Split::Many { locks, transactions } => {
+            Split::Many {
+                locks,
+                transactions,
+            } => {
                 writeln!(
                     out,
                     "This plan needs about {locks} lock entries, more than one transaction may take ({}): {}.\nIt is applied in {} transactions, in this order; if one fails, those before it stay applied:",
@@ -151,11 +222,22 @@ pub fn run(
             }
         }
         let started = Instant::now();
-        let result = match &transactions {
-            None => apply::apply(&mut client, &manifest, &desired, &options, &confirmed).await,
-            Some(list) => {
-                apply::apply_in(&mut client, &manifest, &desired, &options, &confirmed, list)
-                    .await
+        let result = match (&transactions, live) {
+            (_, Some(live)) if held => {
+                apply::apply_held(
+                    client,
+                    manifest,
+                    desired,
+                    options,
+                    confirmed.plan,
+                    &live,
+                    transactions.as_deref(),
+                )
+                .await
+            }
+            (None, _) => apply::apply(client, manifest, desired, options, &confirmed).await,
+            (Some(list), _) => {
+                apply::apply_in(client, manifest, desired, options, &confirmed, list).await
             }
         };
         let report = result.map_err(|error| {
@@ -167,7 +249,10 @@ pub fn run(
             anyhow::Error::new(error).context(what)
         })?;
         if report.statements == 0 {
-            writeln!(out, "Nothing to do: another apply already brought the cluster to the manifest.")?;
+            writeln!(
+                out,
+                "Nothing to do: another apply already brought the cluster to the manifest."
+            )?;
         } else {
             writeln!(
                 out,
@@ -184,5 +269,5 @@ pub fn run(
             )?;
         }
         Ok(ExitCode::SUCCESS)
-    })
+    }
 }

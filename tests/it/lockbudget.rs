@@ -266,18 +266,46 @@ async fn a_split_apply_waits_for_the_lock_another_apply_holds_then_gives_up_chan
     let before = introspect(&holder, Depth::Dependencies)
         .await
         .expect("introspect");
+    // `apply --yes` takes the lock before it plans (it plans once, under the lock): it waits,
+    // gives up, and has shown no plan.
     let waited = run(&cluster, &dir, &["apply", "--yes", "--lock-timeout", "1s"]);
     let text = stderr(&waited);
     assert_eq!(waited.status.code(), Some(2), "{text}");
     assert!(
-        text.contains("another dbsplit apply holds the lock; gave up after waiting 1s"),
+        text.contains("error: apply failed; nothing was changed: another dbsplit apply holds the lock; gave up after waiting 1s"),
+        "{text}"
+    );
+    assert_eq!(stdout(&waited), "");
+    // A saved plan is shown, split, and then waits for the lock, for the whole session.
+    let saved = dir.path().join("plan.json");
+    let planned = run(
+        &cluster,
+        &dir,
+        &["plan", "--out", saved.to_str().expect("utf-8 path")],
+    );
+    assert_eq!(planned.status.code(), Some(0), "{}", stderr(&planned));
+    let waited = run(
+        &cluster,
+        &dir,
+        &[
+            "apply",
+            saved.to_str().expect("utf-8 path"),
+            "--yes",
+            "--lock-timeout",
+            "1s",
+        ],
+    );
+    let text = stderr(&waited);
+    assert_eq!(waited.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("error: apply failed; nothing was changed: another dbsplit apply holds the lock; gave up after waiting 1s"),
         "{text}"
     );
     assert!(stdout(&waited).contains("It is applied in 3 transactions"));
     let after = introspect(&holder, Depth::Dependencies)
         .await
         .expect("introspect");
-    assert_eq!(before, after, "the apply that gave up changed something");
+    assert_eq!(before, after, "the applies that gave up changed something");
 
     holder
         .execute(
