@@ -105,9 +105,14 @@ RESET ROLE;
 
 /// Polls `move status` until it exits 0.
 fn wait_ready(source: &TestCluster, target: &str) {
+    poll_ready(|| run_move(source, target, &["billing", "status"]));
+}
+
+/// Runs `status` (a `move ... status`) until it exits 0, for up to 90 s.
+fn poll_ready(status: impl Fn() -> Output) {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let status = run_move(source, target, &["billing", "status"]);
+        let status = status();
         if status.status.code() == Some(0) {
             return;
         }
@@ -1867,20 +1872,7 @@ async fn managed_cutover() -> Option<(TestCluster, TestCluster)> {
         stdout(&start),
         stderr(&start)
     );
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let status = step(&["status"]);
-        if status.status.code() == Some(0) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never ready:\n{}{}",
-            stdout(&status),
-            stderr(&status)
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    poll_ready(|| step(&["status"]));
     // What the move lets the admin reach while it runs is not drift: plan leaves it alone.
     let plan = dbsplit_as(&source, "admin", &["plan", "--exit-code"]);
     assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
@@ -2080,22 +2072,7 @@ async fn a_managed_admins_move_follows_the_migrators_new_tables_both_ways() {
     assert_eq!(applied.status.code(), Some(0), "{}", stderr(&applied));
     source.psql_ok("app", BILLING);
     let step = |args: &[&str]| managed_step(&source, &target, args);
-    let ready = || {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let status = step(&["status"]);
-            if status.status.code() == Some(0) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "never ready:\n{}{}",
-                stdout(&status),
-                stderr(&status)
-            );
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    };
+    let ready = || poll_ready(|| step(&["status"]));
     let start = step(&["start"]);
     assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
     ready();
