@@ -169,6 +169,18 @@ pub struct ApplyReport {
     pub transactions: usize,
 }
 
+impl ApplyReport {
+    /// An apply that found nothing to do.
+    fn nothing(plan: Plan, transactions: usize) -> ApplyReport {
+        ApplyReport {
+            plan,
+            statements: 0,
+            round_trips: 0,
+            transactions,
+        }
+    }
+}
+
 /// Applies the manifest in one transaction; see the module documentation for the steps.
 pub async fn apply(
     client: &mut Client,
@@ -295,12 +307,7 @@ pub async fn apply_held(
     transactions: Option<&[Transaction]>,
 ) -> Result<ApplyReport, ApplyError> {
     if plan.changes.is_empty() {
-        return Ok(ApplyReport {
-            plan,
-            statements: 0,
-            round_trips: 0,
-            transactions: 1,
-        });
+        return Ok(ApplyReport::nothing(plan, 1));
     }
     match transactions {
         Some(transactions) => {
@@ -324,22 +331,9 @@ async fn apply_locked(
     transactions: &[Transaction],
 ) -> Result<ApplyReport, ApplyError> {
     let (whole, live) = crate::plan::live::plan(&*client, manifest, desired, &options.plan).await?;
-    if let Some(expected) = &confirmed.fingerprint {
-        expected.check(&live.state, &whole)?;
+    if !confirm(&whole, &live, confirmed, desired)? {
+        return Ok(ApplyReport::nothing(whole, transactions.len()));
     }
-    if whole.changes.is_empty() {
-        // Another apply got there first: nothing left to do.
-        return Ok(ApplyReport {
-            plan: whole,
-            statements: 0,
-            round_trips: 0,
-            transactions: transactions.len(),
-        });
-    }
-    if whole.changes != confirmed.plan.changes {
-        return Err(ApplyError::PlanDiffers);
-    }
-    check(desired, &whole, &live)?;
     run_shares(
         client,
         manifest,
@@ -497,23 +491,32 @@ async fn transaction_in(
         return Err(lock_failed(error, options.lock_timeout));
     }
     let (plan, live) = crate::plan::live::plan(tx, manifest, desired, &options.plan).await?;
+    if !confirm(&plan, &live, confirmed, desired)? {
+        return Ok(ApplyReport::nothing(plan, 1));
+    }
+    run_one(tx, manifest, desired, options, plan, &live).await
+}
+
+/// Checks `plan`, made under the lock from `live`, against what the caller confirmed: a saved
+/// plan's fingerprint, the same changes, and what the session may do ([`check`]). `Ok(false)`
+/// when nothing is left to do: another apply got there first.
+fn confirm(
+    plan: &Plan,
+    live: &Introspection,
+    confirmed: &Confirmed,
+    desired: &Desired,
+) -> Result<bool, ApplyError> {
     if let Some(expected) = &confirmed.fingerprint {
-        expected.check(&live.state, &plan)?;
+        expected.check(&live.state, plan)?;
     }
     if plan.changes.is_empty() {
-        // Another apply got there first: nothing left to do.
-        return Ok(ApplyReport {
-            plan,
-            statements: 0,
-            round_trips: 0,
-            transactions: 1,
-        });
+        return Ok(false);
     }
     if plan.changes != confirmed.plan.changes {
         return Err(ApplyError::PlanDiffers);
     }
-    check(desired, &plan, &live)?;
-    run_one(tx, manifest, desired, options, plan, &live).await
+    check(desired, plan, live)?;
+    Ok(true)
 }
 
 /// Runs `plan` (made under the lock, from `live`) in `tx` and re-plans there: anything still

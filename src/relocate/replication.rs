@@ -23,8 +23,8 @@ pub struct Conn {
     /// The schema's owner when the connecting role is not a superuser.
     act_as: Option<String>,
     /// The schema's owner, whom a table-list publication belongs to (see
-    /// [`create_publication`]); `None` for [`Conn::itself`].
-    owner: Option<String>,
+    /// [`create_publication`]).
+    owner: String,
 }
 
 impl Deref for Conn {
@@ -55,17 +55,8 @@ impl Conn {
         Ok(Conn {
             client,
             act_as: (!superuser).then(|| owner.to_string()),
-            owner: Some(owner.to_string()),
+            owner: owner.to_string(),
         })
-    }
-
-    /// Wraps `client`, whose role may run the owner's statements itself (the migrator).
-    pub fn itself(client: Client) -> Conn {
-        Conn {
-            client,
-            act_as: None,
-            owner: None,
-        }
     }
 
     /// Whether owner-only statements run as the schema's owner (the connecting role is not a
@@ -229,17 +220,6 @@ pub async fn create_publication(
     if publication(conn, name).await?.is_some() {
         return set_comment(conn, name, comment).await;
     }
-    let create = |tables: &[String]| {
-        if tables.is_empty() {
-            format!("CREATE PUBLICATION {}", Ident(name))
-        } else {
-            format!(
-                "CREATE PUBLICATION {} FOR TABLE {}",
-                Ident(name),
-                tables.join(", ")
-            )
-        }
-    };
     let comment_sql = format!(
         "COMMENT ON PUBLICATION {} IS {}",
         Ident(name),
@@ -255,56 +235,57 @@ pub async fn create_publication(
             .during(|| "cannot read the server's version".to_string())?;
         row.get(0)
     };
-    let sql = match &conn.owner {
-        _ if in_schema => format!(
+    let owner = Ident(&conn.owner);
+    let sql = if in_schema {
+        format!(
             "BEGIN; CREATE PUBLICATION {} FOR TABLES IN SCHEMA {}; {comment_sql}; COMMIT",
             Ident(name),
             Ident(schema)
-        ),
-        None => format!(
-            "BEGIN; {}; {comment_sql}; COMMIT",
-            create(&tables(conn, schema).await?)
-        ),
-        Some(owner) => {
-            let row = conn
-                .query_one(
-                    "SELECT current_database()::text, has_database_privilege($1, current_database(), 'CREATE')",
-                    &[owner],
-                )
-                .await
-                .during(|| format!("cannot read the privileges of role `{owner}`"))?;
-            let database = Ident(row.get::<_, &str>(0)).to_string();
-            let (grant, revoke) = if row.get(1) {
-                (String::new(), String::new())
-            } else {
-                (
-                    format!("GRANT CREATE ON DATABASE {database} TO {};", Ident(owner)),
-                    format!(
-                        "REVOKE CREATE ON DATABASE {database} FROM {};",
-                        Ident(owner)
-                    ),
-                )
-            };
-            format!(
-                "BEGIN; {grant} SET LOCAL ROLE {}; {}; {comment_sql}; RESET ROLE; {revoke} COMMIT",
-                Ident(owner),
-                create(&tables(conn, schema).await?)
+        )
+    } else {
+        let row = conn
+            .query_one(
+                "SELECT current_database()::text, has_database_privilege($1, current_database(), 'CREATE')",
+                &[&conn.owner],
             )
-        }
+            .await
+            .during(|| format!("cannot read the privileges of role `{}`", conn.owner))?;
+        let database = Ident(row.get::<_, &str>(0)).to_string();
+        let (grant, revoke) = if row.get(1) {
+            (String::new(), String::new())
+        } else {
+            (
+                format!("GRANT CREATE ON DATABASE {database} TO {owner};"),
+                format!("REVOKE CREATE ON DATABASE {database} FROM {owner};"),
+            )
+        };
+        let tables = tables(conn, schema).await?;
+        let create = if tables.is_empty() {
+            format!("CREATE PUBLICATION {}", Ident(name))
+        } else {
+            format!(
+                "CREATE PUBLICATION {} FOR TABLE {}",
+                Ident(name),
+                tables.join(", ")
+            )
+        };
+        format!(
+            "BEGIN; {grant} SET LOCAL ROLE {owner}; {create}; {comment_sql}; RESET ROLE; {revoke} COMMIT"
+        )
     };
     let done = conn.batch_execute(&sql).await;
     if done.is_err() {
         let _ = conn.batch_execute("ROLLBACK").await;
     }
     done.during(|| {
-        format!(
-            "cannot create publication `{name}`{}",
-            conn.owner
-                .as_deref()
-                .filter(|_| !in_schema)
-                .map(|owner| format!(" as {owner}, the owner of schema `{schema}`"))
-                .unwrap_or_default()
-        )
+        if in_schema {
+            format!("cannot create publication `{name}`")
+        } else {
+            format!(
+                "cannot create publication `{name}` as {}, the owner of schema `{schema}`",
+                conn.owner
+            )
+        }
     })
 }
 
